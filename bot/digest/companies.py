@@ -1,0 +1,190 @@
+"""Company names: normalisation for lookup, the curated alias table, and publisher knowledge."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+# Publication names carry words that say "this is a blog of X"; dropping them maps a feed
+# name such as "The Netflix Tech Blog" or "Airbnb Engineering" onto the company itself.
+_FEED_SUFFIXES = (
+    "engineering and product blog",
+    "engineering blog",
+    "tech blog",
+    "technology blog",
+    "developer blog",
+    "developers blog",
+    "ai blog",
+    "open source blog",
+    "architecture blog",
+    "research blog",
+    "blog",
+    "engineering",
+    "tech",
+    "code",
+    "news",
+    "hacks",
+    "backstage",
+    "radar",
+)
+_FEED_PREFIXES = ("the official ", "the ", "official ")
+_TLD_RE = re.compile(r"\.(?:com|org|net|io|dev|co|blog|ai)$")
+_CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_NON_ALNUM_RE = re.compile(r"[^0-9a-z]+")
+_JOINT_RE = re.compile(r"\s+/\s+")
+
+# Curated aliases: normalised key -> canonical display name. Keys are compact keys
+# (see `company_key`), so spelling, case and quote variants are covered by one entry.
+_ALIASES: dict[str, str] = {
+    "aws": "AWS",
+    "amazonaws": "AWS",
+    "amazonawsai": "AWS",
+    "amazonwebservices": "AWS",
+    "awsarchitecture": "AWS",
+    "awsopensource": "AWS",
+    "awsmachinelearning": "AWS",
+    "meta": "Meta",
+    "facebook": "Meta",
+    "facebookcode": "Meta",
+    "facebookengineering": "Meta",
+    "metaai": "Meta",
+    "engineeringatmeta": "Meta",
+    "cloudflare": "Cloudflare",
+    "netflix": "Netflix",
+    "google": "Google",
+    "googleai": "Google",
+    "googleopensource": "Google",
+    "googlecloud": "Google",
+    "googleresearch": "Google",
+    "googledevelopers": "Google",
+    "microsoft": "Microsoft",
+    "microsoftresearch": "Microsoft",
+    "officialmicrosoft": "Microsoft",
+    "github": "GitHub",
+    "oreilly": "O'Reilly",
+    "oreillyradar": "O'Reilly",
+    "oreillymedia": "O'Reilly",
+    "soundcloud": "SoundCloud",
+    "soundcloudbackstage": "SoundCloud",
+    "yelp": "Yelp",
+    "yelpengineeringandproduct": "Yelp",
+    "mozilla": "Mozilla",
+    "nvidia": "NVIDIA",
+    "openai": "OpenAI",
+    "hashicorp": "HashiCorp",
+    "deeplearningai": "DeepLearning.AI",
+    "thebatch": "The Batch",
+    "batch": "The Batch",
+    "brettterpstra": "Brett Terpstra",
+    "bytebytego": "ByteByteGo",
+    "infoq": "InfoQ",
+    "datadog": "Datadog",
+    "datadoghq": "Datadog",
+    "grafana": "Grafana Labs",
+    "grafanalabs": "Grafana Labs",
+    "x": "X",
+    "twitter": "X",
+    "alphabet": "Google",
+    "googledeepmind": "Google DeepMind",
+    "deepmind": "Google DeepMind",
+}
+
+
+def _fold(text: str) -> str:
+    """Case-fold and straighten quotes, keeping word boundaries."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return " ".join(text.casefold().split())
+
+
+def _strip_feed_words(folded: str) -> str:
+    """Drop 'The', 'Official' and trailing 'Blog'/'Engineering'-style words from a feed name."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _FEED_PREFIXES:
+            if folded.startswith(prefix) and len(folded) > len(prefix):
+                folded = folded[len(prefix) :]
+                changed = True
+        for suffix in _FEED_SUFFIXES:
+            if folded.endswith(" " + suffix):
+                folded = folded[: -len(suffix) - 1].rstrip()
+                changed = True
+    return folded
+
+
+def company_key(name: str) -> str:
+    """The lookup key of a company name: case, quotes, spacing and feed words removed."""
+    folded = _fold(name)
+    stripped = _strip_feed_words(folded)
+    compact = _NON_ALNUM_RE.sub("", stripped)
+    if not compact:
+        compact = _NON_ALNUM_RE.sub("", folded)
+    alias = _ALIASES.get(compact)
+    if alias is not None:
+        return _NON_ALNUM_RE.sub("", _fold(alias))
+    return compact
+
+
+def canonical_name(name: str) -> str:
+    """The display name used for a company: the curated one when the alias table knows it."""
+    folded = _strip_feed_words(_fold(name))
+    compact = _NON_ALNUM_RE.sub("", folded)
+    return _ALIASES.get(compact, " ".join(name.split()))
+
+
+def split_joint(publisher: str) -> list[str]:
+    """Split a joint publisher 'A / B' into its companies, as written."""
+    return [part.strip() for part in _JOINT_RE.split(publisher.strip()) if part.strip()]
+
+
+def source_names(source: str) -> list[str]:
+    """Company names a Sources-list entry stands for ('BrettTerpstra.com' -> 'Brett Terpstra')."""
+    names: list[str] = []
+    for part in re.split(r"\s+\|\s+", source.strip()):
+        part = part.strip()
+        if not part:
+            continue
+        names.append(part)
+        if _TLD_RE.search(part.casefold()):
+            bare = _TLD_RE.sub("", part, count=0) if part.islower() else part[: part.rfind(".")]
+            names.append(_CAMEL_RE.sub(" ", bare))
+    return names
+
+
+class PublisherKnowledge:
+    """Publishers known to exist: from the archive, Sources lists and unambiguous lines."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self._keys: set[str] = set()
+        self._first_words: set[str] = set()
+        for alias in _ALIASES.values():
+            self.add(alias)
+        for name in names:
+            self.add(name)
+
+    def add(self, name: str) -> None:
+        """Remember a publisher name (joint names count for each company)."""
+        for part in split_joint(name):
+            key = company_key(part)
+            if key:
+                self._keys.add(key)
+                self._keys.add(_NON_ALNUM_RE.sub("", _fold(part)))
+
+    def add_source(self, source: str) -> None:
+        """Remember the companies a Sources-list entry names."""
+        for name in source_names(source):
+            self.add(name)
+
+    def knows(self, name: str) -> bool:
+        """Whether every company of this (possibly joint) name is known."""
+        parts = split_joint(name)
+        return bool(parts) and all(self._knows_one(p) for p in parts)
+
+    def _knows_one(self, part: str) -> bool:
+        compact = _NON_ALNUM_RE.sub("", _fold(part))
+        return compact in self._keys or company_key(part) in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
