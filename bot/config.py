@@ -1,0 +1,60 @@
+"""Settings read from the environment (the only place that reads it)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///digest.db"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku-style `postgres://` URLs and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything the bot is configured with; tokens are secrets and never printed."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    save_emoji: str = Field("bookmark", alias="DIGEST_SAVE_EMOJI")
+    admins: str = Field("", alias="DIGEST_ADMINS")
+    source_dir: str | None = Field(None, alias="DIGEST_SOURCE_DIR")
+    feed_url: str | None = Field(None, alias="DIGEST_FEED_URL")
+    poll_minutes: float = Field(5.0, alias="DIGEST_POLL_MINUTES", gt=0)
+    max_issue_age_days: float = Field(2.0, alias="DIGEST_MAX_ISSUE_AGE_DAYS", ge=0)
+    catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0)
+    port: int = Field(3000, alias="PORT", ge=1, le=65535)
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        return normalise_database_url(value.strip() or DEFAULT_DATABASE_URL)
+
+    @field_validator("save_emoji")
+    @classmethod
+    def _strip_colons(cls, value: str) -> str:
+        return value.strip().strip(":") or "bookmark"
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str | None) -> str | None:
+        # slack_sdk joins method names with urljoin, so a base with a path must end in "/".
+        if value and not value.endswith("/"):
+            return value + "/"
+        return value or None
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """User ids allowed to change schedules (empty: everyone in the channel)."""
+        return frozenset(a for a in self.admins.replace(",", " ").split() if a)

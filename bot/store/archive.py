@@ -1,0 +1,195 @@
+"""Storing issues: insert new ones, update edited ones in place, leave unchanged ones alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.digest.companies import PublisherKnowledge, canonical_name, company_key
+from bot.digest.models import Article, Issue
+from bot.store.tables import (
+    ArticleCompanyRow,
+    ArticleRow,
+    CompanyAliasRow,
+    CompanyRow,
+    IssueRow,
+    utcnow,
+)
+
+IngestStatus = Literal["new", "updated", "unchanged"]
+
+
+def issue_fingerprint(issue: Issue) -> str:
+    """A hash of everything stored about an issue, to tell unchanged re-ingests apart."""
+    payload = json.dumps(issue.to_json(), sort_keys=True, ensure_ascii=False)
+    payload += json.dumps(list(issue.categories))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class CompanyCache:
+    """Company ids by key, so ingesting thousands of issues does not query per article."""
+
+    ids: dict[str, int]
+    aliases: set[str]
+
+    @classmethod
+    def load(cls, session: Session) -> CompanyCache:
+        """Read every company and alias once."""
+        ids = {key: cid for key, cid in session.execute(select(CompanyRow.key, CompanyRow.id))}
+        aliases = set(session.scalars(select(CompanyAliasRow.alias)))
+        return cls(ids, aliases)
+
+    def resolve(self, session: Session, name: str) -> int:
+        """The id of the company a written name stands for, creating it on first sight."""
+        key = company_key(name) or name.casefold()
+        company_id = self.ids.get(key)
+        if company_id is None:
+            company_id = session.scalar(select(CompanyRow.id).where(CompanyRow.key == key))
+            if company_id is None:
+                company_id = session.scalars(
+                    insert(CompanyRow).returning(CompanyRow.id),
+                    [{"key": key, "name": canonical_name(name)}],
+                ).one()
+            self.ids[key] = company_id
+        alias = " ".join(name.split())
+        if alias not in self.aliases:
+            exists = session.scalar(
+                select(CompanyAliasRow.alias).where(CompanyAliasRow.alias == alias)
+            )
+            if exists is None:
+                session.execute(insert(CompanyAliasRow), [{"alias": alias, "company_id": company_id}])
+            self.aliases.add(alias)
+        return company_id
+
+
+def load_knowledge(session: Session) -> PublisherKnowledge:
+    """Publisher knowledge from every company spelling already in the archive."""
+    return PublisherKnowledge(session.scalars(select(CompanyAliasRow.alias)))
+
+
+def _article_values(article: Article, issue_id: int, date: dt.date, position: int) -> dict[str, object]:
+    return {
+        "issue_id": issue_id,
+        "issue_date": date,
+        "position": position,
+        "title": article.title,
+        "publisher": article.publisher,
+        "summary": article.summary,
+        "url": article.url,
+    }
+
+
+def _title_key(title: str) -> str:
+    return " ".join(title.casefold().split())
+
+
+def _match_existing(
+    new: Sequence[Article], old: Sequence[ArticleRow]
+) -> list[ArticleRow | None]:
+    """Pair each new article with the stored one it continues (same title, else url, else slot)."""
+    unused = list(old)
+    matched: list[ArticleRow | None] = [None] * len(new)
+    rules: list[Callable[[int, Article, ArticleRow], bool]] = [
+        lambda _i, a, r: _title_key(a.title) == _title_key(r.title),
+        lambda _i, a, r: a.url is not None and a.url == r.url,
+        lambda i, _a, r: r.position == i,  # an edited title in the same slot keeps its identity
+    ]
+    for rule in rules:
+        for i, article in enumerate(new):
+            if matched[i] is not None:
+                continue
+            for row in unused:
+                if rule(i, article, row):
+                    matched[i] = row
+                    unused.remove(row)
+                    break
+    return matched
+
+
+def _link_companies(
+    session: Session,
+    cache: CompanyCache,
+    links: Iterable[tuple[int, Article, dt.date, int]],
+) -> None:
+    rows = []
+    for article_id, article, date, position in links:
+        seen: set[int] = set()
+        for name in article.companies:
+            company_id = cache.resolve(session, name)
+            if company_id not in seen:
+                seen.add(company_id)
+                rows.append(
+                    {
+                        "article_id": article_id,
+                        "company_id": company_id,
+                        "issue_date": date,
+                        "position": position,
+                    }
+                )
+    if rows:
+        session.execute(insert(ArticleCompanyRow), rows)
+
+
+def store_issue(session: Session, issue: Issue, cache: CompanyCache) -> IngestStatus:
+    """Store one issue inside the caller's transaction and say what changed."""
+    fingerprint = issue_fingerprint(issue)
+    existing = session.scalar(select(IssueRow).where(IssueRow.date == issue.date))
+    fields = {
+        "signal": issue.signal,
+        "patterns": issue.patterns,
+        "sources": json.dumps(list(issue.sources), ensure_ascii=False),
+        "categories": json.dumps(list(issue.categories), ensure_ascii=False),
+        "content_hash": fingerprint,
+    }
+    if existing is None:
+        issue_id = session.scalars(
+            insert(IssueRow).returning(IssueRow.id), [{"date": issue.date, **fields}]
+        ).one()
+        values = [
+            _article_values(a, issue_id, issue.date, i) for i, a in enumerate(issue.articles)
+        ]
+        ids = session.scalars(
+            insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True), values
+        ).all()
+        _link_companies(
+            session,
+            cache,
+            ((aid, a, issue.date, i) for i, (aid, a) in enumerate(zip(ids, issue.articles, strict=True))),
+        )
+        return "new"
+    if existing.content_hash == fingerprint:
+        return "unchanged"
+    session.execute(
+        update(IssueRow)
+        .where(IssueRow.id == existing.id)
+        .values(**fields, updated_at=utcnow())
+    )
+    old = session.scalars(
+        select(ArticleRow).where(ArticleRow.issue_id == existing.id).order_by(ArticleRow.position)
+    ).all()
+    matched = _match_existing(issue.articles, old)
+    keep_ids = {row.id for row in matched if row is not None}
+    stale = [row.id for row in old if row.id not in keep_ids]
+    if stale:
+        session.execute(delete(ArticleRow).where(ArticleRow.id.in_(stale)))
+    links: list[tuple[int, Article, dt.date, int]] = []
+    for position, (article, row) in enumerate(zip(issue.articles, matched, strict=True)):
+        values = _article_values(article, existing.id, issue.date, position)
+        if row is None:
+            article_id = session.scalars(insert(ArticleRow).returning(ArticleRow.id), [values]).one()
+        else:
+            article_id = row.id
+            session.execute(update(ArticleRow).where(ArticleRow.id == row.id).values(**values))
+        links.append((article_id, article, issue.date, position))
+    article_ids = [link[0] for link in links]
+    session.execute(delete(ArticleCompanyRow).where(ArticleCompanyRow.article_id.in_(article_ids)))
+    _link_companies(session, cache, links)
+    return "updated"
