@@ -105,7 +105,10 @@ def articles_by_ids(session: Session, ids: Sequence[int]) -> list[ArticleView]:
 
 
 def resolve_company(session: Session, name: str) -> tuple[int, str] | None:
-    """The company a user's name means: exact key or alias, else a unique word-prefix match."""
+    """The company a user's name means: exact key or alias, else a unique whole-word prefix.
+
+    'Grafana' finds 'Grafana Labs'; a cut-off word such as 'Cloudflar' only gets suggestions.
+    """
     key = company_key(name)
     if not key:
         return None
@@ -115,11 +118,16 @@ def resolve_company(session: Session, name: str) -> tuple[int, str] | None:
     if row is not None:
         return row[0], row[1]
     if len(key) >= 3:
-        candidates = session.execute(
-            select(CompanyRow.id, CompanyRow.name).where(CompanyRow.key.startswith(key)).limit(2)
-        ).all()
+        words = " ".join(name.casefold().split()) + " "
+        candidates = [
+            (cid, display)
+            for cid, display in session.execute(
+                select(CompanyRow.id, CompanyRow.name).where(CompanyRow.key.startswith(key))
+            ).tuples()
+            if display.casefold().startswith(words)
+        ]
         if len(candidates) == 1:
-            return candidates[0][0], candidates[0][1]
+            return candidates[0]
     return None
 
 
