@@ -127,7 +127,11 @@ def ingest(
             err.print(f"{outcome.path}: {outcome.error}", markup=False)
 
     progress = Progress(
-        TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), console=err, transient=True,
+        TextColumn("ingesting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
         disable=not err.is_terminal,
     )
     with progress:
@@ -166,7 +170,9 @@ def parse_date_arg(value: str, today: dt.date | None = None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not YYYY-MM-DD, today, yesterday or latest") from None
+        raise typer.BadParameter(
+            f"{value!r} is not YYYY-MM-DD, today, yesterday or latest"
+        ) from None
 
 
 def main() -> None:

@@ -20,13 +20,73 @@ _MAX_PUBLISHER_WORDS = 6
 
 # Words that end company names far more often than they start a summary sentence.
 _ORG_WORDS = frozenset(
-    """labs lab ai inc inc. ltd llc corp corp. corporation company co co. technologies
-    technology tech systems software security research cloud data networks network group
-    studio studios institute university foundation capital ventures health robotics
-    dynamics digital media press io hq analytics intelligence computing semiconductor
-    engineering partners consulting solutions services platforms interactive games
-    mobility energy bank financial labs. academy alliance entertainment works industries
-    holdings international global""".split()
+    [
+        "labs",
+        "lab",
+        "ai",
+        "inc",
+        "inc.",
+        "ltd",
+        "llc",
+        "corp",
+        "corp.",
+        "corporation",
+        "company",
+        "co",
+        "co.",
+        "technologies",
+        "technology",
+        "tech",
+        "systems",
+        "software",
+        "security",
+        "research",
+        "cloud",
+        "data",
+        "networks",
+        "network",
+        "group",
+        "studio",
+        "studios",
+        "institute",
+        "university",
+        "foundation",
+        "capital",
+        "ventures",
+        "health",
+        "robotics",
+        "dynamics",
+        "digital",
+        "media",
+        "press",
+        "io",
+        "hq",
+        "analytics",
+        "intelligence",
+        "computing",
+        "semiconductor",
+        "engineering",
+        "partners",
+        "consulting",
+        "solutions",
+        "services",
+        "platforms",
+        "interactive",
+        "games",
+        "mobility",
+        "energy",
+        "bank",
+        "financial",
+        "labs.",
+        "academy",
+        "alliance",
+        "entertainment",
+        "works",
+        "industries",
+        "holdings",
+        "international",
+        "global",
+    ]
 )
 
 # Lower-case words allowed inside a company name ("Bank of America", "Procter & Gamble").
@@ -34,20 +94,146 @@ _NAME_JOINERS = frozenset({"of", "and", "&", "de", "du", "la", "von", "van", "de
 
 # Words that open a summary sentence; never the last word of a company name.
 _SENTENCE_OPENERS = frozenset(
-    """a an the as at by for from in into on to with without when while whereas where why
-    how what which who although though because since after before during despite unlike
-    like instead rather most many much more some several few all every each both this that
-    these those its their our his her it they we you there here once if until over under
-    amid among across along beyond behind between through throughout today now no not""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "as",
+        "at",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "on",
+        "to",
+        "with",
+        "without",
+        "when",
+        "while",
+        "whereas",
+        "where",
+        "why",
+        "how",
+        "what",
+        "which",
+        "who",
+        "although",
+        "though",
+        "because",
+        "since",
+        "after",
+        "before",
+        "during",
+        "despite",
+        "unlike",
+        "like",
+        "instead",
+        "rather",
+        "most",
+        "many",
+        "much",
+        "more",
+        "some",
+        "several",
+        "few",
+        "all",
+        "every",
+        "each",
+        "both",
+        "this",
+        "that",
+        "these",
+        "those",
+        "its",
+        "their",
+        "our",
+        "his",
+        "her",
+        "it",
+        "they",
+        "we",
+        "you",
+        "there",
+        "here",
+        "once",
+        "if",
+        "until",
+        "over",
+        "under",
+        "amid",
+        "among",
+        "across",
+        "along",
+        "beyond",
+        "behind",
+        "between",
+        "through",
+        "throughout",
+        "today",
+        "now",
+        "no",
+        "not",
+    ]
 )
 
 # Adjectives that open summaries ("Traditional OCR fails…") and never end a company name.
 _DESCRIPTIVE = frozenset(
-    """traditional massive standard modern classic autonomous aggressive legacy large small
-    high low new old early late real complex critical rapid public private global manual
-    automated distributed dynamic static major minor secure safe heavy multi many most
-    several long short fast slow simple hard cheap expensive sensitive sophisticated
-    severe current recent typical common unified""".split()
+    [
+        "traditional",
+        "massive",
+        "standard",
+        "modern",
+        "classic",
+        "autonomous",
+        "aggressive",
+        "legacy",
+        "large",
+        "small",
+        "high",
+        "low",
+        "new",
+        "old",
+        "early",
+        "late",
+        "real",
+        "complex",
+        "critical",
+        "rapid",
+        "public",
+        "private",
+        "global",
+        "manual",
+        "automated",
+        "distributed",
+        "dynamic",
+        "static",
+        "major",
+        "minor",
+        "secure",
+        "safe",
+        "heavy",
+        "multi",
+        "many",
+        "most",
+        "several",
+        "long",
+        "short",
+        "fast",
+        "slow",
+        "simple",
+        "hard",
+        "cheap",
+        "expensive",
+        "sensitive",
+        "sophisticated",
+        "severe",
+        "current",
+        "recent",
+        "typical",
+        "common",
+        "unified",
+    ]
 )
 
 
@@ -132,9 +318,8 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
             return False
     if cut == 1 and tokens[0].casefold() in _SENTENCE_OPENERS:
         return False  # 'The New Stack', never 'The'
-    if cut > 1 and tokens[0].casefold() == tokens[1].casefold():
-        return False  # 'Airbnb Airbnb faced…': the summary repeats the publisher
-    return True
+    # 'Airbnb Airbnb faced…': the summary repeats the publisher, never a doubled name.
+    return not (cut > 1 and tokens[0].casefold() == tokens[1].casefold())
 
 
 def _score(tokens: list[str], cut: int, title: str, knowledge: PublisherKnowledge) -> float:
@@ -165,8 +350,8 @@ def _score(tokens: list[str], cut: int, title: str, knowledge: PublisherKnowledg
         first_bare = _bare(first).casefold()
         if first_bare in _SENTENCE_OPENERS:
             score += 3.0
-        elif first_bare in _ORG_WORDS and cut < len(tokens) - 1 and _is_capitalised(
-            tokens[cut + 1]
+        elif (
+            first_bare in _ORG_WORDS and cut < len(tokens) - 1 and _is_capitalised(tokens[cut + 1])
         ):
             score -= 2.5
         else:
@@ -186,9 +371,7 @@ def _score(tokens: list[str], cut: int, title: str, knowledge: PublisherKnowledg
     return score
 
 
-def split_publisher(
-    text: str, title: str, knowledge: PublisherKnowledge
-) -> tuple[str, str]:
+def split_publisher(text: str, title: str, knowledge: PublisherKnowledge) -> tuple[str, str]:
     """Cut 'Company Summary…' into (company, summary) using every available signal."""
     tokens = text.split()
     if not tokens:

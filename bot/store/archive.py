@@ -65,7 +65,9 @@ class CompanyCache:
                 select(CompanyAliasRow.alias).where(CompanyAliasRow.alias == alias)
             )
             if exists is None:
-                session.execute(insert(CompanyAliasRow), [{"alias": alias, "company_id": company_id}])
+                session.execute(
+                    insert(CompanyAliasRow), [{"alias": alias, "company_id": company_id}]
+                )
             self.aliases.add(alias)
         return company_id
 
@@ -75,7 +77,9 @@ def load_knowledge(session: Session) -> PublisherKnowledge:
     return PublisherKnowledge(session.scalars(select(CompanyAliasRow.alias)))
 
 
-def _article_values(article: Article, issue_id: int, date: dt.date, position: int) -> dict[str, object]:
+def _article_values(
+    article: Article, issue_id: int, date: dt.date, position: int
+) -> dict[str, object]:
     return {
         "issue_id": issue_id,
         "issue_date": date,
@@ -91,9 +95,7 @@ def _title_key(title: str) -> str:
     return " ".join(title.casefold().split())
 
 
-def _match_existing(
-    new: Sequence[Article], old: Sequence[ArticleRow]
-) -> list[ArticleRow | None]:
+def _match_existing(new: Sequence[Article], old: Sequence[ArticleRow]) -> list[ArticleRow | None]:
     """Pair each new article with the stored one it continues (same title, else url, else slot)."""
     unused = list(old)
     matched: list[ArticleRow | None] = [None] * len(new)
@@ -153,24 +155,23 @@ def store_issue(session: Session, issue: Issue, cache: CompanyCache) -> IngestSt
         issue_id = session.scalars(
             insert(IssueRow).returning(IssueRow.id), [{"date": issue.date, **fields}]
         ).one()
-        values = [
-            _article_values(a, issue_id, issue.date, i) for i, a in enumerate(issue.articles)
-        ]
+        values = [_article_values(a, issue_id, issue.date, i) for i, a in enumerate(issue.articles)]
         ids = session.scalars(
             insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True), values
         ).all()
         _link_companies(
             session,
             cache,
-            ((aid, a, issue.date, i) for i, (aid, a) in enumerate(zip(ids, issue.articles, strict=True))),
+            (
+                (aid, a, issue.date, i)
+                for i, (aid, a) in enumerate(zip(ids, issue.articles, strict=True))
+            ),
         )
         return "new"
     if existing.content_hash == fingerprint:
         return "unchanged"
     session.execute(
-        update(IssueRow)
-        .where(IssueRow.id == existing.id)
-        .values(**fields, updated_at=utcnow())
+        update(IssueRow).where(IssueRow.id == existing.id).values(**fields, updated_at=utcnow())
     )
     old = session.scalars(
         select(ArticleRow).where(ArticleRow.issue_id == existing.id).order_by(ArticleRow.position)
@@ -182,12 +183,12 @@ def store_issue(session: Session, issue: Issue, cache: CompanyCache) -> IngestSt
         session.execute(delete(ArticleRow).where(ArticleRow.id.in_(stale)))
     links: list[tuple[int, Article, dt.date, int]] = []
     for position, (article, row) in enumerate(zip(issue.articles, matched, strict=True)):
-        values = _article_values(article, existing.id, issue.date, position)
+        fresh = _article_values(article, existing.id, issue.date, position)
         if row is None:
-            article_id = session.scalars(insert(ArticleRow).returning(ArticleRow.id), [values]).one()
+            article_id = session.scalars(insert(ArticleRow).returning(ArticleRow.id), [fresh]).one()
         else:
             article_id = row.id
-            session.execute(update(ArticleRow).where(ArticleRow.id == row.id).values(**values))
+            session.execute(update(ArticleRow).where(ArticleRow.id == row.id).values(**fresh))
         links.append((article_id, article, issue.date, position))
     article_ids = [link[0] for link in links]
     session.execute(delete(ArticleCompanyRow).where(ArticleCompanyRow.article_id.in_(article_ids)))

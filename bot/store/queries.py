@@ -75,6 +75,7 @@ class TopicResult:
 class IssueView:
     """A whole issue with its articles in order."""
 
+    id: int
     date: dt.date
     signal: str
     patterns: str | None
@@ -82,7 +83,7 @@ class IssueView:
     articles: tuple[ArticleView, ...]
 
 
-def _clamp(limit: int, offset: int) -> tuple[int, int]:
+def clamp_page(limit: int, offset: int) -> tuple[int, int]:
     return max(1, min(limit, MAX_PAGE)), max(0, offset)
 
 
@@ -160,7 +161,7 @@ def suggest_companies(session: Session, name: str, limit: int = 3) -> tuple[str,
 
 def find_by_company(session: Session, name: str, limit: int = 10, offset: int = 0) -> CompanyResult:
     """Every article by a company, newest first; suggestions when nothing matches."""
-    limit, offset = _clamp(limit, offset)
+    limit, offset = clamp_page(limit, offset)
     company = resolve_company(session, name)
     if company is None:
         empty = Page((), offset, limit, False)
@@ -185,7 +186,7 @@ def find_by_company(session: Session, name: str, limit: int = 10, offset: int = 
 
 def search_topic(session: Session, query: str, limit: int = 10, offset: int = 0) -> TopicResult:
     """Full-text search over titles and summaries, most relevant first (stemmed, safe)."""
-    limit, offset = _clamp(limit, offset)
+    limit, offset = clamp_page(limit, offset)
     terms = search_terms(query)
     ids = match_article_ids(session, terms, limit + 1, offset)
     views = articles_by_ids(session, ids)
@@ -204,6 +205,7 @@ def get_issue(session: Session, date: dt.date | None) -> IssueView | None:
         select(ArticleRow).where(ArticleRow.issue_id == issue.id).order_by(ArticleRow.position)
     ).all()
     return IssueView(
+        issue.id,
         issue.date,
         issue.signal,
         issue.patterns,
@@ -215,7 +217,10 @@ def get_issue(session: Session, date: dt.date | None) -> IssueView | None:
 def nearby_dates(session: Session, date: dt.date, count: int = 3) -> tuple[dt.date, ...]:
     """Issue dates closest to `date`, in date order (for 'no issue on that day')."""
     before = session.scalars(
-        select(IssueRow.date).where(IssueRow.date < date).order_by(IssueRow.date.desc()).limit(count)
+        select(IssueRow.date)
+        .where(IssueRow.date < date)
+        .order_by(IssueRow.date.desc())
+        .limit(count)
     ).all()
     after = session.scalars(
         select(IssueRow.date).where(IssueRow.date > date).order_by(IssueRow.date).limit(count)

@@ -1,0 +1,244 @@
+"""Posting to Slack for deliveries: error classes, pacing, and finding our own messages again."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import threading
+import time
+import urllib.error
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.rendering import Message
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "engineering_digest_part"
+
+# Errors that no retry can fix: the channel's delivery stops and its subscription is flagged.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "channel_is_archived",
+        "account_inactive",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "no_permission",
+        "org_login_required",
+    }
+)
+# Errors about the payload itself: retrying the same message cannot help either.
+PAYLOAD_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "too_many_attachments",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "no_text",
+        "msg_blocks_too_long",
+        "invalid_arguments",
+    }
+)
+
+
+class PermanentError(Exception):
+    """Slack refused for a reason retries cannot fix (e.g. channel_not_found)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class AmbiguousError(Exception):
+    """The request may or may not have reached Slack (5xx, timeout, dropped connection)."""
+
+
+NETWORK_ERRORS = (
+    urllib.error.URLError,
+    TimeoutError,
+    socket.timeout,
+    ConnectionError,
+    http.client.HTTPException,
+    OSError,
+)
+
+
+@dataclass
+class ChannelPacer:
+    """Keeps posts to one channel at least `interval` seconds apart (Slack: ~1 msg/s/channel)."""
+
+    interval: float = 1.05
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, channel: str) -> None:
+        """Block until the channel may get its next message."""
+        with self._lock:
+            now = self.monotonic()
+            at = max(now, self._next.get(channel, now))
+            self._next[channel] = at + self.interval
+        if at > now:
+            self.sleep(at - now)
+
+    def push_back(self, channel: str, seconds: float) -> None:
+        """Delay the channel's next message (after a 429's Retry-After)."""
+        with self._lock:
+            self._next[channel] = max(self._next.get(channel, 0.0), self.monotonic() + seconds)
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = getattr(error.response, "headers", {}) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after") or "1"
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+def _is_rate_limited(error: SlackApiError) -> bool:
+    return bool(error.response.status_code == 429 or error.response.get("error") == "ratelimited")
+
+
+@dataclass
+class SlackPoster:
+    """chat.postMessage with 429 handled here and every other failure classified for the caller."""
+
+    client: WebClient
+    pacer: ChannelPacer
+    max_rate_limit_waits: int = 20
+
+    def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None,
+        metadata: dict[str, Any],
+    ) -> str:
+        """Post one message; returns its ts. Raises PermanentError or AmbiguousError."""
+        for _ in range(self.max_rate_limit_waits):
+            self.pacer.wait(channel)
+            try:
+                response = self.client.chat_postMessage(
+                    channel=channel,
+                    text=message.text,
+                    blocks=message.blocks,
+                    thread_ts=thread_ts,
+                    metadata=metadata,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except SlackApiError as exc:
+                if _is_rate_limited(exc):
+                    # A 429 is a refusal: nothing was posted, so waiting and re-sending is safe.
+                    delay = _retry_after(exc)
+                    log.warning("rate limited on %s; waiting %.1fs", channel, delay)
+                    self.pacer.push_back(channel, delay)
+                    continue
+                error = str(exc.response.get("error") or "")
+                if error in PERMANENT_ERRORS or error in PAYLOAD_ERRORS:
+                    raise PermanentError(error) from None
+                if exc.response.status_code >= 500 or not error:
+                    raise AmbiguousError(f"HTTP {exc.response.status_code}") from None
+                raise AmbiguousError(error) from None
+            except NETWORK_ERRORS as exc:
+                raise AmbiguousError(type(exc).__name__) from None
+            ts = response.get("ts")
+            if not isinstance(ts, str):
+                raise AmbiguousError("no ts in response")
+            return ts
+        raise AmbiguousError("still rate limited")
+
+    def find_part(
+        self,
+        channel: str,
+        *,
+        parent_ts: str | None,
+        delivery_id: int,
+        part: int,
+        oldest: float,
+    ) -> str | None:
+        """The ts of a part Slack may have accepted without us hearing back, or None."""
+
+        def matches(msg: dict[str, Any]) -> bool:
+            meta = msg.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            return (
+                meta.get("event_type") == METADATA_EVENT
+                and payload.get("delivery_id") == delivery_id
+                and payload.get("part") == part
+            )
+
+        cursor: str | None = None
+        for _ in range(20):
+            try:
+                if parent_ts is None:
+                    response = self.client.conversations_history(
+                        channel=channel,
+                        oldest=f"{oldest:.6f}",
+                        limit=200,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    )
+                else:
+                    response = self.client.conversations_replies(
+                        channel=channel,
+                        ts=parent_ts,
+                        limit=200,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    )
+            except SlackApiError as exc:
+                if _is_rate_limited(exc):
+                    time.sleep(_retry_after(exc))
+                    continue
+                error = str(exc.response.get("error") or "")
+                if error in PERMANENT_ERRORS:
+                    raise PermanentError(error) from None
+                raise AmbiguousError(error or f"HTTP {exc.response.status_code}") from None
+            except NETWORK_ERRORS as exc:
+                raise AmbiguousError(type(exc).__name__) from None
+            for msg in response.get("messages") or []:
+                if matches(msg):
+                    return str(msg["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+
+def metadata_for(delivery_id: int, part: int, issue: str) -> dict[str, Any]:
+    """Message metadata that lets us recognise our own post in the channel later."""
+    return {
+        "event_type": METADATA_EVENT,
+        "event_payload": {"delivery_id": delivery_id, "part": part, "issue": issue},
+    }
+
+
+def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebClient:
+    """A WebClient for the bot; no automatic retries (they could re-send an accepted post)."""
+    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return WebClient(**kwargs)

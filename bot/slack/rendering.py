@@ -1,0 +1,399 @@
+"""Pure rendering of archive data into Slack messages (Block Kit), escaped and within limits.
+
+No digest or user text can mention anyone: `& < >` are escaped so no `<!channel>`, `<@U…>` or
+disguised link survives, mrkdwn objects are `verbatim` (no automatic mention parsing), and the
+bot never sends `link_names` or `parse=full`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.store.queries import ArticleView, CompanyResult, IssueView, Page, TopicResult
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+BUTTON_VALUE_LIMIT = 2000
+MESSAGE_BLOCK_LIMIT = 50
+VIEW_BLOCK_LIMIT = 100
+FALLBACK_LIMIT = 3000
+SUMMARY_PREVIEW = 280
+QUERY_ECHO_LIMIT = 200
+ELLIPSIS = "…"
+
+ACTION_MORE = "digest_more"
+ACTION_SHARE = "digest_share"
+
+_BROADCAST_RE = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: plain-text fallback plus Block Kit blocks (as dicts)."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Escape mrkdwn control characters so text can never form a mention or link."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Belt and braces: a zero-width space keeps '@channel' inert even if a client re-parses it.
+    return _BROADCAST_RE.sub(lambda m: "@\u200b" + m.group(1), text)
+
+
+def clamp(text: str, limit: int) -> str:
+    """Cut text to `limit` characters at a word boundary, ending with an ellipsis."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + ELLIPSIS
+
+
+def clamp_escaped(text: str, limit: int) -> str:
+    """Escape then clamp, never cutting an entity such as '&amp;' in half."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = clamp(escaped, limit)
+    amp = cut.rfind("&", max(0, len(cut) - 8))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp].rstrip() + ELLIPSIS
+    return cut
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split already-escaped text into chunks of at most `limit`, at paragraph/word boundaries."""
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        amp = rest.rfind("&", max(0, cut - 8), cut)
+        if amp != -1 and ";" not in rest[amp:cut]:
+            cut = amp
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL made safe inside `<url|label>` (no '|', '<', '>' or spaces)."""
+    if not url or not re.match(r"^https?://", url, re.IGNORECASE) or len(url) > 2000:
+        return None
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link with an escaped label, or just the label when there is no usable URL."""
+    target = safe_url(url)
+    label = escape(label).replace("|", "¦")
+    return f"<{target.replace('&', '&amp;')}|{label}>" if target else label
+
+
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return SectionBlock(text=_mrkdwn(text)).to_dict()
+
+
+def _sections(text: str) -> list[dict[str, Any]]:
+    return [_section(chunk) for chunk in split_text(text)]
+
+
+def _header(text: str) -> dict[str, Any]:
+    return HeaderBlock(text=PlainTextObject(text=clamp(text, HEADER_LIMIT), emoji=False)).to_dict()
+
+
+def _context(text: str) -> dict[str, Any]:
+    return ContextBlock(elements=[_mrkdwn(clamp(text, SECTION_LIMIT))]).to_dict()
+
+
+def _fallback(text: str) -> str:
+    return clamp(text, FALLBACK_LIMIT) or " "
+
+
+def _limit_blocks(
+    blocks: list[dict[str, Any]], limit: int = MESSAGE_BLOCK_LIMIT
+) -> list[dict[str, Any]]:
+    if len(blocks) <= limit:
+        return blocks
+    return [*blocks[: limit - 1], _context("(shortened to fit Slack's message limits)")]
+
+
+def _validated(blocks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Round-trip through slack_sdk models so anything off-limits fails here, not at Slack."""
+    parsed = Block.parse_all(list(blocks))
+    return [b.to_dict() for b in parsed]
+
+
+def article_line(
+    article: ArticleView, *, with_date: bool = True, preview: int = SUMMARY_PREVIEW
+) -> str:
+    """One article as mrkdwn: linked title, company, date and a trimmed summary."""
+    meta = escape(article.publisher)
+    if with_date:
+        meta += f" · {article.issue_date.isoformat()}"
+    text = f"*{link(article.url, clamp(article.title, 300))}*\n_{meta}_"
+    if preview and article.summary:
+        text += "\n" + clamp_escaped(article.summary, preview)
+    return clamp(text, SECTION_LIMIT)
+
+
+def encode_action(kind: str, query: str, offset: int) -> str:
+    """A button value carrying a lookup to repeat (kept under Slack's 2,000 characters)."""
+    value = json.dumps({"k": kind, "q": query[:QUERY_ECHO_LIMIT], "o": offset})
+    return value[:BUTTON_VALUE_LIMIT]
+
+
+def decode_action(value: str) -> tuple[str, str, int] | None:
+    """The (kind, query, offset) a button carries, or None when it is not ours."""
+    try:
+        data = json.loads(value)
+        return str(data["k"]), str(data["q"]), max(0, int(data["o"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _buttons(kind: str, query: str, page: Page, shareable: bool) -> list[dict[str, Any]]:
+    elements = []
+    if page.next_offset is not None:
+        elements.append(
+            ButtonElement(
+                text="Show more",
+                action_id=ACTION_MORE,
+                value=encode_action(kind, query, page.next_offset),
+            )
+        )
+    if shareable and page.items:
+        elements.append(
+            ButtonElement(
+                text="Share in channel",
+                action_id=ACTION_SHARE,
+                value=encode_action(kind, query, page.offset),
+            )
+        )
+    return [ActionsBlock(elements=elements).to_dict()] if elements else []
+
+
+def _result_message(
+    title: str, kind: str, query: str, page: Page, *, shareable: bool, empty: str
+) -> Message:
+    blocks = [_section(title)]
+    if not page.items:
+        blocks.append(_section(empty))
+        return Message(_fallback(f"{title} {empty}"), _validated(blocks))
+    blocks.append(DividerBlock().to_dict())
+    blocks.extend(_section(article_line(a)) for a in page.items)
+    first, last = page.offset + 1, page.offset + len(page.items)
+    more = " · more available" if page.has_more else ""
+    blocks.append(_context(f"Results {first}–{last}{more}"))
+    blocks.extend(_buttons(kind, query, page, shareable))
+    fallback = (
+        title + "\n" + "\n".join(f"• {a.title} ({a.publisher}, {a.issue_date})" for a in page.items)
+    )
+    return Message(_fallback(fallback), _validated(_limit_blocks(blocks)))
+
+
+def render_company(result: CompanyResult, *, shareable: bool = True) -> Message:
+    """/digest company NAME: the company's articles, or 'did you mean …?'."""
+    query = escape(clamp(result.query, QUERY_ECHO_LIMIT))
+    if result.company is None:
+        if result.suggestions:
+            names = " or ".join(f"*{escape(s)}*" for s in result.suggestions)
+            text = f"No company called “{query}” in the archive. Did you mean {names}?"
+        else:
+            text = f"No company called “{query}” in the archive."
+        return Message(_fallback(text), _validated([_section(text)]))
+    title = f"*Articles by {escape(result.company)}* (newest first)"
+    return _result_message(
+        title,
+        "company",
+        result.query,
+        result.page,
+        shareable=shareable,
+        empty=f"No articles by {escape(result.company)} on this page.",
+    )
+
+
+def render_topic(result: TopicResult, *, shareable: bool = True) -> Message:
+    """/digest topic WORDS: the most relevant articles."""
+    query = escape(clamp(result.query, QUERY_ECHO_LIMIT))
+    if not result.terms:
+        text = "Give some words to search for, e.g. `/digest topic rate limiting`."
+        return Message(_fallback(text), _validated([_section(text)]))
+    title = f"*Articles about “{query}”* (most relevant first)"
+    return _result_message(
+        title,
+        "topic",
+        result.query,
+        result.page,
+        shareable=shareable,
+        empty=f"Nothing in the archive matches “{query}”.",
+    )
+
+
+def render_saved(page: Page, *, empty_hint: str) -> Message:
+    """/digest saved: the person's own saved articles, newest first (never shared)."""
+    return _result_message(
+        "*Your saved articles* (newest first)", "saved", "", page, shareable=False, empty=empty_hint
+    )
+
+
+def render_issue_overview(issue: IssueView, *, shareable: bool = True) -> Message:
+    """/digest date …: the issue's signal and the list of its deep dives."""
+    blocks = [
+        _header(f"Engineering @ Scale — {issue.date.isoformat()}"),
+        *_sections("*Signal of the Day*\n" + escape(issue.signal)),
+        DividerBlock().to_dict(),
+    ]
+    lines = [
+        f"{i}. {link(a.url, clamp(a.title, 200))} — _{escape(a.publisher)}_"
+        for i, a in enumerate(issue.articles, start=1)
+    ]
+    blocks.extend(_sections(f"*Deep Dives ({len(issue.articles)})*\n" + "\n".join(lines)))
+    if shareable:
+        page = Page(issue.articles, 0, len(issue.articles), False)
+        blocks.extend(_buttons("date", issue.date.isoformat(), page, True))
+    fallback = f"Engineering @ Scale — {issue.date}: {issue.signal}"
+    return Message(_fallback(fallback), _validated(_limit_blocks(blocks)))
+
+
+def render_no_issue(day: dt.date | None, nearby: Sequence[dt.date]) -> Message:
+    """No issue on that day (or none at all): say which dates exist nearby."""
+    if day is None:
+        text = "The archive is empty: no issue has been ingested yet."
+    elif nearby:
+        dates = ", ".join(f"`{d.isoformat()}`" for d in nearby)
+        text = f"No issue on {day.isoformat()}. Nearby issues: {dates}."
+    else:
+        text = f"No issue on {day.isoformat()}, and the archive is empty."
+    return Message(text, _validated([_section(text)]))
+
+
+def render_text(text: str) -> Message:
+    """A plain short reply (errors, confirmations), escaped."""
+    escaped = escape(clamp(text, SECTION_LIMIT))
+    return Message(_fallback(text), _validated([_section(escaped)]))
+
+
+HELP_TEXT = "\n".join(
+    [
+        "*Engineering @ Scale* — look things up in the digest archive:",
+        "• `/digest company Cloudflare` — articles by a company, newest first",
+        "• `/digest topic rate limiting` — articles about a topic, most relevant first",
+        "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
+        "• `/digest saved` — articles you saved by reacting with :{emoji}:",
+        "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
+        "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+    ]
+)
+
+
+def render_help(save_emoji: str, *, note: str | None = None) -> Message:
+    """Usage of /digest (also the answer to empty or unknown subcommands)."""
+    text = HELP_TEXT.format(emoji=escape(save_emoji))
+    if note:
+        text = escape(note) + "\n\n" + text
+    return Message(_fallback(text), _validated([_section(text)]))
+
+
+# --- posting an issue to a channel ------------------------------------------------------------
+
+
+def render_issue_parent(issue: IssueView) -> Message:
+    """The parent message of a posted issue: title, date and the Signal of the Day."""
+    blocks = [
+        _header(f"Engineering @ Scale — {issue.date.isoformat()}"),
+        *_sections("*Signal of the Day*\n" + escape(issue.signal)),
+        _context(
+            f"{len(issue.articles)} deep dives in the thread · react with a bookmark to save one"
+        ),
+    ]
+    text = f"Engineering @ Scale — {issue.date.isoformat()}\nSignal of the Day: {issue.signal}"
+    return Message(_fallback(text), _validated(_limit_blocks(blocks)))
+
+
+def render_article_reply(article: ArticleView) -> Message:
+    """One deep dive as a thread reply: linked title, company and the whole summary."""
+    head = f"*{link(article.url, clamp(article.title, 500))}*\n_{escape(article.publisher)}_"
+    body = escape(article.summary)
+    blocks = [_section(head), *_sections(body)] if body else [_section(head)]
+    text = f"{article.title} — {article.publisher}"
+    return Message(_fallback(text), _validated(_limit_blocks(blocks)))
+
+
+def render_patterns(patterns: str) -> Message:
+    """The Patterns Across Companies reply that closes the thread."""
+    blocks = _sections("*Patterns Across Companies*\n" + escape(patterns))
+    return Message(
+        _fallback("Patterns Across Companies: " + patterns), _validated(_limit_blocks(blocks))
+    )
+
+
+def issue_messages(issue: IssueView) -> list[Message]:
+    """Every message of a posted issue in order: parent, one per deep dive, then patterns."""
+    messages = [render_issue_parent(issue)]
+    messages.extend(render_article_reply(a) for a in issue.articles)
+    if issue.patterns:
+        messages.append(render_patterns(issue.patterns))
+    return messages
+
+
+# --- App Home ---------------------------------------------------------------------------------
+
+
+def render_home(latest: IssueView | None, saved: Page, save_emoji: str) -> dict[str, Any]:
+    """The Home tab: latest signal with its date, the person's saved articles, short help."""
+    blocks: list[dict[str, Any]] = [_header("Engineering @ Scale")]
+    if latest is None:
+        blocks.append(_section("No issue has been archived yet."))
+    else:
+        blocks.append(_section(f"*Latest issue — {latest.date.isoformat()}*"))
+        blocks.extend(_sections("*Signal of the Day*\n" + escape(latest.signal)))
+    blocks.append(DividerBlock().to_dict())
+    blocks.append(_section("*Your saved articles*"))
+    if saved.items:
+        blocks.extend(_section(article_line(a, preview=140)) for a in saved.items)
+        if saved.has_more:
+            blocks.append(_context("More in `/digest saved`."))
+    else:
+        blocks.append(
+            _section(
+                f"Nothing saved yet. React with :{escape(save_emoji)}: to a deep dive to save it."
+            )
+        )
+    blocks.append(DividerBlock().to_dict())
+    blocks.append(_section(HELP_TEXT.format(emoji=escape(save_emoji))))
+    blocks = _limit_blocks(_validated(blocks), VIEW_BLOCK_LIMIT)
+    return View(type="home", blocks=blocks).to_dict()

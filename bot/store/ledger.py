@@ -1,0 +1,282 @@
+"""The delivery ledger: which issue goes to which channel, who is sending it, what Slack accepted.
+
+Every step is its own short transaction, committed before Slack is called, so the database (not
+process memory) decides what has been sent. A delivery is claimed with an atomic conditional
+UPDATE and a lease, so two workers, or a worker and `python -m bot post`, never send the same
+delivery at once, and a crashed sender's work is taken over when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
+
+PENDING, SENDING, POSTED, FAILED, SKIPPED = "pending", "sending", "posted", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this process holds the lease on, with what was already recorded."""
+
+    delivery_id: int
+    channel_id: str
+    issue_id: int
+    issue_date: dt.date
+    parent_ts: str | None
+    posted: dict[int, str]
+    inflight_part: int | None
+    created_at: dt.datetime
+    attempt: int
+
+
+def insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on either backend."""
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(builder(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+def ensure_delivery(
+    session: Session,
+    channel_id: str,
+    issue_id: int,
+    *,
+    due_at: dt.datetime | None = None,
+    state: str = PENDING,
+    error: str | None = None,
+) -> int:
+    """The delivery row of (channel, issue), created once whatever races with it."""
+    insert_ignore(
+        session,
+        DeliveryRow,
+        {
+            "channel_id": channel_id,
+            "issue_id": issue_id,
+            "state": state,
+            "due_at": due_at,
+            "last_error": error,
+        },
+        ["channel_id", "issue_id"],
+    )
+    delivery_id = session.scalar(
+        select(DeliveryRow.id).where(
+            DeliveryRow.channel_id == channel_id, DeliveryRow.issue_id == issue_id
+        )
+    )
+    assert delivery_id is not None  # noqa: S101  just inserted or already there
+    return delivery_id
+
+
+def claim(
+    session: Session,
+    delivery_id: int,
+    owner: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    *,
+    retry_failed: bool = False,
+) -> Claim | None:
+    """Take the lease on a delivery that is pending (or abandoned); None if someone else has it."""
+    claimable = [
+        DeliveryRow.state == PENDING,
+        and_(DeliveryRow.state == SENDING, DeliveryRow.lease_until < now),
+    ]
+    if retry_failed:
+        claimable.append(DeliveryRow.state == FAILED)
+    result = session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, or_(*claimable))
+        .values(
+            state=SENDING,
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempt=DeliveryRow.attempt + 1,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    row = session.get(DeliveryRow, delivery_id, populate_existing=True)
+    assert row is not None  # noqa: S101
+    issue_date = session.scalar(select(IssueRow.date).where(IssueRow.id == row.issue_id))
+    assert issue_date is not None  # noqa: S101
+    posted = dict(
+        session.execute(
+            select(DeliveryMessageRow.part, DeliveryMessageRow.ts).where(
+                DeliveryMessageRow.delivery_id == delivery_id
+            )
+        ).tuples()
+    )
+    return Claim(
+        delivery_id,
+        row.channel_id,
+        row.issue_id,
+        issue_date,
+        row.parent_ts,
+        posted,
+        row.inflight_part,
+        row.created_at,
+        row.attempt,
+    )
+
+
+def _held(delivery_id: int, owner: str) -> Any:
+    return and_(
+        DeliveryRow.id == delivery_id,
+        DeliveryRow.state == SENDING,
+        DeliveryRow.lease_owner == owner,
+    )
+
+
+def mark_inflight(
+    session: Session,
+    delivery_id: int,
+    owner: str,
+    part: int,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> bool:
+    """Note the part about to be sent and renew the lease; False when the lease was lost."""
+    result = session.execute(
+        update(DeliveryRow)
+        .where(_held(delivery_id, owner))
+        .values(inflight_part=part, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def record_part(
+    session: Session,
+    delivery_id: int,
+    owner: str,
+    part: int,
+    channel_id: str,
+    ts: str,
+    article_id: int | None,
+) -> bool:
+    """Record the ts Slack gave a part (and the parent's ts on the delivery)."""
+    values: dict[str, Any] = {"inflight_part": None}
+    if part == 0:
+        values["parent_ts"] = ts
+    result = session.execute(
+        update(DeliveryRow)
+        .where(_held(delivery_id, owner))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    insert_ignore(
+        session,
+        DeliveryMessageRow,
+        {
+            "delivery_id": delivery_id,
+            "part": part,
+            "channel_id": channel_id,
+            "ts": ts,
+            "article_id": article_id,
+        },
+        ["delivery_id", "part"],
+    )
+    return True
+
+
+def finish(
+    session: Session,
+    delivery_id: int,
+    owner: str,
+    state: str,
+    now: dt.datetime,
+    error: str | None = None,
+) -> None:
+    """End a delivery as posted or failed (permanent), releasing the lease."""
+    session.execute(
+        update(DeliveryRow)
+        .where(_held(delivery_id, owner))
+        .values(state=state, lease_owner=None, lease_until=None, last_error=error, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(session: Session, delivery_id: int, owner: str, error: str | None) -> None:
+    """Give a delivery back (transient trouble): another attempt picks it up later."""
+    session.execute(
+        update(DeliveryRow)
+        .where(_held(delivery_id, owner))
+        .values(state=PENDING, lease_owner=None, lease_until=None, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_subscription_failing(session: Session, channel_id: str, error: str | None) -> None:
+    """Flag (or clear) a channel's subscription as failing, for /digest status."""
+    session.execute(
+        update(SubscriptionRow)
+        .where(SubscriptionRow.channel_id == channel_id)
+        .values(failing=error is not None, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def delivered_issue_ids(session: Session, channel_id: str) -> set[int]:
+    """Issues a channel already has a delivery row for (in any state)."""
+    return set(
+        session.scalars(select(DeliveryRow.issue_id).where(DeliveryRow.channel_id == channel_id))
+    )
+
+
+def open_deliveries(session: Session, now: dt.datetime) -> list[int]:
+    """Deliveries waiting to be sent, or abandoned by a sender whose lease ran out."""
+    return list(
+        session.scalars(
+            select(DeliveryRow.id)
+            .where(
+                or_(
+                    DeliveryRow.state == PENDING,
+                    and_(DeliveryRow.state == SENDING, DeliveryRow.lease_until < now),
+                )
+            )
+            .order_by(DeliveryRow.id)
+        )
+    )
+
+
+def last_delivery(session: Session, channel_id: str) -> DeliveryView | None:
+    """The newest delivery of a channel, for /digest status."""
+    row = session.execute(
+        select(DeliveryRow, IssueRow.date)
+        .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)
+        .where(DeliveryRow.channel_id == channel_id)
+        .order_by(IssueRow.date.desc(), DeliveryRow.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    delivery, date = row
+    parts = session.scalar(
+        select(func.count()).where(DeliveryMessageRow.delivery_id == delivery.id)
+    )
+    return DeliveryView(
+        delivery.id, date, delivery.state, delivery.finished_at, delivery.last_error, parts or 0
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """A delivery as /digest status shows it."""
+
+    id: int
+    issue_date: dt.date
+    state: str
+    finished_at: dt.datetime | None
+    last_error: str | None
+    messages: int
