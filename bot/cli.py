@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -15,9 +16,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from bot.config import Settings
+from bot.delivery import Deliverer, utc_now
 from bot.ingestion import FileOutcome, expand_paths, ingest_files, parse_files
+from bot.logs import install_secret_filter
+from bot.slack.answers import Answers
+from bot.slack.app import create_app
+from bot.slack.grammar import parse_day
+from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.slack.rendering import Message, issue_messages, render_no_issue
+from bot.slack.server import make_wsgi_app, serve_http, serve_socket_mode
 from bot.store.archive import load_knowledge
 from bot.store.db import Database, open_database
+from bot.store.queries import get_issue, nearby_dates
+from bot.terminal import print_message, print_thread
+
+CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 app = typer.Typer(
     help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
@@ -62,6 +75,8 @@ def setup_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_secret_filter(settings)
 
 
 @app.command()
@@ -157,22 +172,125 @@ def db_upgrade() -> None:
     out.print("database is up to date")
 
 
-def parse_date_arg(value: str, today: dt.date | None = None) -> dt.date | None:
-    """'YYYY-MM-DD', 'today', 'yesterday' or 'latest' (None) as a date."""
-    today = today or dt.datetime.now(dt.UTC).date()
-    word = value.strip().casefold()
-    if word == "latest":
-        return None
-    if word == "today":
-        return today
-    if word == "yesterday":
-        return today - dt.timedelta(days=1)
+def _answers(settings: Settings, database: Database) -> Answers:
+    return Answers(database, settings, utc_now)
+
+
+def _show(message: Message) -> None:
+    print_message(out, message)
+
+
+@search_app.command("company")
+def search_company(
+    name: Annotated[list[str], typer.Argument(help="Company name, e.g. Cloudflare.")],
+    offset: Annotated[int, typer.Option(help="Skip this many results.")] = 0,
+) -> None:
+    """Articles by a company, newest first (what `/digest company` shows)."""
+    settings = load_settings()
+    database = open_db(settings)
+    _show(_answers(settings, database).company(" ".join(name), offset))
+
+
+@search_app.command("topic")
+def search_topic_cmd(
+    words: Annotated[list[str], typer.Argument(help="Words to search for.")],
+    offset: Annotated[int, typer.Option(help="Skip this many results.")] = 0,
+) -> None:
+    """Articles about a topic, most relevant first (what `/digest topic` shows)."""
+    settings = load_settings()
+    database = open_db(settings)
+    _show(_answers(settings, database).topic(" ".join(words), offset))
+
+
+@search_app.command("date")
+def search_date(
+    day: Annotated[str, typer.Argument(help="YYYY-MM-DD, today, yesterday or latest.")],
+) -> None:
+    """One issue (what `/digest date` shows)."""
+    settings = load_settings()
+    database = open_db(settings)
+    _show(_answers(settings, database).date(day))
+
+
+def _parse_day_option(value: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not YYYY-MM-DD, today, yesterday or latest"
-        ) from None
+        return parse_day(value, utc_now().date())
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+@app.command()
+def post(
+    channel: Annotated[str, typer.Option(help="Slack channel id, e.g. C0123456789.")],
+    date: Annotated[str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.")] = "latest",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
+) -> None:
+    """Post an issue to a channel as a thread (once: the delivery ledger remembers)."""
+    settings = load_settings()
+    setup_logging(settings)
+    day = _parse_day_option(date)
+    if not CHANNEL_RE.match(channel):
+        fail(f"{channel!r} is not a Slack channel id (like C0123456789)", 2)
+    database = open_db(settings)
+    with database.read() as session:
+        issue = get_issue(session, day)
+        nearby = nearby_dates(session, day) if (issue is None and day) else ()
+    if issue is None:
+        fail(render_no_issue(day, nearby).text.replace("`", ""))
+    if dry_run:
+        print_thread(out, channel, issue_messages(issue))
+        out.print(f"(dry run: {len(issue_messages(issue))} messages, nothing sent)")
+        return
+    if settings.slack_bot_token is None:
+        fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
+    deliverer = make_deliverer(settings, database)
+    result = deliverer.deliver_issue(channel, issue.date, retry_failed=True)
+    database.dispose()
+    messages = {
+        "posted": f"posted issue {issue.date} to {channel}: {result.posted} messages",
+        "already": f"issue {issue.date} was already posted to {channel}; nothing sent",
+        "busy": f"another process is posting issue {issue.date} to {channel} right now",
+        "failed": f"Slack refused: {result.error}",
+        "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
+        "no_issue": f"no issue {issue.date}",
+    }
+    text = messages[result.outcome]
+    if result.outcome in ("failed", "retry_later", "busy", "no_issue"):
+        fail(text)
+    out.print(text, markup=False)
+
+
+def make_deliverer(settings: Settings, database: Database) -> Deliverer:
+    """The delivery code path shared by `post` and the worker."""
+    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
+    client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    lease = dt.timedelta(seconds=settings.lease_seconds)
+    return Deliverer(database, SlackPoster(client, ChannelPacer()), lease=lease)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default $PORT, else 3000).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
+) -> None:
+    """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
+    settings = load_settings()
+    setup_logging(settings)
+    socket_mode = socket or settings.slack_app_token is not None
+    if settings.slack_bot_token is None:
+        fail("SLACK_BOT_TOKEN is not set", 2)
+    if socket_mode and settings.slack_app_token is None:
+        fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
+    if not socket_mode and settings.slack_signing_secret is None:
+        fail("SLACK_SIGNING_SECRET is not set", 2)
+    database = open_db(settings)
+    bolt = create_app(settings, database, socket_mode=socket_mode)
+    if socket_mode:
+        assert settings.slack_app_token is not None  # noqa: S101
+        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+        return
+    serve_http(make_wsgi_app(bolt), host, port or settings.port)
 
 
 def main() -> None:

@@ -113,7 +113,9 @@ def claim(
             select(DeliveryMessageRow.part, DeliveryMessageRow.ts).where(
                 DeliveryMessageRow.delivery_id == delivery_id
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     return Claim(
         delivery_id,

@@ -124,7 +124,9 @@ def resolve_company(session: Session, name: str) -> tuple[int, str] | None:
             (cid, display)
             for cid, display in session.execute(
                 select(CompanyRow.id, CompanyRow.name).where(CompanyRow.key.startswith(key))
-            ).tuples()
+            )
+            .tuples()
+            .all()
             if display.casefold().startswith(words)
         ]
         if len(candidates) == 1:
@@ -139,7 +141,9 @@ def suggest_companies(session: Session, name: str, limit: int = 3) -> tuple[str,
             select(CompanyAliasRow.alias, CompanyRow.name).join(
                 CompanyRow, CompanyRow.id == CompanyAliasRow.company_id
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     for canonical in session.scalars(select(CompanyRow.name)):
         names.setdefault(canonical, canonical)

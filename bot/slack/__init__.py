@@ -1,0 +1,1 @@
+"""The Slack side: Bolt app factory, listeners, rendering, posting."""

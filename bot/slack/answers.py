@@ -1,0 +1,195 @@
+"""What /digest answers: one function per subcommand, archive data in, a rendered Message out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.schedule import ChannelSchedule
+from bot.slack import rendering
+from bot.slack.grammar import Request, parse_day, parse_schedule
+from bot.slack.rendering import Message
+from bot.store import ledger, saves, subscriptions
+from bot.store.db import Database
+from bot.store.queries import (
+    find_by_company,
+    get_issue,
+    nearby_dates,
+    search_topic,
+)
+
+PAGE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asked, and where."""
+
+    user_id: str
+    channel_id: str
+
+
+@dataclass
+class Answers:
+    """Answers /digest requests from the archive; the Slack listeners only translate."""
+
+    database: Database
+    settings: Settings
+    clock: Callable[[], dt.datetime]
+    user_timezone: Callable[[str], str | None] = lambda _user: None
+
+    def answer(self, request: Request, asker: Asker) -> Message:
+        """The reply to one /digest request."""
+        match request.verb:
+            case "company":
+                return self.company(request.argument)
+            case "topic":
+                return self.topic(request.argument)
+            case "date":
+                return self.date(request.argument)
+            case "saved":
+                return self.saved(asker.user_id)
+            case "subscribe":
+                return self.subscribe(request.argument, asker)
+            case "unsubscribe":
+                return self.unsubscribe(asker)
+            case "status":
+                return self.status(asker)
+            case _:
+                return rendering.render_help(self.settings.save_emoji, note=request.note)
+
+    def page(self, kind: str, query: str, offset: int, user_id: str, *, shareable: bool) -> Message:
+        """A further page (Show more) or a shared copy of a lookup."""
+        match kind:
+            case "company":
+                return self.company(query, offset, shareable=shareable)
+            case "topic":
+                return self.topic(query, offset, shareable=shareable)
+            case "date":
+                return self.date(query, shareable=shareable)
+            case "saved":
+                return self.saved(user_id, offset)
+            case _:
+                return rendering.render_text("That button has expired; run the command again.")
+
+    def company(self, name: str, offset: int = 0, *, shareable: bool = True) -> Message:
+        """Articles by a company."""
+        with self.database.read() as session:
+            result = find_by_company(session, name, PAGE_SIZE, offset)
+        return rendering.render_company(result, shareable=shareable)
+
+    def topic(self, words: str, offset: int = 0, *, shareable: bool = True) -> Message:
+        """Articles about a topic."""
+        with self.database.read() as session:
+            result = search_topic(session, words, PAGE_SIZE, offset)
+        return rendering.render_topic(result, shareable=shareable)
+
+    def date(self, text: str, *, shareable: bool = True) -> Message:
+        """One issue by date (or today/yesterday/latest)."""
+        try:
+            day = parse_day(text, self.clock().date())
+        except ValueError as exc:
+            return rendering.render_text(str(exc))
+        with self.database.read() as session:
+            issue = get_issue(session, day)
+            if issue is None:
+                nearby = nearby_dates(session, day) if day else ()
+                return rendering.render_no_issue(day, nearby)
+        return rendering.render_issue_overview(issue, shareable=shareable)
+
+    def saved(self, user_id: str, offset: int = 0) -> Message:
+        """The asker's own saved articles."""
+        with self.database.read() as session:
+            page = saves.saved_articles(session, user_id, PAGE_SIZE, offset)
+        hint = (
+            f"You have not saved anything yet. React with :{self.settings.save_emoji}: "
+            "to a deep dive the bot posted to save it."
+        )
+        return rendering.render_saved(page, empty_hint=rendering.escape(hint))
+
+    def _may_change(self, user_id: str) -> bool:
+        admins = self.settings.admin_ids
+        return not admins or user_id in admins
+
+    def subscribe(self, argument: str, asker: Asker) -> Message:
+        """Subscribe the channel (or change its schedule)."""
+        if not self._may_change(asker.user_id):
+            return rendering.render_text(
+                "Only the digest admins can change this channel's schedule."
+            )
+        try:
+            wanted = parse_schedule(argument)
+        except ValueError as exc:
+            return rendering.render_text(str(exc))
+        zone = wanted.timezone or self.user_timezone(asker.user_id) or "UTC"
+        with self.database.write() as session:
+            sub = subscriptions.subscribe(
+                session,
+                asker.channel_id,
+                hour=wanted.hour,
+                minute=wanted.minute,
+                timezone=zone,
+                days=wanted.days,
+                user_id=asker.user_id,
+                now=self.clock(),
+            )
+        next_at = sub.schedule.next_slot(self.clock()).astimezone(sub.schedule.zone)
+        return rendering.render_text(
+            f"This channel gets each new issue at {sub.time_text} {sub.timezone} "
+            f"({'every day' if sub.days == 'daily' else 'on weekdays'}). "
+            f"Next post: {next_at:%a %Y-%m-%d %H:%M %Z}."
+        )
+
+    def unsubscribe(self, asker: Asker) -> Message:
+        """Stop posting to the channel."""
+        if not self._may_change(asker.user_id):
+            return rendering.render_text(
+                "Only the digest admins can change this channel's schedule."
+            )
+        with self.database.write() as session:
+            removed = subscriptions.unsubscribe(session, asker.channel_id)
+        if not removed:
+            return rendering.render_text("This channel was not subscribed.")
+        return rendering.render_text("This channel will no longer get the digest.")
+
+    def status(self, asker: Asker) -> Message:
+        """The channel's schedule, next post, last delivery and any failure."""
+        with self.database.read() as session:
+            sub = subscriptions.get_subscription(session, asker.channel_id)
+            last = ledger.last_delivery(session, asker.channel_id)
+        return rendering.render_text(status_text(sub, last, self.clock()))
+
+
+def status_text(
+    sub: subscriptions.Subscription | None,
+    last: ledger.DeliveryView | None,
+    now: dt.datetime,
+) -> str:
+    """The /digest status text (also used by the CLI)."""
+    lines: list[str] = []
+    if sub is None:
+        lines.append("This channel is not subscribed. Use /digest subscribe [HH:MM] [Timezone].")
+    else:
+        schedule: ChannelSchedule = sub.schedule
+        next_at = schedule.next_slot(now).astimezone(schedule.zone)
+        days = "every day" if sub.days == "daily" else "weekdays"
+        lines.append(f"Schedule: {sub.time_text} {sub.timezone}, {days}.")
+        lines.append(f"Next post: {next_at:%a %Y-%m-%d %H:%M %Z}.")
+        if sub.failing:
+            lines.append(
+                f"FAILING: {sub.last_error}. Fix it (e.g. invite the bot), then subscribe again."
+            )
+        elif sub.last_error:
+            lines.append(f"Note: {sub.last_error}")
+    if last is None:
+        lines.append("Last delivery: none yet.")
+    else:
+        when = f" at {last.finished_at:%Y-%m-%d %H:%M} UTC" if last.finished_at else ""
+        error = f" ({last.last_error})" if last.last_error else ""
+        lines.append(
+            f"Last delivery: issue {last.issue_date} — {last.state}{when}, "
+            f"{last.messages} messages{error}."
+        )
+    return "\n".join(lines)

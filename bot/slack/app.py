@@ -1,0 +1,105 @@
+"""The Bolt app factory: the one place the Slack side is wired together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.slack.answers import Answers
+from bot.slack.listeners import register_all
+from bot.slack.services import Services
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class MissingSettingError(Exception):
+    """A required environment variable is not set."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not set")
+        self.name = name
+
+
+def utc_now() -> dt.datetime:
+    """The real clock."""
+    return dt.datetime.now(dt.UTC)
+
+
+def make_client(settings: Settings) -> WebClient:
+    """The Web API client for listeners: retries 429s and dropped connections."""
+    if settings.slack_bot_token is None:
+        raise MissingSettingError("SLACK_BOT_TOKEN")
+    kwargs: dict[str, Any] = {
+        "token": settings.slack_bot_token.get_secret_value(),
+        "timeout": 10,
+        "retry_handlers": [
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    }
+    if settings.slack_api_url:
+        kwargs["base_url"] = settings.slack_api_url
+    return WebClient(**kwargs)
+
+
+def user_timezone_lookup(client: WebClient) -> Callable[[str], str | None]:
+    """users.info → the person's IANA timezone (None when Slack cannot tell)."""
+
+    def lookup(user_id: str) -> str | None:
+        try:
+            user = client.users_info(user=user_id).get("user") or {}
+        except SlackApiError as exc:
+            log.info("users.info failed: %s", exc.response.get("error"))
+            return None
+        tz = user.get("tz")
+        return str(tz) if tz else None
+
+    return lookup
+
+
+def create_app(
+    settings: Settings,
+    database: Database,
+    *,
+    client: WebClient | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    socket_mode: bool = False,
+) -> App:
+    """Build the Bolt app with every listener; nothing Slack-related exists before this call."""
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise MissingSettingError("SLACK_SIGNING_SECRET")
+    client = client or make_client(settings)
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    app = App(
+        client=client,
+        signing_secret=secret or "socket-mode-does-not-sign",
+        # Verifying the token calls auth.test at construction; the first request does it lazily.
+        token_verification_enabled=False,
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    answers = Answers(database, settings, clock, user_timezone_lookup(client))
+    services = Services(settings, database, answers, clock)
+    register_all(app, services)
+
+    @app.error
+    def handle_error(error: Exception, body: dict[str, Any]) -> None:
+        """Log listener failures without payload secrets."""
+        log.error("listener failed: %s (%s)", type(error).__name__, body.get("type"))
+
+    return app

@@ -1,0 +1,55 @@
+"""Buttons on /digest answers: Show more, Share in channel."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.slack.rendering import ACTION_MORE, ACTION_SHARE, decode_action, render_text
+from bot.slack.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, services: Services) -> None:
+    """Attach the button handlers."""
+
+    def handle_more(
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond
+    ) -> None:
+        """Replace the ephemeral answer with its next page."""
+        ack()
+        decoded = decode_action(str(action.get("value", "")))
+        user_id = (body.get("user") or {}).get("id", "")
+        if decoded is None:
+            respond(text=render_text("That button has expired.").text, replace_original=False)
+            return
+        kind, query, offset = decoded
+        message = services.answers.page(kind, query, offset, user_id, shareable=True)
+        respond(text=message.text, blocks=message.blocks, replace_original=True)
+
+    def handle_share(
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond
+    ) -> None:
+        """Post the answer for everyone in the channel."""
+        ack()
+        decoded = decode_action(str(action.get("value", "")))
+        user_id = (body.get("user") or {}).get("id", "")
+        if decoded is None or decoded[0] == "saved":
+            respond(text=render_text("That cannot be shared.").text, replace_original=False)
+            return
+        kind, query, offset = decoded
+        message = services.answers.page(kind, query, offset, user_id, shareable=False)
+        respond(
+            text=message.text,
+            blocks=message.blocks,
+            response_type="in_channel",
+            replace_original=False,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    app.action(ACTION_MORE)(handle_more)
+    app.action(ACTION_SHARE)(handle_share)

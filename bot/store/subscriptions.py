@@ -1,0 +1,130 @@
+"""Channel subscriptions: who gets issues when."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.schedule import ChannelSchedule, Days
+from bot.store.ledger import insert_ignore
+from bot.store.tables import SubscriptionRow
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription as shown to people."""
+
+    channel_id: str
+    hour: int
+    minute: int
+    timezone: str
+    days: Days
+    failing: bool
+    last_error: str | None
+    created_by: str | None
+    updated_at: dt.datetime
+
+    @property
+    def schedule(self) -> ChannelSchedule:
+        """The scheduler's view of this subscription."""
+        return ChannelSchedule(
+            self.channel_id, self.hour, self.minute, self.timezone, self.days, self.updated_at
+        )
+
+    @property
+    def time_text(self) -> str:
+        """HH:MM."""
+        return f"{self.hour:02d}:{self.minute:02d}"
+
+
+def _view(row: SubscriptionRow) -> Subscription:
+    days: Days = "daily" if row.days == "daily" else "weekdays"
+    return Subscription(
+        row.channel_id,
+        row.hour,
+        row.minute,
+        row.timezone,
+        days,
+        row.failing,
+        row.last_error,
+        row.created_by,
+        row.updated_at,
+    )
+
+
+def subscribe(
+    session: Session,
+    channel_id: str,
+    *,
+    hour: int,
+    minute: int,
+    timezone: str,
+    days: Days,
+    user_id: str | None,
+    now: dt.datetime,
+) -> Subscription:
+    """Create or change a channel's subscription (clears a failing flag: a fresh start)."""
+    insert_ignore(
+        session,
+        SubscriptionRow,
+        {
+            "channel_id": channel_id,
+            "hour": hour,
+            "minute": minute,
+            "timezone": timezone,
+            "days": days,
+            "created_by": user_id,
+            "created_at": now,
+            "updated_at": now,
+            "active": True,
+            "failing": False,
+        },
+        ["channel_id"],
+    )
+    row = session.scalars(
+        select(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
+    ).one()
+    row.hour, row.minute, row.timezone, row.days = hour, minute, timezone, days
+    row.active, row.failing, row.last_error, row.updated_at = True, False, None, now
+    if user_id:
+        row.created_by = row.created_by or user_id
+    session.flush()
+    return _view(row)
+
+
+def unsubscribe(session: Session, channel_id: str) -> bool:
+    """Stop posting to a channel; False when it was not subscribed."""
+    result = session.execute(
+        delete(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def get_subscription(session: Session, channel_id: str) -> Subscription | None:
+    """A channel's subscription, if any."""
+    row = session.scalars(
+        select(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
+    ).first()
+    return _view(row) if row else None
+
+
+def list_subscriptions(session: Session) -> list[Subscription]:
+    """Every active subscription, by channel."""
+    rows = session.scalars(
+        select(SubscriptionRow)
+        .where(SubscriptionRow.active.is_(True))
+        .order_by(SubscriptionRow.channel_id)
+    )
+    return [_view(r) for r in rows]
+
+
+def note_problem(session: Session, channel_id: str, message: str | None) -> None:
+    """Record a non-fatal note for /digest status (e.g. a missed post)."""
+    row = session.scalars(
+        select(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
+    ).first()
+    if row is not None and not row.failing:
+        row.last_error = message
