@@ -19,16 +19,19 @@ from bot.config import Settings
 from bot.delivery import Deliverer, utc_now
 from bot.ingestion import FileOutcome, expand_paths, ingest_files, parse_files
 from bot.logs import install_secret_filter
-from bot.slack.answers import Answers
+from bot.slack.answers import Answers, status_text
 from bot.slack.app import create_app
-from bot.slack.grammar import parse_day
+from bot.slack.grammar import parse_day, parse_schedule
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.rendering import Message, issue_messages, render_no_issue
 from bot.slack.server import make_wsgi_app, serve_http, serve_socket_mode
+from bot.sources import Poller
+from bot.store import ledger, subscriptions
 from bot.store.archive import load_knowledge
 from bot.store.db import Database, open_database
 from bot.store.queries import get_issue, nearby_dates
 from bot.terminal import print_message, print_thread
+from bot.worker import Dispatcher, Worker
 
 CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
@@ -296,3 +299,88 @@ def serve(
 def main() -> None:
     """Entry point for `python -m bot` and the `digest-bot` script."""
     app()
+
+
+subs_app = typer.Typer(help="Channel subscriptions (what /digest subscribe manages).")
+app.add_typer(subs_app, name="subscriptions")
+
+
+@subs_app.command("list")
+def subscriptions_list() -> None:
+    """Every subscribed channel with its schedule, next post and last delivery."""
+    settings = load_settings()
+    database = open_db(settings)
+    now = utc_now()
+    with database.read() as session:
+        subs = subscriptions.list_subscriptions(session)
+        rows = [(s, ledger.last_delivery(session, s.channel_id)) for s in subs]
+    if not rows:
+        out.print("no subscriptions")
+        return
+    for sub, last in rows:
+        out.print(f"{sub.channel_id}", style="bold", markup=False)
+        for line in status_text(sub, last, now).splitlines():
+            out.print(f"  {line}", markup=False)
+
+
+@subs_app.command("add")
+def subscriptions_add(
+    channel: Annotated[str, typer.Argument(help="Slack channel id.")],
+    schedule: Annotated[
+        list[str] | None, typer.Argument(help="[HH:MM] [TIMEZONE] [weekdays|daily]")
+    ] = None,
+) -> None:
+    """Subscribe a channel (default 09:00 UTC on weekdays)."""
+    settings = load_settings()
+    if not CHANNEL_RE.match(channel):
+        fail(f"{channel!r} is not a Slack channel id (like C0123456789)", 2)
+    try:
+        wanted = parse_schedule(" ".join(schedule or []))
+    except ValueError as exc:
+        fail(str(exc), 2)
+    database = open_db(settings)
+    with database.write() as session:
+        sub = subscriptions.subscribe(
+            session,
+            channel,
+            hour=wanted.hour,
+            minute=wanted.minute,
+            timezone=wanted.timezone or "UTC",
+            days=wanted.days,
+            user_id=None,
+            now=utc_now(),
+        )
+    out.print(f"{channel}: {sub.time_text} {sub.timezone}, {sub.days}", markup=False)
+
+
+@subs_app.command("remove")
+def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
+    """Stop posting to a channel."""
+    settings = load_settings()
+    database = open_db(settings)
+    with database.write() as session:
+        removed = subscriptions.unsubscribe(session, channel)
+    if not removed:
+        fail(f"{channel} was not subscribed")
+    out.print(f"{channel} unsubscribed")
+
+
+@app.command()
+def worker() -> None:
+    """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
+    settings = load_settings()
+    setup_logging(settings)
+    if settings.slack_bot_token is None:
+        fail("SLACK_BOT_TOKEN is not set", 2)
+    database = open_db(settings)
+    dispatcher = Dispatcher(
+        database,
+        make_deliverer(settings, database),
+        utc_now,
+        max_age=dt.timedelta(days=settings.max_issue_age_days),
+        grace=dt.timedelta(hours=settings.catchup_grace_hours),
+    )
+    poller = None
+    if settings.source_dir or settings.feed_url:
+        poller = Poller(database, settings.source_dir, settings.feed_url)
+    Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes)).start()

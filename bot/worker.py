@@ -1,0 +1,225 @@
+"""The worker process: APScheduler wakes the dispatcher; the database decides what is due.
+
+Jobs: one cron job per subscription (built from the subscriptions table and re-synced every
+`SYNC_SECONDS`, so `/digest subscribe` takes effect within a minute), a catch-up tick that
+covers anything due (late issues, restarts within the grace period, abandoned deliveries), and
+the source poller. Every job only asks the dispatcher; deliveries are claimed in the database,
+so overlapping jobs, restarts or a second worker cannot double-post.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from bot.delivery import Deliverer, DeliveryResult
+from bot.schedule import decide
+from bot.sources import Poller
+from bot.store import ledger, subscriptions
+from bot.store.db import Database
+from bot.store.tables import DeliveryRow, IssueRow
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 30
+RECENT_ISSUES = 14
+
+
+@dataclass
+class Dispatcher:
+    """Turns subscriptions and the archive into deliveries, and runs them concurrently."""
+
+    database: Database
+    deliverer: Deliverer
+    clock: Callable[[], dt.datetime]
+    max_age: dt.timedelta = dt.timedelta(days=2)
+    grace: dt.timedelta = dt.timedelta(hours=6)
+    concurrency: int = 256
+    _warned: set[tuple[str, dt.datetime]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def schedule_due(self, channels: Iterable[str] | None = None) -> int:
+        """Create the delivery rows that are due now; returns how many were created."""
+        now = self.clock()
+        created = 0
+        wanted = set(channels) if channels is not None else None
+        with self.database.write() as session:
+            recent = (
+                session.execute(
+                    select(IssueRow.date, IssueRow.id)
+                    .order_by(IssueRow.date.desc())
+                    .limit(RECENT_ISSUES)
+                )
+                .tuples()
+                .all()
+            )
+            dates = [d for d, _ in recent]
+            ids: dict[dt.date, int] = dict(recent)
+            for sub in subscriptions.list_subscriptions(session):
+                if wanted is not None and sub.channel_id not in wanted:
+                    continue
+                delivered = set(
+                    session.scalars(
+                        select(IssueRow.date)
+                        .join(DeliveryRow, DeliveryRow.issue_id == IssueRow.id)
+                        .where(DeliveryRow.channel_id == sub.channel_id)
+                    )
+                )
+                decision = decide(
+                    sub.schedule, now, dates, delivered, max_age=self.max_age, grace=self.grace
+                )
+                if decision.action == "post" and decision.issue_date is not None:
+                    ledger.ensure_delivery(
+                        session, sub.channel_id, ids[decision.issue_date], due_at=decision.slot
+                    )
+                    created += 1
+                elif decision.action == "missed" and decision.slot is not None:
+                    self._warn_missed(session, sub, decision.slot, decision.issue_date)
+        return created
+
+    def _warn_missed(
+        self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
+    ) -> None:
+        key = (sub.channel_id, slot)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        local = slot.astimezone(sub.schedule.zone)
+        message = (
+            f"missed the {local:%Y-%m-%d %H:%M %Z} post of issue {day} (the worker was not "
+            f"running within {self.grace} of it); skipped"
+        )
+        log.warning("channel %s %s", sub.channel_id, message)
+        subscriptions.note_problem(session, sub.channel_id, message[0].upper() + message[1:] + ".")
+
+    def run_open(self) -> list[DeliveryResult]:
+        """Send every open delivery, many channels at once (each channel paced on its own)."""
+        with self.database.read() as session:
+            open_ids = ledger.open_deliveries(session, self.clock())
+        if not open_ids:
+            return []
+        workers = max(1, min(self.concurrency, len(open_ids)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
+            results = list(pool.map(self._run_one, open_ids))
+        for result in results:
+            if result.outcome in ("posted", "failed", "retry_later"):
+                log.info(
+                    "delivery to %s of %s: %s (%d messages)%s",
+                    result.channel_id,
+                    result.issue_date,
+                    result.outcome,
+                    result.posted,
+                    f" — {result.error}" if result.error else "",
+                )
+        return results
+
+    def _run_one(self, delivery_id: int) -> DeliveryResult:
+        try:
+            return self.deliverer.run(delivery_id)
+        except Exception as exc:  # one channel's trouble must not stop the others
+            log.exception("delivery %d crashed", delivery_id)
+            return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
+
+    def tick(self, channels: Iterable[str] | None = None) -> list[DeliveryResult]:
+        """Schedule what is due, then send whatever is open."""
+        self.schedule_due(channels)
+        return self.run_open()
+
+
+class Worker:
+    """One process: the scheduler, the dispatcher and the poller."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        poller: Poller | None,
+        poll_interval: dt.timedelta,
+        tick_seconds: float = SYNC_SECONDS,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.poller = poller
+        self.scheduler = BlockingScheduler(timezone=dt.UTC)
+        self.poll_interval = poll_interval
+        self.tick_seconds = tick_seconds
+        self._jobs: dict[str, tuple[int, int, str, str]] = {}
+
+    def sync_jobs(self) -> None:
+        """Make the cron jobs match the subscriptions table (added, changed, removed)."""
+        with self.dispatcher.database.read() as session:
+            subs = subscriptions.list_subscriptions(session)
+        wanted = {s.channel_id: (s.hour, s.minute, s.timezone, s.days) for s in subs}
+        for channel, spec in wanted.items():
+            if self._jobs.get(channel) == spec:
+                continue
+            hour, minute, zone, days = spec
+            self.scheduler.add_job(
+                self.dispatcher.tick,
+                CronTrigger(
+                    hour=hour,
+                    minute=minute,
+                    timezone=zone,
+                    day_of_week="mon-fri" if days == "weekdays" else "*",
+                ),
+                kwargs={"channels": [channel]},
+                id=f"channel:{channel}",
+                replace_existing=True,
+                # The database, not APScheduler, decides catch-up; a late wake-up still runs.
+                misfire_grace_time=int(self.dispatcher.grace.total_seconds()),
+                coalesce=True,
+                max_instances=1,
+            )
+            self._jobs[channel] = spec
+        for channel in set(self._jobs) - set(wanted):
+            self.scheduler.remove_job(f"channel:{channel}")
+            del self._jobs[channel]
+
+    def _sync_and_tick(self) -> None:
+        self.sync_jobs()
+        self.dispatcher.tick()
+
+    def _poll(self) -> None:
+        if self.poller is None:
+            return
+        report = self.poller.poll()
+        if report.ingested or report.failed:
+            log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
+            self.dispatcher.tick()
+
+    def start(self) -> None:
+        """Run until SIGTERM/SIGINT."""
+        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        self.scheduler.add_job(
+            self._sync_and_tick,
+            IntervalTrigger(seconds=self.tick_seconds),
+            id="tick",
+            next_run_time=self.dispatcher.clock(),
+            **common,
+        )
+        if self.poller is not None:
+            self.scheduler.add_job(
+                self._poll,
+                IntervalTrigger(seconds=self.poll_interval.total_seconds()),
+                id="poll",
+                next_run_time=self.dispatcher.clock(),
+                **common,
+            )
+
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("signal %d: stopping the worker", signum)
+            self.scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker started")
+        self.scheduler.start()
