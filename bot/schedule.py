@@ -97,7 +97,7 @@ def decide(
     if slot is None or slot < schedule.active_since:
         return Decision("wait")
     local_day = schedule.local_day(slot)
-    newest = next((d for d in issue_dates if d <= local_day + dt.timedelta(days=1)), None)
+    newest = next((d for d in issue_dates if d <= local_day), None)
     if newest is None or newest in delivered:
         return Decision("wait", slot)
     if dt.timedelta(days=(local_day - newest).days) > max_age:
