@@ -37,6 +37,8 @@ MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100
 FALLBACK_LIMIT = 3000
 SUMMARY_PREVIEW = 280
+MAX_URL = 1000
+MAX_PUBLISHER = 200
 QUERY_ECHO_LIMIT = 200
 ELLIPSIS = "…"
 
@@ -107,15 +109,16 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 def safe_url(url: str | None) -> str | None:
     """An http(s) URL made safe inside `<url|label>` (no '|', '<', '>' or spaces)."""
-    if not url or not re.match(r"^https?://", url, re.IGNORECASE) or len(url) > 2000:
+    if not url or not re.match(r"^https?://", url, re.IGNORECASE):
         return None
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+    quoted = quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+    return quoted if len(quoted) <= MAX_URL else None
 
 
-def link(url: str | None, label: str) -> str:
+def link(url: str | None, label: str, max_label: int = 500) -> str:
     """A mrkdwn link with an escaped label, or just the label when there is no usable URL."""
     target = safe_url(url)
-    label = escape(label).replace("|", "¦")
+    label = clamp_escaped(label, max_label).replace("|", "¦")
     return f"<{target.replace('&', '&amp;')}|{label}>" if target else label
 
 
@@ -140,7 +143,13 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def _fallback(text: str) -> str:
-    return clamp(text, FALLBACK_LIMIT) or " "
+    # The top-level text is parsed for mentions (notifications), so it is escaped too.
+    return clamp_escaped(text, FALLBACK_LIMIT) or " "
+
+
+def _escaped_fallback(mrkdwn: str) -> str:
+    """Fallback text from mrkdwn that is already escaped."""
+    return clamp(mrkdwn, FALLBACK_LIMIT) or " "
 
 
 def _limit_blocks(
@@ -161,10 +170,10 @@ def article_line(
     article: ArticleView, *, with_date: bool = True, preview: int = SUMMARY_PREVIEW
 ) -> str:
     """One article as mrkdwn: linked title, company, date and a trimmed summary."""
-    meta = escape(article.publisher)
+    meta = clamp_escaped(article.publisher, MAX_PUBLISHER)
     if with_date:
         meta += f" · {article.issue_date.isoformat()}"
-    text = f"*{link(article.url, clamp(article.title, 300))}*\n_{meta}_"
+    text = f"*{link(article.url, article.title, 300)}*\n_{meta}_"
     if preview and article.summary:
         text += "\n" + clamp_escaped(article.summary, preview)
     return clamp(text, SECTION_LIMIT)
@@ -227,31 +236,31 @@ def _result_message(
 
 def render_company(result: CompanyResult, *, shareable: bool = True) -> Message:
     """/digest company NAME: the company's articles, or 'did you mean …?'."""
-    query = escape(clamp(result.query, QUERY_ECHO_LIMIT))
+    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
     if result.company is None:
         if result.suggestions:
-            names = " or ".join(f"*{escape(s)}*" for s in result.suggestions)
+            names = " or ".join(f"*{clamp_escaped(s, MAX_PUBLISHER)}*" for s in result.suggestions)
             text = f"No company called “{query}” in the archive. Did you mean {names}?"
         else:
             text = f"No company called “{query}” in the archive."
-        return Message(_fallback(text), _validated([_section(text)]))
-    title = f"*Articles by {escape(result.company)}* (newest first)"
+        return Message(_escaped_fallback(text), _validated([_section(text)]))
+    title = f"*Articles by {clamp_escaped(result.company, MAX_PUBLISHER)}* (newest first)"
     return _result_message(
         title,
         "company",
         result.query,
         result.page,
         shareable=shareable,
-        empty=f"No articles by {escape(result.company)} on this page.",
+        empty=f"No articles by {clamp_escaped(result.company, MAX_PUBLISHER)} on this page.",
     )
 
 
 def render_topic(result: TopicResult, *, shareable: bool = True) -> Message:
     """/digest topic WORDS: the most relevant articles."""
-    query = escape(clamp(result.query, QUERY_ECHO_LIMIT))
+    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
     if not result.terms:
         text = "Give some words to search for, e.g. `/digest topic rate limiting`."
-        return Message(_fallback(text), _validated([_section(text)]))
+        return Message(_escaped_fallback(text), _validated([_section(text)]))
     title = f"*Articles about “{query}”* (most relevant first)"
     return _result_message(
         title,
@@ -278,7 +287,7 @@ def render_issue_overview(issue: IssueView, *, shareable: bool = True) -> Messag
         DividerBlock().to_dict(),
     ]
     lines = [
-        f"{i}. {link(a.url, clamp(a.title, 200))} — _{escape(a.publisher)}_"
+        f"{i}. {link(a.url, a.title, 200)} — _{clamp_escaped(a.publisher, MAX_PUBLISHER)}_"
         for i, a in enumerate(issue.articles, start=1)
     ]
     blocks.extend(_sections(f"*Deep Dives ({len(issue.articles)})*\n" + "\n".join(lines)))
@@ -303,7 +312,7 @@ def render_no_issue(day: dt.date | None, nearby: Sequence[dt.date]) -> Message:
 
 def render_text(text: str) -> Message:
     """A plain short reply (errors, confirmations), escaped."""
-    escaped = escape(clamp(text, SECTION_LIMIT))
+    escaped = clamp_escaped(text, SECTION_LIMIT)
     return Message(_fallback(text), _validated([_section(escaped)]))
 
 
@@ -322,10 +331,10 @@ HELP_TEXT = "\n".join(
 
 def render_help(save_emoji: str, *, note: str | None = None) -> Message:
     """Usage of /digest (also the answer to empty or unknown subcommands)."""
-    text = HELP_TEXT.format(emoji=escape(save_emoji))
+    text = HELP_TEXT.format(emoji=clamp_escaped(save_emoji, 100))
     if note:
-        text = escape(note) + "\n\n" + text
-    return Message(_fallback(text), _validated([_section(text)]))
+        text = clamp_escaped(note, 300) + "\n\n" + text
+    return Message(_escaped_fallback(text), _validated([_section(text)]))
 
 
 # --- posting an issue to a channel ------------------------------------------------------------
@@ -346,7 +355,9 @@ def render_issue_parent(issue: IssueView) -> Message:
 
 def render_article_reply(article: ArticleView) -> Message:
     """One deep dive as a thread reply: linked title, company and the whole summary."""
-    head = f"*{link(article.url, clamp(article.title, 500))}*\n_{escape(article.publisher)}_"
+    head = (
+        f"*{link(article.url, article.title)}*\n_{clamp_escaped(article.publisher, MAX_PUBLISHER)}_"
+    )
     body = escape(article.summary)
     blocks = [_section(head), *_sections(body)] if body else [_section(head)]
     text = f"{article.title} — {article.publisher}"
@@ -390,10 +401,10 @@ def render_home(latest: IssueView | None, saved: Page, save_emoji: str) -> dict[
     else:
         blocks.append(
             _section(
-                f"Nothing saved yet. React with :{escape(save_emoji)}: to a deep dive to save it."
+                f"Nothing saved yet. React with :{clamp_escaped(save_emoji, 100)}: to a deep dive to save it."
             )
         )
     blocks.append(DividerBlock().to_dict())
-    blocks.append(_section(HELP_TEXT.format(emoji=escape(save_emoji))))
+    blocks.append(_section(HELP_TEXT.format(emoji=clamp_escaped(save_emoji, 100))))
     blocks = _limit_blocks(_validated(blocks), VIEW_BLOCK_LIMIT)
     return View(type="home", blocks=blocks).to_dict()
