@@ -127,7 +127,7 @@ def test_long_summary_is_split_not_lost() -> None:
 def test_more_and_share_buttons_round_trip() -> None:
     page = Page((article(),) * 10, 0, 10, True)
     message = rendering.render_topic(TopicResult("rate limiting", ("rate", "limiting"), page))
-    actions = [b for b in message.blocks if b["type"] == "actions"][0]["elements"]
+    actions = next(b for b in message.blocks if b["type"] == "actions")["elements"]
     ids = [e["action_id"] for e in actions]
     assert ids == [rendering.ACTION_MORE, rendering.ACTION_SHARE]
     assert rendering.decode_action(actions[0]["value"]) == ("topic", "rate limiting", 10)

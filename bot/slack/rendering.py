@@ -401,7 +401,8 @@ def render_home(latest: IssueView | None, saved: Page, save_emoji: str) -> dict[
     else:
         blocks.append(
             _section(
-                f"Nothing saved yet. React with :{clamp_escaped(save_emoji, 100)}: to a deep dive to save it."
+                f"Nothing saved yet. React with :{clamp_escaped(save_emoji, 100)}: "
+                "to a deep dive to save it."
             )
         )
     blocks.append(DividerBlock().to_dict())
