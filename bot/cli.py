@@ -268,7 +268,8 @@ def make_deliverer(settings: Settings, database: Database) -> Deliverer:
     assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     lease = dt.timedelta(seconds=settings.lease_seconds)
-    return Deliverer(database, SlackPoster(client, ChannelPacer()), lease=lease)
+    pacer = ChannelPacer(interval=settings.post_interval)
+    return Deliverer(database, SlackPoster(client, pacer), lease=lease)
 
 
 @app.command()

@@ -1,0 +1,218 @@
+"""Delivering issues exactly once, against the Slack stand-in, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slack_stub import SlackStub
+from sqlalchemy import select
+
+from bot.delivery import Deliverer
+from bot.ingestion import expand_paths, ingest_files
+from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.store import subscriptions
+from bot.store.db import Database
+from bot.store.tables import DeliveryRow, SubscriptionRow
+from bot.worker import Dispatcher
+
+REPO = Path(__file__).resolve().parent.parent
+LATEST = dt.date(2026, 5, 13)
+LATEST_PARTS = 1 + 28 + 1  # parent, deep dives, patterns
+
+
+@pytest.fixture
+def stub() -> Iterator[SlackStub]:
+    with SlackStub() as s:
+        yield s
+
+
+@pytest.fixture
+def archive(database: Database) -> Database:
+    ingest_files(database, expand_paths([REPO / "seeds"]))
+    return database
+
+
+def make_deliverer(database: Database, stub: SlackStub, **kwargs: object) -> Deliverer:
+    client = make_web_client("xoxb-test", stub.url, timeout=1)
+    poster = SlackPoster(client, ChannelPacer(interval=0.0))
+    return Deliverer(database, poster, backoff=lambda _s: None, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_thread_once(stub: SlackStub, channel: str, parts: int = LATEST_PARTS) -> None:
+    parents = stub.messages(channel)
+    assert len(parents) == 1, [m.get("text", "")[:40] for m in parents]
+    parent = parents[0]
+    assert "Engineering @ Scale" in parent["text"]
+    replies = stub.thread(channel, parent["ts"])
+    numbers = [r["metadata"]["event_payload"]["part"] for r in replies]
+    assert numbers == list(range(1, parts)), numbers
+
+
+def test_post_then_post_again_sends_nothing(archive: Database, stub: SlackStub) -> None:
+    deliverer = make_deliverer(archive, stub)
+    first = deliverer.deliver_issue("C1", LATEST)
+    assert (first.outcome, first.posted) == ("posted", LATEST_PARTS)
+    second = deliverer.deliver_issue("C1", LATEST)
+    assert (second.outcome, second.posted) == ("already", 0)
+    assert_thread_once(stub, "C1")
+    calls = stub.calls_to("chat.postMessage")
+    assert all(c.params.get("unfurl_links") in (False, "false", "0") for c in calls)
+    assert all("link_names" not in c.params and "parse" not in c.params for c in calls)
+
+
+def test_rate_limit_mid_thread_waits_and_continues(archive: Database, stub: SlackStub) -> None:
+    stub.fail_next("chat.postMessage", status=429, retry_after=1, after=5, times=2)
+    result = make_deliverer(archive, stub).deliver_issue("C2", LATEST)
+    assert result.outcome == "posted"
+    assert_thread_once(stub, "C2")
+
+
+def test_server_errors_mid_thread_are_retried_without_duplicates(
+    archive: Database, stub: SlackStub
+) -> None:
+    stub.fail_next("chat.postMessage", status=500, after=3, times=2)
+    result = make_deliverer(archive, stub).deliver_issue("C3", LATEST)
+    assert result.outcome == "posted"
+    assert_thread_once(stub, "C3")
+
+
+def test_accepted_but_unanswered_post_is_found_not_reposted(
+    archive: Database, stub: SlackStub
+) -> None:
+    stub.drop_response_next("chat.postMessage", after=7)
+    result = make_deliverer(archive, stub).deliver_issue("C4", LATEST)
+    assert result.outcome == "posted"
+    assert_thread_once(stub, "C4")
+    assert stub.calls_to("conversations.replies") or stub.calls_to("conversations.history")
+
+
+def test_timeout_mid_thread(archive: Database, stub: SlackStub) -> None:
+    stub.fail_next("chat.postMessage", timeout=2.0, after=10)
+    result = make_deliverer(archive, stub).deliver_issue("C5", LATEST)
+    assert result.outcome == "posted"
+    assert_thread_once(stub, "C5")
+
+
+def test_permanent_error_stops_one_channel_only(archive: Database, stub: SlackStub) -> None:
+    now = dt.datetime(2026, 5, 13, 9, 0, 30, tzinfo=dt.UTC)
+    with archive.write() as session:
+        for channel in ("C10", "C11", "C12"):
+            subscriptions.subscribe(
+                session,
+                channel,
+                hour=9,
+                minute=0,
+                timezone="UTC",
+                days="daily",
+                user_id="U1",
+                now=now - dt.timedelta(days=1),
+            )
+    stub.fail_channel("C11", error="not_in_channel")
+    dispatcher = Dispatcher(archive, make_deliverer(archive, stub, clock=lambda: now), lambda: now)
+    results = {r.channel_id: r for r in dispatcher.tick()}
+    assert results["C10"].outcome == results["C12"].outcome == "posted"
+    assert results["C11"].outcome == "failed" and results["C11"].error == "not_in_channel"
+    assert_thread_once(stub, "C10")
+    assert_thread_once(stub, "C12")
+    with archive.read() as session:
+        failing = session.scalars(
+            select(SubscriptionRow).where(SubscriptionRow.channel_id == "C11")
+        ).one()
+        assert failing.failing and failing.last_error == "not_in_channel"
+    # A second tick posts nothing more anywhere.
+    assert not [r for r in dispatcher.tick() if r.posted]
+
+
+def test_two_senders_at_once_post_once(archive: Database, stub: SlackStub) -> None:
+    deliverers = [make_deliverer(archive, stub) for _ in range(4)]
+    results = []
+    barrier = threading.Barrier(len(deliverers))
+
+    def run(d: Deliverer) -> None:
+        barrier.wait()
+        results.append(d.deliver_issue("C20", LATEST))
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in deliverers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.outcome for r in results).count("posted") == 1
+    assert_thread_once(stub, "C20")
+
+
+def test_two_dispatchers_racing_post_each_channel_once(archive: Database, stub: SlackStub) -> None:
+    now = dt.datetime(2026, 5, 13, 9, 1, tzinfo=dt.UTC)
+    channels = [f"C3{i}" for i in range(5)]
+    with archive.write() as session:
+        for channel in channels:
+            subscriptions.subscribe(
+                session,
+                channel,
+                hour=9,
+                minute=0,
+                timezone="UTC",
+                days="daily",
+                user_id="U1",
+                now=now - dt.timedelta(days=1),
+            )
+    dispatchers = [
+        Dispatcher(archive, make_deliverer(archive, stub, clock=lambda: now), lambda: now)
+        for _ in range(2)
+    ]
+    threads = [threading.Thread(target=d.tick) for d in dispatchers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for channel in channels:
+        assert_thread_once(stub, channel)
+    with archive.read() as session:
+        states = session.scalars(select(DeliveryRow.state)).all()
+    assert states == ["posted"] * len(channels)
+
+
+def test_schedule_respects_time_max_age_and_grace(archive: Database, stub: SlackStub) -> None:
+    subscribed = dt.datetime(2026, 5, 12, 12, 0, tzinfo=dt.UTC)
+    with archive.write() as session:
+        subscriptions.subscribe(
+            session,
+            "C40",
+            hour=9,
+            minute=0,
+            timezone="Asia/Kolkata",
+            days="weekdays",
+            user_id="U1",
+            now=subscribed,
+        )
+    clock = {"now": dt.datetime(2026, 5, 13, 3, 29, tzinfo=dt.UTC)}  # 08:59 IST
+
+    def now() -> dt.datetime:
+        return clock["now"]
+
+    dispatcher = Dispatcher(archive, make_deliverer(archive, stub, clock=now), now)
+    assert dispatcher.tick() == []
+    clock["now"] = dt.datetime(2026, 5, 13, 3, 30, tzinfo=dt.UTC)  # 09:00 IST
+    results = dispatcher.tick()
+    assert [(r.issue_date, r.outcome) for r in results] == [(LATEST, "posted")]
+    clock["now"] += dt.timedelta(minutes=1)
+    assert dispatcher.tick() == []
+    # Days later, with no newer issue, the old one is not posted again or anywhere new.
+    with archive.write() as session:
+        subscriptions.subscribe(
+            session,
+            "C41",
+            hour=9,
+            minute=0,
+            timezone="UTC",
+            days="daily",
+            user_id="U1",
+            now=subscribed,
+        )
+    clock["now"] = dt.datetime(2026, 5, 20, 9, 0, tzinfo=dt.UTC)
+    assert dispatcher.tick() == []
+    assert stub.messages("C41") == []

@@ -1,0 +1,324 @@
+"""The Slack app end to end: `python -m bot serve` over real HTTP, signed like Slack signs,
+with the Web API pointed at a recording stand-in on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
+from slack_stub import SlackStub
+from slack_sdk.models.blocks import Block
+from sqlalchemy import select
+
+from bot.ingestion import expand_paths, ingest_files
+from bot.store.db import Database, open_database
+from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "test-signing-secret-0123"
+TOKEN = "xoxb-test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Bot:
+    """A served bot and what it talks to."""
+
+    def __init__(
+        self, url: str, stub: SlackStub, database: Database, process: subprocess.Popen[bytes]
+    ):
+        self.url, self.stub, self.database, self.process = url, stub, database, process
+
+    def command(self, text: str, user: str = "U111", channel: str = "C111") -> dict[str, Any]:
+        """Send /digest TEXT; returns the message the user sees (HTTP body or response_url)."""
+        before = len(self.stub.responses)
+        body = slash_command_body(
+            text, user_id=user, channel_id=channel, response_url=self.stub.response_url("cmd")
+        )
+        status, raw, _ = post(self.url, body, sign(body, SECRET))
+        assert status == 200
+        if raw.strip():
+            return dict(json.loads(raw))
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if len(self.stub.responses) > before:
+                return dict(self.stub.responses[-1].params)
+            time.sleep(0.05)
+        raise AssertionError("no answer within 5 s")
+
+    def event(self, event: dict[str, Any], event_id: str, retry: int | None = None) -> int:
+        body = event_body(event, event_id)
+        headers = sign(body, SECRET)
+        if retry:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        status, _, _ = post(self.url, body, headers)
+        return status
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    tmp = tmp_path_factory.mktemp("bot")
+    url = f"sqlite:///{tmp / 'digest.db'}"
+    database = open_database(url, upgrade=True)
+    ingest_files(database, expand_paths([REPO / "seeds"]))
+    with SlackStub() as stub:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": stub.url,
+            "PORT": str(port),
+            "LOG_LEVEL": "DEBUG",
+        }
+        env.pop("SLACK_APP_TOKEN", None)
+        log = (tmp / "serve.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+            env=env,
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1) as r:  # noqa: S310
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            raise AssertionError((tmp / "serve.log").read_text())
+        try:
+            yield Bot(base + "/slack/events", stub, database, process)
+        finally:
+            process.terminate()
+            process.wait(10)
+            log.close()
+            logged = (tmp / "serve.log").read_text()
+            assert TOKEN not in logged and SECRET not in logged
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+
+
+def assert_valid(message: dict[str, Any]) -> None:
+    assert message.get("text")
+    blocks = message.get("blocks") or []
+    assert len(blocks) <= 50
+    for block in Block.parse_all(blocks):
+        block.validate_json()
+
+
+def test_healthz(bot: Bot) -> None:
+    with urllib.request.urlopen(bot.url.replace("/slack/events", "/healthz")) as r:  # noqa: S310
+        assert json.loads(r.read()) == {"ok": True}
+
+
+def test_help_for_empty_and_unknown(bot: Bot) -> None:
+    for text in ("", "help", "frobnicate the things"):
+        message = bot.command(text)
+        assert message.get("response_type", "ephemeral") == "ephemeral"
+        assert "/digest company" in blocks_text(message)
+        assert_valid(message)
+    assert "Unknown subcommand" in blocks_text(bot.command("frobnicate"))
+
+
+def test_company_lookup_alias_and_suggestion(bot: Bot) -> None:
+    message = bot.command("company CLOUDFLARE")
+    text = blocks_text(message)
+    assert "Articles by Cloudflare" in text and "2026-05-13" in text
+    assert "Share in channel" in text
+    assert "Show more" in blocks_text(bot.command("company aws"))
+    assert_valid(message)
+    miss = blocks_text(bot.command("company Cloudflar"))
+    assert "Did you mean" in miss and "Cloudflare" in miss
+    assert "Meta" in blocks_text(bot.command("company Facebook"))
+
+
+def test_topic_date_and_nearby_dates(bot: Bot) -> None:
+    assert "High Performance Rate Limiting" in blocks_text(bot.command("topic rate limit"))
+    issue = blocks_text(bot.command("date 2026-05-01"))
+    assert "Signal of the Day" in issue and "State of Routing in Model Serving" in issue
+    assert "2026-05-13" in blocks_text(bot.command("date latest"))
+    nearby = blocks_text(bot.command("date 2026-04-05"))
+    assert "No issue on 2026-04-05" in nearby and "2026-04-08" in nearby
+    assert "not a date" in blocks_text(bot.command("date someday"))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"rate limiting',
+        "AND OR NEAR(",
+        "c++ *",
+        "<!channel> @here <@U999>",
+        "🚀🔥",
+        "x" * 5000,
+        "(((",
+        "title:foo",
+        "-",
+    ],
+)
+def test_hostile_text_never_breaks_or_pings(bot: Bot, hostile: str) -> None:
+    for verb in ("topic", "company", "date", ""):
+        message = bot.command(f"{verb} {hostile}".strip())
+        assert_valid(message)
+        text = blocks_text(message)
+        assert "<!channel>" not in text and "<@U999>" not in text and "<!here>" not in text
+
+
+def test_show_more_and_share(bot: Bot) -> None:
+    first = bot.command("company AWS")
+    actions = next(b for b in first["blocks"] if b["type"] == "actions")["elements"]
+    more = next(e for e in actions if e["action_id"] == "digest_more")
+    body = block_actions_body(
+        "digest_more",
+        more["value"],
+        user_id="U111",
+        response_url=bot.stub.response_url("more"),
+        channel_id="C111",
+    )
+    before = len(bot.stub.responses)
+    status, _, _ = post(bot.url, body, sign(body, SECRET))
+    assert status == 200
+    page2 = wait_response(bot, before)
+    assert page2.get("replace_original") is True
+    assert "Results 11–" in blocks_text(page2)
+    share = next(e for e in actions if e["action_id"] == "digest_share")
+    body = block_actions_body(
+        "digest_share",
+        share["value"],
+        user_id="U111",
+        response_url=bot.stub.response_url("share"),
+        channel_id="C111",
+    )
+    before = len(bot.stub.responses)
+    status, _, _ = post(bot.url, body, sign(body, SECRET))
+    shared = wait_response(bot, before)
+    assert shared["response_type"] == "in_channel"
+    assert "Share in channel" not in blocks_text(shared)
+    assert_valid(shared)
+
+
+def wait_response(bot: Bot, before: int) -> dict[str, Any]:
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if len(bot.stub.responses) > before:
+            return dict(bot.stub.responses[-1].params)
+        time.sleep(0.05)
+    raise AssertionError("no response_url post")
+
+
+def test_forged_and_stale_requests_are_refused(bot: Bot) -> None:
+    body = slash_command_body("company AWS", response_url=bot.stub.response_url("x"))
+    assert post(bot.url, body, sign(body, "wrong-secret"))[0] == 401
+    assert post(bot.url, body, sign(body, SECRET, timestamp=int(time.time()) - 400))[0] == 401
+    tampered = body.replace("AWS", "Meta")
+    assert post(bot.url, tampered, sign(body, SECRET))[0] == 401
+
+
+def _record_post(database: Database, channel: str, ts: str) -> int:
+    """Pretend the bot posted the first article of the latest issue at `ts` in `channel`."""
+    with database.write() as session:
+        issue_id = session.scalar(select(IssueRow.id).order_by(IssueRow.date.desc()).limit(1))
+        article_id = session.scalar(
+            select(ArticleRow.id)
+            .where(ArticleRow.issue_id == issue_id)
+            .order_by(ArticleRow.position)
+        )
+        delivery = DeliveryRow(channel_id=channel, issue_id=issue_id, state="posted")
+        session.add(delivery)
+        session.flush()
+        session.add(
+            DeliveryMessageRow(
+                delivery_id=delivery.id, part=1, channel_id=channel, ts=ts, article_id=article_id
+            )
+        )
+    assert article_id is not None
+    return article_id
+
+
+def reaction(
+    kind: str, user: str, channel: str, ts: str, emoji: str = "bookmark"
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "user": user,
+        "reaction": emoji,
+        "item_user": "UBOT",
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def wait_for(predicate: Any, timeout: float = 5) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_save_and_unsave_by_reaction_once_per_event(bot: Bot) -> None:
+    _record_post(bot.database, "C500", "1700000000.000500")
+    user = "U500"
+    assert "not saved anything" in blocks_text(bot.command("saved", user=user))
+    assert (
+        bot.event(reaction("reaction_added", user, "C500", "1700000000.000500"), "EvSave1") == 200
+    )
+    wait_for(lambda: "Viaduct" in blocks_text(bot.command("saved", user=user)))
+    # Nobody else sees it.
+    assert "Viaduct" not in blocks_text(bot.command("saved", user="U501"))
+    # Other emoji and other messages are ignored.
+    bot.event(reaction("reaction_added", "U502", "C500", "1700000000.000500", "tada"), "EvOther")
+    bot.event(reaction("reaction_added", "U502", "C500", "1700000000.999999"), "EvOther2")
+    time.sleep(0.5)
+    assert "not saved anything" in blocks_text(bot.command("saved", user="U502"))
+    # Unsave, then a late retry of the original save event changes nothing.
+    bot.event(reaction("reaction_removed", user, "C500", "1700000000.000500"), "EvUnsave1")
+    wait_for(lambda: "not saved anything" in blocks_text(bot.command("saved", user=user)))
+    bot.event(reaction("reaction_added", user, "C500", "1700000000.000500"), "EvSave1", retry=1)
+    time.sleep(0.5)
+    assert "not saved anything" in blocks_text(bot.command("saved", user=user))
+    confirmations = [
+        c for c in bot.stub.calls_to("chat.postEphemeral") if c.params.get("user") == user
+    ]
+    assert len(confirmations) == 2  # one save, one unsave; the retry confirmed nothing
+
+
+def test_app_home(bot: Bot) -> None:
+    before = len(bot.stub.calls_to("views.publish"))
+    assert (
+        bot.event(
+            {"type": "app_home_opened", "user": "U700", "channel": "D700", "tab": "home"}, "EvHome1"
+        )
+        == 200
+    )
+    wait_for(lambda: len(bot.stub.calls_to("views.publish")) > before)
+    call = bot.stub.calls_to("views.publish")[-1]
+    assert call.params["user_id"] == "U700"
+    view = call.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    text = json.dumps(view)
+    assert view["type"] == "home" and "2026-05-13" in text and "saved" in text.lower()
+    assert len(view["blocks"]) <= 100
