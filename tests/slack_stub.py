@@ -8,6 +8,7 @@ stored but never answered, and an optional one-message-per-second-per-channel ra
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -305,7 +306,7 @@ class SlackStub:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _params(self) -> tuple[dict[str, Any], str]:
@@ -319,10 +320,8 @@ class SlackStub:
                 params |= dict(urllib.parse.parse_qsl(query))
                 for name in JSON_FIELDS:
                     if isinstance(params.get(name), str):
-                        try:
+                        with contextlib.suppress(ValueError):
                             params[name] = json.loads(params[name])
-                        except ValueError:
-                            pass
                 return params, raw
 
             def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
 from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
 from slack_stub import SlackStub
-from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
 from bot.ingestion import expand_paths, ingest_files
