@@ -9,7 +9,6 @@ stored but never answered, and an optional one-message-per-second-per-channel ra
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import threading
 import time
@@ -42,6 +41,7 @@ class Fault:
     retry_after: float | None = None
     timeout: float = 0.0
     drop: bool = False  # store the post, then close the connection without answering
+    hold: float = 0.0  # store the post, then wait this long before answering
     times: int = 1
     after: int = 0  # let this many calls of the method succeed first
 
@@ -66,7 +66,7 @@ class SlackStub:
         self.rate_limited = 0
         self._state = _State()
         self._lock = threading.RLock()
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -137,6 +137,12 @@ class SlackStub:
         with self._lock:
             return list(self._state.messages[channel])
 
+    def reset_faults(self) -> None:
+        """Drop every pending fault (messages and calls stay)."""
+        with self._lock:
+            self._state.faults.clear()
+            self._state.channel_errors.clear()
+
     def reset(self) -> None:
         """Forget calls, messages and faults."""
         with self._lock:
@@ -175,6 +181,14 @@ class SlackStub:
             done = self._state.counts[method]
             self._state.faults.append(Fault(method, drop=True, after=done + after))
 
+    def hold_next(
+        self, method: str = "chat.postMessage", seconds: float = 5.0, *, after: int = 0
+    ) -> None:
+        """Accept (store) the next call but answer only after `seconds`."""
+        with self._lock:
+            done = self._state.counts[method]
+            self._state.faults.append(Fault(method, hold=seconds, after=done + after))
+
     def fail_channel(self, channel: str, error: str = "channel_not_found") -> None:
         """Every post to this channel answers ok:false with `error`."""
         with self._lock:
@@ -193,7 +207,11 @@ class SlackStub:
             return None
 
     def _new_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts)}.{next(self._ts) % 1_000_000:06d}"
+        # Like Slack: the epoch time of the post, unique and increasing.
+        with self._lock:
+            now = max(time.time(), self._last_ts + 0.000001)
+            self._last_ts = now
+            return f"{now:.6f}"
 
     def _post_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel = str(params.get("channel", ""))
@@ -332,7 +350,10 @@ class SlackStub:
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client is gone (killed or timed out)
 
             def do_GET(self) -> None:
                 self.do_POST()
@@ -361,6 +382,11 @@ class SlackStub:
                         stub._answer(method, params)
                         self.close_connection = True
                         self.connection.shutdown(2)
+                        return
+                    if fault.hold:
+                        status, body, extra = stub._answer(method, params)
+                        time.sleep(fault.hold)
+                        self._send(status, body, extra)
                         return
                     if fault.timeout:
                         time.sleep(fault.timeout)

@@ -280,24 +280,24 @@ def wait_for(predicate: Any, timeout: float = 5) -> None:
 
 
 def test_save_and_unsave_by_reaction_once_per_event(bot: Bot) -> None:
-    _record_post(bot.database, "C500", "1700000000.000500")
+    _record_post(bot.database, "C500", "1790000000.000500")
     user = "U500"
     assert "not saved anything" in blocks_text(bot.command("saved", user=user))
     assert (
-        bot.event(reaction("reaction_added", user, "C500", "1700000000.000500"), "EvSave1") == 200
+        bot.event(reaction("reaction_added", user, "C500", "1790000000.000500"), "EvSave1") == 200
     )
     wait_for(lambda: "Viaduct" in blocks_text(bot.command("saved", user=user)))
     # Nobody else sees it.
     assert "Viaduct" not in blocks_text(bot.command("saved", user="U501"))
     # Other emoji and other messages are ignored.
-    bot.event(reaction("reaction_added", "U502", "C500", "1700000000.000500", "tada"), "EvOther")
-    bot.event(reaction("reaction_added", "U502", "C500", "1700000000.999999"), "EvOther2")
+    bot.event(reaction("reaction_added", "U502", "C500", "1790000000.000500", "tada"), "EvOther")
+    bot.event(reaction("reaction_added", "U502", "C500", "1790000000.999999"), "EvOther2")
     time.sleep(0.5)
     assert "not saved anything" in blocks_text(bot.command("saved", user="U502"))
     # Unsave, then a late retry of the original save event changes nothing.
-    bot.event(reaction("reaction_removed", user, "C500", "1700000000.000500"), "EvUnsave1")
+    bot.event(reaction("reaction_removed", user, "C500", "1790000000.000500"), "EvUnsave1")
     wait_for(lambda: "not saved anything" in blocks_text(bot.command("saved", user=user)))
-    bot.event(reaction("reaction_added", user, "C500", "1700000000.000500"), "EvSave1", retry=1)
+    bot.event(reaction("reaction_added", user, "C500", "1790000000.000500"), "EvSave1", retry=1)
     time.sleep(0.5)
     assert "not saved anything" in blocks_text(bot.command("saved", user=user))
     confirmations = [
