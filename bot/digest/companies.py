@@ -29,6 +29,7 @@ _FEED_SUFFIXES = (
     "radar",
 )
 _FEED_PREFIXES = ("the official ", "the ", "official ")
+_SITE_RE = re.compile(r"\.(?:com|org|net|io|dev|co)$")
 _TLD_RE = re.compile(r"\.(?:com|org|net|io|dev|co|blog|ai)$")
 _CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _NON_ALNUM_RE = re.compile(r"[^0-9a-z]+")
@@ -117,6 +118,8 @@ def _strip_feed_words(folded: str) -> str:
 def company_key(name: str) -> str:
     """The lookup key of a company name: case, quotes, spacing and feed words removed."""
     folded = _fold(name)
+    if " " not in folded:  # 'BrettTerpstra.com', 'Booking.com': the site is the company
+        folded = _SITE_RE.sub("", folded)
     stripped = _strip_feed_words(folded)
     compact = _NON_ALNUM_RE.sub("", stripped)
     if not compact:

@@ -237,6 +237,27 @@ _DESCRIPTIVE = frozenset(
 )
 
 
+# Common given names: a publisher that starts with one is a person ("Julia Evans"), and a
+# summary never starts with the surname, so the name is not cut after the given name.
+_GIVEN_NAMES = frozenset(
+    """aaron adam adrian alan alex alexander alice amanda amy andrea andrew andy anna anne
+    anthony ben benjamin beth bill bob brad brandon brendan brett brian bruce bryan carl carlos
+    carol caroline charity charles charlie chris christian christina christine christopher
+    claire colin craig dan daniel danny dave david dean diana diane dominic don donald doug
+    douglas dylan ed eddie edward elena elizabeth ellen emily emma eric erica erik ethan eva
+    evan frank fred gabriel gary george grace greg gregory hannah harry heather helen henry
+    hillel ian isaac jack jacob jake james jamie jane janet jason jeff jeffrey jennifer jenny
+    jeremy jessica jim joe joel john jon jonathan jordan jose joseph josh joshua julia julian
+    julie justin karen kate katie keith kelly kelsey ken kevin kim kyle laura lauren lee leo
+    lisa liz lorin lucas luke marc marcus maria mark martin mary matt matthew max megan melissa
+    michael michelle mike mitchell molly nathan neil nick nicole noah oliver olivia omar pat
+    patrick paul peter phil philip rachel ralph ray rebecca richard rick rob robert robin ron
+    ross ruby russ ryan sam samantha sandra sarah scott sean seth shawn simon sophie stephanie
+    stephen steve steven sue susan tanya ted thomas tim timothy tina todd tom tony tyler
+    vanessa victor vincent walter wendy werner will william yan zach zoe""".split()
+)
+
+
 def _looks_descriptive(word: str) -> bool:
     """Gerunds, participles, adverbs and common adjectives: sentence words, not name parts."""
     word = word.strip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
@@ -316,6 +337,13 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
             return False
         if token[-1] == "." and i < cut - 1:
             return False
+    if (
+        cut == 1
+        and len(tokens) > 2
+        and tokens[0].casefold() in _GIVEN_NAMES
+        and (_is_capitalised(tokens[1]) and not _is_acronym(tokens[1]))
+    ):
+        return False  # 'Julia Evans', never 'Julia'
     if cut == 1 and tokens[0].casefold() in _SENTENCE_OPENERS:
         return False  # 'The New Stack', never 'The'
     # 'Airbnb Airbnb faced…': the summary repeats the publisher, never a doubled name.
