@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rapidfuzz import fuzz
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -96,13 +97,15 @@ def _title_key(title: str) -> str:
 
 
 def _match_existing(new: Sequence[Article], old: Sequence[ArticleRow]) -> list[ArticleRow | None]:
-    """Pair each new article with the stored one it continues (same title, else url, else slot)."""
+    """Pair each new article with the stored one it continues (same title, url, or near-same)."""
     unused = list(old)
     matched: list[ArticleRow | None] = [None] * len(new)
     rules: list[Callable[[int, Article, ArticleRow], bool]] = [
         lambda _i, a, r: _title_key(a.title) == _title_key(r.title),
         lambda _i, a, r: a.url is not None and a.url == r.url,
-        lambda i, _a, r: r.position == i,  # an edited title in the same slot keeps its identity
+        # A typo fixed in a title keeps the article's identity; a different article does not.
+        lambda _i, a, r: fuzz.ratio(_title_key(a.title), _title_key(r.title)) >= 85,
+        lambda i, a, r: r.position == i and fuzz.ratio(a.summary, r.summary) >= 85,
     ]
     for rule in rules:
         for i, article in enumerate(new):
