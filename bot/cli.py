@@ -33,7 +33,7 @@ from bot.store.queries import get_issue, nearby_dates
 from bot.terminal import print_message, print_thread
 from bot.worker import Dispatcher, Worker
 
-CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 
 app = typer.Typer(
     help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
@@ -233,7 +233,7 @@ def post(
     setup_logging(settings)
     day = _parse_day_option(date)
     if not CHANNEL_RE.match(channel):
-        fail(f"{channel!r} is not a Slack channel id (like C0123456789)", 2)
+        fail(f"{channel!r} is not a Slack channel id (like C0123456789; not a #name)", 2)
     database = open_db(settings)
     with database.read() as session:
         issue = get_issue(session, day)
@@ -334,7 +334,7 @@ def subscriptions_add(
     """Subscribe a channel (default 09:00 UTC on weekdays)."""
     settings = load_settings()
     if not CHANNEL_RE.match(channel):
-        fail(f"{channel!r} is not a Slack channel id (like C0123456789)", 2)
+        fail(f"{channel!r} is not a Slack channel id (like C0123456789; not a #name)", 2)
     try:
         wanted = parse_schedule(" ".join(schedule or []))
     except ValueError as exc:

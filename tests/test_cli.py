@@ -1,0 +1,131 @@
+"""The command line as a new user runs it: `python -m bot …` in a fresh directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+
+
+def bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_", "DATABASE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=base | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_parse_json_prints_good_files_and_names_bad_ones(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("shopping list\n- eggs\n")
+    files = [str(SEEDS / "2026-04-01.txt"), str(bad), str(SEEDS / "2026-05-13.txt")]
+    result = bot("parse", *files, "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    issues = json.loads(result.stdout)
+    assert [i["date"] for i in issues] == ["2026-04-01", "2026-05-13"]
+    assert set(issues[0]) == {"date", "signal", "patterns", "sources", "articles"}
+    assert set(issues[0]["articles"][0]) == {"title", "companies", "summary", "url"}
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "notes.txt" in errors[0]
+
+
+def test_parse_uses_publishers_from_all_files_and_the_archive(tmp_path: Path) -> None:
+    clear = tmp_path / "a.txt"
+    clear.write_text(
+        "Engineering @ Scale — 2026-06-01#\nSignal of the Day#\nS.\nDeep Dives#\n"
+        "Queues · Wobble Works · Source Queues got faster.\n"
+    )
+    ambiguous = tmp_path / "b.txt"
+    ambiguous.write_text(
+        "Engineering @ Scale — 2026-06-02#\nSignal of the Day#\nS.\nDeep Dives#\n"
+        "More queues · Wobble Works Engineering teams sharded queues.\n"
+    )
+    together = json.loads(bot("parse", str(clear), str(ambiguous), "--json", cwd=tmp_path).stdout)
+    assert together[1]["articles"][0]["companies"] == ["Wobble Works"]
+    assert together[1]["articles"][0]["summary"] == "Engineering teams sharded queues."
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    assert bot("ingest", str(clear), cwd=tmp_path, env=db).returncode == 0
+    from_archive = json.loads(bot("parse", str(ambiguous), "--json", cwd=tmp_path, env=db).stdout)
+    assert from_archive[0]["articles"][0]["companies"] == ["Wobble Works"]
+
+
+def test_ingest_summary_and_exit_status(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    first = bot("ingest", str(SEEDS), cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "5 new / 0 updated / 0 unchanged / 0 failed" in first.stdout
+    again = bot("ingest", str(SEEDS), cwd=tmp_path, env=env)
+    assert "0 new / 0 updated / 5 unchanged / 0 failed" in again.stdout
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "2026-04-08.txt").write_text((SEEDS / "2026-04-08.txt").read_text())
+    (folder / "broken.txt").write_text("Engineering @ Scale — 2026-13-01#\n")
+    mixed = bot("ingest", str(folder), cwd=tmp_path, env=env)
+    assert mixed.returncode == 1
+    assert "0 new / 0 updated / 1 unchanged / 1 failed" in mixed.stdout
+    assert "broken.txt" in mixed.stderr and "Traceback" not in mixed.stderr
+
+
+def test_default_database_is_digest_db_in_the_working_directory(tmp_path: Path) -> None:
+    assert bot("ingest", str(SEEDS / "2026-05-01.txt"), cwd=tmp_path).returncode == 0
+    assert (tmp_path / "digest.db").exists()
+    shown = bot("search", "company", "netflix", cwd=tmp_path)
+    assert "State of Routing in Model Serving" in shown.stdout
+    shown = bot("search", "topic", "kafka", "headers", cwd=tmp_path)
+    assert "Confluent Moves Schema IDs" in shown.stdout
+    shown = bot("search", "date", "latest", cwd=tmp_path)
+    assert "2026-05-01" in shown.stdout
+
+
+def test_post_dry_run_needs_no_credentials_and_db_upgrade(tmp_path: Path) -> None:
+    assert bot("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
+    shown = bot("post", "--channel", "C0DEMO", "--date", "latest", "--dry-run", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Signal of the Day" in shown.stdout and "reply 28" in shown.stdout
+    assert "Patterns Across Companies" in shown.stdout
+    assert bot("db", "upgrade", cwd=tmp_path).returncode == 0
+    missing = bot("post", "--channel", "C0DEMO", "--date", "2026-01-01", "--dry-run", cwd=tmp_path)
+    assert missing.returncode == 1 and "No issue on 2026-01-01" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "variable"),
+    [
+        (("serve",), "SLACK_BOT_TOKEN"),
+        (("worker",), "SLACK_BOT_TOKEN"),
+        (("post", "--channel", "C1"), "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_missing_setting_is_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], variable: str
+) -> None:
+    bot("ingest", str(SEEDS / "2026-05-01.txt"), cwd=tmp_path)
+    result = bot(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0] and "Traceback" not in result.stderr
+
+
+def test_missing_signing_secret_and_secrets_never_printed(tmp_path: Path) -> None:
+    token = "xoxb-super-secret-token-value"
+    result = bot("serve", cwd=tmp_path, env={"SLACK_BOT_TOKEN": token})
+    assert result.returncode == 2 and "SLACK_SIGNING_SECRET" in result.stderr
+    assert token not in result.stderr + result.stdout
+    bad = bot("search", "company", "x", cwd=tmp_path, env={"DIGEST_POLL_MINUTES": "-1"})
+    assert bad.returncode == 2 and "DIGEST_POLL_MINUTES" in bad.stderr
