@@ -10,12 +10,21 @@ from pathlib import Path
 from bot.digest.companies import PublisherKnowledge
 from bot.digest.models import Issue
 from bot.digest.parsing import DigestParseError, add_text_knowledge, parse_issue, read_text
-from bot.store.archive import CompanyCache, IngestStatus, load_knowledge, store_issue
+from bot.store.archive import (
+    CompanyCache,
+    IngestStatus,
+    issue_fingerprint,
+    load_knowledge,
+    save_knowledge,
+    store_issue,
+    stored_fingerprints,
+)
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
 DIGEST_SUFFIXES = (".txt", ".md", ".markdown")
+BATCH_FILES = 64
 
 
 @dataclass
@@ -88,6 +97,13 @@ def parse_files(
 ) -> Iterator[tuple[Path, Issue | None, str | None]]:
     """Parse each file with knowledge from all of them; (path, issue, error) per file."""
     gather_knowledge(_read_all(files), knowledge)
+    return parse_each(files, knowledge)
+
+
+def parse_each(
+    files: list[Path], knowledge: PublisherKnowledge
+) -> Iterator[tuple[Path, Issue | None, str | None]]:
+    """Parse each file with the given knowledge; (path, issue, error) per file."""
     for path in files:
         try:
             yield path, parse_issue(read_text(path), knowledge), None
@@ -101,28 +117,68 @@ def ingest_files(
     database: Database,
     files: list[Path],
     on_file: Callable[[FileOutcome], None] | None = None,
+    batch_size: int = BATCH_FILES,
 ) -> IngestReport:
-    """Store every file's issue, one transaction per file; bad files are skipped whole."""
+    """Store every file's issue; bad files are skipped whole, the rest go in.
+
+    Files are committed in batches (one transaction, a savepoint per file), so a file that
+    fails to store rolls back alone and the archive never holds part of an issue.
+    """
     report = IngestReport()
     with database.read() as session:
         knowledge = load_knowledge(session)
-        cache = CompanyCache.load(session)
-    for path, issue, error in parse_files(files, knowledge):
-        if issue is None:
-            outcome = FileOutcome(path, None, error=error)
-        else:
-            try:
-                with database.write() as session:
-                    status = store_issue(session, issue, cache)
-            except Exception:
-                # The transaction rolled back; companies it created are gone, so re-read them.
-                with database.read() as session:
-                    cache = CompanyCache.load(session)
-                log.exception("storing %s failed", path.name)
-                outcome = FileOutcome(path, None, error="could not be stored (see log)")
-            else:
-                outcome = FileOutcome(path, status, issue)
+    gather_knowledge(_read_all(files), knowledge)
+    with database.write() as session:
+        save_knowledge(session, knowledge)
+    batch: list[tuple[Path, Issue | None, str | None]] = []
+    for parsed in parse_each(files, knowledge):
+        batch.append(parsed)
+        if len(batch) >= batch_size:
+            _store_batch(database, batch, report, on_file)
+            batch = []
+    if batch:
+        _store_batch(database, batch, report, on_file)
+    return report
+
+
+def _store_batch(
+    database: Database,
+    batch: list[tuple[Path, Issue | None, str | None]],
+    report: IngestReport,
+    on_file: Callable[[FileOutcome], None] | None,
+) -> None:
+    outcomes: list[FileOutcome] = []
+    try:
+        with database.write() as session:
+            cache = CompanyCache.load(session)
+            known = stored_fingerprints(session, (i.date for _, i, _ in batch if i is not None))
+            for path, issue, error in batch:
+                if issue is None:
+                    outcomes.append(FileOutcome(path, None, error=error))
+                    continue
+                status = store_issue(session, issue, cache, known)
+                known[issue.date] = issue_fingerprint(issue)  # the same date twice in a batch
+                outcomes.append(FileOutcome(path, status, issue))
+    except Exception:
+        # Rare: the whole batch rolled back; store its files one transaction each, so only the
+        # file that cannot be stored is reported and nothing of it is kept.
+        log.warning("a batch failed to store; retrying its files one by one")
+        outcomes = [_store_one(database, path, issue, error) for path, issue, error in batch]
+    for outcome in outcomes:
         report.add(outcome)
         if on_file is not None:
             on_file(outcome)
-    return report
+
+
+def _store_one(
+    database: Database, path: Path, issue: Issue | None, error: str | None
+) -> FileOutcome:
+    if issue is None:
+        return FileOutcome(path, None, error=error)
+    try:
+        with database.write() as session:
+            status = store_issue(session, issue, CompanyCache.load(session))
+    except Exception:
+        log.exception("storing %s failed", path.name)
+        return FileOutcome(path, None, error="could not be stored (see log)")
+    return FileOutcome(path, status, issue)

@@ -22,7 +22,13 @@ import feedparser
 
 from bot.digest.parsing import DigestParseError, add_text_knowledge, parse_issue, read_text
 from bot.ingestion import DIGEST_SUFFIXES
-from bot.store.archive import CompanyCache, IngestStatus, load_knowledge, store_issue
+from bot.store.archive import (
+    CompanyCache,
+    IngestStatus,
+    load_knowledge,
+    save_knowledge,
+    store_issue,
+)
 from bot.store.db import Database
 from bot.store.tables import FeedStateRow, utcnow
 
@@ -278,6 +284,8 @@ class Poller:
         for item, _ in fresh:
             if item.text is not None:
                 add_text_knowledge(knowledge, item.text)
+        with self.database.write() as session:
+            save_knowledge(session, knowledge)
         for item, fingerprint in fresh:
             error = item.error
             status: IngestStatus | None = None

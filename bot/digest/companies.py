@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Publication names carry words that say "this is a blog of X"; dropping them maps a feed
 # name such as "The Netflix Tech Blog" or "Airbnb Engineering" onto the company itself.
@@ -99,6 +100,12 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+@lru_cache(maxsize=65536)
+def _compact(name: str) -> str:
+    """Letters and digits only, case-folded: 'O’Reilly' -> 'oreilly'."""
+    return _NON_ALNUM_RE.sub("", _fold(name))
+
+
 def _strip_feed_words(folded: str) -> str:
     """Drop 'The', 'Official' and trailing 'Blog'/'Engineering'-style words from a feed name."""
     changed = True
@@ -115,6 +122,7 @@ def _strip_feed_words(folded: str) -> str:
     return folded
 
 
+@lru_cache(maxsize=65536)
 def company_key(name: str) -> str:
     """The lookup key of a company name: case, quotes, spacing and feed words removed."""
     folded = _fold(name)
@@ -161,24 +169,29 @@ class PublisherKnowledge:
 
     def __init__(self, names: Iterable[str] = ()) -> None:
         self._keys: set[str] = set()
-        self._first_words: set[str] = set()
+        self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
         for alias in _ALIASES.values():
-            self.add(alias)
+            self._add_keys(alias)
         for name in names:
             self.add(name)
 
     def add(self, name: str) -> None:
         """Remember a publisher name (joint names count for each company)."""
+        self.stated.add((name, False))
+        self._add_keys(name)
+
+    def _add_keys(self, name: str) -> None:
         for part in split_joint(name):
             key = company_key(part)
             if key:
                 self._keys.add(key)
-                self._keys.add(_NON_ALNUM_RE.sub("", _fold(part)))
+                self._keys.add(_compact(part))
 
     def add_source(self, source: str) -> None:
         """Remember the companies a Sources-list entry names."""
+        self.stated.add((source, True))
         for name in source_names(source):
-            self.add(name)
+            self._add_keys(name)
 
     def knows(self, name: str) -> bool:
         """Whether every company of this (possibly joint) name is known."""
@@ -186,8 +199,7 @@ class PublisherKnowledge:
         return bool(parts) and all(self._knows_one(p) for p in parts)
 
     def _knows_one(self, part: str) -> bool:
-        compact = _NON_ALNUM_RE.sub("", _fold(part))
-        return compact in self._keys or company_key(part) in self._keys
+        return company_key(part) in self._keys or _compact(part) in self._keys
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -314,8 +314,17 @@ def _contains_name(haystack: str, name: str) -> bool:
     """Whether `name` occurs in `haystack` as whole words (case-insensitive)."""
     if not name:
         return False
-    pattern = r"(?<![\w])" + re.escape(name.casefold()) + r"(?![\w])"
-    return re.search(pattern, haystack.casefold().replace("’", "'")) is not None
+    text = haystack.casefold().replace("’", "'")
+    needle = name.casefold().replace("’", "'")
+    start = text.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        start = text.find(needle, start + 1)
+    return False
 
 
 def _valid_cut(tokens: list[str], cut: int) -> bool:

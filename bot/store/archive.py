@@ -21,6 +21,7 @@ from bot.store.tables import (
     CompanyAliasRow,
     CompanyRow,
     IssueRow,
+    StatedPublisherRow,
     utcnow,
 )
 
@@ -74,8 +75,30 @@ class CompanyCache:
 
 
 def load_knowledge(session: Session) -> PublisherKnowledge:
-    """Publisher knowledge from every company spelling already in the archive."""
-    return PublisherKnowledge(session.scalars(select(CompanyAliasRow.alias)))
+    """Publisher knowledge from every name ingested issues stated unambiguously."""
+    knowledge = PublisherKnowledge()
+    for name, from_sources in session.execute(
+        select(StatedPublisherRow.name, StatedPublisherRow.from_sources)
+    ).tuples():
+        if from_sources:
+            knowledge.add_source(name)
+        else:
+            knowledge.add(name)
+    return knowledge
+
+
+def save_knowledge(session: Session, knowledge: PublisherKnowledge) -> None:
+    """Remember newly stated publisher names for later parses."""
+    stored = set(
+        session.execute(select(StatedPublisherRow.name, StatedPublisherRow.from_sources)).tuples()
+    )
+    fresh = [
+        {"name": name[:300], "from_sources": src}
+        for name, src in knowledge.stated - stored
+        if name.strip()
+    ]
+    if fresh:
+        session.execute(insert(StatedPublisherRow), fresh)
 
 
 def _article_values(
@@ -140,39 +163,80 @@ def _link_companies(
                     }
                 )
     if rows:
-        session.execute(insert(ArticleCompanyRow), rows)
+        # Core executemany: the ORM's bulk path costs more than the insert itself here.
+        session.connection().execute(insert(ArticleCompanyRow), rows)
 
 
-def store_issue(session: Session, issue: Issue, cache: CompanyCache) -> IngestStatus:
-    """Store one issue inside the caller's transaction and say what changed."""
+def stored_fingerprints(session: Session, dates: Iterable[dt.date]) -> dict[dt.date, str]:
+    """Content hashes of the stored issues among `dates` (one query for a whole batch)."""
+    wanted = list(dates)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(IssueRow.date, IssueRow.content_hash).where(IssueRow.date.in_(wanted))
+    ).tuples()
+    return dict(rows.all())
+
+
+def store_issue(
+    session: Session,
+    issue: Issue,
+    cache: CompanyCache,
+    known: dict[dt.date, str] | None = None,
+) -> IngestStatus:
+    """Store one issue inside the caller's transaction and say what changed.
+
+    `known` (from `stored_fingerprints`) lets a batch skip the per-issue lookup.
+    """
     fingerprint = issue_fingerprint(issue)
+    if known is not None:
+        if known.get(issue.date) == fingerprint:
+            return "unchanged"
+        if issue.date not in known:
+            return _insert_issue(session, issue, cache, fingerprint)
     existing = session.scalar(select(IssueRow).where(IssueRow.date == issue.date))
-    fields = {
+    if existing is None:
+        return _insert_issue(session, issue, cache, fingerprint)
+    if existing.content_hash == fingerprint:
+        return "unchanged"
+    return _update_issue(session, issue, cache, existing, fingerprint)
+
+
+def _issue_fields(issue: Issue, fingerprint: str) -> dict[str, object]:
+    return {
         "signal": issue.signal,
         "patterns": issue.patterns,
         "sources": json.dumps(list(issue.sources), ensure_ascii=False),
         "categories": json.dumps(list(issue.categories), ensure_ascii=False),
         "content_hash": fingerprint,
     }
-    if existing is None:
-        issue_id = session.scalars(
-            insert(IssueRow).returning(IssueRow.id), [{"date": issue.date, **fields}]
-        ).one()
-        values = [_article_values(a, issue_id, issue.date, i) for i, a in enumerate(issue.articles)]
-        ids = session.scalars(
-            insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True), values
-        ).all()
-        _link_companies(
-            session,
-            cache,
-            (
-                (aid, a, issue.date, i)
-                for i, (aid, a) in enumerate(zip(ids, issue.articles, strict=True))
-            ),
-        )
-        return "new"
-    if existing.content_hash == fingerprint:
-        return "unchanged"
+
+
+def _insert_issue(
+    session: Session, issue: Issue, cache: CompanyCache, fingerprint: str
+) -> IngestStatus:
+    issue_id = session.scalars(
+        insert(IssueRow).returning(IssueRow.id),
+        [{"date": issue.date, **_issue_fields(issue, fingerprint)}],
+    ).one()
+    values = [_article_values(a, issue_id, issue.date, i) for i, a in enumerate(issue.articles)]
+    # A plain executemany, then one ordered read: SQLite cannot return the ids of a multi-row
+    # insert in parameter order, which would make SQLAlchemy insert row by row.
+    session.connection().execute(insert(ArticleRow), values)
+    ids = session.scalars(
+        select(ArticleRow.id).where(ArticleRow.issue_id == issue_id).order_by(ArticleRow.position)
+    ).all()
+    links = [
+        (aid, a, issue.date, i) for i, (aid, a) in enumerate(zip(ids, issue.articles, strict=True))
+    ]
+    _link_companies(session, cache, links)
+    return "new"
+
+
+def _update_issue(
+    session: Session, issue: Issue, cache: CompanyCache, existing: IssueRow, fingerprint: str
+) -> IngestStatus:
+    fields = _issue_fields(issue, fingerprint)
     session.execute(
         update(IssueRow).where(IssueRow.id == existing.id).values(**fields, updated_at=utcnow())
     )

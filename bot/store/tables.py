@@ -118,6 +118,18 @@ class CompanyAliasRow(Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
 
 
+class StatedPublisherRow(Base):
+    """A publisher name some issue stated unambiguously (Sources list or '· X · Source').
+
+    Only these feed the parser's knowledge: names it had to guess never reinforce themselves.
+    """
+
+    __tablename__ = "stated_publishers"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    from_sources: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+
+
 class ArticleCompanyRow(Base):
     """Which companies published an article; joint publishers link to each."""
 
