@@ -27,16 +27,25 @@ from rich.table import Table
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
-TARGETS = {"ingest_articles_per_s": 5000, "company_p99_ms": 10, "topic_p99_ms": 25, "ingest_peak_mb": 200}
+TARGETS = {
+    "ingest_articles_per_s": 5000,
+    "company_p99_ms": 10,
+    "topic_p99_ms": 25,
+    "ingest_peak_mb": 200,
+}
 
 COMPANY_QUERIES = (
-    ["AWS"] * 8 + ["Cloudflare"] * 6 + ["InfoQ"] * 4 + ["meta", "Google", "microsoft", "GitHub"] * 2
+    ["AWS"] * 8
+    + ["Cloudflare"] * 6
+    + ["InfoQ"] * 4
+    + ["meta", "Google", "microsoft", "GitHub"] * 2
     + ["cloudflare", "Facebook", "Amazon AWS AI Blog", "The Netflix Tech Blog", "o'reilly"]
     + ["Grafana Labs", "Pulse AI", "Brett Terpstra", "Hugging Face", "Jane Street", "Zalando"]
     + ["Cloudflar", "Databrick", "Grafna", "zzzq", "Netflx"]
 )
 TOPIC_QUERIES = (
-    ["AI"] * 6 + ["data", "scale", "latency", "agents", "security"] * 2
+    ["AI"] * 6
+    + ["data", "scale", "latency", "agents", "security"] * 2
     + ["rate limiting", "rate limit", "event driven", "kafka schema", "zero trust", "postgres"]
     + ["continuous profiling", "webassembly", "kubernetes autoscaling", "vector search"]
     + ['"rate limiting', "AND OR NEAR(", "c++", "🚀 rollout", "x" * 300]
@@ -55,8 +64,17 @@ def ingest_child(url: str, corpus: Path) -> None:
     report = ingest_files(database, files)
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"files": len(files), "articles": report.articles, "seconds": seconds,
-                      "failed": len(report.failed), "peak_mb": peak_kb / 1024}))
+    print(
+        json.dumps(
+            {
+                "files": len(files),
+                "articles": report.articles,
+                "seconds": seconds,
+                "failed": len(report.failed),
+                "peak_mb": peak_kb / 1024,
+            }
+        )
+    )
 
 
 def accuracy(url: str, corpus: Path) -> tuple[float, list[str]]:
@@ -71,7 +89,12 @@ def accuracy(url: str, corpus: Path) -> tuple[float, list[str]]:
         stored = {
             (row.issue_date.isoformat(), row.position): (row.title, row.publisher)
             for row in session.execute(
-                select(ArticleRow.issue_date, ArticleRow.position, ArticleRow.title, ArticleRow.publisher)
+                select(
+                    ArticleRow.issue_date,
+                    ArticleRow.position,
+                    ArticleRow.title,
+                    ArticleRow.publisher,
+                )
             )
         }
     total = right = 0
@@ -85,7 +108,9 @@ def accuracy(url: str, corpus: Path) -> tuple[float, list[str]]:
             if got == want:
                 right += 1
             elif len(misses) < 5:
-                misses.append(f"{issue['date']}#{position}: got {got[1] if got else None!r}, want {want[1]!r}")
+                misses.append(
+                    f"{issue['date']}#{position}: got {got[1] if got else None!r}, want {want[1]!r}"
+                )
     database.dispose()
     return right / max(1, total), misses
 
@@ -119,7 +144,9 @@ def pct(values: list[float], q: float) -> float:
 def run_backend(name: str, url: str, corpus: Path, rounds: int) -> dict[str, float]:
     child = subprocess.run(
         [sys.executable, __file__, "--ingest-child", url, "--corpus", str(corpus)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     stats = json.loads(child.stdout.strip().splitlines()[-1])
     share, misses = accuracy(url, corpus)
@@ -160,8 +187,16 @@ def main() -> int:
         corpus = args.corpus
         if corpus is None:
             corpus = Path(tmp) / "corpus"
-            subprocess.run([sys.executable, str(HERE / "generate_corpus.py"), str(corpus),
-                            "--days", str(args.days)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "generate_corpus.py"),
+                    str(corpus),
+                    "--days",
+                    str(args.days),
+                ],
+                check=True,
+            )
         backends = [("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}")]
         if args.postgres:
             from sqlalchemy import create_engine, text
@@ -179,8 +214,13 @@ def main() -> int:
     for result in results:
         table.add_column(str(result["backend"]), justify="right")
     table.add_column("target", justify="right")
-    targets = {"ingest_articles_per_s": ">= 5000", "company_p99_ms": "< 10", "topic_p99_ms": "< 25",
-               "ingest_peak_mb": "< 200", "parse_accuracy_pct": ">= 95"}
+    targets = {
+        "ingest_articles_per_s": ">= 5000",
+        "company_p99_ms": "< 10",
+        "topic_p99_ms": "< 25",
+        "ingest_peak_mb": "< 200",
+        "parse_accuracy_pct": ">= 95",
+    }
     for key in results[0]:
         if key == "backend":
             continue
@@ -188,7 +228,9 @@ def main() -> int:
     Console().print(table)
     RESULTS.mkdir(exist_ok=True)
     for result in results:
-        (RESULTS / f"archive-{result['backend']}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"archive-{result['backend']}.json").write_text(
+            json.dumps(result, indent=2) + "\n"
+        )
     return 0
 
 
