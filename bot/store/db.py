@@ -58,7 +58,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No server-side prepared statements: a generic plan cannot see how common a search term is,
+    # and picks the plan that ranks every match of 'scale' or 'AI' (measured 70 ms vs 12 ms).
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 class Database:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 # Ranking cost grows with the number of matches; very common words ("AI") match a large part of
 # the archive, so relevance is ranked among the newest matches only.
-RANK_WINDOW = 2000
+RANK_WINDOW = 1000
 MAX_TERMS = 16
 MAX_TERM_CHARS = 64
 
