@@ -159,6 +159,7 @@ def run_backend(name: str, url: str, corpus: Path, rounds: int) -> dict[str, flo
         "ingest_seconds": round(stats["seconds"], 2),
         "ingest_articles_per_s": round(stats["articles"] / stats["seconds"]),
         "ingest_peak_mb": round(stats["peak_mb"], 1),
+        "parser_process_peak_mb": round(stats["parser_peak_mb"], 1),
         "parse_accuracy_pct": round(100 * share, 2),
         "company_p50_ms": round(pct(company, 50), 2),
         "company_p99_ms": round(pct(company, 99), 2),

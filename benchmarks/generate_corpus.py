@@ -76,17 +76,16 @@ SOURCES_LIST = [
 
 
 def _seed_texts() -> tuple[list[str], list[str]]:
-    """Sentences of seed summaries and seed titles."""
+    """Sentences of seed summaries and seed titles (read with the bot's own parser)."""
+    sys.path.insert(0, str(REPO))
+    from bot.digest.parsing import parse_issue
+
     sentences: list[str] = []
     titles: list[str] = []
     for path in sorted(SEEDS.glob("*.txt")):
-        for line in path.read_text().splitlines():
-            if " · " not in line:
-                continue
-            title, _, rest = line.partition(" · ")
-            titles.append(title.strip("[]"))
-            body = re.sub(r"^[^·]*· Source ", "", rest)
-            for sentence in re.split(r"(?<=[.!?])\s+", body):
+        for article in parse_issue(path.read_text()).articles:
+            titles.append(article.title)
+            for sentence in re.split(r"(?<=[.!?])\s+", article.summary):
                 if len(sentence.split()) >= 8 and sentence[:1].isupper():
                     sentences.append(sentence)
     return sentences, titles

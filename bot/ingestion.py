@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_SUFFIXES = (".txt", ".md", ".markdown")
 BATCH_FILES = 64
+PARALLEL_MIN_WINDOWS = 4  # below ~250 files a second process costs more than it saves
 
 
 @dataclass
@@ -121,8 +123,9 @@ def ingest_files(
 ) -> IngestReport:
     """Store every file's issue; bad files are skipped whole, the rest go in.
 
-    Files are committed in batches (one transaction, a savepoint per file), so a file that
-    fails to store rolls back alone and the archive never holds part of an issue.
+    Files are committed in batches; if a batch cannot be stored its files are retried one
+    transaction each, so only the bad file is left out and nothing of it is kept. Large runs
+    parse in a second process while this one stores (one window of files in flight).
     """
     report = IngestReport()
     with database.read() as session:
@@ -130,15 +133,43 @@ def ingest_files(
     gather_knowledge(_read_all(files), knowledge)
     with database.write() as session:
         save_knowledge(session, knowledge)
-    batch: list[tuple[Path, Issue | None, str | None]] = []
-    for parsed in parse_each(files, knowledge):
-        batch.append(parsed)
-        if len(batch) >= batch_size:
-            _store_batch(database, batch, report, on_file)
-            batch = []
-    if batch:
-        _store_batch(database, batch, report, on_file)
+    for window in _parsed_windows(files, knowledge, batch_size):
+        _store_batch(database, window, report, on_file)
     return report
+
+
+_Parsed = tuple[Path, Issue | None, str | None]
+_worker_knowledge: PublisherKnowledge | None = None
+
+
+def _init_parser(knowledge: PublisherKnowledge) -> None:
+    global _worker_knowledge
+    _worker_knowledge = knowledge
+
+
+def _parse_window(paths: list[Path]) -> list[_Parsed]:
+    assert _worker_knowledge is not None  # noqa: S101  set by the pool initializer
+    return list(parse_each(paths, _worker_knowledge))
+
+
+def _parsed_windows(
+    files: list[Path], knowledge: PublisherKnowledge, size: int
+) -> Iterator[list[_Parsed]]:
+    """Parsed files in windows of `size`, parsing the next window while the caller stores."""
+    windows = [files[i : i + size] for i in range(0, len(files), size)]
+    if len(windows) < PARALLEL_MIN_WINDOWS:
+        for window in windows:
+            yield list(parse_each(window, knowledge))
+        return
+    with ProcessPoolExecutor(
+        max_workers=1, initializer=_init_parser, initargs=(knowledge,)
+    ) as pool:
+        pending = pool.submit(_parse_window, windows[0])
+        for following in [*windows[1:], None]:
+            parsed = pending.result()
+            if following is not None:
+                pending = pool.submit(_parse_window, following)
+            yield parsed
 
 
 def _store_batch(

@@ -339,7 +339,9 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
             continue
         if token.casefold() in _NAME_JOINERS and 0 < i < cut - 1:
             continue
-        if not _is_capitalised(token):
+        if not _is_capitalised(token) and not (
+            i == 0 and cut > 1 and name[1].casefold() in _ORG_WORDS  # 'dbt Labs'
+        ):
             return False
         # Sentence punctuation inside a name means the cut is past the summary's start.
         if token[-1] in ",;:!?":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 # Ranking cost grows with the number of matches; very common words ("AI") match a large part of
@@ -38,16 +39,37 @@ _SQLITE = text(
     """
 )
 
-_POSTGRES = text(
-    """
+_POSTGRES = """
     SELECT id FROM (
         SELECT a.id, ts_rank_cd(a.search, q.query) AS rank
         FROM articles AS a, websearch_to_tsquery('english', :query) AS q(query)
         WHERE a.search @@ q.query
-        ORDER BY a.id DESC LIMIT :window
+        ORDER BY {order} DESC LIMIT :window
     ) AS matches ORDER BY rank DESC, id DESC LIMIT :limit OFFSET :offset
     """
+# Newest-first by walking the primary key: cheap when matches are dense (a common word).
+_POSTGRES_WALK = text(_POSTGRES.format(order="a.id"))
+# All matches from the GIN index, then sorted: cheap when matches are few.
+_POSTGRES_GIN = text(_POSTGRES.format(order="a.id + 0"))
+_POSTGRES_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM articles "
+    "WHERE search @@ websearch_to_tsquery('english', :query)"
 )
+# Where the two plans cost the same (measured: ~4.6 us per GIN match ranked and sorted, ~1.3 us
+# per row walked): matches^2 = 0.28 * window * rows. PostgreSQL's own choice ignores the cost of
+# reading each tsvector, and picks the walk for mid-frequency words (35 ms instead of 13 ms).
+_WALK_COST_RATIO = 0.28
+
+
+def _postgres_plan(session: Session, query: str) -> TextClause:
+    estimate = session.scalar(_POSTGRES_ESTIMATE, {"query": query})
+    plan = (estimate if isinstance(estimate, list) else json.loads(estimate))[0]["Plan"]
+    matches = float(plan.get("Plan Rows", 0))
+    total = float(
+        session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'articles'")) or 0
+    )
+    walk_is_cheaper = matches * matches > _WALK_COST_RATIO * RANK_WINDOW * max(total, 1.0)
+    return _POSTGRES_WALK if walk_is_cheaper else _POSTGRES_GIN
 
 
 def match_article_ids(session: Session, terms: list[str], limit: int, offset: int) -> list[int]:
@@ -57,4 +79,5 @@ def match_article_ids(session: Session, terms: list[str], limit: int, offset: in
     params = {"limit": limit, "offset": offset, "window": RANK_WINDOW}
     if session.get_bind().dialect.name == "sqlite":
         return list(session.scalars(_SQLITE, {"query": _fts5_query(terms), **params}))
-    return list(session.scalars(_POSTGRES, {"query": " ".join(terms), **params}))
+    query = " ".join(terms)
+    return list(session.scalars(_postgres_plan(session, query), {"query": query, **params}))
