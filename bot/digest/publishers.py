@@ -420,7 +420,11 @@ def split_publisher(text: str, title: str, knowledge: PublisherKnowledge) -> tup
     for cut in range(1, limit + 1):
         if not _valid_cut(tokens, cut):
             last = tokens[cut - 1]
-            if not _is_capitalised(last) and last.casefold() not in _NAME_JOINERS | {"/"}:
+            if (
+                cut > 1
+                and not _is_capitalised(last)
+                and last.casefold() not in _NAME_JOINERS | {"/"}
+            ):
                 break
             continue
         score = _score(tokens, cut, title, knowledge)
