@@ -322,3 +322,21 @@ def test_app_home(bot: Bot) -> None:
     text = json.dumps(view)
     assert view["type"] == "home" and "2026-05-13" in text and "saved" in text.lower()
     assert len(view["blocks"]) <= 100
+
+
+def test_subscribe_status_unsubscribe(bot: Bot) -> None:
+    bot.stub.users["U900"] = {"tz": "Asia/Kolkata"}
+    reply = blocks_text(bot.command("subscribe", user="U900", channel="C900"))
+    assert "09:00 Asia/Kolkata" in reply and "weekdays" in reply and "Next post" in reply
+    status = blocks_text(bot.command("status", user="U900", channel="C900"))
+    assert (
+        "Schedule: 09:00 Asia/Kolkata, weekdays" in status and "Last delivery: none yet" in status
+    )
+    changed = blocks_text(bot.command("subscribe 7:30 europe/berlin daily", channel="C900"))
+    assert "07:30 Europe/Berlin" in changed and "every day" in changed
+    for bad, message in (("subscribe 25:00", "not a time"), ("subscribe Mars/Olympus", "neither")):
+        assert message in blocks_text(bot.command(bad, channel="C900"))
+    assert "07:30 Europe/Berlin" in blocks_text(bot.command("status", channel="C900"))
+    assert "no longer" in blocks_text(bot.command("unsubscribe", channel="C900"))
+    assert "not subscribed" in blocks_text(bot.command("status", channel="C900"))
+    assert "was not subscribed" in blocks_text(bot.command("unsubscribe", channel="C900"))

@@ -1,0 +1,157 @@
+"""The worker: cron jobs built from the subscriptions table, and two worker processes at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from slack_stub import SlackStub
+
+from bot.delivery import Deliverer
+from bot.ingestion import expand_paths, ingest_files
+from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.store import subscriptions
+from bot.store.db import Database
+from bot.worker import Dispatcher, Worker
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
+
+
+def worker_for(database: Database) -> Worker:
+    poster = SlackPoster(make_web_client("xoxb-x", "http://127.0.0.1:9/api/"), ChannelPacer(0))
+    dispatcher = Dispatcher(database, Deliverer(database, poster), lambda: NOW)
+    return Worker(dispatcher, None, dt.timedelta(minutes=5))
+
+
+def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
+    worker = worker_for(database)
+    with database.write() as session:
+        subscriptions.subscribe(
+            session,
+            "C1",
+            hour=9,
+            minute=0,
+            timezone="Europe/Berlin",
+            days="weekdays",
+            user_id="U1",
+            now=NOW,
+        )
+        subscriptions.subscribe(
+            session,
+            "C2",
+            hour=7,
+            minute=30,
+            timezone="Asia/Kolkata",
+            days="daily",
+            user_id="U1",
+            now=NOW,
+        )
+    worker.sync_jobs()
+    jobs = {job.id: job for job in worker.scheduler.get_jobs()}
+    assert set(jobs) == {"channel:C1", "channel:C2"}
+    berlin = jobs["channel:C1"].trigger
+    assert str(berlin.timezone) == "Europe/Berlin"
+    fields = {f.name: str(f) for f in berlin.fields}
+    assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("9", "0", "mon-fri")
+    # A change made through /digest subscribe is picked up by the next sync (every 30 s).
+    with database.write() as session:
+        subscriptions.subscribe(
+            session, "C1", hour=10, minute=15, timezone="UTC", days="daily", user_id="U1", now=NOW
+        )
+        subscriptions.unsubscribe(session, "C2")
+    worker.sync_jobs()
+    jobs = {job.id: job for job in worker.scheduler.get_jobs()}
+    assert set(jobs) == {"channel:C1"}
+    fields = {f.name: str(f) for f in jobs["channel:C1"].trigger.fields}
+    assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("10", "15", "*")
+
+
+def test_two_worker_processes_post_each_message_once(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
+    ingest_files(database, expand_paths([REPO / "seeds"]))
+    # Subscribed at 00:00 UTC today for 00:01 daily: due right now, with the newest issue
+    # moved to today so the max-age rule allows it.
+    now = dt.datetime.now(dt.UTC)
+    from sqlalchemy import update
+
+    from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
+
+    slot = now - dt.timedelta(minutes=1)
+    today = slot.date()  # the slot's own day, also just after midnight
+    with database.write() as session:
+        session.execute(
+            update(IssueRow).where(IssueRow.date == dt.date(2026, 5, 13)).values(date=today)
+        )
+        session.execute(
+            update(ArticleRow)
+            .where(ArticleRow.issue_date == dt.date(2026, 5, 13))
+            .values(issue_date=today)
+        )
+        session.execute(
+            update(ArticleCompanyRow)
+            .where(ArticleCompanyRow.issue_date == dt.date(2026, 5, 13))
+            .values(issue_date=today)
+        )
+        channels = [f"CW{i}" for i in range(4)]
+        for channel in channels:
+            subscriptions.subscribe(
+                session,
+                channel,
+                hour=slot.hour,
+                minute=slot.minute,
+                timezone="UTC",
+                days="daily",
+                user_id="U1",
+                now=slot - dt.timedelta(hours=1),
+            )
+    database.dispose()
+    with SlackStub() as stub:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": "xoxb-workers",
+            "SLACK_API_URL": stub.url,
+            "DIGEST_POST_INTERVAL": "0.01",
+            "LOG_LEVEL": "INFO",
+        }
+        logs = [(tmp_path / f"worker{i}.log").open("wb") for i in range(2)]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bot", "worker"],
+                env=env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for log in logs
+        ]
+        try:
+            deadline = time.time() + 90
+            while time.time() < deadline:
+                if all(len(stub.all_messages(c)) >= 30 for c in channels):
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)  # a duplicate, if any, would arrive now
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(20)
+            for log in logs:
+                log.close()
+        output = "".join((tmp_path / f"worker{i}.log").read_text() for i in range(2))
+        for channel in channels:
+            parents = stub.messages(channel)
+            assert len(parents) == 1, output[-3000:]
+            parts = [
+                m["metadata"]["event_payload"]["part"]
+                for m in stub.thread(channel, parents[0]["ts"])
+            ]
+            assert parts == list(range(1, 30))
+        assert "xoxb-workers" not in output
