@@ -8,30 +8,24 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from bot.config import Settings
-from bot.delivery import Deliverer, utc_now
-from bot.ingestion import FileOutcome, expand_paths, ingest_files, parse_files
 from bot.logs import install_secret_filter
-from bot.slack.answers import Answers, status_text
-from bot.slack.app import create_app
-from bot.slack.grammar import parse_day, parse_schedule
-from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.slack.rendering import Message, issue_messages, render_no_issue
-from bot.slack.server import make_wsgi_app, serve_http, serve_socket_mode
-from bot.sources import Poller
-from bot.store import ledger, subscriptions
-from bot.store.archive import load_knowledge
-from bot.store.db import Database, open_database
-from bot.store.queries import get_issue, nearby_dates
-from bot.terminal import print_message, print_thread
-from bot.worker import Dispatcher, Worker
+
+if TYPE_CHECKING:
+    from bot.delivery import Deliverer
+    from bot.ingestion import FileOutcome
+    from bot.slack.answers import Answers
+    from bot.slack.rendering import Message
+    from bot.store.db import Database
+
+# Commands import what they use when they run: `worker` never loads the web server or the
+# parser's word lists, and every command starts faster.
 
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 
@@ -65,6 +59,8 @@ def load_settings() -> Settings:
 
 def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
     """Open the configured database (the embedded SQLite file is upgraded automatically)."""
+    from bot.store.db import open_database
+
     try:
         return open_database(settings.database_url, upgrade=upgrade)
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
@@ -88,9 +84,11 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Parse digest files and print them (JSON with --json); bad files go to stderr."""
-    settings = load_settings()
     from bot.digest.companies import PublisherKnowledge
+    from bot.ingestion import parse_files
+    from bot.store.archive import load_knowledge
 
+    settings = load_settings()
     knowledge = PublisherKnowledge()
     if _database_exists(settings):
         database = open_db(settings, upgrade=False)
@@ -131,6 +129,10 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of digest issues.")],
 ) -> None:
     """Store issues in the archive: new, updated in place, or unchanged; bad files skipped."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.ingestion import expand_paths, ingest_files
+
     settings = load_settings()
     setup_logging(settings)
     files = expand_paths(paths)
@@ -176,10 +178,15 @@ def db_upgrade() -> None:
 
 
 def _answers(settings: Settings, database: Database) -> Answers:
+    from bot.delivery import utc_now
+    from bot.slack.answers import Answers
+
     return Answers(database, settings, utc_now)
 
 
 def _show(message: Message) -> None:
+    from bot.terminal import print_message
+
     print_message(out, message)
 
 
@@ -216,6 +223,9 @@ def search_date(
 
 
 def _parse_day_option(value: str) -> dt.date | None:
+    from bot.delivery import utc_now
+    from bot.slack.grammar import parse_day
+
     try:
         return parse_day(value, utc_now().date())
     except ValueError as exc:
@@ -229,6 +239,10 @@ def post(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
 ) -> None:
     """Post an issue to a channel as a thread (once: the delivery ledger remembers)."""
+    from bot.slack.rendering import issue_messages, render_no_issue
+    from bot.store.queries import get_issue, nearby_dates
+    from bot.terminal import print_thread
+
     settings = load_settings()
     setup_logging(settings)
     day = _parse_day_option(date)
@@ -265,6 +279,9 @@ def post(
 
 def make_deliverer(settings: Settings, database: Database) -> Deliverer:
     """The delivery code path shared by `post` and the worker."""
+    from bot.delivery import Deliverer
+    from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+
     assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     lease = dt.timedelta(seconds=settings.lease_seconds)
@@ -279,6 +296,9 @@ def serve(
     socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
 ) -> None:
     """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
+    from bot.slack.app import create_app
+    from bot.slack.server import make_wsgi_app, serve_http, serve_socket_mode
+
     settings = load_settings()
     setup_logging(settings)
     socket_mode = socket or settings.slack_app_token is not None
@@ -309,6 +329,10 @@ app.add_typer(subs_app, name="subscriptions")
 @subs_app.command("list")
 def subscriptions_list() -> None:
     """Every subscribed channel with its schedule, next post and last delivery."""
+    from bot.delivery import utc_now
+    from bot.slack.answers import status_text
+    from bot.store import ledger, subscriptions
+
     settings = load_settings()
     database = open_db(settings)
     now = utc_now()
@@ -332,6 +356,10 @@ def subscriptions_add(
     ] = None,
 ) -> None:
     """Subscribe a channel (default 09:00 UTC on weekdays)."""
+    from bot.delivery import utc_now
+    from bot.slack.grammar import parse_schedule
+    from bot.store import subscriptions
+
     settings = load_settings()
     if not CHANNEL_RE.match(channel):
         fail(f"{channel!r} is not a Slack channel id (like C0123456789; not a #name)", 2)
@@ -357,6 +385,8 @@ def subscriptions_add(
 @subs_app.command("remove")
 def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
     """Stop posting to a channel."""
+    from bot.store import subscriptions
+
     settings = load_settings()
     database = open_db(settings)
     with database.write() as session:
@@ -369,6 +399,10 @@ def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack chan
 @app.command()
 def worker() -> None:
     """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
+    from bot.delivery import utc_now
+    from bot.sources import Poller
+    from bot.worker import Dispatcher, Worker
+
     settings = load_settings()
     setup_logging(settings)
     if settings.slack_bot_token is None:

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     poll_minutes: float = Field(5.0, alias="DIGEST_POLL_MINUTES", gt=0)
     max_issue_age_days: float = Field(2.0, alias="DIGEST_MAX_ISSUE_AGE_DAYS", ge=0)
     catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0)
-    post_interval: float = Field(1.05, alias="DIGEST_POST_INTERVAL", ge=0)
+    post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
     lease_seconds: float = Field(60.0, alias="DIGEST_LEASE_SECONDS", gt=0)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     log_level: str = Field("INFO", alias="LOG_LEVEL")

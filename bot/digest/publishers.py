@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from wordfreq import zipf_frequency
-
 from bot.digest.companies import PublisherKnowledge
 
 _MAX_PUBLISHER_WORDS = 6
@@ -274,6 +272,8 @@ _TRAILING_PUNCT = "\"'”’)]},;:.!?"
 @lru_cache(maxsize=65536)
 def _zipf(word: str) -> float:
     """English word frequency on the Zipf scale (0 = unknown, 7 = 'the')."""
+    from wordfreq import zipf_frequency  # imported on first use: it is heavy to load
+
     return float(zipf_frequency(word, "en"))
 
 

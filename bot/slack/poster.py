@@ -84,7 +84,7 @@ NETWORK_ERRORS = (
 class ChannelPacer:
     """Keeps posts to one channel at least `interval` seconds apart (Slack: ~1 msg/s/channel)."""
 
-    interval: float = 1.05
+    interval: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
 
@@ -100,6 +100,14 @@ class ChannelPacer:
             self._next[channel] = at + self.interval
         if at > now:
             self.sleep(at - now)
+
+    def sent(self, channel: str) -> None:
+        """Count the interval from when Slack answered: a request delayed in flight must not
+        land less than `interval` after the one before it."""
+        with self._lock:
+            self._next[channel] = max(
+                self._next.get(channel, 0.0), self.monotonic() + self.interval
+            )
 
     def push_back(self, channel: str, seconds: float) -> None:
         """Delay the channel's next message (after a 429's Retry-After)."""
@@ -164,6 +172,7 @@ class SlackPoster:
                 raise AmbiguousError(error) from None
             except NETWORK_ERRORS as exc:
                 raise AmbiguousError(type(exc).__name__) from None
+            self.pacer.sent(channel)
             ts = response.get("ts")
             if not isinstance(ts, str):
                 raise AmbiguousError("no ts in response")

@@ -55,7 +55,14 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # The worker sends to many channels at once; each send holds a connection briefly.
+            pool_size=20,
+            max_overflow=40,
+            pool_timeout=60,
+        )
         _configure_sqlite(engine)
         return engine
     # No server-side prepared statements: a generic plan cannot see how common a search term is,
