@@ -297,7 +297,7 @@ def serve(
 ) -> None:
     """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
     from bot.slack.app import create_app
-    from bot.slack.server import make_wsgi_app, serve_http, serve_socket_mode
+    from bot.slack.server import WSGIApp, make_wsgi_app, serve_http, serve_socket_mode
 
     settings = load_settings()
     setup_logging(settings)
@@ -308,13 +308,19 @@ def serve(
         fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
     if not socket_mode and settings.slack_signing_secret is None:
         fail("SLACK_SIGNING_SECRET is not set", 2)
-    database = open_db(settings)
-    bolt = create_app(settings, database, socket_mode=socket_mode)
+    database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
     if socket_mode:
         assert settings.slack_app_token is not None  # noqa: S101
+        bolt = create_app(settings, database, socket_mode=True)
         serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
         return
-    serve_http(make_wsgi_app(bolt), host, port or settings.port)
+    database.dispose()
+
+    def make_app() -> WSGIApp:
+        """One Bolt app per web worker process, with its own connection pool."""
+        return make_wsgi_app(create_app(settings, open_db(settings, upgrade=False)))
+
+    serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
 
 
 def main() -> None:

@@ -1,13 +1,20 @@
-"""The /digest answers that depend on settings: who may change a channel's schedule."""
+"""The /digest answers: who may change a channel's schedule; lookups cached per archive version."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from bot.config import Settings
+from bot.ingestion import ingest_files
+from bot.slack.answer_cache import AnswerCache
 from bot.slack.answers import Answers, Asker
 from bot.slack.grammar import parse_request
+from bot.slack.rendering import render_text
+from bot.store.archive import archive_version
 from bot.store.db import Database
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
@@ -32,3 +39,86 @@ def test_only_admins_may_change_schedules_when_set(database: Database) -> None:
     assert "08:00 UTC" in allowed.text
     status = service.answer(parse_request("status"), Asker("U1", "C1"))
     assert "Schedule: 08:00 UTC" in status.text  # anyone may look
+
+
+ISSUE = """Engineering @ Scale — 2026-06-01
+
+Signal of the Day
+Quuxcorp moved its queue to a zanzibar-style authorization model.
+
+Deep Dives
+How Quuxcorp Rebuilt Zanzibar Checks · Quuxcorp · Source
+Quuxcorp replaced per-request checks with a zanzibar tuple store and cut p99 in half.
+
+Patterns Across Companies
+Authorization moves into shared tuple stores.
+"""
+
+
+def test_lookup_answers_follow_every_ingest(database: Database, tmp_path: Path) -> None:
+    service = answers(database)
+    asker = Asker("U1", "C1")
+    topic, company, day = (
+        parse_request("topic zanzibar"),
+        parse_request("company Quuxcorp"),
+        parse_request("date 2026-06-01"),
+    )
+    assert "Nothing in the archive matches" in service.answer(topic, asker).text
+    assert "No company called" in service.answer(company, asker).text
+    assert "No issue on 2026-06-01" in service.answer(day, asker).text
+    assert service.answer(topic, asker) is service.answer(topic, asker)  # served from the cache
+
+    path = tmp_path / "2026-06-01.txt"
+    path.write_text(ISSUE)
+    ingest_files(database, [path])
+    assert "How Quuxcorp Rebuilt Zanzibar Checks" in service.answer(topic, asker).text
+    assert "How Quuxcorp Rebuilt Zanzibar Checks" in service.answer(company, asker).text
+    assert "Engineering @ Scale — 2026-06-01" in service.answer(day, asker).text
+
+    path.write_text(ISSUE.replace("Rebuilt", "Redesigned"))  # edited in place
+    ingest_files(database, [path])
+    assert "How Quuxcorp Redesigned Zanzibar Checks" in service.answer(topic, asker).text
+    assert "Redesigned" in service.answer(company, asker).text
+
+
+def test_archive_version_bumps_only_on_change(database: Database, tmp_path: Path) -> None:
+    def version() -> int:
+        with database.read() as session:
+            return archive_version(session)
+
+    start = version()
+    seeds = sorted(SEEDS.glob("*.txt"))
+    ingest_files(database, seeds)  # five issues in one batch: one bump
+    after_seeds = version()
+    assert after_seeds == start + 1
+    ingest_files(database, seeds)  # unchanged
+    assert version() == after_seeds
+    path = tmp_path / "2026-06-01.txt"
+    path.write_text(ISSUE)
+    ingest_files(database, [path])
+    assert version() == after_seeds + 1
+
+
+def test_cache_size_zero_disables_it(database: Database) -> None:
+    settings = Settings(DIGEST_ANSWER_CACHE="0")  # type: ignore[call-arg]
+    service = Answers(database, settings, lambda: NOW)
+    first = service.answer(parse_request("topic anything"), Asker("U1", "C1"))
+    again = service.answer(parse_request("topic anything"), Asker("U1", "C1"))
+    assert first == again and first is not again
+
+
+def test_answer_cache_by_version_and_least_recently_used() -> None:
+    cache = AnswerCache(2)
+    a, b, c = render_text("a"), render_text("b"), render_text("c")
+    cache.put("a", 1, a)
+    assert cache.get("a", 1) is a
+    assert cache.get("a", 2) is None  # the archive changed since
+    cache.put("a", 2, b)
+    cache.put("a", 1, a)  # a slower request built from an older archive: not kept
+    assert cache.get("a", 2) is b
+    cache.put("b", 2, b)
+    cache.get("a", 2)
+    cache.put("c", 2, c)  # evicts "b", the least recently used
+    assert cache.get("b", 2) is None
+    assert cache.get("a", 2) is b and cache.get("c", 2) is c
+    assert (cache.hits, cache.misses) == (5, 2)

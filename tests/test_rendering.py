@@ -61,7 +61,10 @@ def assert_valid_message(message: rendering.Message) -> None:
     assert message.text.strip()
     assert len(message.text) <= 40_000
     assert len(message.blocks) <= 50
-    for block in Block.parse_all(message.blocks):
+    parsed = Block.parse_all(message.blocks)
+    # The renderer builds plain dicts: slack_sdk's models must read them and give back the same.
+    assert [block.to_dict() for block in parsed] == message.blocks
+    for block in parsed:
         block.validate_json()
         as_dict = block.to_dict()
         if as_dict["type"] == "section":
@@ -143,7 +146,9 @@ def test_no_more_button_on_last_page_and_no_share_when_shared() -> None:
 def test_home_view_is_valid() -> None:
     issue = IssueView(1, dt.date(2026, 5, 13), HOSTILE, None, (), ())
     view = rendering.render_home(issue, Page((article(),) * 10, 0, 10, True), "bookmark")
-    View(**view).validate_json()
+    model = View(**view)
+    model.validate_json()
+    assert model.to_dict() == view
     assert len(view["blocks"]) <= 100
     assert "2026-05-13" in all_text(view["blocks"])
 

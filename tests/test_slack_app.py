@@ -124,7 +124,9 @@ def assert_valid(message: dict[str, Any]) -> None:
     assert message.get("text")
     blocks = message.get("blocks") or []
     assert len(blocks) <= 50
-    for block in Block.parse_all(blocks):
+    parsed = Block.parse_all(blocks)
+    assert [block.to_dict() for block in parsed] == blocks  # exactly what the models produce
+    for block in parsed:
         block.validate_json()
 
 
@@ -162,6 +164,21 @@ def test_topic_date_and_nearby_dates(bot: Bot) -> None:
     nearby = blocks_text(bot.command("date 2026-04-05"))
     assert "No issue on 2026-04-05" in nearby and "2026-04-08" in nearby
     assert "not a date" in blocks_text(bot.command("date someday"))
+
+
+def test_answers_follow_an_ingest_by_another_process(bot: Bot, tmp_path: Path) -> None:
+    """Lookups may be cached by the server, but never past a change to the archive."""
+    assert "Nothing in the archive matches" in blocks_text(bot.command("topic zanzibar"))
+    assert "No company called" in blocks_text(bot.command("company Quuxcorp"))
+    path = tmp_path / "2019-06-03.txt"
+    path.write_text(
+        "Engineering @ Scale — 2019-06-03\n\nSignal of the Day\nTuple stores win.\n\n"
+        "Deep Dives\nHow Quuxcorp Rebuilt Zanzibar Checks · Quuxcorp · Source\n"
+        "Quuxcorp moved authorization to a zanzibar tuple store.\n"
+    )
+    ingest_files(bot.database, [path])  # as `python -m bot ingest` or the worker's poller would
+    assert "How Quuxcorp Rebuilt Zanzibar Checks" in blocks_text(bot.command("topic zanzibar"))
+    assert "How Quuxcorp Rebuilt Zanzibar Checks" in blocks_text(bot.command("company quuxcorp"))
 
 
 @pytest.mark.parametrize(
@@ -304,6 +321,24 @@ def test_save_and_unsave_by_reaction_once_per_event(bot: Bot) -> None:
         c for c in bot.stub.calls_to("chat.postEphemeral") if c.params.get("user") == user
     ]
     assert len(confirmations) == 2  # one save, one unsave; the retry confirmed nothing
+
+
+def test_events_are_acked_before_slow_slack_calls(bot: Bot) -> None:
+    """Slack needs the HTTP answer within 3 s: a slow Web API must not hold it up."""
+    _record_post(bot.database, "C501", "1790000000.000501")
+    bot.stub.hold_next("chat.postEphemeral", seconds=4)
+    bot.stub.hold_next("views.publish", seconds=4)
+    for event, event_id in (
+        (reaction("reaction_added", "U503", "C501", "1790000000.000501"), "EvSlow1"),
+        ({"type": "app_home_opened", "user": "U503", "tab": "home"}, "EvSlow2"),
+    ):
+        start = time.monotonic()
+        assert bot.event(event, event_id) == 200
+        assert time.monotonic() - start < 1.0
+    wait_for(lambda: "Viaduct" in blocks_text(bot.command("saved", user="U503")))
+    wait_for(
+        lambda: any(c.params.get("user_id") == "U503" for c in bot.stub.calls_to("views.publish"))
+    )
 
 
 def test_app_home(bot: Bot) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.schedule import ChannelSchedule
 from bot.slack import rendering
+from bot.slack.answer_cache import AnswerCache
 from bot.slack.grammar import Request, parse_day, parse_schedule
 from bot.slack.rendering import Message
 from bot.store import ledger, saves, subscriptions
+from bot.store.archive import archive_version
 from bot.store.db import Database
 from bot.store.queries import (
     find_by_company,
@@ -39,6 +43,24 @@ class Answers:
     settings: Settings
     clock: Callable[[], dt.datetime]
     user_timezone: Callable[[str], str | None] = lambda _user: None
+    cache: AnswerCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cache = AnswerCache(self.settings.answer_cache_size)
+
+    def _lookup(self, key: Hashable, build: Callable[[Session], Message]) -> Message:
+        """An archive-only answer: from the cache when the archive has not changed since."""
+        # The version is read first, on a bare connection (a third of an ORM session's cost):
+        # data read after it is at least this new, so an entry is never older than its version.
+        with self.database.engine.connect() as connection:
+            version = archive_version(connection)
+        cached = self.cache.get(key, version)
+        if cached is not None:
+            return cached
+        with self.database.read() as session:
+            message = build(session)
+        self.cache.put(key, version, message)
+        return message
 
     def answer(self, request: Request, asker: Asker) -> Message:
         """The reply to one /digest request."""
@@ -76,15 +98,21 @@ class Answers:
 
     def company(self, name: str, offset: int = 0, *, shareable: bool = True) -> Message:
         """Articles by a company."""
-        with self.database.read() as session:
-            result = find_by_company(session, name, PAGE_SIZE, offset)
-        return rendering.render_company(result, shareable=shareable)
+        return self._lookup(
+            ("company", name, offset, shareable),
+            lambda session: rendering.render_company(
+                find_by_company(session, name, PAGE_SIZE, offset), shareable=shareable
+            ),
+        )
 
     def topic(self, words: str, offset: int = 0, *, shareable: bool = True) -> Message:
         """Articles about a topic."""
-        with self.database.read() as session:
-            result = search_topic(session, words, PAGE_SIZE, offset)
-        return rendering.render_topic(result, shareable=shareable)
+        return self._lookup(
+            ("topic", words, offset, shareable),
+            lambda session: rendering.render_topic(
+                search_topic(session, words, PAGE_SIZE, offset), shareable=shareable
+            ),
+        )
 
     def date(self, text: str, *, shareable: bool = True) -> Message:
         """One issue by date (or today/yesterday/latest)."""
@@ -92,12 +120,15 @@ class Answers:
             day = parse_day(text, self.clock().date())
         except ValueError as exc:
             return rendering.render_text(str(exc))
-        with self.database.read() as session:
+
+        def build(session: Session) -> Message:
             issue = get_issue(session, day)
             if issue is None:
-                nearby = nearby_dates(session, day) if day else ()
-                return rendering.render_no_issue(day, nearby)
-        return rendering.render_issue_overview(issue, shareable=shareable)
+                return rendering.render_no_issue(day, nearby_dates(session, day) if day else ())
+            return rendering.render_issue_overview(issue, shareable=shareable)
+
+        # Keyed by the day itself: "today" means another issue tomorrow.
+        return self._lookup(("date", day, shareable), build)
 
     def saved(self, user_id: str, offset: int = 0) -> Message:
         """The asker's own saved articles."""

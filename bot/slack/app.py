@@ -90,7 +90,11 @@ def create_app(
         # Verifying the token calls auth.test at construction; the first request does it lazily.
         token_verification_enabled=False,
         request_verification_enabled=not socket_mode,
-        process_before_response=False,
+        # Listeners run on the request's own thread and their ack is the HTTP response: no
+        # hand-off, and none of Bolt's 10 ms polling for the ack. Anything slow after the ack
+        # (Slack API calls for events and buttons) runs in lazy listeners; /digest answers
+        # inline only within its own deadline.
+        process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
     answers = Answers(database, settings, clock, user_timezone_lookup(client))

@@ -40,15 +40,21 @@ def make_wsgi_app(app: App, health: Callable[[], bool] = lambda: True) -> WSGIAp
     return wsgi
 
 
-def serve_http(wsgi: WSGIApp, host: str, port: int, *, threads: int = 16) -> None:
-    """Run under gunicorn: one process, a thread pool (Bolt's listeners are thread-safe)."""
+def serve_http(
+    make_app: Callable[[], WSGIApp], host: str, port: int, *, workers: int = 1, threads: int = 16
+) -> None:
+    """Run under gunicorn: `workers` processes, each with a thread pool and its own app.
+
+    `make_app` runs in each worker after the fork, so no database connection or thread pool is
+    shared between processes.
+    """
     from gunicorn.app.base import BaseApplication
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {
                 "bind": f"{host}:{port}",
-                "workers": 1,
+                "workers": workers,
                 "worker_class": "gthread",
                 "threads": threads,
                 "timeout": 0,
@@ -59,7 +65,7 @@ def serve_http(wsgi: WSGIApp, host: str, port: int, *, threads: int = 16) -> Non
                 self.cfg.set(key, value)
 
         def load(self) -> WSGIApp:
-            return wsgi
+            return make_app()
 
     _Server().run()
 

@@ -11,11 +11,13 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.digest.companies import PublisherKnowledge, canonical_name, company_key
 from bot.digest.models import Article, Issue
 from bot.store.tables import (
+    ArchiveStateRow,
     ArticleCompanyRow,
     ArticleRow,
     CompanyAliasRow,
@@ -178,6 +180,27 @@ def stored_fingerprints(session: Session, dates: Iterable[dt.date]) -> dict[dt.d
     return dict(rows.all())
 
 
+_CHANGED_IN = "archive_changed_in"
+
+
+def archive_version(session: Session | Connection) -> int:
+    """The archive's current version: equal versions mean identical lookup results."""
+    return session.scalar(select(ArchiveStateRow.version).where(ArchiveStateRow.id == 1)) or 0
+
+
+def mark_archive_changed(session: Session) -> None:
+    """Bump the archive version once in the caller's transaction (invalidates cached answers)."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_CHANGED_IN) is transaction:
+        return  # already bumped in this transaction: one write per ingest batch, not per issue
+    session.execute(
+        update(ArchiveStateRow)
+        .where(ArchiveStateRow.id == 1)
+        .values(version=ArchiveStateRow.version + 1)
+    )
+    session.info[_CHANGED_IN] = transaction
+
+
 def store_issue(
     session: Session,
     issue: Issue,
@@ -215,6 +238,7 @@ def _issue_fields(issue: Issue, fingerprint: str) -> dict[str, object]:
 def _insert_issue(
     session: Session, issue: Issue, cache: CompanyCache, fingerprint: str
 ) -> IngestStatus:
+    mark_archive_changed(session)
     issue_id = session.scalars(
         insert(IssueRow).returning(IssueRow.id),
         [{"date": issue.date, **_issue_fields(issue, fingerprint)}],
@@ -236,6 +260,7 @@ def _insert_issue(
 def _update_issue(
     session: Session, issue: Issue, cache: CompanyCache, existing: IssueRow, fingerprint: str
 ) -> IngestStatus:
+    mark_archive_changed(session)
     fields = _issue_fields(issue, fingerprint)
     session.execute(
         update(IssueRow).where(IssueRow.id == existing.id).values(**fields, updated_at=utcnow())

@@ -99,6 +99,15 @@ class ArticleRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
 
 
+class ArchiveStateRow(Base):
+    """One row: a version that changes whenever the archive's issues change (cache keys)."""
+
+    __tablename__ = "archive_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CompanyRow(Base):
     """A company under its normalised key, with the name shown to people."""
 

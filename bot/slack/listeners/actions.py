@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 
+from bot.slack.listeners.events import ack_at_once
 from bot.slack.rendering import ACTION_MORE, ACTION_SHARE, decode_action, render_text
 from bot.slack.services import Services
 
@@ -16,11 +17,8 @@ log = logging.getLogger(__name__)
 def register(app: App, services: Services) -> None:
     """Attach the button handlers."""
 
-    def handle_more(
-        ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond
-    ) -> None:
+    def handle_more(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         """Replace the ephemeral answer with its next page."""
-        ack()
         decoded = decode_action(str(action.get("value", "")))
         user_id = (body.get("user") or {}).get("id", "")
         if decoded is None:
@@ -30,11 +28,8 @@ def register(app: App, services: Services) -> None:
         message = services.answers.page(kind, query, offset, user_id, shareable=True)
         respond(text=message.text, blocks=message.blocks, replace_original=True)
 
-    def handle_share(
-        ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond
-    ) -> None:
+    def handle_share(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         """Post the answer for everyone in the channel."""
-        ack()
         decoded = decode_action(str(action.get("value", "")))
         user_id = (body.get("user") or {}).get("id", "")
         if decoded is None or decoded[0] == "saved":
@@ -51,5 +46,6 @@ def register(app: App, services: Services) -> None:
             unfurl_media=False,
         )
 
-    app.action(ACTION_MORE)(handle_more)
-    app.action(ACTION_SHARE)(handle_share)
+    # Acked at once; the lookup and the post to response_url follow in Bolt's lazy runner.
+    app.action(ACTION_MORE)(ack=ack_at_once, lazy=[handle_more])
+    app.action(ACTION_SHARE)(ack=ack_at_once, lazy=[handle_share])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -17,6 +17,11 @@ from bot.store.queries import get_issue
 log = logging.getLogger(__name__)
 
 HOME_SAVED = 10
+
+
+def ack_at_once(ack: Ack) -> None:
+    """Acknowledge an event or click before any work (its listener runs lazily, after)."""
+    ack()
 
 
 def _save_emoji_matches(reaction: str, wanted: str) -> bool:
@@ -73,6 +78,7 @@ def register(app: App, services: Services) -> None:
         view = render_home(latest, saved, services.settings.save_emoji)
         client.views_publish(user_id=user_id, view=view)
 
-    app.event("reaction_added")(handle_reaction)
-    app.event("reaction_removed")(handle_reaction)
-    app.event("app_home_opened")(handle_app_home_opened)
+    # Slack wants the HTTP answer within 3 s; the work (database, Slack API calls) comes after.
+    app.event("reaction_added")(ack=ack_at_once, lazy=[handle_reaction])
+    app.event("reaction_removed")(ack=ack_at_once, lazy=[handle_reaction])
+    app.event("app_home_opened")(ack=ack_at_once, lazy=[handle_app_home_opened])
