@@ -21,12 +21,16 @@ from bot.store.archive import (
     stored_fingerprints,
 )
 from bot.store.db import Database
+from bot.store.fulltext import after_bulk_load
 
 log = logging.getLogger(__name__)
 
 DIGEST_SUFFIXES = (".txt", ".md", ".markdown")
 BATCH_FILES = 64
 PARALLEL_MIN_WINDOWS = 4  # below ~250 files a second process costs more than it saves
+# A run that changes this many issues (a backfill, a first import) refreshes search statistics;
+# daily runs leave that to autovacuum.
+BULK_LOAD_ISSUES = 100
 
 
 @dataclass
@@ -135,6 +139,9 @@ def ingest_files(
         save_knowledge(session, knowledge)
     for window in _parsed_windows(files, knowledge, batch_size):
         _store_batch(database, window, report, on_file)
+    if report.new + report.updated >= BULK_LOAD_ISSUES:
+        with database.write() as session:
+            after_bulk_load(session)
     return report
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
+from bot.store.fulltext import search_terms
 from bot.store.queries import find_by_company, get_issue, nearby_dates, search_topic
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
 
@@ -200,3 +201,33 @@ def test_migrated_schema_has_full_text_search(database: Database) -> None:
     ingest(database, SEEDS / "2026-05-01.txt")
     with database.read() as session:
         assert search_topic(session, "schema kafka headers").page.items
+
+
+def test_bulk_load_refreshes_search_statistics(database: Database, tmp_path: Path) -> None:
+    """A large first import leaves the planner fresh statistics (PostgreSQL: ANALYZE + GIN)."""
+    for day in range(120):
+        date = dt.date(2020, 1, 1) + dt.timedelta(days=day)
+        (tmp_path / f"{date}.txt").write_text(
+            f"Engineering @ Scale — {date}\n\nSignal of the Day\nQueues everywhere.\n\n"
+            f"Deep Dives\nBackpressure number {day} · Acme · Source\nAcme shed load early.\n"
+        )
+    report = ingest_files(database, expand_paths([tmp_path]))
+    assert report.new == 120
+    with database.read() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            analyzed = session.scalar(
+                text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'articles'")
+            )
+            assert analyzed is not None
+            matches = session.scalar(
+                text("SELECT count(*) FROM articles WHERE search @@ to_tsquery('backpressure')")
+            )
+            assert matches == 120
+        page = search_topic(session, "backpressure", 50, 100).page
+        assert len(page.items) == 20 and not page.has_more
+
+
+def test_search_terms_drop_operators_and_repeats() -> None:
+    assert search_terms('"rate AND limiting" OR NEAR( c++ 🚀') == ["rate", "limiting", "c"]
+    assert search_terms("a " * 40 + "A b") == ["a", "b"]
+    assert len(search_terms(" ".join(f"w{i}" for i in range(40)))) == 16

@@ -20,8 +20,12 @@ _OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
 
 def search_terms(query: str) -> list[str]:
     """The words of a user's query; punctuation, operators and emoji are dropped."""
-    terms = [t for t in _TERM_RE.findall(query) if t not in _OPERATORS]
-    return [t[:MAX_TERM_CHARS] for t in terms[:MAX_TERMS]]
+    # Repeats are dropped (both engines fold case): "a a a …" must cost what "a" costs.
+    unique: dict[str, str] = {}
+    for term in _TERM_RE.findall(query):
+        if term not in _OPERATORS:
+            unique.setdefault(term.casefold(), term[:MAX_TERM_CHARS])
+    return list(unique.values())[:MAX_TERMS]
 
 
 def _fts5_query(terms: list[str]) -> str:
@@ -81,3 +85,18 @@ def match_article_ids(session: Session, terms: list[str], limit: int, offset: in
         return list(session.scalars(_SQLITE, {"query": _fts5_query(terms), **params}))
     query = " ".join(terms)
     return list(session.scalars(_postgres_plan(session, query), {"query": query, **params}))
+
+
+def after_bulk_load(session: Session) -> None:
+    """Refresh what search plans depend on after many articles changed at once.
+
+    PostgreSQL: fresh planner statistics (the plan choice above reads its estimates) and the GIN
+    pending list merged into the index, which every search would otherwise scan until autovacuum
+    gets to it. SQLite: `PRAGMA optimize`, its own advice after large changes.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE articles"))
+        session.execute(text("ANALYZE article_companies"))
+        session.execute(text("SELECT gin_clean_pending_list('ix_articles_search'::regclass)"))
+    else:
+        session.execute(text("PRAGMA optimize"))
