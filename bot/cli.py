@@ -255,8 +255,9 @@ def post(
     if issue is None:
         fail(render_no_issue(day, nearby).text.replace("`", ""))
     if dry_run:
-        print_thread(out, channel, issue_messages(issue))
-        out.print(f"(dry run: {len(issue_messages(issue))} messages, nothing sent)")
+        thread = issue_messages(issue, settings.save_emoji)
+        print_thread(out, channel, thread)
+        out.print(f"(dry run: {len(thread)} messages, nothing sent)")
         return
     if settings.slack_bot_token is None:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
@@ -286,7 +287,8 @@ def make_deliverer(settings: Settings, database: Database) -> Deliverer:
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     lease = dt.timedelta(seconds=settings.lease_seconds)
     pacer = ChannelPacer(interval=settings.post_interval)
-    return Deliverer(database, SlackPoster(client, pacer), lease=lease)
+    poster = SlackPoster(client, pacer)
+    return Deliverer(database, poster, lease=lease, save_emoji=settings.save_emoji)
 
 
 @app.command()

@@ -62,6 +62,7 @@ class Deliverer:
     lease: dt.timedelta = dt.timedelta(seconds=60)
     ambiguous_retries: int = 4
     backoff: Callable[[float], None] = time.sleep
+    save_emoji: str = "bookmark"
 
     def deliver_issue(
         self, channel_id: str, issue_date: dt.date | None, *, retry_failed: bool = False
@@ -102,7 +103,7 @@ class Deliverer:
 
     def _send(self, claim: ledger.Claim, issue: IssueView, owner: str) -> DeliveryResult:
         channel = claim.channel_id
-        messages = issue_messages(issue)
+        messages = issue_messages(issue, self.save_emoji)
         article_ids: list[int | None] = [None, *(a.id for a in issue.articles), None]
         posted = dict(claim.posted)
         parent_ts = claim.parent_ts or posted.get(0)

@@ -164,3 +164,13 @@ def test_any_text_renders_valid_safe_messages(summary: str, title: str, publishe
         assert_valid_message(message)
         assert "<!" not in all_text(message.blocks)
         assert "<@" not in all_text(message.blocks)
+
+
+def test_issue_parent_names_the_configured_save_emoji() -> None:
+    issue = IssueView(1, dt.date(2026, 5, 13), "Signal", "Patterns", (), (article(),))
+    parent, reply, patterns = rendering.issue_messages(issue, "star")
+    assert ":star: to save one" in all_text(parent.blocks)
+    assert "A title" in all_text(reply.blocks) and "Patterns" in all_text(patterns.blocks)
+    hostile = rendering.issue_messages(issue, "<!channel>")[0]
+    assert "<!channel>" not in all_text(hostile.blocks)
+    assert_valid_message(hostile)

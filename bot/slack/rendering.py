@@ -334,13 +334,14 @@ def render_help(save_emoji: str, *, note: str | None = None) -> Message:
 # --- posting an issue to a channel ------------------------------------------------------------
 
 
-def render_issue_parent(issue: IssueView) -> Message:
+def render_issue_parent(issue: IssueView, save_emoji: str = "bookmark") -> Message:
     """The parent message of a posted issue: title, date and the Signal of the Day."""
     blocks = [
         _header(f"Engineering @ Scale — {issue.date.isoformat()}"),
         *_sections("*Signal of the Day*\n" + escape(issue.signal)),
         _context(
-            f"{len(issue.articles)} deep dives in the thread · react with a bookmark to save one"
+            f"{len(issue.articles)} deep dives in the thread · react with "
+            f":{clamp_escaped(save_emoji, 100)}: to save one"
         ),
     ]
     text = f"Engineering @ Scale — {issue.date.isoformat()}\nSignal of the Day: {issue.signal}"
@@ -364,9 +365,9 @@ def render_patterns(patterns: str) -> Message:
     return Message(_fallback("Patterns Across Companies: " + patterns), _limit_blocks(blocks))
 
 
-def issue_messages(issue: IssueView) -> list[Message]:
+def issue_messages(issue: IssueView, save_emoji: str = "bookmark") -> list[Message]:
     """Every message of a posted issue in order: parent, one per deep dive, then patterns."""
-    messages = [render_issue_parent(issue)]
+    messages = [render_issue_parent(issue, save_emoji)]
     messages.extend(render_article_reply(a) for a in issue.articles)
     if issue.patterns:
         messages.append(render_patterns(issue.patterns))
