@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
 from slack_stub import SlackStub
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy import text as sql
 
+from bot.config import normalise_database_url
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
@@ -69,10 +72,9 @@ class Bot:
         return status
 
 
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    tmp = tmp_path_factory.mktemp("bot")
-    url = f"sqlite:///{tmp / 'digest.db'}"
+@contextmanager
+def served_bot(url: str, tmp: Path) -> Iterator[Bot]:
+    """`python -m bot serve` on a free loopback port over the archive at `url` (seeds ingested)."""
     database = open_database(url, upgrade=True)
     ingest_files(database, expand_paths([REPO / "seeds"]))
     with SlackStub() as stub:
@@ -112,8 +114,16 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
             process.terminate()
             process.wait(10)
             log.close()
+            database.dispose()
             logged = (tmp / "serve.log").read_text()
             assert TOKEN not in logged and SECRET not in logged
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    tmp = tmp_path_factory.mktemp("bot")
+    with served_bot(f"sqlite:///{tmp / 'digest.db'}", tmp) as served:
+        yield served
 
 
 def blocks_text(message: dict[str, Any]) -> str:
@@ -375,3 +385,29 @@ def test_subscribe_status_unsubscribe(bot: Bot) -> None:
     assert "no longer" in blocks_text(bot.command("unsubscribe", channel="C900"))
     assert "not subscribed" in blocks_text(bot.command("status", channel="C900"))
     assert "was not subscribed" in blocks_text(bot.command("unsubscribe", channel="C900"))
+
+
+def test_a_slow_lookup_is_acked_in_time_then_answered(database_url: str, tmp_path: Path) -> None:
+    """Slack gives up after 3 s: a lookup stuck on the database is acked, then answered later."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a table lock that stalls readers needs PostgreSQL (SQLite WAL never blocks)")
+    with served_bot(database_url, tmp_path) as served:
+        locker = create_engine(normalise_database_url(database_url))
+        with locker.connect() as connection:
+            transaction = connection.begin()
+            connection.execute(sql("LOCK TABLE archive_state IN ACCESS EXCLUSIVE MODE"))
+            before = len(served.stub.responses)
+            body = slash_command_body(
+                "company Cloudflare", response_url=served.stub.response_url("slow")
+            )
+            start = time.monotonic()
+            status, raw, _ = post(served.url, body, sign(body, SECRET))
+            assert status == 200 and time.monotonic() - start < 3.0
+            assert "Looking that up" in raw
+            time.sleep(0.5)
+            assert len(served.stub.responses) == before  # still blocked: nothing sent yet
+            transaction.rollback()  # the database frees up
+        answer = wait_response(served, before)
+        assert "Articles by Cloudflare" in blocks_text(answer)
+        assert answer.get("response_type") == "ephemeral"
+        locker.dispose()
