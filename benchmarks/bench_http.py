@@ -82,43 +82,11 @@ def floor_server(port: int) -> None:
 # --- the load (child process) --------------------------------------------------------------
 
 
-def sign(body: str) -> dict[str, str]:
-    """Slack's v0 signature over 'v0:{timestamp}:{body}'."""
-    import hashlib
-    import hmac
-
-    ts = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Signature": f"v0={digest}",
-        "X-Slack-Request-Timestamp": ts,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def command_body(text: str, user: str, response_url: str) -> str:
-    """A form-encoded slash command payload with the fields Slack sends."""
-    return urllib.parse.urlencode(
-        {
-            "token": "deprecated",
-            "team_id": "T0BENCH",
-            "team_domain": "bench",
-            "channel_id": "C0BENCH",
-            "channel_name": "bench",
-            "user_id": user,
-            "user_name": "bench",
-            "command": "/digest",
-            "text": text,
-            "api_app_id": "A0BENCH",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
-
-
 def load(port: int, queries: list[tuple[str, str]], clients: int, seconds: float) -> None:
     """Closed-loop clients for `seconds`; prints JSON: per request (kind, ms, outcome)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from slack_signing import sign, slash_command_body
+
     response_url = os.environ["BENCH_RESPONSE_URL"]
     stop_at = time.perf_counter() + seconds
     records: list[tuple[str, float, str]] = []
@@ -130,8 +98,10 @@ def load(port: int, queries: list[tuple[str, str]], clients: int, seconds: float
         mine: list[tuple[str, float, str]] = []
         while time.perf_counter() < stop_at:
             kind, text = rng.choice(queries)
-            body = command_body(f"{kind} {text}", f"U{index:04d}", response_url)
-            headers = sign(body)
+            body = slash_command_body(
+                f"{kind} {text}", user_id=f"U{index:04d}", response_url=response_url
+            )
+            headers = sign(body, SECRET)
             start = time.perf_counter()
             try:
                 conn.request("POST", "/slack/events", body=body.encode(), headers=headers)
