@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
