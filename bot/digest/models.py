@@ -14,6 +14,8 @@ class Article:
     companies: tuple[str, ...]
     summary: str
     url: str | None = None
+    # How sure the parser is of where the publisher ends (0..1); not part of `parse --json`.
+    confidence: float = field(default=1.0, compare=False)
 
     @property
     def publisher(self) -> str:
