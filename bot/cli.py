@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # parser's word lists, and every command starts faster.
 
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"})
 
 app = typer.Typer(
     help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
@@ -52,9 +53,20 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        fail(f"{name}: {first['msg']}", 2)
+        for line in settings_errors(exc):
+            err.print(f"error: {line}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """One line per invalid variable: its name, what is wrong, and the value unless secret."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = "" if name in SECRET_SETTINGS else f" (got {str(error.get('input'))[:60]!r})"
+        lines.append(f"{name}: {message[:1].lower()}{message[1:]}{shown}")
+    return lines
 
 
 def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///digest.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def normalise_database_url(url: str) -> str:
@@ -30,12 +31,12 @@ class Settings(BaseSettings):
     admins: str = Field("", alias="DIGEST_ADMINS")
     source_dir: str | None = Field(None, alias="DIGEST_SOURCE_DIR")
     feed_url: str | None = Field(None, alias="DIGEST_FEED_URL")
-    poll_minutes: float = Field(5.0, alias="DIGEST_POLL_MINUTES", gt=0)
-    max_issue_age_days: float = Field(2.0, alias="DIGEST_MAX_ISSUE_AGE_DAYS", ge=0)
-    catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0)
-    post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
-    answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
-    lease_seconds: float = Field(60.0, alias="DIGEST_LEASE_SECONDS", gt=0)
+    poll_minutes: float = Field(5.0, alias="DIGEST_POLL_MINUTES", gt=0, allow_inf_nan=False)
+    max_issue_age_days: float = Field(2.0, alias="DIGEST_MAX_ISSUE_AGE_DAYS", ge=0, allow_inf_nan=False)
+    catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0, allow_inf_nan=False)
+    post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0, allow_inf_nan=False)
+    answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0, allow_inf_nan=False)
+    lease_seconds: float = Field(60.0, alias="DIGEST_LEASE_SECONDS", gt=0, allow_inf_nan=False)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
@@ -44,6 +45,14 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_url(cls, value: str) -> str:
         return normalise_database_url(value.strip() or DEFAULT_DATABASE_URL)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("save_emoji")
     @classmethod

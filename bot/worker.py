@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -215,8 +216,17 @@ class Worker:
                 **common,
             )
 
+        stopping = threading.Event()
+
         def stop(signum: int, _frame: Any) -> None:
-            log.info("signal %d: stopping the worker", signum)
+            if stopping.is_set():
+                # A second Ctrl-C: leave now. Safe at any point: a delivery cut short resumes
+                # from its ledger (the in-flight part is looked up, never re-posted blindly).
+                log.warning("signal %d again: exiting without waiting for deliveries", signum)
+                logging.shutdown()
+                os._exit(128 + signum)
+            stopping.set()
+            log.info("signal %d: stopping the worker (again to exit at once)", signum)
             self.scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, stop)

@@ -129,3 +129,23 @@ def test_missing_signing_secret_and_secrets_never_printed(tmp_path: Path) -> Non
     assert token not in result.stderr + result.stdout
     bad = bot("search", "company", "x", cwd=tmp_path, env={"DIGEST_POLL_MINUTES": "-1"})
     assert bad.returncode == 2 and "DIGEST_POLL_MINUTES" in bad.stderr
+
+
+def test_each_invalid_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {
+        "LOG_LEVEL": "LOUD",
+        "PORT": "70000",
+        "WEB_CONCURRENCY": "many",
+        "DIGEST_MAX_ISSUE_AGE_DAYS": "-3",
+        "SLACK_BOT_TOKEN": "xoxb-never-shown-0123456789",
+    }
+    result = bot("search", "date", "latest", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4, lines
+    for name in ("LOG_LEVEL", "PORT", "WEB_CONCURRENCY", "DIGEST_MAX_ISSUE_AGE_DAYS"):
+        assert sum(line.startswith(f"error: {name}: ") for line in lines) == 1, lines
+    assert "'LOUD'" in result.stderr and "DEBUG, INFO" in result.stderr
+    assert "xoxb-never-shown" not in result.stderr
+    ok = bot("search", "date", "latest", cwd=tmp_path, env={"LOG_LEVEL": "debug"})
+    assert ok.returncode == 0, ok.stderr

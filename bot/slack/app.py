@@ -32,6 +32,27 @@ class MissingSettingError(Exception):
         self.name = name
 
 
+class _ClientTokenNotice(logging.Filter):
+    """Drops Bolt's "`token` will be unused" warning, which is about Bolt's own behaviour.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that the client we
+    pass (built from the same token, with our retry policy) wins. Nothing is wrong, so an
+    operator should not see a warning for it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every other record."""
+        return "`token` will be unused" not in record.getMessage()
+
+
+def bolt_logger() -> logging.Logger:
+    """The logger Bolt logs through, without its token notice."""
+    logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _ClientTokenNotice) for f in logger.filters):
+        logger.addFilter(_ClientTokenNotice())
+    return logger
+
+
 def utc_now() -> dt.datetime:
     """The real clock."""
     return dt.datetime.now(dt.UTC)
@@ -95,7 +116,7 @@ def create_app(
         # (Slack API calls for events and buttons) runs in lazy listeners; /digest answers
         # inline only within its own deadline.
         process_before_response=True,
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger(),
     )
     answers = Answers(database, settings, clock, user_timezone_lookup(client))
     services = Services(settings, database, answers, clock)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -50,6 +53,18 @@ def serve_http(
     """
     from gunicorn.app.base import BaseApplication
 
+    def when_ready(_server: object) -> None:
+        """The one startup line: gunicorn's own are below our log level."""
+        log.info(
+            "serving Slack over HTTP on http://%s:%d%s (and %s), %d processes × %d threads",
+            host,
+            port,
+            EVENTS_PATH,
+            HEALTH_PATH,
+            workers,
+            threads,
+        )
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {
@@ -61,6 +76,7 @@ def serve_http(
                 "graceful_timeout": 20,
                 "accesslog": None,
                 "loglevel": "warning",
+                "when_ready": when_ready,
             }.items():
                 self.cfg.set(key, value)
 
@@ -74,4 +90,10 @@ def serve_socket_mode(app: App, app_token: str) -> None:
     """Connect over Socket Mode (no public URL needed)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
+    handler = SocketModeHandler(app, app_token)  # type: ignore[no-untyped-call]
+    log.info("serving Slack in Socket Mode (outbound WebSocket, no port), 1 process")
+    try:
+        handler.start()  # type: ignore[no-untyped-call]
+    except KeyboardInterrupt:  # Ctrl-C: leave without a traceback
+        log.info("interrupted: closing the Socket Mode connection")
+        handler.close()  # type: ignore[no-untyped-call]
