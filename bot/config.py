@@ -20,7 +20,9 @@ def normalise_database_url(url: str) -> str:
 class Settings(BaseSettings):
     """Everything the bot is configured with; tokens are secrets and never printed."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, allow_inf_nan=False
+    )
 
     database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -31,12 +33,12 @@ class Settings(BaseSettings):
     admins: str = Field("", alias="DIGEST_ADMINS")
     source_dir: str | None = Field(None, alias="DIGEST_SOURCE_DIR")
     feed_url: str | None = Field(None, alias="DIGEST_FEED_URL")
-    poll_minutes: float = Field(5.0, alias="DIGEST_POLL_MINUTES", gt=0, allow_inf_nan=False)
-    max_issue_age_days: float = Field(2.0, alias="DIGEST_MAX_ISSUE_AGE_DAYS", ge=0, allow_inf_nan=False)
-    catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0, allow_inf_nan=False)
-    post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0, allow_inf_nan=False)
-    answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0, allow_inf_nan=False)
-    lease_seconds: float = Field(60.0, alias="DIGEST_LEASE_SECONDS", gt=0, allow_inf_nan=False)
+    poll_minutes: float = Field(5.0, alias="DIGEST_POLL_MINUTES", gt=0)
+    max_issue_age_days: float = Field(2.0, alias="DIGEST_MAX_ISSUE_AGE_DAYS", ge=0)
+    catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0)
+    post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
+    answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
+    lease_seconds: float = Field(60.0, alias="DIGEST_LEASE_SECONDS", gt=0)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")

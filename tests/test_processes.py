@@ -64,7 +64,7 @@ def test_serve_logs_one_startup_line_and_no_framework_warning(tmp_path: Path) ->
             def healthy() -> bool:
                 try:
                     url = f"http://127.0.0.1:{port}/healthz"
-                    with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310
+                    with urllib.request.urlopen(url, timeout=1) as r:
                         return bool(r.status == 200)
                 except OSError:
                     return False
