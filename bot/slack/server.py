@@ -90,7 +90,7 @@ def serve_socket_mode(app: App, app_token: str) -> None:
     """Connect over Socket Mode (no public URL needed)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    handler = SocketModeHandler(app, app_token)  # type: ignore[no-untyped-call]
+    handler = SocketModeHandler(app, app_token)
     log.info("serving Slack in Socket Mode (outbound WebSocket, no port), 1 process")
     try:
         handler.start()  # type: ignore[no-untyped-call]
