@@ -352,19 +352,22 @@ def subscriptions_list() -> None:
     from bot.delivery import utc_now
     from bot.slack.answers import status_text
     from bot.store import ledger, subscriptions
+    from bot.store.queries import latest_issue_date
 
     settings = load_settings()
     database = open_db(settings)
     now = utc_now()
+    max_age = dt.timedelta(days=settings.max_issue_age_days)
     with database.read() as session:
         subs = subscriptions.list_subscriptions(session)
         rows = [(s, ledger.last_delivery(session, s.channel_id)) for s in subs]
+        newest = latest_issue_date(session)
     if not rows:
         out.print("no subscriptions")
         return
     for sub, last in rows:
         out.print(f"{sub.channel_id}", style="bold", markup=False)
-        for line in status_text(sub, last, now).splitlines():
+        for line in status_text(sub, last, now, newest, max_age).splitlines():
             out.print(f"  {line}", markup=False)
 
 

@@ -105,3 +105,37 @@ def decide(
     if now - slot > grace:
         return Decision("missed", slot, newest)
     return Decision("post", slot, newest)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a channel's next slot will bring, for people reading /digest status."""
+
+    slot: dt.datetime  # in the channel's timezone
+    state: Literal["post", "stale", "posted", "empty"]
+    issue_date: dt.date | None = None
+    age_days: int = 0
+
+
+def outlook(
+    schedule: ChannelSchedule,
+    now: dt.datetime,
+    newest: dt.date | None,
+    newest_delivered: bool,
+    *,
+    max_age: dt.timedelta,
+) -> Outlook:
+    """The next slot and whether the archive's newest issue would be posted then.
+
+    Mirrors `decide`: at the slot the newest issue is posted unless this channel already has it
+    or it is older than `max_age` on the slot's local day; then only a newer issue posts.
+    """
+    slot = schedule.next_slot(now).astimezone(schedule.zone)
+    if newest is None:
+        return Outlook(slot, "empty")
+    if newest_delivered:
+        return Outlook(slot, "posted", newest)
+    age = (schedule.local_day(slot) - newest).days
+    if dt.timedelta(days=age) > max_age:
+        return Outlook(slot, "stale", newest, age)
+    return Outlook(slot, "post", newest, age)

@@ -122,3 +122,19 @@ def test_answer_cache_by_version_and_least_recently_used() -> None:
     assert cache.get("b", 2) is None
     assert cache.get("a", 2) is b and cache.get("c", 2) is c
     assert (cache.hits, cache.misses) == (5, 2)
+
+
+def test_status_says_when_the_newest_issue_is_too_old_to_post(database: Database) -> None:
+    service = answers(database)
+    service.answer(parse_request("subscribe 09:00 UTC daily"), Asker("U1", "C1"))
+    empty = service.answer(parse_request("status"), Asker("U1", "C1")).text
+    assert "the archive is empty" in empty
+    ingest_files(database, [SEEDS / "2026-05-01.txt"])  # 12 days before NOW
+    stale = service.answer(parse_request("status"), Asker("U1", "C1")).text
+    assert "Nothing new to post: the newest issue, 2026-05-01, is 13 days old" in stale
+    assert "DIGEST_MAX_ISSUE_AGE_DAYS" in stale
+    assert "Next post: Thu 2026-05-14 09:00 UTC, if a new issue has arrived" in stale
+    ingest_files(database, [SEEDS / "2026-05-13.txt"])
+    fresh = service.answer(parse_request("status"), Asker("U1", "C1")).text
+    assert "Next post: Thu 2026-05-14 09:00 UTC, issue 2026-05-13." in fresh
+    assert "Nothing new" not in fresh

@@ -149,3 +149,16 @@ def test_each_invalid_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "xoxb-never-shown" not in result.stderr
     ok = bot("search", "date", "latest", cwd=tmp_path, env={"LOG_LEVEL": "debug"})
     assert ok.returncode == 0, ok.stderr
+
+
+def test_subscriptions_list_shows_the_max_age_rule(tmp_path: Path) -> None:
+    assert bot("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
+    added = bot("subscriptions", "add", "C0LIST", "09:00", "UTC", "daily", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    listed = bot("subscriptions", "list", cwd=tmp_path)
+    assert "Nothing new to post: the newest issue, 2026-05-13" in listed.stdout
+    assert "DIGEST_MAX_ISSUE_AGE_DAYS" in listed.stdout
+    lenient = bot(
+        "subscriptions", "list", cwd=tmp_path, env={"DIGEST_MAX_ISSUE_AGE_DAYS": "100000"}
+    )
+    assert ", issue 2026-05-13." in lenient.stdout and "Nothing new" not in lenient.stdout

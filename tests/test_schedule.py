@@ -196,3 +196,27 @@ def test_weekend_gets_nothing_on_weekdays_schedule() -> None:
     saturday = at("UTC", 2026, 5, 16, 9, 30)
     decision = decide(s, saturday, [dt.date(2026, 5, 16)], set(), max_age=MAX_AGE, grace=GRACE)
     assert decision.action != "post"
+
+
+def test_outlook_says_when_the_newest_issue_is_too_old_to_post() -> None:
+    from bot.schedule import outlook
+
+    sub = ChannelSchedule(
+        "C1", 9, 0, "Europe/Berlin", "weekdays", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    now = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)  # a Wednesday, after 09:00 Berlin
+    two_days = dt.timedelta(days=2)
+    fresh = outlook(sub, now, dt.date(2026, 5, 13), False, max_age=two_days)
+    assert (fresh.state, fresh.issue_date) == ("post", dt.date(2026, 5, 13))
+    assert fresh.slot == dt.datetime(2026, 5, 14, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    edge = outlook(sub, now, dt.date(2026, 5, 12), False, max_age=two_days)
+    assert (edge.state, edge.age_days) == ("post", 2)
+    stale = outlook(sub, now, dt.date(2026, 5, 11), False, max_age=two_days)
+    assert (stale.state, stale.age_days) == ("stale", 3)
+    assert outlook(sub, now, dt.date(2026, 5, 13), True, max_age=two_days).state == "posted"
+    assert outlook(sub, now, None, False, max_age=two_days).state == "empty"
+    # What decide() does at that slot agrees with the outlook.
+    at_slot = fresh.slot.astimezone(dt.UTC)
+    for newest, state in ((dt.date(2026, 5, 12), "post"), (dt.date(2026, 5, 11), "stale")):
+        decision = decide(sub, at_slot, [newest], set(), max_age=two_days, grace=dt.timedelta(0))
+        assert (decision.action == "post") == (state == "post")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.schedule import ChannelSchedule
+from bot.schedule import ChannelSchedule, Outlook, outlook
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.grammar import Request, parse_day, parse_schedule
@@ -20,6 +20,7 @@ from bot.store.db import Database
 from bot.store.queries import (
     find_by_company,
     get_issue,
+    latest_issue_date,
     nearby_dates,
     search_topic,
 )
@@ -190,24 +191,28 @@ class Answers:
         with self.database.read() as session:
             sub = subscriptions.get_subscription(session, asker.channel_id)
             last = ledger.last_delivery(session, asker.channel_id)
-        return rendering.render_text(status_text(sub, last, self.clock()))
+            newest = latest_issue_date(session)
+        max_age = dt.timedelta(days=self.settings.max_issue_age_days)
+        return rendering.render_text(status_text(sub, last, self.clock(), newest, max_age))
 
 
 def status_text(
     sub: subscriptions.Subscription | None,
     last: ledger.DeliveryView | None,
     now: dt.datetime,
+    newest: dt.date | None = None,
+    max_age: dt.timedelta = dt.timedelta(days=2),
 ) -> str:
-    """The /digest status text (also used by the CLI)."""
+    """The /digest status text (also used by the CLI); `newest` is the archive's newest issue."""
     lines: list[str] = []
     if sub is None:
         lines.append("This channel is not subscribed. Use /digest subscribe [HH:MM] [Timezone].")
     else:
         schedule: ChannelSchedule = sub.schedule
-        next_at = schedule.next_slot(now).astimezone(schedule.zone)
         days = "every day" if sub.days == "daily" else "weekdays"
         lines.append(f"Schedule: {sub.time_text} {sub.timezone}, {days}.")
-        lines.append(f"Next post: {next_at:%a %Y-%m-%d %H:%M %Z}.")
+        delivered = last is not None and newest is not None and last.issue_date >= newest
+        lines.append(next_post_text(outlook(schedule, now, newest, delivered, max_age=max_age)))
         if sub.failing:
             lines.append(
                 f"FAILING: {sub.last_error}. Fix it (e.g. invite the bot), then subscribe again."
@@ -224,3 +229,23 @@ def status_text(
             f"{last.messages} messages{error}."
         )
     return "\n".join(lines)
+
+
+def next_post_text(coming: Outlook) -> str:
+    """'Next post: …' and what it will carry; says so when nothing is new enough to post."""
+    when = f"{coming.slot:%a %Y-%m-%d %H:%M %Z}"
+    match coming.state:
+        case "post":
+            return f"Next post: {when}, issue {coming.issue_date}."
+        case "posted":
+            return (
+                f"Next post: {when}, if a new issue has arrived by then "
+                f"(the newest, {coming.issue_date}, was already posted here)."
+            )
+        case "stale":
+            return (
+                f"Nothing new to post: the newest issue, {coming.issue_date}, is "
+                f"{coming.age_days} days old, older than DIGEST_MAX_ISSUE_AGE_DAYS allows. "
+                f"Next post: {when}, if a new issue has arrived by then."
+            )
+    return f"Nothing to post yet: the archive is empty. Next post: {when}, if an issue arrives."
