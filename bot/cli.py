@@ -1,4 +1,4 @@
-"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|db`."""
+"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|db|doctor`."""
 
 from __future__ import annotations
 
@@ -335,6 +335,22 @@ def serve(
         return make_wsgi_app(create_app(settings, open_db(settings, upgrade=False)))
 
     serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
+
+
+@app.command()
+def doctor() -> None:
+    """Check this deployment: settings, database, archive, Slack token and scopes, sources,
+    subscriptions. One line per check with what to do; exit status 1 if any check failed."""
+    from bot.delivery import utc_now
+    from bot.doctor import run_checks, web_client
+
+    settings = load_settings()
+    failed = 0
+    for finding in run_checks(settings, utc_now(), web_client(settings)):
+        out.print(finding.line(), markup=False)
+        failed += finding.status == "FAIL"
+    out.print(f"{failed} check(s) failed" if failed else "all checks passed", markup=False)
+    raise typer.Exit(1 if failed else 0)
 
 
 def main() -> None:

@@ -16,9 +16,18 @@ import urllib.parse
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 JSON_FIELDS = ("blocks", "metadata", "view", "attachments")
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+
+
+def manifest_scopes() -> set[str]:
+    """The bot scopes manifest.yml asks for: what an installed app is granted by default."""
+    return set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -63,6 +72,11 @@ class SlackStub:
     def __init__(self, rate_limit_per_channel: float | None = None) -> None:
         self.rate_limit_per_channel = rate_limit_per_channel
         self.users: dict[str, dict[str, Any]] = {}
+        # What auth.test reports in x-oauth-scopes, tokens Slack answers invalid_auth for, and
+        # channel facts for conversations.info (default: the bot is a member).
+        self.scopes: set[str] = manifest_scopes()
+        self.invalid_tokens: set[str] = set()
+        self.channels: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
         self._state = _State()
         self._lock = threading.RLock()
@@ -276,6 +290,15 @@ class SlackStub:
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
+    def _channel_info(self, channel: str) -> dict[str, Any]:
+        with self._lock:
+            error = self._state.channel_errors.get(channel)
+            facts = dict(self.channels.get(channel, {}))
+        if error:
+            return {"ok": False, "error": error}
+        info = {"id": channel, "name": channel.lower(), "is_member": True, "is_archived": False}
+        return {"ok": True, "channel": info | facts}
+
     def _answer(
         self, method: str, params: dict[str, Any]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -290,7 +313,7 @@ class SlackStub:
                     "url": "https://example.slack.com/",
                     "team": "Example",
                 },
-                {},
+                {"x-oauth-scopes": ",".join(sorted(self.scopes))},
             )
         if method == "chat.postMessage":
             return self._post_message(params)
@@ -311,11 +334,7 @@ class SlackStub:
                 return 200, {"ok": False, "error": "invalid_arguments"}, {}
             return 200, {"ok": True, "view": view}, {}
         if method == "conversations.info":
-            return (
-                200,
-                {"ok": True, "channel": {"id": params.get("channel"), "is_member": True}},
-                {},
-            )
+            return 200, self._channel_info(str(params.get("channel", ""))), {}
         return 200, {"ok": True}, {}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -373,8 +392,12 @@ class SlackStub:
                 call.method = method
                 with stub._lock:
                     stub._state.calls.append(call)
-                if not (headers.get("authorization") or "").startswith("Bearer xox"):
+                authorization = headers.get("authorization") or ""
+                if not authorization.startswith("Bearer xox"):
                     self._send(200, {"ok": False, "error": "not_authed"}, {})
+                    return
+                if authorization.removeprefix("Bearer ") in stub.invalid_tokens:
+                    self._send(200, {"ok": False, "error": "invalid_auth"}, {})
                     return
                 fault = stub._take_fault(method)
                 if fault is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -9,18 +10,16 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator
+from slack_sdk import WebClient
+from slack_sdk.web.base_client import BaseClient
+
+from bot.slack.grammar import VERBS
+from bot.slack.scopes import FEATURE_SCOPES, METHOD_SCOPES, required_scopes
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO.parent / "shared" / "slack-manifest-schema" / "manifest.schema.1.0.0.json"
-SCOPES = {
-    "chat:write",
-    "chat:write.public",
-    "commands",
-    "reactions:read",
-    "users:read",
-    "channels:history",
-    "groups:history",
-}
+# Methods Bolt itself calls with the bot's client (auth.test when it verifies the token).
+FRAMEWORK_METHODS = {"auth.test"}
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +45,60 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict[str, Any]) -> None:
     }
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == SCOPES
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == required_scopes()
     urls = [
         commands["/digest"]["url"],
         manifest["settings"]["event_subscriptions"]["request_url"],
         manifest["settings"]["interactivity"]["request_url"],
     ]
     assert all(u.endswith("/slack/events") for u in urls)
+
+
+def web_api_methods_called(root: Path) -> dict[str, list[str]]:
+    """Web API methods called anywhere under `root`: `x.chat_postMessage(...)` style calls and
+    `x.api_call("chat.postMessage")`, with where each is called."""
+    api = set(dir(WebClient)) - set(dir(BaseClient))
+    found: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            name = node.func.attr
+            if name in api and not name.startswith("_"):
+                method = name.replace("_", ".")
+            elif name == "api_call" and node.args and isinstance(node.args[0], ast.Constant):
+                method = str(node.args[0].value)
+            else:
+                continue
+            found.setdefault(method, []).append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_scanner_finds_calls_in_both_styles(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        "client.chat_postMessage(channel='C')\n"
+        "client.api_call('reactions.add')\n"
+        "client.token\n"
+        "client.api_call(method)\n"
+    )
+    assert set(web_api_methods_called(tmp_path)) == {"chat.postMessage", "reactions.add"}
+
+
+def test_manifest_scopes_are_exactly_what_the_code_calls(manifest: dict[str, Any]) -> None:
+    called = web_api_methods_called(REPO / "bot")
+    unknown = {m: where for m, where in called.items() if m not in METHOD_SCOPES}
+    assert not unknown, f"add these methods' scopes to bot/slack/scopes.py: {unknown}"
+    unused = set(METHOD_SCOPES) - set(called) - FRAMEWORK_METHODS
+    assert not unused, f"bot/slack/scopes.py lists methods the bot never calls: {unused}"
+    from_calls = {s for m in called for s in METHOD_SCOPES[m]}
+    asked = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert asked == from_calls | set(FEATURE_SCOPES)
+    assert {"chat.postMessage", "conversations.history", "users.info"} <= set(called)
+
+
+def test_usage_hint_lists_every_subcommand(manifest: dict[str, Any]) -> None:
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    words = {w.strip("[]") for w in hint.replace("|", " ").split()}
+    assert set(VERBS) <= words, set(VERBS) - words
+    for option in ("HH:MM", "weekdays", "daily"):
+        assert option in hint

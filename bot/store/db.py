@@ -106,6 +106,18 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def revisions(self) -> tuple[str | None, str | None]:
+        """(the schema's migration revision, the newest migration's); None if never migrated."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current, head
+
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()

@@ -236,3 +236,8 @@ def nearby_dates(session: Session, date: dt.date, count: int = 3) -> tuple[dt.da
 def latest_issue_date(session: Session) -> dt.date | None:
     """The newest issue's date."""
     return session.scalar(select(func.max(IssueRow.date)))
+
+
+def issue_count(session: Session) -> int:
+    """How many issues the archive holds."""
+    return int(session.scalar(select(func.count()).select_from(IssueRow)) or 0)
