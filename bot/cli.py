@@ -305,7 +305,9 @@ def make_deliverer(settings: Settings, database: Database) -> Deliverer:
 
 @app.command()
 def serve(
-    port: Annotated[int | None, typer.Option(help="HTTP port (default $PORT, else 3000).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default $PORT, else 3000).", min=1, max=65535)
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
     socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
 ) -> None:

@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,23 @@ def test_readme_command_runs_as_written(command: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
     assert "Usage:" in result.stdout
+
+
+def test_every_command_option_is_documented() -> None:
+    import typer
+
+    from bot.cli import app
+
+    readme = (REPO / "README.md").read_text()
+    missing = []
+    # Typer's command objects (its own copy of click's): groups have .commands, options .opts.
+    stack: list[tuple[str, Any]] = [("", typer.main.get_command(app))]
+    while stack:
+        path, command = stack.pop()
+        subcommands = getattr(command, "commands", {})
+        stack += [(f"{path} {name}", sub) for name, sub in subcommands.items()]
+        for param in command.params:
+            for option in param.opts if param.param_type_name == "option" else ():
+                if option.startswith("--") and option != "--help" and option not in readme:
+                    missing.append(f"{path.strip()} {option}")
+    assert not missing, missing
