@@ -145,6 +145,27 @@ def canonical_name(name: str) -> str:
     return _ALIASES.get(compact, " ".join(name.split()))
 
 
+# A name's words as compared against a line: case-folded, curly quotes straightened.
+Words = tuple[str, ...]
+
+
+def name_words(text: str) -> Words:
+    """The words of a name as compared against a line (the line keeps its own spelling)."""
+    return tuple(w.casefold().replace("’", "'").replace("‘", "'") for w in text.split())
+
+
+def organisation_forms(name: str, from_sources: bool) -> list[str]:
+    """How a stated name is written as a publisher: a Sources feed 'X Engineering Blog' is X."""
+    if not from_sources:
+        return [" ".join(name.split())]
+    forms = []
+    for written in source_names(name):
+        stripped = _strip_feed_words(_fold(written))
+        if stripped and stripped not in forms:
+            forms.append(stripped)
+    return forms
+
+
 def split_joint(publisher: str) -> list[str]:
     """Split a joint publisher 'A / B' into its companies, as written."""
     return [part.strip() for part in _JOINT_RE.split(publisher.strip()) if part.strip()]
@@ -170,6 +191,11 @@ class PublisherKnowledge:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self._keys: set[str] = set()
         self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
+        # The operator's word, applied after the parser's split (see bot/digest/resplit.py):
+        # names taught, as folded words indexed by their first word, and corrections by the
+        # key of the wrong name.
+        self.taught_forms: dict[str, list[Words]] = {}
+        self.corrections: dict[str, str] = {}
         for alias in _ALIASES.values():
             self._add_keys(alias)
         for name in names:
@@ -192,6 +218,21 @@ class PublisherKnowledge:
         self.stated.add((source, True))
         for name in source_names(source):
             self._add_keys(name)
+
+    def teach(self, name: str, aliases: Iterable[str] = ()) -> None:
+        """Remember a name the operator taught, and its aliases, as publishers to split on."""
+        for form in (name, *aliases):
+            self._add_keys(form)
+            words = name_words(form)
+            if words and words not in self.taught_forms.setdefault(words[0], []):
+                self.taught_forms[words[0]].append(words)
+
+    def add_correction(self, wrong: str, right: str) -> None:
+        """Remember that a split giving `wrong` should give `right` where the line allows it."""
+        key = company_key(wrong)
+        if key:
+            self.corrections[key] = " ".join(right.split())
+            self._add_keys(right)
 
     def knows(self, name: str) -> bool:
         """Whether every company of this (possibly joint) name is known."""

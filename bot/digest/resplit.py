@@ -1,0 +1,113 @@
+"""Moving the cut between publisher and summary to where a known name says it belongs.
+
+A deep dive's line was 'Publisher Summary…' with nothing between the two, so the words of the
+publisher plus the summary are the line. Corrections and taught names re-cut that line; they
+never rename: a name the line does not start with is not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from bot.digest.companies import (
+    PublisherKnowledge,
+    Words,
+    company_key,
+    split_joint,
+)
+from bot.digest.companies import name_words as fold_words
+from bot.digest.models import Article
+
+
+def resplit(publisher: str, summary: str, target: str) -> tuple[str, str] | None:
+    """The line 'publisher summary' cut after `target`; None if it does not start so or stays.
+
+    `target` is the whole publisher wanted (joint names as 'A / B'); the result keeps the line's
+    own spelling of it.
+    """
+    line = f"{publisher} {summary}".split()
+    wanted = fold_words(target)
+    if not wanted or len(wanted) > len(line):
+        return None
+    if fold_words(" ".join(line[: len(wanted)])) != wanted:
+        return None
+    cut = len(wanted)
+    if cut == len(publisher.split()):
+        return None  # the same cut: nothing to move
+    return " ".join(line[:cut]), " ".join(line[cut:])
+
+
+def replace_company(publisher: str, wrong_key: str, right: str) -> str | None:
+    """The publisher with each company keyed `wrong_key` written as `right`; None if none is."""
+    parts = split_joint(publisher)
+    replaced = [right if company_key(p) == wrong_key else p for p in parts]
+    return " / ".join(replaced) if replaced != parts else None
+
+
+def extend_split(
+    publisher: str, summary: str, forms: Mapping[str, Sequence[Words]]
+) -> tuple[str, str] | None:
+    """Re-cut when the line continues the last publisher into a longer known name.
+
+    `forms` holds known names as folded words, indexed by their first word. Only longer names
+    count (a name never cuts another short: 'Acme' must not turn 'Acme Robotics' into 'Acme'),
+    and only ones that are another company ('Acme Engineering' is Acme's feed, not a new name).
+    """
+    parts = split_joint(publisher)
+    if not parts:
+        return None
+    last = fold_words(parts[-1])
+    line = last + fold_words(summary)
+    best: Words = ()
+    for form in forms.get(last[0], ()):
+        if (
+            len(last) < len(form) <= len(line)
+            and len(form) > len(best)
+            and line[: len(form)] == form
+        ):
+            best = form
+    if not best or company_key(" ".join(best)) == company_key(parts[-1]):
+        return None
+    written = f"{parts[-1]} {summary}".split()[: len(best)]
+    return resplit(publisher, summary, " / ".join([*parts[:-1], " ".join(written)]))
+
+
+# A correction's result may itself be corrected ('A' -> 'A B' -> 'A B C'); a cycle stops here.
+MAX_CORRECTION_STEPS = 4
+
+
+def _correct_once(
+    publisher: str, summary: str, corrections: Mapping[str, str]
+) -> tuple[str, str] | None:
+    for part in split_joint(publisher):
+        right = corrections.get(company_key(part))
+        target = replace_company(publisher, company_key(part), right) if right else None
+        moved = resplit(publisher, summary, target) if target else None
+        if moved is not None:
+            return moved
+    return None
+
+
+def revise(knowledge: PublisherKnowledge, publisher: str, summary: str) -> tuple[str, str] | None:
+    """The split the operator's names and corrections ask for instead of this one, or None."""
+    current = extend_split(publisher, summary, knowledge.taught_forms) or (publisher, summary)
+    for _ in range(MAX_CORRECTION_STEPS):
+        step = _correct_once(*current, knowledge.corrections)
+        if step is None:
+            break
+        current = step
+    return current if current != (publisher, summary) else None
+
+
+def apply_operator_knowledge(article: Article, knowledge: PublisherKnowledge) -> Article:
+    """The article split as taught names and corrections say (then certain), else unchanged."""
+    if not (knowledge.taught_forms or knowledge.corrections):
+        return article  # the usual case: nothing taught, no cost per article
+    revised = revise(knowledge, article.publisher, article.summary)
+    if revised is None:
+        return article
+    publisher, summary = revised
+    return replace(
+        article, companies=tuple(split_joint(publisher)), summary=summary, confidence=1.0
+    )
