@@ -35,6 +35,10 @@ def _write(change: Callable[[Session], Outcome]) -> Outcome:
         database.dispose()
 
 
+def _changed(count: int) -> str:
+    return f"{count} article{'' if count == 1 else 's'} changed"
+
+
 @companies_app.command("list")
 def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
@@ -108,10 +112,10 @@ def fix_command(
     from bot.store.companies import fix_company
 
     outcome = _write(lambda session: fix_company(session, wrong, right))
-    out.print(f"{outcome.changed} articles changed", markup=False)
+    out.print(_changed(outcome.changed), markup=False)
     left = outcome.considered - outcome.changed
     if left:
-        note = f"({left} more by {wrong} do not start with {right!r}; left as they were)"
+        note = f"unchanged: {left} more by {wrong} (the line does not start with {right!r})"
         out.print(note, markup=False)
 
 
@@ -127,7 +131,7 @@ def add_command(
     from bot.store.companies import teach_company
 
     outcome = _write(lambda session: teach_company(session, name, alias or []))
-    out.print(f"{outcome.changed} articles changed", markup=False)
+    out.print(_changed(outcome.changed), markup=False)
     if outcome.merged:
-        note = f"{outcome.merged} articles filed under an alias now count for {name}"
+        note = f"{outcome.merged} more filed under an alias now count for {name}"
         out.print(note, markup=False)

@@ -209,7 +209,7 @@ def test_fix_shorter_gives_words_back_to_the_summary(
 
     code, out, err = cli(database_url, "companies", "fix", "Quendle Backtests", "Quendle")
 
-    assert (code, out.splitlines()[0], err) == (0, "1 articles changed", "")
+    assert (code, out.splitlines()[0], err) == (0, "1 article changed", "")
     row = articles(database)["Sharding Queues Safely"]
     assert row[:3] == (
         before[0],
@@ -279,7 +279,7 @@ def test_an_alias_merges_a_company_filed_under_it(
 ) -> None:
     ingest_text(database_url, tmp_path / "a.txt", ISSUE.replace("Plimbo /", "PLB /"))
     code, out, _ = cli(database_url, "companies", "add", "Plimbo Labs", "--alias", "PLB")
-    assert code == 0 and "1 articles filed under an alias now count for Plimbo Labs" in out
+    assert code == 0 and "1 more filed under an alias now count for Plimbo Labs" in out
     service = answers(database)
     for name in ("Plimbo Labs", "PLB", "plb"):
         assert titles_in(service.company(name).blocks) == {"Shared Caches Across Regions"}
