@@ -53,7 +53,7 @@ def list_command(
     database.dispose()
     if as_json:
         rows = [
-            {"name": s.name, "articles": s.articles, "low_confidence": s.low_confidence}
+            {"company": s.name, "articles": s.articles, "low_confidence": s.low_confidence}
             for s in stats
         ]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")

@@ -284,7 +284,7 @@ def test_an_alias_merges_a_company_filed_under_it(
     for name in ("Plimbo Labs", "PLB", "plb"):
         assert titles_in(service.company(name).blocks) == {"Shared Caches Across Regions"}
     code, listed, _ = cli(database_url, "companies", "list", "--json")
-    rows = {row["name"]: row["articles"] for row in json.loads(listed)}
+    rows = {row["company"]: row["articles"] for row in json.loads(listed)}
     assert "PLB" not in rows and rows["Plimbo Labs"] == 1
 
 
@@ -303,6 +303,7 @@ def test_bad_input_is_one_line_exit_1_and_changes_nothing(
         (("fix", "Zorblax", "Globex"), "fits none"),
         (("fix", "Zorblax", "zorblax"), "same name"),
         (("fix", "Zorblax", "!!"), "no letters or digits"),
+        (("fix", "Zorblax", "Zorblax Engineering"), "is 'Zorblax' already"),
         (("add", ""), "NAME is empty"),
         (("add", "Acme", "--alias", " "), "alias is empty"),
         (("add", "x" * 201), "longer than"),
@@ -399,7 +400,7 @@ def test_list_counts_articles_and_low_confidence_splits(
     code, out, _ = cli(database_url, "companies", "list", "--json")
 
     assert code == 0
-    rows = {r["name"]: (r["articles"], r["low_confidence"]) for r in json.loads(out)}
+    rows = {r["company"]: (r["articles"], r["low_confidence"]) for r in json.loads(out)}
     assert rows == {"Zorblax": (4, 2), "Plimbo": (1, 0), "Quendle Backtests": (1, 0)}
     code, text, _ = cli(database_url, "companies", "list")
     assert code == 0

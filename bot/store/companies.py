@@ -178,6 +178,8 @@ def fix_company(session: Session, wrong: str, right: str) -> Outcome:
         moved = resplit(row.publisher, row.summary, target) if target != row.publisher else None
         if moved is not None:
             changes.append((row, *moved))
+    if not changes and company_key(right) in keys:
+        raise CompanyInputError(f"nothing to change: {right!r} is {display!r} already")
     if not changes:
         raise CompanyInputError(
             f"{right!r} fits none of the {len(rows)} articles of {display!r} "
