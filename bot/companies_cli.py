@@ -45,7 +45,8 @@ def list_command(
 ) -> None:
     """Every company with its article count and how many of its splits are low-confidence."""
     from bot.cli import load_settings, open_db, out
-    from bot.store.companies import LOW_CONFIDENCE, list_companies
+    from bot.digest.resplit import LOW_CONFIDENCE
+    from bot.store.companies import list_companies
 
     database = open_db(load_settings())
     with database.read() as session:

@@ -361,6 +361,41 @@ def test_learning_a_name_resplits_earlier_articles(
         assert archive_version(session) > version
 
 
+def test_a_learned_name_cuts_short_only_an_uncertain_split(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    # As the parser would store a guess it was unsure of (the name was stated nowhere).
+    guessed = Issue(
+        date=dt.date(2026, 6, 2),
+        signal="S.",
+        articles=(
+            Article("Unsure", ("Quendle Backtests",), "showed sharding held.", confidence=0.5),
+            Article("Sure", ("Quendle Labs",), "ships queues.", confidence=0.95),
+        ),
+    )
+    with database.write() as session:
+        store_issue(session, guessed, CompanyCache.load(session))
+    before = articles(database)
+    stating = (
+        "Sources\n- Quendle Engineering\n\n"
+        "Engineering @ Scale — 2026-06-05#\nSignal of the Day#\nQueues.\n"
+        "Deep Dives#\nQueue Math · Quendle · Source\nQueue math.\n"
+    )
+
+    ingest_text(database_url, tmp_path / "2026-06-05.txt", stating)
+
+    after = articles(database)
+    assert after["Unsure"] == (
+        before["Unsure"][0],
+        "Quendle",
+        "Backtests showed sharding held.",
+        0.5,
+    )
+    assert after["Sure"] == before["Sure"]
+    service = answers(database)
+    assert "Unsure" in json.dumps(service.company("Quendle").blocks)
+
+
 def test_learning_a_name_from_the_poller_resplits_earlier_articles(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:

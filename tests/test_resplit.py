@@ -71,6 +71,33 @@ def test_extend_split_prefers_the_longest_name_and_never_shortens() -> None:
     assert extend_split("Globex", "Robotics ships.", index) is None
 
 
+def test_extend_split_cuts_short_only_when_allowed() -> None:
+    index = forms("Two Sigma", "Acme Robotics")
+    assert extend_split("Two Sigma Backtests", "that held.", index) is None
+    assert extend_split("Two Sigma Backtests", "that held.", index, lambda _p: True) == (
+        "Two Sigma",
+        "Backtests that held.",
+    )
+    assert extend_split("Two Sigma Backtests", "that held.", index, lambda _p: False) is None
+    # A longer name still wins over a shorter one when both would fit.
+    assert extend_split("Acme", "Robotics ships.", index, lambda _p: True) == (
+        "Acme Robotics",
+        "ships.",
+    )
+
+
+def test_revise_cuts_short_an_uncertain_split_of_an_unknown_name() -> None:
+    knowledge = PublisherKnowledge()
+    knowledge.teach("Two Sigma")
+    assert revise(knowledge, "Two Sigma Backtests", "that held.", confidence=1.0) is None
+    assert revise(knowledge, "Two Sigma Backtests", "that held.", confidence=0.4) == (
+        "Two Sigma",
+        "Backtests that held.",
+    )
+    knowledge.add("Two Sigma Backtests")  # stated somewhere: a real name, left alone
+    assert revise(knowledge, "Two Sigma Backtests", "that held.", confidence=0.4) is None
+
+
 def test_extend_split_ignores_a_feed_name_of_the_same_company() -> None:
     # 'Acme Engineering' is Acme's blog, not another company: the summary keeps 'Engineering'.
     assert (

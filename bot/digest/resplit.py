@@ -7,7 +7,7 @@ never rename: a name the line does not start with is not applied.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from bot.digest.companies import (
@@ -18,6 +18,10 @@ from bot.digest.companies import (
 )
 from bot.digest.companies import name_words as fold_words
 from bot.digest.models import Article
+
+# Splits the parser was less sure of than this count as low-confidence (`companies list`), and
+# only they may be cut short by a taught or learned name.
+LOW_CONFIDENCE = 0.8
 
 
 def resplit(publisher: str, summary: str, target: str) -> tuple[str, str] | None:
@@ -45,28 +49,37 @@ def replace_company(publisher: str, wrong_key: str, right: str) -> str | None:
     return " / ".join(replaced) if replaced != parts else None
 
 
-def extend_split(
-    publisher: str, summary: str, forms: Mapping[str, Sequence[Words]]
-) -> tuple[str, str] | None:
-    """Re-cut when the line continues the last publisher into a longer known name.
+def _longest(forms: Sequence[Words], fits: Callable[[Words], bool]) -> Words:
+    best: Words = ()
+    for form in forms:
+        if len(form) > len(best) and fits(form):
+            best = form
+    return best
 
-    `forms` holds known names as folded words, indexed by their first word. Only longer names
-    count (a name never cuts another short: 'Acme' must not turn 'Acme Robotics' into 'Acme'),
-    and only ones that are another company ('Acme Engineering' is Acme's feed, not a new name).
+
+def extend_split(
+    publisher: str,
+    summary: str,
+    forms: Mapping[str, Sequence[Words]],
+    may_shorten: Callable[[str], bool] | None = None,
+) -> tuple[str, str] | None:
+    """Re-cut where a known name says the last publisher ends: longer, or (rarely) shorter.
+
+    `forms` holds known names as folded words, indexed by their first word. A line continuing
+    the publisher into a longer name takes it. A shorter name cuts the publisher short only
+    when `may_shorten(publisher)` says so (an uncertain split of an unknown name): 'Acme' must
+    not turn a real 'Acme Robotics' into 'Acme'. Either way the name must be another company
+    ('Acme Engineering' is Acme's feed, not a new name).
     """
     parts = split_joint(publisher)
     if not parts:
         return None
     last = fold_words(parts[-1])
     line = last + fold_words(summary)
-    best: Words = ()
-    for form in forms.get(last[0], ()):
-        if (
-            len(last) < len(form) <= len(line)
-            and len(form) > len(best)
-            and line[: len(form)] == form
-        ):
-            best = form
+    candidates = forms.get(last[0], ())
+    best = _longest(candidates, lambda f: len(last) < len(f) <= len(line) and line[: len(f)] == f)
+    if not best and may_shorten is not None and may_shorten(parts[-1]):
+        best = _longest(candidates, lambda f: len(f) < len(last) and last[: len(f)] == f)
     if not best or company_key(" ".join(best)) == company_key(parts[-1]):
         return None
     written = f"{parts[-1]} {summary}".split()[: len(best)]
@@ -89,9 +102,21 @@ def _correct_once(
     return None
 
 
-def revise(knowledge: PublisherKnowledge, publisher: str, summary: str) -> tuple[str, str] | None:
-    """The split the operator's names and corrections ask for instead of this one, or None."""
-    current = extend_split(publisher, summary, knowledge.taught_forms) or (publisher, summary)
+def revise(
+    knowledge: PublisherKnowledge, publisher: str, summary: str, confidence: float = 1.0
+) -> tuple[str, str] | None:
+    """The split taught names and corrections ask for instead of this one, or None.
+
+    A taught name shortens a publisher only when the split was uncertain and the publisher is
+    not a known name.
+    """
+
+    def unknown(name: str) -> bool:
+        return not knowledge.knows(name)
+
+    may_shorten = unknown if confidence < LOW_CONFIDENCE else None
+    current = extend_split(publisher, summary, knowledge.taught_forms, may_shorten)
+    current = current or (publisher, summary)
     for _ in range(MAX_CORRECTION_STEPS):
         step = _correct_once(*current, knowledge.corrections)
         if step is None:
@@ -104,7 +129,7 @@ def apply_operator_knowledge(article: Article, knowledge: PublisherKnowledge) ->
     """The article split as taught names and corrections say (then certain), else unchanged."""
     if not (knowledge.taught_forms or knowledge.corrections):
         return article  # the usual case: nothing taught, no cost per article
-    revised = revise(knowledge, article.publisher, article.summary)
+    revised = revise(knowledge, article.publisher, article.summary, article.confidence)
     if revised is None:
         return article
     publisher, summary = revised

@@ -25,7 +25,7 @@ from bot.digest.companies import (
     split_joint,
 )
 from bot.digest.models import Article, Issue
-from bot.digest.resplit import replace_company, resplit, revise
+from bot.digest.resplit import LOW_CONFIDENCE, replace_company, resplit, revise
 from bot.store.archive import (
     CompanyCache,
     issue_fingerprint,
@@ -44,8 +44,6 @@ from bot.store.tables import (
     TaughtNameRow,
 )
 
-# Splits the parser was less sure of than this are counted as low-confidence in `list`.
-LOW_CONFIDENCE = 0.8
 MAX_NAME_CHARS = 200
 
 
@@ -271,9 +269,10 @@ def _absorb(session: Session, cache: CompanyCache, company_id: int, key: str) ->
 def resplit_learned(session: Session, learned: Iterable[tuple[str, bool]]) -> int:
     """Re-split stored articles that names an ingest just learned explain; returns how many.
 
-    `learned` are (name, from a Sources list) pairs as `save_knowledge` returns them. The new
-    names only lengthen a publisher ('Acme' + 'Robotics builds…' -> 'Acme Robotics'); the
-    articles keep the parser's confidence.
+    `learned` are (name, from a Sources list) pairs as `save_knowledge` returns them. A new
+    name lengthens a publisher ('Acme' + 'Robotics builds…' -> 'Acme Robotics'), and shortens
+    one only where the split was uncertain and the longer name is unknown; the articles keep
+    the parser's confidence.
     """
     forms = [form for name, src in learned for form in organisation_forms(name, src)]
     if not forms:
@@ -294,7 +293,7 @@ def _revise_stored(
     rows = _articles_of(session, _companies_before(session, forms))
     changes: list[tuple[ArticleRow, str, str]] = []
     for row in rows:
-        revised = revise(knowledge, row.publisher, row.summary)
+        revised = revise(knowledge, row.publisher, row.summary, row.confidence)
         if revised is not None:
             changes.append((row, *revised))
     if changes:
@@ -303,7 +302,7 @@ def _revise_stored(
 
 
 def _companies_before(session: Session, forms: Sequence[str]) -> set[int]:
-    """Companies written (some alias) as the first words of a form, but not all of them."""
+    """Companies written (some alias) as the start of a form, or starting with one."""
     index: dict[str, list[Words]] = {}
     for form in forms:
         words = name_words(form)
@@ -315,7 +314,8 @@ def _companies_before(session: Session, forms: Sequence[str]) -> set[int]:
     ).tuples():
         words = name_words(alias)
         if words and any(
-            len(words) < len(f) and f[: len(words)] == words for f in index.get(words[0], ())
+            len(words) != len(f) and f[: len(words)] == words[: len(f)]
+            for f in index.get(words[0], ())
         ):
             found.add(company_id)
     return found
