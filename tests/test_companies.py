@@ -361,6 +361,45 @@ def test_learning_a_name_resplits_earlier_articles(
         assert archive_version(session) > version
 
 
+MIXED = """Engineering @ Scale — 2026-06-01#
+Signal of the Day#
+Queues got faster everywhere.
+Deep Dives#
+Warehouse Arms at Scale · Zorblax Robotics builds arms that pick parts in warehouses.
+Pickle Safety · Hugging Face Loading pickled weights runs code.
+Shared Caches Across Regions · Plimbo / Zorblax Robotics share a cache layer across regions.
+Edge Routing in the Open · Zorblax opened its edge routing code to everyone.
+"""
+
+
+def test_learned_names_hold_when_earlier_files_are_ingested_again(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    earlier = tmp_path / "2026-06-01.txt"
+    ingest_text(database_url, earlier, MIXED)
+    ids = {t: r[0] for t, r in articles(database).items()}
+    stating = (
+        "Sources\n- Zorblax Robotics Blog\n- Hugging Face\n\n"
+        "Engineering @ Scale — 2026-06-05#\nSignal of the Day#\nArms.\n"
+        "Deep Dives#\nFleet Control · Zorblax Robotics · Source\nA fleet controller.\n"
+    )
+    ingest_text(database_url, tmp_path / "2026-06-05.txt", stating)
+    learned = articles(database)
+    expected = {
+        "Warehouse Arms at Scale": "Zorblax Robotics",
+        "Pickle Safety": "Hugging Face",
+        "Shared Caches Across Regions": "Plimbo / Zorblax Robotics",
+        "Edge Routing in the Open": "Zorblax",
+    }
+    assert {t: learned[t][1] for t in expected} == expected
+    assert {t: learned[t][0] for t in ids} == ids
+
+    again = ingest_text(database_url, earlier, MIXED)
+
+    assert "0 new / 0 updated / 1 unchanged" in again
+    assert articles(database) == learned
+
+
 def test_a_learned_name_cuts_short_only_an_uncertain_split(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:

@@ -191,11 +191,15 @@ class PublisherKnowledge:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self._keys: set[str] = set()
         self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
-        # The operator's word, applied after the parser's split (see bot/digest/resplit.py):
-        # names taught, as folded words indexed by their first word, and corrections by the
-        # key of the wrong name.
-        self.taught_forms: dict[str, list[Words]] = {}
+        # Applied after the parser's split (see bot/digest/resplit.py): every name stated or
+        # taught, as folded words indexed by their first word, and the operator's corrections
+        # by the key of the wrong name.
+        self.name_forms: dict[str, list[Words]] = {}
+        # (first words of a name, the word after them): a cheap test of whether a split's
+        # summary could continue its publisher into a longer known name.
+        self.continuations: set[tuple[Words, str]] = set()
         self.corrections: dict[str, str] = {}
+        self.settled: set[str] = set()  # keys of names the operator taught or corrected to
         for alias in _ALIASES.values():
             self._add_keys(alias)
         for name in names:
@@ -203,8 +207,19 @@ class PublisherKnowledge:
 
     def add(self, name: str) -> None:
         """Remember a publisher name (joint names count for each company)."""
+        if (name, False) in self.stated:
+            return  # issues repeat their publishers; once is enough
         self.stated.add((name, False))
         self._add_keys(name)
+        self._add_forms(split_joint(name))
+
+    def _add_forms(self, forms: Iterable[str]) -> None:
+        for form in forms:
+            words = name_words(form)
+            if words and words not in self.name_forms.setdefault(words[0], []):
+                self.name_forms[words[0]].append(words)
+                for cut in range(1, len(words)):
+                    self.continuations.add((words[:cut], words[cut]))
 
     def _add_keys(self, name: str) -> None:
         for part in split_joint(name):
@@ -215,17 +230,19 @@ class PublisherKnowledge:
 
     def add_source(self, source: str) -> None:
         """Remember the companies a Sources-list entry names."""
+        if (source, True) in self.stated:
+            return  # every issue repeats its Sources list
         self.stated.add((source, True))
         for name in source_names(source):
             self._add_keys(name)
+        self._add_forms(organisation_forms(source, True))
 
     def teach(self, name: str, aliases: Iterable[str] = ()) -> None:
         """Remember a name the operator taught, and its aliases, as publishers to split on."""
         for form in (name, *aliases):
             self._add_keys(form)
-            words = name_words(form)
-            if words and words not in self.taught_forms.setdefault(words[0], []):
-                self.taught_forms[words[0]].append(words)
+            self.settled.add(company_key(form))
+        self._add_forms((name, *aliases))
 
     def add_correction(self, wrong: str, right: str) -> None:
         """Remember that a split giving `wrong` should give `right` where the line allows it."""
@@ -233,6 +250,7 @@ class PublisherKnowledge:
         if key:
             self.corrections[key] = " ".join(right.split())
             self._add_keys(right)
+            self.settled.add(company_key(right))
 
     def knows(self, name: str) -> bool:
         """Whether every company of this (possibly joint) name is known."""

@@ -14,9 +14,9 @@ from bot.digest.companies import (
     PublisherKnowledge,
     Words,
     company_key,
+    name_words,
     split_joint,
 )
-from bot.digest.companies import name_words as fold_words
 from bot.digest.models import Article
 
 # Splits the parser was less sure of than this count as low-confidence (`companies list`), and
@@ -31,10 +31,10 @@ def resplit(publisher: str, summary: str, target: str) -> tuple[str, str] | None
     own spelling of it.
     """
     line = f"{publisher} {summary}".split()
-    wanted = fold_words(target)
+    wanted = name_words(target)
     if not wanted or len(wanted) > len(line):
         return None
-    if fold_words(" ".join(line[: len(wanted)])) != wanted:
+    if name_words(" ".join(line[: len(wanted)])) != wanted:
         return None
     cut = len(wanted)
     if cut == len(publisher.split()):
@@ -74,9 +74,15 @@ def extend_split(
     parts = split_joint(publisher)
     if not parts:
         return None
-    last = fold_words(parts[-1])
-    line = last + fold_words(summary)
+    last = name_words(parts[-1])
     candidates = forms.get(last[0], ())
+    if not candidates:
+        return None
+    # Only as many summary words as the longest candidate could take (summaries are long).
+    wanted = max(len(f) for f in candidates) - len(last)
+    line = last + (
+        name_words(" ".join(summary.split(maxsplit=wanted)[:wanted])) if wanted > 0 else ()
+    )
     best = _longest(candidates, lambda f: len(last) < len(f) <= len(line) and line[: len(f)] == f)
     if not best and may_shorten is not None and may_shorten(parts[-1]):
         best = _longest(candidates, lambda f: len(f) < len(last) and last[: len(f)] == f)
@@ -105,19 +111,19 @@ def _correct_once(
 def revise(
     knowledge: PublisherKnowledge, publisher: str, summary: str, confidence: float = 1.0
 ) -> tuple[str, str] | None:
-    """The split taught names and corrections ask for instead of this one, or None.
+    """The split known names and corrections ask for instead of this one, or None.
 
-    A taught name shortens a publisher only when the split was uncertain and the publisher is
-    not a known name.
+    A known name (stated by an issue or taught) lengthens a publisher the line continues into
+    it; it shortens one only when the split was uncertain and the publisher is not known.
     """
 
     def unknown(name: str) -> bool:
         return not knowledge.knows(name)
 
     may_shorten = unknown if confidence < LOW_CONFIDENCE else None
-    current = extend_split(publisher, summary, knowledge.taught_forms, may_shorten)
+    current = extend_split(publisher, summary, knowledge.name_forms, may_shorten)
     current = current or (publisher, summary)
-    for _ in range(MAX_CORRECTION_STEPS):
+    for _ in range(MAX_CORRECTION_STEPS if knowledge.corrections else 0):
         step = _correct_once(*current, knowledge.corrections)
         if step is None:
             break
@@ -125,14 +131,32 @@ def revise(
     return current if current != (publisher, summary) else None
 
 
+def _may_change(article: Article, knowledge: PublisherKnowledge) -> bool:
+    """Whether knowledge could re-split this article at all (most articles: one set lookup)."""
+    if knowledge.corrections:
+        return True
+    last = name_words(article.companies[-1]) if article.companies else ()
+    if not last:
+        return False
+    if len(last) > 1 and article.confidence < LOW_CONFIDENCE:
+        return True  # an uncertain split may be cut short
+    following = article.summary.split(maxsplit=1)[:1]
+    return bool(following) and (last, name_words(following[0])[0]) in knowledge.continuations
+
+
 def apply_operator_knowledge(article: Article, knowledge: PublisherKnowledge) -> Article:
-    """The article split as taught names and corrections say (then certain), else unchanged."""
-    if not (knowledge.taught_forms or knowledge.corrections):
-        return article  # the usual case: nothing taught, no cost per article
+    """The article re-split as known names and corrections say, else unchanged.
+
+    A split onto a name the operator taught or corrected to is certain; others keep the
+    parser's confidence.
+    """
+    if not _may_change(article, knowledge):
+        return article
     revised = revise(knowledge, article.publisher, article.summary, article.confidence)
     if revised is None:
         return article
     publisher, summary = revised
-    return replace(
-        article, companies=tuple(split_joint(publisher)), summary=summary, confidence=1.0
-    )
+    companies = tuple(split_joint(publisher))
+    settled = any(company_key(c) in knowledge.settled for c in companies)
+    confidence = 1.0 if settled else article.confidence
+    return replace(article, companies=companies, summary=summary, confidence=confidence)
