@@ -303,6 +303,7 @@ def test_bad_input_is_one_line_exit_1_and_changes_nothing(
         (("fix", "Zorblax", "Globex"), "fits none"),
         (("fix", "Zorblax", "zorblax"), "same name"),
         (("fix", "Zorblax", "!!"), "no letters or digits"),
+        (("fix", "Plimbo / Zorblax Robotics", "Plimbo"), "one company at a time"),
         (("fix", "Zorblax", "Zorblax Engineering"), "is 'Zorblax' already"),
         (("add", ""), "NAME is empty"),
         (("add", "Acme", "--alias", " "), "alias is empty"),

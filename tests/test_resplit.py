@@ -154,3 +154,16 @@ def test_organisation_forms_of_stated_names() -> None:
     assert organisation_forms("Acme Robotics Engineering Blog", True) == ["acme robotics"]
     assert organisation_forms("The Globex Tech Blog", True) == ["globex"]
     assert organisation_forms("Acme  Robotics", False) == ["Acme Robotics"]
+
+
+def test_a_stated_name_keeps_the_parsers_confidence_a_taught_one_settles_it() -> None:
+    article = Article("T", ("Plimbo", "Zorblax"), "Robotics share a cache.", confidence=0.6)
+    stated = PublisherKnowledge()
+    stated.add_source("Zorblax Robotics Engineering Blog")
+    resplit_by_stated = apply_operator_knowledge(article, stated)
+    assert resplit_by_stated.companies == ("Plimbo", "Zorblax Robotics")
+    assert resplit_by_stated.summary == "share a cache."
+    assert resplit_by_stated.confidence == 0.6
+    taught = PublisherKnowledge()
+    taught.teach("Zorblax Robotics")
+    assert apply_operator_knowledge(article, taught).confidence == 1.0

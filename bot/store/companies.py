@@ -161,6 +161,8 @@ def fix_company(session: Session, wrong: str, right: str) -> Outcome:
     wrong, right = clean_name(wrong, "WRONG"), clean_name(right, "RIGHT")
     if name_words(wrong) == name_words(right):
         raise CompanyInputError("WRONG and RIGHT are the same name")
+    if len(split_joint(wrong)) > 1:
+        raise CompanyInputError(f"WRONG names one company; fix {wrong!r} one company at a time")
     company = _company_keys(session, wrong)
     if company is None:
         hint = suggest_companies(session, wrong)
