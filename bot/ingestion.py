@@ -138,7 +138,7 @@ def ingest_files(
     gather_knowledge(_read_all(files), knowledge)
     with database.write() as session:
         # Names stated for the first time also re-split earlier articles they explain.
-        resplit_learned(session, save_knowledge(session, knowledge))
+        resplit_learned(session, knowledge, save_knowledge(session, knowledge))
     for window in _parsed_windows(files, knowledge, batch_size):
         _store_batch(database, window, report, on_file)
     if report.new + report.updated >= BULK_LOAD_ISSUES:

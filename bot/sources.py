@@ -286,7 +286,7 @@ class Poller:
                 add_text_knowledge(knowledge, item.text)
         with self.database.write() as session:
             # Names stated for the first time also re-split earlier articles they explain.
-            resplit_learned(session, save_knowledge(session, knowledge))
+            resplit_learned(session, knowledge, save_knowledge(session, knowledge))
             cache = CompanyCache.load(session)  # after: re-splits may add or drop companies
         for item, fingerprint in fresh:
             error = item.error

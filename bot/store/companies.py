@@ -268,23 +268,20 @@ def _absorb(session: Session, cache: CompanyCache, company_id: int, key: str) ->
     return int(getattr(moved, "rowcount", 0) or 0)
 
 
-def resplit_learned(session: Session, learned: Iterable[tuple[str, bool]]) -> int:
+def resplit_learned(
+    session: Session, knowledge: PublisherKnowledge, learned: Iterable[tuple[str, bool]]
+) -> int:
     """Re-split stored articles that names an ingest just learned explain; returns how many.
 
-    `learned` are (name, from a Sources list) pairs as `save_knowledge` returns them. A new
-    name lengthens a publisher ('Acme' + 'Robotics builds…' -> 'Acme Robotics'), and shortens
-    one only where the split was uncertain and the longer name is unknown; the articles keep
-    the parser's confidence.
+    `learned` are (name, from a Sources list) pairs as `save_knowledge` returns them, and
+    `knowledge` is what the ingest parses with (it holds them). A new name lengthens a
+    publisher ('Acme' + 'Robotics builds…' -> 'Acme Robotics'), and shortens one only where the
+    split was uncertain and the longer name is unknown; the articles keep their confidence.
     """
     forms = [form for name, src in learned for form in organisation_forms(name, src)]
     if not forms:
         return 0
-    knowledge = load_knowledge(session)
-    for form in forms:
-        knowledge.teach(form)
     changed, _ = _revise_stored(session, knowledge, forms, confidence=None)
-    if changed:
-        mark_archive_changed(session)
     return changed
 
 
