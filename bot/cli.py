@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from bot.companies_cli import companies_app
 from bot.config import Settings
 from bot.logs import install_secret_filter
 
@@ -37,6 +38,7 @@ search_app = typer.Typer(help="Look up the archive as /digest does.", no_args_is
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 app.add_typer(db_app, name="db")
+app.add_typer(companies_app, name="companies")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -20,6 +20,7 @@ from bot.store.archive import (
     store_issue,
     stored_fingerprints,
 )
+from bot.store.companies import resplit_learned
 from bot.store.db import Database
 from bot.store.fulltext import after_bulk_load
 
@@ -136,7 +137,8 @@ def ingest_files(
         knowledge = load_knowledge(session)
     gather_knowledge(_read_all(files), knowledge)
     with database.write() as session:
-        save_knowledge(session, knowledge)
+        # Names stated for the first time also re-split earlier articles they explain.
+        resplit_learned(session, knowledge, save_knowledge(session, knowledge))
     for window in _parsed_windows(files, knowledge, batch_size):
         _store_batch(database, window, report, on_file)
     if report.new + report.updated >= BULK_LOAD_ISSUES:

@@ -29,6 +29,7 @@ from bot.store.archive import (
     save_knowledge,
     store_issue,
 )
+from bot.store.companies import resplit_learned
 from bot.store.db import Database
 from bot.store.tables import FeedStateRow, utcnow
 
@@ -280,12 +281,13 @@ class Poller:
             if not fresh:
                 return
             knowledge = load_knowledge(session)
-            cache = CompanyCache.load(session)
         for item, _ in fresh:
             if item.text is not None:
                 add_text_knowledge(knowledge, item.text)
         with self.database.write() as session:
-            save_knowledge(session, knowledge)
+            # Names stated for the first time also re-split earlier articles they explain.
+            resplit_learned(session, knowledge, save_knowledge(session, knowledge))
+            cache = CompanyCache.load(session)  # after: re-splits may add or drop companies
         for item, fingerprint in fresh:
             error = item.error
             status: IngestStatus | None = None

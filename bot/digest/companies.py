@@ -145,6 +145,27 @@ def canonical_name(name: str) -> str:
     return _ALIASES.get(compact, " ".join(name.split()))
 
 
+# A name's words as compared against a line: case-folded, curly quotes straightened.
+Words = tuple[str, ...]
+
+
+def name_words(text: str) -> Words:
+    """The words of a name as compared against a line (the line keeps its own spelling)."""
+    return tuple(w.casefold().replace("’", "'").replace("‘", "'") for w in text.split())
+
+
+def organisation_forms(name: str, from_sources: bool) -> list[str]:
+    """How a stated name is written as a publisher: a Sources feed 'X Engineering Blog' is X."""
+    if not from_sources:
+        return [" ".join(name.split())]
+    forms = []
+    for written in source_names(name):
+        stripped = _strip_feed_words(_fold(written))
+        if stripped and stripped not in forms:
+            forms.append(stripped)
+    return forms
+
+
 def split_joint(publisher: str) -> list[str]:
     """Split a joint publisher 'A / B' into its companies, as written."""
     return [part.strip() for part in _JOINT_RE.split(publisher.strip()) if part.strip()]
@@ -170,6 +191,15 @@ class PublisherKnowledge:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self._keys: set[str] = set()
         self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
+        # Applied after the parser's split (see bot/digest/resplit.py): every name stated or
+        # taught, as folded words indexed by their first word, and the operator's corrections
+        # by the key of the wrong name.
+        self.name_forms: dict[str, list[Words]] = {}
+        # (first words of a name, the word after them): a cheap test of whether a split's
+        # summary could continue its publisher into a longer known name.
+        self.continuations: set[tuple[Words, str]] = set()
+        self.corrections: dict[str, str] = {}
+        self.settled: set[str] = set()  # keys of names the operator taught or corrected to
         for alias in _ALIASES.values():
             self._add_keys(alias)
         for name in names:
@@ -177,8 +207,19 @@ class PublisherKnowledge:
 
     def add(self, name: str) -> None:
         """Remember a publisher name (joint names count for each company)."""
+        if (name, False) in self.stated:
+            return  # issues repeat their publishers; once is enough
         self.stated.add((name, False))
         self._add_keys(name)
+        self._add_forms(split_joint(name))
+
+    def _add_forms(self, forms: Iterable[str]) -> None:
+        for form in forms:
+            words = name_words(form)
+            if words and words not in self.name_forms.setdefault(words[0], []):
+                self.name_forms[words[0]].append(words)
+                for cut in range(1, len(words)):
+                    self.continuations.add((words[:cut], words[cut]))
 
     def _add_keys(self, name: str) -> None:
         for part in split_joint(name):
@@ -189,9 +230,27 @@ class PublisherKnowledge:
 
     def add_source(self, source: str) -> None:
         """Remember the companies a Sources-list entry names."""
+        if (source, True) in self.stated:
+            return  # every issue repeats its Sources list
         self.stated.add((source, True))
         for name in source_names(source):
             self._add_keys(name)
+        self._add_forms(organisation_forms(source, True))
+
+    def teach(self, name: str, aliases: Iterable[str] = ()) -> None:
+        """Remember a name the operator taught, and its aliases, as publishers to split on."""
+        for form in (name, *aliases):
+            self._add_keys(form)
+            self.settled.add(company_key(form))
+        self._add_forms((name, *aliases))
+
+    def add_correction(self, wrong: str, right: str) -> None:
+        """Remember that a split giving `wrong` should give `right` where the line allows it."""
+        key = company_key(wrong)
+        if key:
+            self.corrections[key] = " ".join(right.split())
+            self._add_keys(right)
+            self.settled.add(company_key(right))
 
     def knows(self, name: str) -> bool:
         """Whether every company of this (possibly joint) name is known."""

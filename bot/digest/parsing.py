@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.digest.companies import PublisherKnowledge, split_joint
 from bot.digest.models import Article, Issue
 from bot.digest.publishers import split_publisher
+from bot.digest.resplit import apply_operator_knowledge
 
 MAX_FILE_BYTES = 5_000_000
 
@@ -129,7 +130,9 @@ class _PendingArticle:
             raise DigestParseError("deep dive without a title", self.line)
         if not companies:
             raise DigestParseError(f"deep dive {self.title[:60]!r} names no company", self.line)
-        return Article(self.title, companies, _strip_markup(summary), self.url)
+        return apply_operator_knowledge(
+            Article(self.title, companies, _strip_markup(summary), self.url), knowledge
+        )
 
 
 def _read_dive(line: str, line_no: int) -> _PendingArticle | None:

@@ -23,7 +23,9 @@ from bot.store.tables import (
     CompanyAliasRow,
     CompanyRow,
     IssueRow,
+    PublisherCorrectionRow,
     StatedPublisherRow,
+    TaughtNameRow,
     utcnow,
 )
 
@@ -47,7 +49,12 @@ class CompanyCache:
     @classmethod
     def load(cls, session: Session) -> CompanyCache:
         """Read every company and alias once."""
-        ids = {key: cid for key, cid in session.execute(select(CompanyRow.key, CompanyRow.id))}
+        # Taught aliases first: a company's own key wins over an alias spelled the same way.
+        taught = select(TaughtNameRow.key, TaughtNameRow.company_id)
+        ids = {key: cid for key, cid in session.execute(taught).tuples()}
+        ids.update(
+            (key, cid) for key, cid in session.execute(select(CompanyRow.key, CompanyRow.id))
+        )
         aliases = set(session.scalars(select(CompanyAliasRow.alias)))
         return cls(ids, aliases)
 
@@ -86,11 +93,17 @@ def load_knowledge(session: Session) -> PublisherKnowledge:
             knowledge.add_source(name)
         else:
             knowledge.add(name)
+    for (taught,) in session.execute(select(TaughtNameRow.name)):
+        knowledge.teach(taught)
+    for wrong, right in session.execute(
+        select(PublisherCorrectionRow.wrong, PublisherCorrectionRow.right)
+    ).tuples():
+        knowledge.add_correction(wrong, right)
     return knowledge
 
 
-def save_knowledge(session: Session, knowledge: PublisherKnowledge) -> None:
-    """Remember newly stated publisher names for later parses."""
+def save_knowledge(session: Session, knowledge: PublisherKnowledge) -> list[tuple[str, bool]]:
+    """Remember newly stated publisher names for later parses; returns the new ones."""
     stored = set(
         session.execute(select(StatedPublisherRow.name, StatedPublisherRow.from_sources)).tuples()
     )
@@ -101,6 +114,7 @@ def save_knowledge(session: Session, knowledge: PublisherKnowledge) -> None:
     ]
     if fresh:
         session.execute(insert(StatedPublisherRow), fresh)
+    return [(str(row["name"]), bool(row["from_sources"])) for row in fresh]
 
 
 def _article_values(
@@ -114,6 +128,7 @@ def _article_values(
         "publisher": article.publisher,
         "summary": article.summary,
         "url": article.url,
+        "confidence": article.confidence,
     }
 
 
@@ -167,6 +182,16 @@ def _link_companies(
     if rows:
         # Core executemany: the ORM's bulk path costs more than the insert itself here.
         session.connection().execute(insert(ArticleCompanyRow), rows)
+
+
+def relink_companies(
+    session: Session, cache: CompanyCache, links: Sequence[tuple[int, Article, dt.date, int]]
+) -> None:
+    """Point articles whose publisher changed at their companies now (ids kept)."""
+    ids = [link[0] for link in links]
+    if ids:
+        session.execute(delete(ArticleCompanyRow).where(ArticleCompanyRow.article_id.in_(ids)))
+        _link_companies(session, cache, links)
 
 
 def stored_fingerprints(session: Session, dates: Iterable[dt.date]) -> dict[dt.date, str]:

@@ -19,6 +19,7 @@ from bot.store.tables import (
     CompanyAliasRow,
     CompanyRow,
     IssueRow,
+    TaughtNameRow,
 )
 
 MAX_PAGE = 50
@@ -116,6 +117,12 @@ def resolve_company(session: Session, name: str) -> tuple[int, str] | None:
     row = session.execute(
         select(CompanyRow.id, CompanyRow.name).where(CompanyRow.key == key)
     ).first()
+    if row is None:  # an alias the operator taught (`companies add NAME --alias A`)
+        row = session.execute(
+            select(CompanyRow.id, CompanyRow.name)
+            .join(TaughtNameRow, TaughtNameRow.company_id == CompanyRow.id)
+            .where(TaughtNameRow.key == key)
+        ).first()
     if row is not None:
         return row[0], row[1]
     if len(key) >= 3:

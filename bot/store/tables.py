@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -97,6 +99,8 @@ class ArticleRow(Base):
     publisher: Mapped[str] = mapped_column(Text)  # as written, joint names with " / "
     summary: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    # How sure the parser was of where the publisher ends (0..1); 1 once the operator decided.
+    confidence: Mapped[float] = mapped_column(Float, default=1.0, server_default=text("1.0"))
 
 
 class ArchiveStateRow(Base):
@@ -137,6 +141,28 @@ class StatedPublisherRow(Base):
 
     name: Mapped[str] = mapped_column(String(300), primary_key=True)
     from_sources: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+
+
+class PublisherCorrectionRow(Base):
+    """An operator's `companies fix WRONG RIGHT`: splits giving WRONG give RIGHT where they can."""
+
+    __tablename__ = "publisher_corrections"
+
+    wrong_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    wrong: Mapped[str] = mapped_column(String(200))
+    right: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TaughtNameRow(Base):
+    """A name or alias the operator taught (`companies add`), under its lookup key."""
+
+    __tablename__ = "taught_names"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))  # as the operator wrote it
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ArticleCompanyRow(Base):
