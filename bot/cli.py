@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.logs import install_secret_filter
 
 if TYPE_CHECKING:
-    from bot.delivery import Deliverer
+    from bot.delivery import Deliverer, DeliveryResult
     from bot.ingestion import FileOutcome
     from bot.slack.answers import Answers
     from bot.slack.rendering import Message
@@ -262,32 +262,54 @@ def post(
     if settings.slack_bot_token is None:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
     deliverer = make_deliverer(settings, database)
-    result = deliverer.deliver_issue(channel, issue.date, retry_failed=True)
+    result = _deliver_waiting(deliverer, channel, issue.date)
     database.dispose()
     messages = {
         "posted": f"posted issue {issue.date} to {channel}: {result.posted} messages",
         "already": f"issue {issue.date} was already posted to {channel}; nothing sent",
-        "busy": f"another process is posting issue {issue.date} to {channel} right now",
         "failed": f"Slack refused: {result.error}",
         "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
         "no_issue": f"no issue {issue.date}",
     }
     text = messages[result.outcome]
-    if result.outcome in ("failed", "retry_later", "busy", "no_issue"):
+    if result.outcome in ("failed", "retry_later", "no_issue"):
         fail(text)
     out.print(text, markup=False)
+
+
+def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> DeliveryResult:
+    """Deliver; while another live process holds the delivery, wait for it (saying so)."""
+    import time
+
+    from bot.lease import describe
+
+    said = ""
+    while True:
+        result = deliverer.deliver_issue(channel, day, retry_failed=True)
+        if result.outcome != "busy":
+            return result
+        holder = describe(result.holder) if result.holder else "another process"
+        if holder != said:
+            err.print(
+                f"waiting: {holder} is posting issue {day} to {channel} right now", markup=False
+            )
+            said = holder
+        time.sleep(1.0)
 
 
 def make_deliverer(settings: Settings, database: Database) -> Deliverer:
     """The delivery code path shared by `post` and the worker."""
     from bot.delivery import Deliverer
-    from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+    from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
 
     assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
-    client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    token = settings.slack_bot_token.get_secret_value()
+    client = make_web_client(token, settings.slack_api_url)
     lease = dt.timedelta(seconds=settings.lease_seconds)
     pacer = ChannelPacer(interval=settings.post_interval)
-    poster = SlackPoster(client, pacer)
+    poster = SlackPoster(
+        client, pacer, lookup_client=make_lookup_client(token, settings.slack_api_url)
+    )
     return Deliverer(database, poster, lease=lease, save_emoji=settings.save_emoji)
 
 
