@@ -267,7 +267,7 @@ def post(
     messages = {
         "posted": f"posted issue {issue.date} to {channel}: {result.posted} messages",
         "already": f"issue {issue.date} was already posted to {channel}; nothing sent",
-        "failed": f"Slack refused: {result.error}",
+        "failed": f"Slack refused: {result.error}{_refusal_hint(result.error, channel)}",
         "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
         "no_issue": f"no issue {issue.date}",
     }
@@ -275,6 +275,14 @@ def post(
     if result.outcome in ("failed", "retry_later", "no_issue"):
         fail(text)
     out.print(text, markup=False)
+
+
+def _refusal_hint(error: str | None, channel: str) -> str:
+    from bot.slack.membership import INVITE_HINT
+
+    if error in ("not_in_channel", "channel_not_found"):
+        return f" (the bot is not in {channel}: {INVITE_HINT} there, then run this again)"
+    return ""
 
 
 def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> DeliveryResult:
@@ -358,7 +366,8 @@ app.add_typer(subs_app, name="subscriptions")
 
 @subs_app.command("list")
 def subscriptions_list() -> None:
-    """Every subscribed channel with its schedule, next post and last delivery."""
+    """Every subscribed channel with its schedule, next post and last delivery (and channels
+    with a half-sent `post` thread)."""
     from bot.delivery import utc_now
     from bot.slack.answers import status_text
     from bot.store import ledger, subscriptions
@@ -367,14 +376,17 @@ def subscriptions_list() -> None:
     database = open_db(settings)
     now = utc_now()
     with database.read() as session:
-        subs = subscriptions.list_subscriptions(session)
-        rows = [(s, ledger.last_delivery(session, s.channel_id)) for s in subs]
+        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session)}
+        unfinished = [d for d in ledger.open_deliveries(session) if d.origin == "manual"]
+        channels = sorted(set(subs) | {d.channel_id for d in unfinished})
+        rows = [(c, subs.get(c), ledger.last_delivery(session, c)) for c in channels]
     if not rows:
         out.print("no subscriptions")
         return
-    for sub, last in rows:
-        out.print(f"{sub.channel_id}", style="bold", markup=False)
-        for line in status_text(sub, last, now).splitlines():
+    for channel, sub, last in rows:
+        mine = [d for d in unfinished if d.channel_id == channel]
+        out.print(channel + ("" if sub else " (not subscribed)"), style="bold", markup=False)
+        for line in status_text(sub, last, now, mine).splitlines():
             out.print(f"  {line}", markup=False)
 
 

@@ -20,6 +20,9 @@ SCOPES = {
     "users:read",
     "channels:history",
     "groups:history",
+    "channels:join",  # /digest subscribe and every delivery join public channels
+    "channels:read",  # conversations.info: is the bot in this channel (/digest status)
+    "groups:read",
 }
 
 
