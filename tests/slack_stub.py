@@ -215,7 +215,15 @@ class SlackStub:
         with self._lock:
             done = self._state.counts[method]
             self._state.faults.append(
-                Fault(method, status, error, retry_after, timeout, False, times, done + after)
+                Fault(
+                    method,
+                    status,
+                    error,
+                    retry_after,
+                    timeout,
+                    times=times,
+                    after=done + after,
+                )
             )
 
     def drop_response_next(self, method: str = "chat.postMessage", *, after: int = 0) -> None:
