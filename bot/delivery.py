@@ -165,18 +165,19 @@ class Deliverer:
             result = self._send(progress)
         finally:
             self.keeper.drop(delivery_id)
-        if result.outcome in ("failed", "retry_later"):
-            self._discard_if_unsent(progress)
         return result
 
-    def _discard_if_unsent(self, progress: _Progress) -> None:
-        """A manual post that Slack accepted nothing of leaves nothing behind."""
+    def _discard_if_unsent(self, progress: _Progress) -> bool:
+        """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
+        for anyone to send later, and the schedule may still post the issue there)."""
         claim = progress.claim
         if claim.origin != "manual" or progress.posted or progress.maybe_sent:
-            return
+            return False
         with self.database.write() as session:
-            if ledger.discard_unsent(session, claim.delivery_id, progress.owner):
-                log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
+            if not ledger.discard_unsent(session, claim.delivery_id, progress.owner):
+                return False
+        log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
+        return True
 
     def _send(self, progress: _Progress) -> DeliveryResult:
         claim, issue = progress.claim, progress.issue
@@ -294,16 +295,19 @@ class Deliverer:
                 self.backoff(delay)
 
     def _release(self, progress: _Progress, error: str) -> DeliveryResult:
-        with self.database.write() as session:
-            ledger.release(session, progress.claim.delivery_id, progress.owner, error)
+        if not self._discard_if_unsent(progress):
+            with self.database.write() as session:
+                ledger.release(session, progress.claim.delivery_id, progress.owner, error)
         return self._result(progress, "retry_later", error)
 
     def _fail(self, progress: _Progress, error: str) -> DeliveryResult:
         claim = progress.claim
         log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
+        discarded = self._discard_if_unsent(progress)
         with self.database.write() as session:
-            ledger.finish(
-                session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
-            )
+            if not discarded:
+                ledger.finish(
+                    session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
+                )
             ledger.mark_subscription_failing(session, claim.channel_id, error)
         return self._result(progress, "failed", error)
