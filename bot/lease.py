@@ -9,6 +9,7 @@ sender renews its lease every few seconds (LeaseKeeper), so a dead one's runs ou
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import socket
@@ -26,16 +27,21 @@ log = logging.getLogger(__name__)
 
 
 @cache
-def _boot_id() -> str:
+def _pid_space() -> str:
+    """This boot of this kernel and this pid namespace: containers on one kernel share the boot
+    id but not their pids, so both go into the digest."""
+    parts = []
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:8]
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        parts.append(os.readlink("/proc/self/ns/pid"))
     except OSError:
-        return "noboot"
+        parts.append("unknown")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
 
 
 def host_id() -> str:
-    """This machine, as of this boot (a pid means nothing on another host or after a reboot)."""
-    return f"{socket.gethostname()[:20]}/{_boot_id()}"
+    """Where a pid means something: this host, this boot, this pid namespace."""
+    return f"{socket.gethostname()[:20]}/{_pid_space()}"
 
 
 def process_start(pid: int) -> str | None:
