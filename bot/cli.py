@@ -272,6 +272,8 @@ def post(
         "no_issue": f"no issue {issue.date}",
     }
     text = messages[result.outcome]
+    if result.forgotten:
+        text = f"could not reach Slack ({result.error}); nothing was sent. Run again to retry"
     if result.outcome in ("failed", "retry_later", "no_issue"):
         fail(text)
     out.print(text, markup=False)

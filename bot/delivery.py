@@ -50,6 +50,7 @@ class DeliveryResult:
     posted: int = 0
     error: str | None = None
     holder: str | None = None  # who holds the delivery, when busy
+    forgotten: bool = False  # Slack accepted nothing, so no trace of the attempt was kept
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Deliverer:
     clock: Clock = utc_now
     lease: dt.timedelta = dt.timedelta(seconds=15)
     ambiguous_retries: int = 4
+    unreachable_retries: int = 2
     backoff: Callable[[float], None] = time.sleep
     save_emoji: str = "bookmark"
 
@@ -286,7 +288,9 @@ class Deliverer:
                     exc,
                     attempts,
                 )
-                if attempts > self.ambiguous_retries:
+                # Unreachable Slack is not worth long waits: a later run will try again.
+                limit = self.unreachable_retries if isinstance(exc, NotSentError) else None
+                if attempts > (limit or self.ambiguous_retries):
                     raise _Stop(self._release(progress, str(exc))) from None
                 delay = min(30.0, 0.5 * 2**attempts)
                 if isinstance(exc, NotSentError):
@@ -295,10 +299,13 @@ class Deliverer:
                 self.backoff(delay)
 
     def _release(self, progress: _Progress, error: str) -> DeliveryResult:
-        if not self._discard_if_unsent(progress):
+        forgotten = self._discard_if_unsent(progress)
+        if not forgotten:
             with self.database.write() as session:
                 ledger.release(session, progress.claim.delivery_id, progress.owner, error)
-        return self._result(progress, "retry_later", error)
+        result = self._result(progress, "retry_later", error)
+        result.forgotten = forgotten
+        return result
 
     def _fail(self, progress: _Progress, error: str) -> DeliveryResult:
         claim = progress.claim

@@ -70,7 +70,7 @@ def subscribe(database: Database, channel: str) -> None:
 
 def test_a_manual_post_that_sent_nothing_leaves_nothing_for_the_worker(archive: Database) -> None:
     result = deliverer(archive, closed_port_url()).deliver_issue("C1", OLD)
-    assert result.outcome == "retry_later" and result.posted == 0
+    assert result.outcome == "retry_later" and result.posted == 0 and result.forgotten
     with archive.read() as session:
         assert session.scalars(select(DeliveryRow)).all() == []
     with SlackStub() as stub:

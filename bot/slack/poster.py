@@ -371,7 +371,7 @@ def make_lookup_client(
     handlers: list[RetryHandler] = [
         _RateLimitRetry(retries, sleep),
         _ServerErrorRetry(retries, sleep),
-        _ConnectionRetry(retries, sleep),
+        _ConnectionRetry(min(retries, 2), sleep),
     ]
     kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": handlers}
     if base_url:
