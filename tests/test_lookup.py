@@ -64,19 +64,20 @@ def test_the_posting_client_never_retries_by_itself() -> None:
 @pytest.mark.parametrize(
     ("status", "timeout"), [(429, 0.0), (500, 0.0), (503, 0.0), (200, 2.0)], ids=str
 )
+@pytest.mark.parametrize(("part", "method"), [(0, "history"), (6, "replies")], ids=str)
 def test_lookup_retries_through_transient_failures_and_finds_the_part(
-    archive: Database, status: int, timeout: float
+    archive: Database, status: int, timeout: float, part: int, method: str
 ) -> None:
     slept: list[float] = []
     with SlackStub() as stub:
-        stub.drop_response_next("chat.postMessage", after=6)  # part 6 accepted, answer lost
+        stub.drop_response_next("chat.postMessage", after=part)  # accepted, answer lost
         stub.fail_next(
-            "conversations.replies", status=status, retry_after=2, timeout=timeout, times=2
+            f"conversations.{method}", status=status, retry_after=2, timeout=timeout, times=2
         )
         result = deliverer(archive, stub, slept).deliver_issue("CL1", LATEST)
         assert result.outcome == "posted", result
         assert_once(stub, "CL1")
-        assert len(stub.calls_to("conversations.replies")) == 3  # two failures, then the answer
+        assert len(stub.calls_to(f"conversations.{method}")) == 3  # two failures, the answer
         assert len(slept) == 2  # slept through the injected clock, not the real one
         if status == 429:
             assert slept == [2.0, 2.0]  # Retry-After honoured
@@ -121,3 +122,25 @@ def test_more_pages_than_the_limit_is_undecided_not_absent(archive: Database) ->
         poster.max_lookup_pages = 3  # with enough pages, absent is absent
         assert poster.find_part("CL3", parent_ts=None, delivery_id=1, part=0, oldest=0.0) is None
         assert len(stub.calls_to("conversations.history")) == 5
+
+
+def test_a_channel_the_bot_cannot_read_is_undecided_not_failing(archive: Database) -> None:
+    now = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
+    with archive.write() as session:
+        subscriptions.subscribe(
+            session, "CL4", hour=9, minute=0, timezone="UTC", days="daily", user_id="U", now=now
+        )
+    slept: list[float] = []
+    with SlackStub() as stub:
+        # An install without channels:join: posts work (chat:write.public), reading does not.
+        stub.fail_next("conversations.join", status=200, error="missing_scope", times=10)
+        stub.drop_response_next("chat.postMessage", after=3)
+        first = deliverer(archive, stub, slept).deliver_issue("CL4", LATEST, origin="schedule")
+        assert first.outcome == "retry_later" and "not_in_channel" in (first.error or "")
+        assert len(stub.all_messages("CL4")) == 4  # part 3 was not posted blind a second time
+        with archive.read() as session:
+            assert not session.scalars(select(SubscriptionRow)).one().failing
+            delivery_id = session.scalars(select(DeliveryRow.id)).one()
+        stub.set_member("CL4")  # someone invites the bot
+        assert deliverer(archive, stub, slept).run(delivery_id).outcome == "posted"
+        assert_once(stub, "CL4")

@@ -53,6 +53,9 @@ PERMANENT_ERRORS = frozenset(
         "org_login_required",
     }
 )
+# A lookup answered with these says nothing about the message: the bot may post to a public
+# channel it is not in (chat:write.public) but not read it. The part stays undecided.
+UNREADABLE = frozenset({"not_in_channel"})
 # Errors about the payload itself: retrying the same message cannot help either.
 PAYLOAD_ERRORS = frozenset(
     {
@@ -243,7 +246,7 @@ class SlackPoster:
                     raise UndecidedLookupError(f"more than {pages} pages of {channel}")
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "")
-            if error in PERMANENT_ERRORS:
+            if error in PERMANENT_ERRORS and error not in UNREADABLE:
                 raise PermanentError(error) from None
             raise UndecidedLookupError(error or f"HTTP {exc.response.status_code}") from None
         except NETWORK_ERRORS as exc:
