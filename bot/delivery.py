@@ -108,8 +108,11 @@ class Deliverer:
             )
         return self.run(delivery_id, retry_failed=retry_failed)
 
-    def _claim(self, delivery_id: int, owner: str, retry_failed: bool) -> ledger.Claim | str:
-        """The claim, or (not claimed) the delivery's state, taking over from a dead holder."""
+    def _claim(
+        self, delivery_id: int, owner: str, retry_failed: bool
+    ) -> ledger.Claim | tuple[str, str | None]:
+        """The claim, or (not claimed) the delivery's state and holder; a holder known to be
+        dead is taken over at once, without waiting for its lease to run out."""
         with self.database.write() as session:
             claim = ledger.claim(
                 session, delivery_id, owner, self.clock(), self.lease, retry_failed=retry_failed
@@ -118,7 +121,7 @@ class Deliverer:
                 return claim
             state, holder = ledger.holder(session, delivery_id)
         if state != ledger.SENDING or not is_gone(holder):
-            return f"{state}|{holder or ''}"
+            return state, holder
         log.warning("delivery %d: its sender %s is gone; taking over", delivery_id, holder)
         with self.database.write() as session:
             claim = ledger.claim(
@@ -132,19 +135,18 @@ class Deliverer:
             )
             if claim is not None:
                 return claim
-            state, holder = ledger.holder(session, delivery_id)
-        return f"{state}|{holder or ''}"
+            return ledger.holder(session, delivery_id)
 
     def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
         """Claim a delivery and send whatever of it is missing."""
         owner = new_owner()
         claim = self._claim(delivery_id, owner, retry_failed)
-        if isinstance(claim, str):
-            state, holder = claim.split("|", 1)
+        if isinstance(claim, tuple):
+            state, holder = claim
             outcome: Outcome = "already" if state in (ledger.POSTED, ledger.SKIPPED) else "busy"
             if state == ledger.FAILED:
                 outcome = "failed"
-            return DeliveryResult(outcome, "", None, holder=holder or None)
+            return DeliveryResult(outcome, "", None, holder=holder)
         with self.database.read() as session:
             issue = get_issue(session, claim.issue_date)
         if issue is None:  # the issue vanished between claim and send

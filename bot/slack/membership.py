@@ -53,10 +53,9 @@ class Membership:
         return "member" if info.get("is_member") else "not_member"
 
 
-def not_member_text(channel_private_hint: bool = True) -> str:
+def not_member_text() -> str:
     """What to tell people in a channel the bot is not in."""
-    extra = " (public channels: /digest subscribe joins them)" if channel_private_hint else ""
     return (
-        f"The bot is not a member of this channel, so it cannot post here or see saves: "
-        f"{INVITE_HINT}{extra}."
+        "The bot is not a member of this channel, so it cannot post here or see saves: "
+        f"{INVITE_HINT} (in a public channel, /digest subscribe also joins it)."
     )
