@@ -67,6 +67,11 @@ class _Progress:
     maybe_sent: bool
     sent: int = 0
 
+    @property
+    def id(self) -> int:
+        """The delivery's id."""
+        return self.claim.delivery_id
+
 
 class _Stop(Exception):  # noqa: N818  control flow inside _send, never escapes it
     def __init__(self, result: DeliveryResult) -> None:
@@ -231,74 +236,77 @@ class Deliverer:
     def _send_part(self, progress: _Progress, part: int, message: Message) -> str:
         """The ts of one part: found in the channel if Slack may have it already, else posted
         (ambiguous failures retried with backoff, then the delivery is released)."""
-        claim = progress.claim
-        parent_ts = None if part == 0 else progress.parent_ts
         attempts = 0
         while True:
             try:
-                if progress.inflight == part:
-                    ts = self.poster.find_part(
-                        claim.channel_id,
-                        parent_ts=parent_ts,
-                        delivery_id=claim.delivery_id,
-                        part=part,
-                        oldest=claim.created_at.timestamp() - 60,
-                    )
-                    if ts is not None:
-                        log.info(
-                            "found part %d of delivery %d already in %s",
-                            part,
-                            claim.delivery_id,
-                            claim.channel_id,
-                        )
-                        return ts
-                    progress.maybe_sent = False
-                with self.database.write() as session:
-                    if not ledger.mark_inflight(
-                        session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
-                    ):
-                        raise _Stop(self._result(progress, "busy", "lease lost"))
-                progress.inflight, progress.maybe_sent = part, True
-                try:
-                    ts = self.poster.post(
-                        claim.channel_id,
-                        message,
-                        thread_ts=parent_ts,
-                        metadata=metadata_for(
-                            claim.delivery_id, part, claim.issue_date.isoformat()
-                        ),
-                    )
-                except (PermanentError, NotSentError):
-                    progress.maybe_sent = False  # Slack refused it, or never saw it
-                    raise
-                progress.sent += 1
-                return ts
+                found = self._find(progress, part) if progress.inflight == part else None
+                return found or self._post(progress, part, message)
             except UndecidedLookupError as exc:
                 # Could not tell whether Slack has the part: posting it could duplicate it, so
                 # give the delivery back for a later attempt (the subscription is not failing).
-                log.warning(
-                    "delivery %d part %d: lookup undecided (%s)", claim.delivery_id, part, exc
-                )
+                log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part, exc)
                 raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
             except AmbiguousError as exc:
                 attempts += 1
-                log.warning(
-                    "delivery %d part %d to %s: %s (attempt %d)",
-                    claim.delivery_id,
-                    part,
-                    claim.channel_id,
-                    exc,
-                    attempts,
-                )
-                # Unreachable Slack is not worth long waits: a later run will try again.
-                limit = self.unreachable_retries if isinstance(exc, NotSentError) else None
-                if attempts > (limit or self.ambiguous_retries):
-                    raise _Stop(self._release(progress, str(exc))) from None
-                delay = min(30.0, 0.5 * 2**attempts)
-                if isinstance(exc, NotSentError):
-                    progress.inflight = None  # nothing to look up: it never reached Slack
-                    delay = min(delay, 2.0)  # and nothing is gained by waiting long
-                self.backoff(delay)
+                self._back_off(progress, part, exc, attempts)
+
+    def _find(self, progress: _Progress, part: int) -> str | None:
+        """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
+        claim = progress.claim
+        ts = self.poster.find_part(
+            claim.channel_id,
+            parent_ts=None if part == 0 else progress.parent_ts,
+            delivery_id=claim.delivery_id,
+            part=part,
+            oldest=claim.created_at.timestamp() - 60,
+        )
+        if ts is not None:
+            log.info("found part %d of delivery %d already in Slack", part, claim.delivery_id)
+        else:
+            progress.maybe_sent = False
+        return ts
+
+    def _post(self, progress: _Progress, part: int, message: Message) -> str:
+        """Note the part as in flight (committed), then post it with metadata naming it."""
+        claim = progress.claim
+        with self.database.write() as session:
+            if not ledger.mark_inflight(
+                session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
+            ):
+                raise _Stop(self._result(progress, "busy", "lease lost"))
+        progress.inflight, progress.maybe_sent = part, True
+        try:
+            ts = self.poster.post(
+                claim.channel_id,
+                message,
+                thread_ts=None if part == 0 else progress.parent_ts,
+                metadata=metadata_for(claim.delivery_id, part, claim.issue_date.isoformat()),
+            )
+        except (PermanentError, NotSentError):
+            progress.maybe_sent = False  # Slack refused it, or never saw it
+            raise
+        progress.sent += 1
+        return ts
+
+    def _back_off(self, progress: _Progress, part: int, exc: AmbiguousError, attempts: int) -> None:
+        """Wait before another try, or give the delivery back after too many."""
+        log.warning(
+            "delivery %d part %d to %s: %s (attempt %d)",
+            progress.id,
+            part,
+            progress.claim.channel_id,
+            exc,
+            attempts,
+        )
+        unreachable = isinstance(exc, NotSentError)
+        # Unreachable Slack is not worth long waits: a later run will try again.
+        if attempts > (self.unreachable_retries if unreachable else self.ambiguous_retries):
+            raise _Stop(self._release(progress, str(exc)))
+        delay = min(30.0, 0.5 * 2**attempts)
+        if unreachable:
+            progress.inflight = None  # nothing to look up: it never reached Slack
+            delay = min(delay, 2.0)
+        self.backoff(delay)
 
     def _release(self, progress: _Progress, error: str) -> DeliveryResult:
         forgotten = self._discard_if_unsent(progress)
