@@ -112,10 +112,13 @@ def test_rerun_waits_for_a_live_sender_and_says_so(database_url: str, tmp_path: 
     ingest_files(database, expand_paths([REPO / "seeds"]))
     database.dispose()
     with SlackStub() as stub:
-        env = base_env(database_url, stub) | {"DIGEST_POST_INTERVAL": "0.1"}
+        env = base_env(database_url, stub)
+        # Slack holds the fourth post's answer long enough for the second run to start
+        # (process start-up takes seconds on a loaded machine).
+        stub.hold_next("chat.postMessage", seconds=8, after=3)
         first = run_post(env, "CLIVE", tmp_path)
-        kill_when_started = time.time() + 30
-        while len(stub.all_messages("CLIVE")) < 3 and time.time() < kill_when_started:
+        started = time.time() + 30
+        while len(stub.all_messages("CLIVE")) < 4 and time.time() < started:
             time.sleep(0.01)
         second = run_post(env, "CLIVE", tmp_path)
         out_second = second.communicate(timeout=60)[0].decode()

@@ -108,8 +108,8 @@ def test_a_live_sender_keeps_its_lease_while_slack_is_slow(archive: Database) ->
         return dt.datetime.now(dt.UTC)
 
     with SlackStub() as stub:
-        stub.hold_next("chat.postMessage", seconds=2.0, after=3)  # 4x the lease
-        first = deliverer(archive, stub, clock, lease=0.5)
+        stub.hold_next("chat.postMessage", seconds=4.5, after=3)  # 3x the lease
+        first = deliverer(archive, stub, clock, lease=1.5)
         results = []
         thread = threading.Thread(
             target=lambda: results.append(first.deliver_issue("CSLOW", LATEST))
@@ -117,10 +117,10 @@ def test_a_live_sender_keeps_its_lease_while_slack_is_slow(archive: Database) ->
         thread.start()
         while len(stub.all_messages("CSLOW")) < 4:
             time.sleep(0.01)
-        time.sleep(1.0)  # the lease would have run out twice without the heartbeat
+        time.sleep(2.5)  # the lease would have run out without the heartbeat
         with archive.read() as session:
             delivery_id = session.scalars(select(DeliveryRow.id)).one()
-        second = deliverer(archive, stub, clock, lease=0.5).run(delivery_id)
+        second = deliverer(archive, stub, clock, lease=1.5).run(delivery_id)
         assert second.outcome == "busy"
         thread.join(30)
         assert results[0].outcome == "posted"
