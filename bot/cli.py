@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.logs import install_secret_filter
 
 if TYPE_CHECKING:
-    from bot.delivery import Deliverer
+    from bot.delivery import Deliverer, DeliveryResult
     from bot.ingestion import FileOutcome
     from bot.slack.answers import Answers
     from bot.slack.rendering import Message
@@ -276,32 +276,64 @@ def post(
     if settings.slack_bot_token is None:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
     deliverer = make_deliverer(settings, database)
-    result = deliverer.deliver_issue(channel, issue.date, retry_failed=True)
+    result = _deliver_waiting(deliverer, channel, issue.date)
     database.dispose()
     messages = {
         "posted": f"posted issue {issue.date} to {channel}: {result.posted} messages",
         "already": f"issue {issue.date} was already posted to {channel}; nothing sent",
-        "busy": f"another process is posting issue {issue.date} to {channel} right now",
-        "failed": f"Slack refused: {result.error}",
+        "failed": f"Slack refused: {result.error}{_refusal_hint(result.error, channel)}",
         "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
         "no_issue": f"no issue {issue.date}",
     }
     text = messages[result.outcome]
-    if result.outcome in ("failed", "retry_later", "busy", "no_issue"):
+    if result.forgotten:
+        text = f"could not reach Slack ({result.error}); nothing was sent. Run again to retry"
+    if result.outcome in ("failed", "retry_later", "no_issue"):
         fail(text)
     out.print(text, markup=False)
+
+
+def _refusal_hint(error: str | None, channel: str) -> str:
+    from bot.slack.membership import INVITE_HINT
+
+    if error in ("not_in_channel", "channel_not_found"):
+        return f" (the bot is not in {channel}: {INVITE_HINT} there, then run this again)"
+    return ""
+
+
+def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> DeliveryResult:
+    """Deliver; while another live process holds the delivery, wait for it (saying so)."""
+    import time
+
+    from bot.lease import describe
+
+    said = ""
+    while True:
+        result = deliverer.deliver_issue(channel, day, retry_failed=True)
+        if result.outcome != "busy":
+            return result
+        holder = describe(result.holder) if result.holder else "another process"
+        if holder != said:
+            err.print(
+                f"waiting: {holder} is posting issue {day} to {channel} right now", markup=False
+            )
+            said = holder
+        time.sleep(1.0)
 
 
 def make_deliverer(settings: Settings, database: Database) -> Deliverer:
     """The delivery code path shared by `post` and the worker."""
     from bot.delivery import Deliverer
-    from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+    from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
 
     assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
-    client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    token = settings.slack_bot_token.get_secret_value()
+    client = make_web_client(token, settings.slack_api_url)
     lease = dt.timedelta(seconds=settings.lease_seconds)
     pacer = ChannelPacer(interval=settings.post_interval)
-    poster = SlackPoster(client, pacer)
+    poster = SlackPoster(
+        client, pacer, lookup_client=make_lookup_client(token, settings.slack_api_url)
+    )
     return Deliverer(database, poster, lease=lease, save_emoji=settings.save_emoji)
 
 
@@ -368,7 +400,8 @@ app.add_typer(subs_app, name="subscriptions")
 
 @subs_app.command("list")
 def subscriptions_list() -> None:
-    """Every subscribed channel with its schedule, next post and last delivery."""
+    """Every subscribed channel with its schedule, next post and last delivery (and channels
+    with a half-sent `post` thread)."""
     from bot.delivery import utc_now
     from bot.slack.answers import status_text
     from bot.store import ledger, subscriptions
@@ -379,15 +412,18 @@ def subscriptions_list() -> None:
     now = utc_now()
     max_age = dt.timedelta(days=settings.max_issue_age_days)
     with database.read() as session:
-        subs = subscriptions.list_subscriptions(session)
-        rows = [(s, ledger.last_delivery(session, s.channel_id)) for s in subs]
+        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session)}
+        unfinished = [d for d in ledger.open_deliveries(session) if d.origin == "manual"]
+        channels = sorted(set(subs) | {d.channel_id for d in unfinished})
+        rows = [(c, subs.get(c), ledger.last_delivery(session, c)) for c in channels]
         newest = latest_issue_date(session)
     if not rows:
         out.print("no subscriptions")
         return
-    for sub, last in rows:
-        out.print(f"{sub.channel_id}", style="bold", markup=False)
-        for line in status_text(sub, last, now, newest, max_age).splitlines():
+    for channel, sub, last in rows:
+        mine = [d for d in unfinished if d.channel_id == channel]
+        out.print(channel + ("" if sub else " (not subscribed)"), style="bold", markup=False)
+        for line in status_text(sub, last, now, newest, max_age, mine).splitlines():
             out.print(f"  {line}", markup=False)
 
 

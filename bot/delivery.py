@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.slack.poster import AmbiguousError, PermanentError, SlackPoster, metadata_for
-from bot.slack.rendering import issue_messages
+from bot.lease import LeaseKeeper, is_gone, new_owner
+from bot.slack.poster import (
+    AmbiguousError,
+    NotSentError,
+    PermanentError,
+    SlackPoster,
+    UndecidedLookupError,
+    metadata_for,
+)
+from bot.slack.rendering import Message, issue_messages
 from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import IssueView, get_issue
-from bot.store.tables import DeliveryRow
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +40,6 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def new_owner() -> str:
-    """A lease owner id unique to this process and call."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 @dataclass
 class DeliveryResult:
     """What one delivery attempt did."""
@@ -50,6 +49,34 @@ class DeliveryResult:
     issue_date: dt.date | None
     posted: int = 0
     error: str | None = None
+    holder: str | None = None  # who holds the delivery, when busy
+    forgotten: bool = False  # Slack accepted nothing, so no trace of the attempt was kept
+
+
+@dataclass
+class _Progress:
+    """Where one send of a delivery stands."""
+
+    claim: ledger.Claim
+    owner: str
+    issue: IssueView
+    posted: dict[int, str]
+    parent_ts: str | None
+    inflight: int | None
+    # Whether Slack may hold a part we have not recorded: then the delivery must stay.
+    maybe_sent: bool
+    sent: int = 0
+
+    @property
+    def id(self) -> int:
+        """The delivery's id."""
+        return self.claim.delivery_id
+
+
+class _Stop(Exception):  # noqa: N818  control flow inside _send, never escapes it
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
 
 
 @dataclass
@@ -59,38 +86,72 @@ class Deliverer:
     database: Database
     poster: SlackPoster
     clock: Clock = utc_now
-    lease: dt.timedelta = dt.timedelta(seconds=60)
+    lease: dt.timedelta = dt.timedelta(seconds=15)
     ambiguous_retries: int = 4
+    unreachable_retries: int = 2
     backoff: Callable[[float], None] = time.sleep
     save_emoji: str = "bookmark"
 
+    def __post_init__(self) -> None:
+        self.keeper = LeaseKeeper(self.database, self.lease, self.clock)
+
     def deliver_issue(
-        self, channel_id: str, issue_date: dt.date | None, *, retry_failed: bool = False
+        self,
+        channel_id: str,
+        issue_date: dt.date | None,
+        *,
+        retry_failed: bool = False,
+        origin: str = "manual",
     ) -> DeliveryResult:
         """Post an issue (None: the latest) to a channel unless the ledger says it was posted."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
                 return DeliveryResult("no_issue", channel_id, issue_date)
-            delivery_id = ledger.ensure_delivery(session, channel_id, issue.id, due_at=self.clock())
+            delivery_id = ledger.ensure_delivery(
+                session, channel_id, issue.id, due_at=self.clock(), origin=origin
+            )
         return self.run(delivery_id, retry_failed=retry_failed)
 
-    def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
-        """Claim a delivery and send whatever of it is missing."""
-        owner = new_owner()
+    def _claim(
+        self, delivery_id: int, owner: str, retry_failed: bool
+    ) -> ledger.Claim | tuple[str, str | None]:
+        """The claim, or (not claimed) the delivery's state and holder; a holder known to be
+        dead is taken over at once, without waiting for its lease to run out."""
         with self.database.write() as session:
             claim = ledger.claim(
                 session, delivery_id, owner, self.clock(), self.lease, retry_failed=retry_failed
             )
-            if claim is None:
-                row_state = session.get(DeliveryRow, delivery_id)
-                state = row_state.state if row_state else None
-                channel = row_state.channel_id if row_state else ""
-        if claim is None:
+            if claim is not None:
+                return claim
+            state, holder = ledger.holder(session, delivery_id)
+        if state != ledger.SENDING or not is_gone(holder):
+            return state, holder
+        log.warning("delivery %d: its sender %s is gone; taking over", delivery_id, holder)
+        with self.database.write() as session:
+            claim = ledger.claim(
+                session,
+                delivery_id,
+                owner,
+                self.clock(),
+                self.lease,
+                retry_failed=retry_failed,
+                takeover_from=holder,
+            )
+            if claim is not None:
+                return claim
+            return ledger.holder(session, delivery_id)
+
+    def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
+        """Claim a delivery and send whatever of it is missing."""
+        owner = new_owner()
+        claim = self._claim(delivery_id, owner, retry_failed)
+        if isinstance(claim, tuple):
+            state, holder = claim
             outcome: Outcome = "already" if state in (ledger.POSTED, ledger.SKIPPED) else "busy"
             if state == ledger.FAILED:
                 outcome = "failed"
-            return DeliveryResult(outcome, channel, None)
+            return DeliveryResult(outcome, "", None, holder=holder)
         with self.database.read() as session:
             issue = get_issue(session, claim.issue_date)
         if issue is None:  # the issue vanished between claim and send
@@ -99,90 +160,171 @@ class Deliverer:
                     session, delivery_id, owner, ledger.FAILED, self.clock(), "issue gone"
                 )
             return DeliveryResult("failed", claim.channel_id, claim.issue_date, error="issue gone")
-        return self._send(claim, issue, owner)
+        progress = _Progress(
+            claim,
+            owner,
+            issue,
+            dict(claim.posted),
+            claim.parent_ts or claim.posted.get(0),
+            claim.inflight_part,
+            claim.inflight_part is not None,
+        )
+        self.keeper.hold(delivery_id, owner)
+        try:
+            result = self._send(progress)
+        finally:
+            self.keeper.drop(delivery_id)
+        return result
 
-    def _send(self, claim: ledger.Claim, issue: IssueView, owner: str) -> DeliveryResult:
+    def _discard_if_unsent(self, progress: _Progress) -> bool:
+        """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
+        for anyone to send later, and the schedule may still post the issue there)."""
+        claim = progress.claim
+        if claim.origin != "manual" or progress.posted or progress.maybe_sent:
+            return False
+        with self.database.write() as session:
+            if not ledger.discard_unsent(session, claim.delivery_id, progress.owner):
+                return False
+        log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
+        return True
+
+    def _send(self, progress: _Progress) -> DeliveryResult:
+        claim, issue = progress.claim, progress.issue
         channel = claim.channel_id
+        # Public channels are joined first: lookups after a crash and save-by-reaction need
+        # membership (chat:write.public alone posts, but cannot read history or get events).
+        error = self.poster.join(channel)
+        if error:
+            log.info("conversations.join %s: %s", channel, error)
         messages = issue_messages(issue, self.save_emoji)
         article_ids: list[int | None] = [None, *(a.id for a in issue.articles), None]
-        posted = dict(claim.posted)
-        parent_ts = claim.parent_ts or posted.get(0)
-        inflight = claim.inflight_part
-        sent = 0
-        for part, message in enumerate(messages):
-            if part in posted:
-                continue
-            if part > 0 and parent_ts is None:
-                break  # cannot happen: part 0 is always first
-            attempts = 0
-            while True:
-                try:
-                    if inflight == part:
-                        ts = self.poster.find_part(
-                            channel,
-                            parent_ts=None if part == 0 else parent_ts,
-                            delivery_id=claim.delivery_id,
-                            part=part,
-                            oldest=claim.created_at.timestamp() - 60,
-                        )
-                        if ts is not None:
-                            log.info(
-                                "found part %d of delivery %d already in %s",
-                                part,
-                                claim.delivery_id,
-                                channel,
-                            )
-                            break
-                    with self.database.write() as session:
-                        if not ledger.mark_inflight(
-                            session, claim.delivery_id, owner, part, self.clock(), self.lease
-                        ):
-                            return DeliveryResult("busy", channel, issue.date, sent, "lease lost")
-                    inflight = part
-                    ts = self.poster.post(
-                        channel,
-                        message,
-                        thread_ts=None if part == 0 else parent_ts,
-                        metadata=metadata_for(claim.delivery_id, part, issue.date.isoformat()),
-                    )
-                    sent += 1
-                    break
-                except PermanentError as exc:
-                    return self._fail(claim, owner, exc.error, issue.date, sent)
-                except AmbiguousError as exc:
-                    attempts += 1
-                    log.warning(
-                        "delivery %d part %d to %s: %s (attempt %d)",
+        try:
+            for part, message in enumerate(messages):
+                if part in progress.posted:
+                    continue
+                ts = self._send_part(progress, part, message)
+                with self.database.write() as session:
+                    if not ledger.record_part(
+                        session,
                         claim.delivery_id,
+                        progress.owner,
                         part,
                         channel,
-                        exc,
-                        attempts,
-                    )
-                    if attempts > self.ambiguous_retries:
-                        with self.database.write() as session:
-                            ledger.release(session, claim.delivery_id, owner, str(exc))
-                        return DeliveryResult("retry_later", channel, issue.date, sent, str(exc))
-                    self.backoff(min(30.0, 0.5 * 2**attempts))
-            with self.database.write() as session:
-                if not ledger.record_part(
-                    session, claim.delivery_id, owner, part, channel, ts, article_ids[part]
-                ):
-                    return DeliveryResult("busy", channel, issue.date, sent, "lease lost")
-            inflight = None
-            posted[part] = ts
-            if part == 0:
-                parent_ts = ts
+                        ts,
+                        article_ids[part],
+                    ):
+                        raise _Stop(self._result(progress, "busy", "lease lost"))
+                progress.inflight, progress.maybe_sent = None, False
+                progress.posted[part] = ts
+                if part == 0:
+                    progress.parent_ts = ts
+        except _Stop as stop:
+            return stop.result
+        except PermanentError as exc:
+            return self._fail(progress, exc.error)
         with self.database.write() as session:
-            ledger.finish(session, claim.delivery_id, owner, ledger.POSTED, self.clock())
+            ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
             ledger.mark_subscription_failing(session, channel, None)
-        return DeliveryResult("posted", channel, issue.date, sent)
+        return self._result(progress, "posted")
 
-    def _fail(
-        self, claim: ledger.Claim, owner: str, error: str, date: dt.date, sent: int
+    def _result(
+        self, progress: _Progress, outcome: Outcome, error: str | None = None
     ) -> DeliveryResult:
-        log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
+        claim = progress.claim
+        return DeliveryResult(outcome, claim.channel_id, claim.issue_date, progress.sent, error)
+
+    def _send_part(self, progress: _Progress, part: int, message: Message) -> str:
+        """The ts of one part: found in the channel if Slack may have it already, else posted
+        (ambiguous failures retried with backoff, then the delivery is released)."""
+        attempts = 0
+        while True:
+            try:
+                found = self._find(progress, part) if progress.inflight == part else None
+                return found or self._post(progress, part, message)
+            except UndecidedLookupError as exc:
+                # Could not tell whether Slack has the part: posting it could duplicate it, so
+                # give the delivery back for a later attempt (the subscription is not failing).
+                log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part, exc)
+                raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
+            except AmbiguousError as exc:
+                attempts += 1
+                self._back_off(progress, part, exc, attempts)
+
+    def _find(self, progress: _Progress, part: int) -> str | None:
+        """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
+        claim = progress.claim
+        ts = self.poster.find_part(
+            claim.channel_id,
+            parent_ts=None if part == 0 else progress.parent_ts,
+            delivery_id=claim.delivery_id,
+            part=part,
+            oldest=claim.created_at.timestamp() - 60,
+        )
+        if ts is not None:
+            log.info("found part %d of delivery %d already in Slack", part, claim.delivery_id)
+        else:
+            progress.maybe_sent = False
+        return ts
+
+    def _post(self, progress: _Progress, part: int, message: Message) -> str:
+        """Note the part as in flight (committed), then post it with metadata naming it."""
+        claim = progress.claim
         with self.database.write() as session:
-            ledger.finish(session, claim.delivery_id, owner, ledger.FAILED, self.clock(), error)
+            if not ledger.mark_inflight(
+                session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
+            ):
+                raise _Stop(self._result(progress, "busy", "lease lost"))
+        progress.inflight, progress.maybe_sent = part, True
+        try:
+            ts = self.poster.post(
+                claim.channel_id,
+                message,
+                thread_ts=None if part == 0 else progress.parent_ts,
+                metadata=metadata_for(claim.delivery_id, part, claim.issue_date.isoformat()),
+            )
+        except (PermanentError, NotSentError):
+            progress.maybe_sent = False  # Slack refused it, or never saw it
+            raise
+        progress.sent += 1
+        return ts
+
+    def _back_off(self, progress: _Progress, part: int, exc: AmbiguousError, attempts: int) -> None:
+        """Wait before another try, or give the delivery back after too many."""
+        log.warning(
+            "delivery %d part %d to %s: %s (attempt %d)",
+            progress.id,
+            part,
+            progress.claim.channel_id,
+            exc,
+            attempts,
+        )
+        unreachable = isinstance(exc, NotSentError)
+        # Unreachable Slack is not worth long waits: a later run will try again.
+        if attempts > (self.unreachable_retries if unreachable else self.ambiguous_retries):
+            raise _Stop(self._release(progress, str(exc)))
+        delay = min(30.0, 0.5 * 2**attempts)
+        if unreachable:
+            progress.inflight = None  # nothing to look up: it never reached Slack
+            delay = min(delay, 2.0)
+        self.backoff(delay)
+
+    def _release(self, progress: _Progress, error: str) -> DeliveryResult:
+        forgotten = self._discard_if_unsent(progress)
+        if not forgotten:
+            with self.database.write() as session:
+                ledger.release(session, progress.claim.delivery_id, progress.owner, error)
+        result = self._result(progress, "retry_later", error)
+        result.forgotten = forgotten
+        return result
+
+    def _fail(self, progress: _Progress, error: str) -> DeliveryResult:
+        claim = progress.claim
+        log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
+        discarded = self._discard_if_unsent(progress)
+        with self.database.write() as session:
+            if not discarded:
+                ledger.finish(
+                    session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
+                )
             ledger.mark_subscription_failing(session, claim.channel_id, error)
-        return DeliveryResult("failed", claim.channel_id, date, sent, error)
+        return self._result(progress, "failed", error)

@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from bot.delivery import Deliverer, DeliveryResult
+from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
 from bot.store import ledger, subscriptions
@@ -34,6 +35,7 @@ from bot.store.tables import DeliveryRow, IssueRow
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 30
+RESUME_SECONDS = 5
 RECENT_ISSUES = 14
 
 
@@ -104,10 +106,36 @@ class Dispatcher:
         log.warning("channel %s %s", sub.channel_id, message)
         subscriptions.note_problem(session, sub.channel_id, message[0].upper() + message[1:] + ".")
 
+    def sendable(self) -> list[int]:
+        """The open deliveries the worker may send: scheduled ones of subscribed channels, not
+        held by a live sender, and (unless already started) still within the grace period.
+        Manual `post` deliveries are left to a rerun of `post`."""
+        now = self.clock()
+        with self.database.read() as session:
+            subscribed = {s.channel_id for s in subscriptions.list_subscriptions(session)}
+            candidates = ledger.open_deliveries(session)
+        wanted: list[int] = []
+        for d in candidates:
+            if d.origin != "schedule" or d.channel_id not in subscribed:
+                continue
+            held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
+            if held and not is_gone(d.lease_owner):
+                continue
+            if not d.started and d.due_at is not None and now - d.due_at > self.grace:
+                self._skip_late(d, now)
+                continue
+            wanted.append(d.id)
+        return wanted
+
+    def _skip_late(self, d: ledger.OpenDelivery, now: dt.datetime) -> None:
+        reason = f"issue {d.issue_date} was not sent within {self.grace} of its time; skipped"
+        with self.database.write() as session:
+            if ledger.skip_unstarted(session, d.id, reason, now):
+                log.warning("channel %s: %s", d.channel_id, reason)
+
     def run_open(self) -> list[DeliveryResult]:
         """Send every open delivery, many channels at once (each channel paced on its own)."""
-        with self.database.read() as session:
-            open_ids = ledger.open_deliveries(session, self.clock())
+        open_ids = self.sendable()
         if not open_ids:
             return []
         workers = max(1, min(self.concurrency, len(open_ids)))
@@ -205,6 +233,14 @@ class Worker:
             IntervalTrigger(seconds=self.tick_seconds),
             id="tick",
             next_run_time=self.dispatcher.clock(),
+            **common,
+        )
+        # Between ticks, pick up any delivery whose sender died (its lease ran out) within
+        # seconds, not at the next tick: one indexed read when there is nothing to do.
+        self.scheduler.add_job(
+            self.dispatcher.run_open,
+            IntervalTrigger(seconds=RESUME_SECONDS),
+            id="resume",
             **common,
         )
         if self.poller is not None:

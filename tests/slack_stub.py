@@ -4,6 +4,13 @@ It records every call, keeps posted messages per channel (threads, metadata), an
 methods the bot uses with Slack's response shapes, and injects faults: HTTP 429 with
 Retry-After, 5xx, slow answers (client timeouts), per-channel permanent errors, a post that is
 stored but never answered, and an optional one-message-per-second-per-channel rate limit.
+
+Membership is enforced like Slack: a channel nobody declared is public and the bot is not in it.
+Posting to a public channel works anyway (chat:write.public), but conversations.history and
+.replies answer `not_in_channel` until the bot joins (conversations.join) or is invited
+(`set_member`). A private channel (`add_channel(..., private=True)`) cannot be joined and
+refuses posts from a bot that is not in it. Slack sends reaction events only for channels the
+bot is in, so tests check that with `require_member` before sending one.
 """
 
 from __future__ import annotations
@@ -56,6 +63,16 @@ class Fault:
 
 
 @dataclass
+class Channel:
+    """A channel as the stand-in knows it."""
+
+    private: bool = False
+    bot_member: bool = False
+    archived: bool = False
+    name: str = ""
+
+
+@dataclass
 class _State:
     calls: list[Call] = field(default_factory=list)
     responses: list[Call] = field(default_factory=list)
@@ -64,6 +81,7 @@ class _State:
     channel_errors: dict[str, str] = field(default_factory=dict)
     recent_posts: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    channels: dict[str, Channel] = field(default_factory=lambda: defaultdict(Channel))
 
 
 class SlackStub:
@@ -72,11 +90,9 @@ class SlackStub:
     def __init__(self, rate_limit_per_channel: float | None = None) -> None:
         self.rate_limit_per_channel = rate_limit_per_channel
         self.users: dict[str, dict[str, Any]] = {}
-        # What auth.test reports in x-oauth-scopes, tokens Slack answers invalid_auth for, and
-        # channel facts for conversations.info (default: the bot is a member).
+        # What auth.test reports in x-oauth-scopes and tokens Slack answers invalid_auth for.
         self.scopes: set[str] = manifest_scopes()
         self.invalid_tokens: set[str] = set()
-        self.channels: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
         self._state = _State()
         self._lock = threading.RLock()
@@ -163,6 +179,38 @@ class SlackStub:
             self._state = _State()
             self.rate_limited = 0
 
+    # --- channels and membership ------------------------------------------------------------
+
+    def add_channel(
+        self,
+        channel: str,
+        *,
+        private: bool = False,
+        member: bool = False,
+        archived: bool = False,
+        name: str = "",
+    ) -> None:
+        """Declare a channel: public or private, with or without the bot in it."""
+        with self._lock:
+            self._state.channels[channel] = Channel(private, member, archived, name)
+
+    def set_member(self, channel: str, member: bool = True) -> None:
+        """The bot is invited to (or removed from) a channel."""
+        with self._lock:
+            self._state.channels[channel].bot_member = member
+
+    def is_member(self, channel: str) -> bool:
+        """Whether the bot is in the channel now."""
+        with self._lock:
+            return self._state.channels[channel].bot_member
+
+    def require_member(self, channel: str) -> None:
+        """Fail a test that would send a reaction event Slack would never send: Slack sends
+        reaction_added/removed only for channels the bot is a member of."""
+        assert self.is_member(channel), (
+            f"Slack sends no reaction events from {channel}: bot not in it"
+        )
+
     # --- faults ------------------------------------------------------------------------------
 
     def fail_next(
@@ -186,7 +234,15 @@ class SlackStub:
         with self._lock:
             done = self._state.counts[method]
             self._state.faults.append(
-                Fault(method, status, error, retry_after, timeout, False, times, done + after)
+                Fault(
+                    method,
+                    status,
+                    error,
+                    retry_after,
+                    timeout,
+                    times=times,
+                    after=done + after,
+                )
             )
 
     def drop_response_next(self, method: str = "chat.postMessage", *, after: int = 0) -> None:
@@ -230,7 +286,7 @@ class SlackStub:
     def _post_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel = str(params.get("channel", ""))
         with self._lock:
-            error = self._state.channel_errors.get(channel)
+            error = self._state.channel_errors.get(channel) or self._post_refusal(channel)
             if error:
                 return 200, {"ok": False, "error": error}, {}
             if self.rate_limit_per_channel:
@@ -258,10 +314,53 @@ class SlackStub:
             self._state.messages[channel].append(message)
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
 
+    def _post_refusal(self, channel: str) -> str | None:
+        info = self._state.channels[channel]
+        if info.archived:
+            return "is_archived"
+        if info.private and not info.bot_member:
+            return "not_in_channel"
+        return None  # public: chat:write.public posts without membership
+
+    def _join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        with self._lock:
+            info = self._state.channels[channel]
+            if info.private:
+                return {"ok": False, "error": "method_not_supported_for_channel_type"}
+            if info.archived:
+                return {"ok": False, "error": "is_archived"}
+            already = info.bot_member
+            info.bot_member = True
+        body: dict[str, Any] = {"ok": True, "channel": {"id": channel, "is_member": True}}
+        if already:
+            body["warning"] = "already_in_channel"
+        return body
+
+    def _info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        with self._lock:
+            info = self._state.channels[channel]
+            if info.private and not info.bot_member:
+                return {"ok": False, "error": "channel_not_found"}  # invisible to the bot
+            return {
+                "ok": True,
+                "channel": {
+                    "id": channel,
+                    "name": info.name or channel.lower(),
+                    "is_channel": True,
+                    "is_private": info.private,
+                    "is_archived": info.archived,
+                    "is_member": info.bot_member,
+                },
+            }
+
     def _history(self, params: dict[str, Any], replies: bool) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
         with self._lock:
             error = self._state.channel_errors.get(channel)
+            if not error and not self._state.channels[channel].bot_member:
+                error = "not_in_channel"
             if error:
                 return {"ok": False, "error": error}
             if replies:
@@ -289,15 +388,6 @@ class SlackStub:
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
-
-    def _channel_info(self, channel: str) -> dict[str, Any]:
-        with self._lock:
-            error = self._state.channel_errors.get(channel)
-            facts = dict(self.channels.get(channel, {}))
-        if error:
-            return {"ok": False, "error": error}
-        info = {"id": channel, "name": channel.lower(), "is_member": True, "is_archived": False}
-        return {"ok": True, "channel": info | facts}
 
     def _answer(
         self, method: str, params: dict[str, Any]
@@ -334,7 +424,9 @@ class SlackStub:
                 return 200, {"ok": False, "error": "invalid_arguments"}, {}
             return 200, {"ok": True, "view": view}, {}
         if method == "conversations.info":
-            return 200, self._channel_info(str(params.get("channel", ""))), {}
+            return 200, self._info(params), {}
+        if method == "conversations.join":
+            return 200, self._join(params), {}
         return 200, {"ok": True}, {}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -95,6 +95,7 @@ def test_healthy_deployment_passes_every_check(
     ingest_files(database, [fresh_issue(tmp_path / "in")])
     subscribe(database, "C0GENERAL")
     database.dispose()
+    stub.add_channel("C0GENERAL", member=True)
     status, lines, text = doctor(settings_env(database_url, stub, tmp_path / "in"), tmp_path)
     assert status == 0, text
     assert all(x.startswith("[ok]") for x in lines[:-1]), lines
@@ -122,7 +123,8 @@ def test_each_problem_is_one_failing_line_with_a_fix(
     ingest_files(database, expand_paths([SEEDS]))
     subscribe(database, "C0JOINED", "C0NOTIN")
     database.dispose()
-    stub.channels["C0NOTIN"] = {"name": "random", "is_member": False}
+    stub.add_channel("C0JOINED", member=True)
+    stub.add_channel("C0NOTIN", member=False, name="random")
     status, lines, text = doctor(env, tmp_path)
     assert status == 1
     stale = line(lines, "[FAIL] archive")

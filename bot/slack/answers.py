@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from bot.schedule import ChannelSchedule, Outlook, outlook
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.grammar import Request, parse_day, parse_schedule
+from bot.slack.membership import INVITE_HINT, Membership, not_member_text
 from bot.slack.rendering import Message
 from bot.store import ledger, saves, subscriptions
 from bot.store.archive import archive_version
@@ -26,6 +27,7 @@ from bot.store.queries import (
 )
 
 PAGE_SIZE = 10
+NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Answers:
     settings: Settings
     clock: Callable[[], dt.datetime]
     user_timezone: Callable[[str], str | None] = lambda _user: None
+    # Joins a public channel / checks membership (bot.slack.membership); None: not checked.
+    membership: Membership | None = None
     cache: AnswerCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -168,11 +172,19 @@ class Answers:
                 now=self.clock(),
             )
         next_at = sub.schedule.next_slot(self.clock()).astimezone(sub.schedule.zone)
-        return rendering.render_text(
+        text = (
             f"This channel gets each new issue at {sub.time_text} {sub.timezone} "
             f"({'every day' if sub.days == 'daily' else 'on weekdays'}). "
             f"Next post: {next_at:%a %Y-%m-%d %H:%M %Z}."
         )
+        # Join now (public channels): reactions and crash-recovery lookups need membership.
+        joined = self.membership.join(asker.channel_id) if self.membership else "unknown"
+        if joined == "not_member":
+            text += (
+                f"\nThis is a private channel the bot is not in: {INVITE_HINT}, "
+                "or nothing can be posted here."
+            )
+        return rendering.render_text(text)
 
     def unsubscribe(self, asker: Asker) -> Message:
         """Stop posting to the channel."""
@@ -192,8 +204,12 @@ class Answers:
             sub = subscriptions.get_subscription(session, asker.channel_id)
             last = ledger.last_delivery(session, asker.channel_id)
             newest = latest_issue_date(session)
+            unfinished = ledger.open_deliveries(session, asker.channel_id)
         max_age = dt.timedelta(days=self.settings.max_issue_age_days)
-        return rendering.render_text(status_text(sub, last, self.clock(), newest, max_age))
+        text = status_text(sub, last, self.clock(), newest, max_age, unfinished)
+        if self.membership and self.membership.check(asker.channel_id) == "not_member":
+            text = not_member_text() + "\n" + text
+        return rendering.render_text(text)
 
 
 def status_text(
@@ -202,6 +218,7 @@ def status_text(
     now: dt.datetime,
     newest: dt.date | None = None,
     max_age: dt.timedelta = dt.timedelta(days=2),
+    unfinished: Sequence[ledger.OpenDelivery] = (),
 ) -> str:
     """The /digest status text (also used by the CLI); `newest` is the archive's newest issue."""
     lines: list[str] = []
@@ -214,9 +231,8 @@ def status_text(
         delivered = last is not None and newest is not None and last.issue_date >= newest
         lines.append(next_post_text(outlook(schedule, now, newest, delivered, max_age=max_age)))
         if sub.failing:
-            lines.append(
-                f"FAILING: {sub.last_error}. Fix it (e.g. invite the bot), then subscribe again."
-            )
+            fix = INVITE_HINT if sub.last_error in NOT_IN_CHANNEL else "fix it"
+            lines.append(f"FAILING: {sub.last_error}. To resume, {fix}, then subscribe again.")
         elif sub.last_error:
             lines.append(f"Note: {sub.last_error}")
     if last is None:
@@ -228,6 +244,13 @@ def status_text(
             f"Last delivery: issue {last.issue_date} — {last.state}{when}, "
             f"{last.messages} messages{error}."
         )
+    for d in unfinished:
+        if d.origin == "manual" and d.started:
+            lines.append(
+                f"Unfinished: issue {d.issue_date} posted by hand, {d.messages} messages so far; "
+                f"finish it with: python -m bot post --channel {d.channel_id} "
+                f"--date {d.issue_date}"
+            )
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import Settings
 from bot.slack.answers import Answers
 from bot.slack.listeners import register_all
+from bot.slack.membership import Membership
 from bot.slack.services import Services
 from bot.store.db import Database
 
@@ -118,7 +119,7 @@ def create_app(
         process_before_response=True,
         logger=bolt_logger(),
     )
-    answers = Answers(database, settings, clock, user_timezone_lookup(client))
+    answers = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
     services = Services(settings, database, answers, clock)
     register_all(app, services)
 

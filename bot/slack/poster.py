@@ -10,10 +10,22 @@ import time
 import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.client import RemoteDisconnected
 from typing import Any
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
 
 from bot.slack.rendering import Message
 
@@ -41,6 +53,9 @@ PERMANENT_ERRORS = frozenset(
         "org_login_required",
     }
 )
+# A lookup answered with these says nothing about the message: the bot may post to a public
+# channel it is not in (chat:write.public) but not read it. The part stays undecided.
+UNREADABLE = frozenset({"not_in_channel"})
 # Errors about the payload itself: retrying the same message cannot help either.
 PAYLOAD_ERRORS = frozenset(
     {
@@ -68,6 +83,14 @@ class PermanentError(Exception):
 
 class AmbiguousError(Exception):
     """The request may or may not have reached Slack (5xx, timeout, dropped connection)."""
+
+
+class NotSentError(AmbiguousError):
+    """The request never reached Slack (connection refused, unknown host): nothing was posted."""
+
+
+class UndecidedLookupError(AmbiguousError):
+    """Slack could not be read well enough to tell whether a part was posted."""
 
 
 NETWORK_ERRORS = (
@@ -124,6 +147,12 @@ def _retry_after(error: SlackApiError) -> float:
         return 1.0
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """A refused connection or an unknown host: the request cannot have reached Slack."""
+    reason = getattr(exc, "reason", exc)
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
 def _is_rate_limited(error: SlackApiError) -> bool:
     return bool(error.response.status_code == 429 or error.response.get("error") == "ratelimited")
 
@@ -135,6 +164,10 @@ class SlackPoster:
     client: WebClient
     pacer: ChannelPacer
     max_rate_limit_waits: int = 20
+    # Lookups and joins are safe to repeat, so they go through a client that retries
+    # (make_lookup_client); posts never do.
+    lookup_client: WebClient | None = None
+    max_lookup_pages: int = 50
 
     def post(
         self,
@@ -171,6 +204,8 @@ class SlackPoster:
                     raise AmbiguousError(f"HTTP {exc.response.status_code}") from None
                 raise AmbiguousError(error) from None
             except NETWORK_ERRORS as exc:
+                if _never_connected(exc):
+                    raise NotSentError(type(exc).__name__) from None
                 raise AmbiguousError(type(exc).__name__) from None
             self.pacer.sent(channel)
             ts = response.get("ts")
@@ -188,53 +223,61 @@ class SlackPoster:
         part: int,
         oldest: float,
     ) -> str | None:
-        """The ts of a part Slack may have accepted without us hearing back, or None."""
-
-        def matches(msg: dict[str, Any]) -> bool:
-            meta = msg.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            return (
-                meta.get("event_type") == METADATA_EVENT
-                and payload.get("delivery_id") == delivery_id
-                and payload.get("part") == part
-            )
-
-        cursor: str | None = None
-        for _ in range(20):
-            try:
-                if parent_ts is None:
-                    response = self.client.conversations_history(
-                        channel=channel,
-                        oldest=f"{oldest:.6f}",
-                        limit=200,
-                        include_all_metadata=True,
-                        cursor=cursor,
-                    )
-                else:
-                    response = self.client.conversations_replies(
-                        channel=channel,
-                        ts=parent_ts,
-                        limit=200,
-                        include_all_metadata=True,
-                        cursor=cursor,
-                    )
-            except SlackApiError as exc:
-                if _is_rate_limited(exc):
-                    time.sleep(_retry_after(exc))
-                    continue
-                error = str(exc.response.get("error") or "")
-                if error in PERMANENT_ERRORS:
-                    raise PermanentError(error) from None
-                raise AmbiguousError(error or f"HTTP {exc.response.status_code}") from None
-            except NETWORK_ERRORS as exc:
-                raise AmbiguousError(type(exc).__name__) from None
-            for msg in response.get("messages") or []:
-                if matches(msg):
-                    return str(msg["ts"])
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
+        """The ts of a part Slack may have accepted without us hearing back, None if it is not
+        there. Raises UndecidedLookupError when Slack could not be read to the end: "could not tell"
+        must never be taken for "not there", or the part would be posted twice."""
+        client = self.lookup_client or self.client
+        method: Callable[..., SlackResponse]
+        if parent_ts is None:
+            kwargs: dict[str, Any] = {"oldest": f"{oldest:.6f}"}
+            method = client.conversations_history
+        else:
+            kwargs = {"ts": parent_ts}
+            method = client.conversations_replies
+        pages = 0
+        try:
+            # Iterating a SlackResponse follows next_cursor (slack_sdk's cursor pagination).
+            for page in method(channel=channel, limit=200, include_all_metadata=True, **kwargs):
+                pages += 1
+                for msg in page.get("messages") or []:
+                    if _is_part(msg, delivery_id, part):
+                        return str(msg["ts"])
+                if pages >= self.max_lookup_pages and _next_cursor(page):
+                    raise UndecidedLookupError(f"more than {pages} pages of {channel}")
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in PERMANENT_ERRORS and error not in UNREADABLE:
+                raise PermanentError(error) from None
+            raise UndecidedLookupError(error or f"HTTP {exc.response.status_code}") from None
+        except NETWORK_ERRORS as exc:
+            raise UndecidedLookupError(type(exc).__name__) from None
         return None
+
+    def join(self, channel: str) -> str | None:
+        """Join a public channel before posting (history and reactions need membership);
+        returns Slack's error, if any (private channels answer with one: the bot is invited)."""
+        client = self.lookup_client or self.client
+        try:
+            client.conversations_join(channel=channel)
+        except SlackApiError as exc:
+            return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        except NETWORK_ERRORS as exc:
+            return type(exc).__name__
+        return None
+
+
+def _next_cursor(page: Any) -> str:
+    return str((page.get("response_metadata") or {}).get("next_cursor") or "")
+
+
+def _is_part(msg: dict[str, Any], delivery_id: int, part: int) -> bool:
+    meta = msg.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    return bool(
+        meta.get("event_type") == METADATA_EVENT
+        and payload.get("delivery_id") == delivery_id
+        and payload.get("part") == part
+    )
 
 
 def metadata_for(delivery_id: int, part: int, issue: str) -> dict[str, Any]:
@@ -248,6 +291,92 @@ def metadata_for(delivery_id: int, part: int, issue: str) -> dict[str, Any]:
 def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebClient:
     """A WebClient for the bot; no automatic retries (they could re-send an accepted post)."""
     kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return WebClient(**kwargs)
+
+
+Sleep = Callable[[float], None]
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (waits Retry-After), with the sleep injectable for tests."""
+
+    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Wait what Slack asked for, then let the client try again."""
+        state.next_attempt_requested = True
+        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
+        try:
+            delay = float((headers.get("retry-after") or ["1"])[0])
+        except ValueError:
+            delay = 1.0
+        self.sleep(max(0.0, delay))
+        state.increment_current_attempt()
+
+
+class _BackoffMixin(RetryHandler):
+    sleep: Sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Back off exponentially (injectable sleep), then let the client try again."""
+        state.next_attempt_requested = True
+        self.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class _ServerErrorRetry(_BackoffMixin, ServerErrorRetryHandler):
+    """slack_sdk's 500/503 handler with an injectable sleep."""
+
+    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
+        ServerErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+
+class _ConnectionRetry(_BackoffMixin, ConnectionErrorRetryHandler):
+    """slack_sdk's connection-error handler, also for timeouts, with an injectable sleep."""
+
+    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
+        ConnectionErrorRetryHandler.__init__(
+            self,
+            max_retry_count=max_retry_count,
+            error_types=[URLError, ConnectionError, RemoteDisconnected, TimeoutError],
+        )
+        self.sleep = sleep
+
+
+def make_lookup_client(
+    token: str,
+    base_url: str | None,
+    timeout: int = 15,
+    *,
+    retries: int = 4,
+    sleep: Sleep = time.sleep,
+) -> WebClient:
+    """A WebClient for reads and joins (safe to repeat): retries 429s, 5xx and timeouts."""
+    handlers: list[RetryHandler] = [
+        _RateLimitRetry(retries, sleep),
+        _ServerErrorRetry(retries, sleep),
+        _ConnectionRetry(min(retries, 2), sleep),
+    ]
+    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": handlers}
     if base_url:
         kwargs["base_url"] = base_url
     return WebClient(**kwargs)

@@ -16,6 +16,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.history": ("channels:history", "groups:history"),
     "conversations.replies": ("channels:history", "groups:history"),
     "conversations.info": ("channels:read", "groups:read"),
+    "conversations.join": ("channels:join",),
     "users.info": ("users:read",),
     "views.publish": (),
 }

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ class Claim:
     inflight_part: int | None
     created_at: dt.datetime
     attempt: int
+    origin: str = "schedule"
 
 
 def insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: list[str]) -> None:
@@ -51,6 +52,7 @@ def ensure_delivery(
     due_at: dt.datetime | None = None,
     state: str = PENDING,
     error: str | None = None,
+    origin: str = "schedule",
 ) -> int:
     """The delivery row of (channel, issue), created once whatever races with it."""
     insert_ignore(
@@ -62,6 +64,7 @@ def ensure_delivery(
             "state": state,
             "due_at": due_at,
             "last_error": error,
+            "origin": origin,
         },
         ["channel_id", "issue_id"],
     )
@@ -82,14 +85,23 @@ def claim(
     lease: dt.timedelta,
     *,
     retry_failed: bool = False,
+    takeover_from: str | None = None,
 ) -> Claim | None:
-    """Take the lease on a delivery that is pending (or abandoned); None if someone else has it."""
+    """Take the lease on a delivery that is pending (or abandoned); None if someone else has it.
+
+    `takeover_from` names a holder known to be dead (its lease may not have run out yet): the
+    delivery is taken only if that holder still has it, so two rescuers cannot both win.
+    """
     claimable = [
         DeliveryRow.state == PENDING,
         and_(DeliveryRow.state == SENDING, DeliveryRow.lease_until < now),
     ]
+    if takeover_from:
+        claimable.append(
+            and_(DeliveryRow.state == SENDING, DeliveryRow.lease_owner == takeover_from)
+        )
     if retry_failed:
-        claimable.append(DeliveryRow.state == FAILED)
+        claimable.append(DeliveryRow.state.in_([FAILED, SKIPPED]))
     result = session.execute(
         update(DeliveryRow)
         .where(DeliveryRow.id == delivery_id, or_(*claimable))
@@ -127,6 +139,7 @@ def claim(
         row.inflight_part,
         row.created_at,
         row.attempt,
+        row.origin,
     )
 
 
@@ -151,6 +164,54 @@ def mark_inflight(
         update(DeliveryRow)
         .where(_held(delivery_id, owner))
         .values(inflight_part=part, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta) -> None:
+    """Extend the leases this process still holds (the heartbeat)."""
+    for delivery_id, owner in held.items():
+        session.execute(
+            update(DeliveryRow)
+            .where(_held(delivery_id, owner))
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def holder(session: Session, delivery_id: int) -> tuple[str, str | None]:
+    """A delivery's state and who holds it."""
+    row = session.execute(
+        select(DeliveryRow.state, DeliveryRow.lease_owner).where(DeliveryRow.id == delivery_id)
+    ).first()
+    return (row[0], row[1]) if row else ("", None)
+
+
+def discard_unsent(session: Session, delivery_id: int, owner: str) -> bool:
+    """Delete a held delivery of which Slack accepted nothing (a manual post that failed
+    early), so it leaves nothing behind; False if any part was recorded."""
+    if session.scalar(select(func.count()).where(DeliveryMessageRow.delivery_id == delivery_id)):
+        return False
+    result = session.execute(
+        delete(DeliveryRow)
+        .where(_held(delivery_id, owner))
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def skip_unstarted(session: Session, delivery_id: int, reason: str, now: dt.datetime) -> bool:
+    """Mark a pending delivery that was never started as skipped (its time has passed)."""
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.id == delivery_id,
+            DeliveryRow.state == PENDING,
+            DeliveryRow.inflight_part.is_(None),
+            DeliveryRow.parent_ts.is_(None),
+        )
+        .values(state=SKIPPED, last_error=reason, finished_at=now)
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
@@ -236,20 +297,53 @@ def delivered_issue_ids(session: Session, channel_id: str) -> set[int]:
     )
 
 
-def open_deliveries(session: Session, now: dt.datetime) -> list[int]:
-    """Deliveries waiting to be sent, or abandoned by a sender whose lease ran out."""
-    return list(
-        session.scalars(
-            select(DeliveryRow.id)
-            .where(
-                or_(
-                    DeliveryRow.state == PENDING,
-                    and_(DeliveryRow.state == SENDING, DeliveryRow.lease_until < now),
-                )
-            )
-            .order_by(DeliveryRow.id)
-        )
+@dataclass(frozen=True)
+class OpenDelivery:
+    """A delivery not finished yet, with what the worker needs to decide whether to send it."""
+
+    id: int
+    channel_id: str
+    issue_date: dt.date
+    state: str
+    origin: str
+    lease_owner: str | None
+    lease_until: dt.datetime | None
+    due_at: dt.datetime | None
+    started: bool
+    messages: int
+
+
+def open_deliveries(session: Session, channel_id: str | None = None) -> list[OpenDelivery]:
+    """Deliveries pending or being sent (held or abandoned), oldest first."""
+    counts = (
+        select(DeliveryMessageRow.delivery_id, func.count().label("n"))
+        .group_by(DeliveryMessageRow.delivery_id)
+        .subquery()
     )
+    query = (
+        select(DeliveryRow, IssueRow.date, counts.c.n)
+        .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)
+        .outerjoin(counts, counts.c.delivery_id == DeliveryRow.id)
+        .where(DeliveryRow.state.in_([PENDING, SENDING]))
+        .order_by(DeliveryRow.id)
+    )
+    if channel_id is not None:
+        query = query.where(DeliveryRow.channel_id == channel_id)
+    return [
+        OpenDelivery(
+            row.id,
+            row.channel_id,
+            date,
+            row.state,
+            row.origin,
+            row.lease_owner,
+            row.lease_until,
+            row.due_at,
+            bool(n) or row.inflight_part is not None or row.parent_ts is not None,
+            n or 0,
+        )
+        for row, date, n in session.execute(query).tuples()
+    ]
 
 
 def last_delivery(session: Session, channel_id: str) -> DeliveryView | None:

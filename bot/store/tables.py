@@ -214,6 +214,8 @@ class DeliveryRow(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
+    # "schedule" (the worker sends it) or "manual" (`bot post`; only a rerun of it finishes it).
+    origin: Mapped[str] = mapped_column(String(16), default="schedule", server_default="schedule")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
