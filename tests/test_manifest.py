@@ -55,18 +55,25 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict[str, Any]) -> None:
 
 
 def web_api_methods_called(root: Path) -> dict[str, list[str]]:
-    """Web API methods called anywhere under `root`: `x.chat_postMessage(...)` style calls and
-    `x.api_call("chat.postMessage")`, with where each is called."""
+    """Web API methods used anywhere under `root`: `x.chat_postMessage` style (called or passed
+    on) and `x.api_call("chat.postMessage")`, with where each is used."""
     api = set(dir(WebClient)) - set(dir(BaseClient))
     found: dict[str, list[str]] = {}
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-                continue
-            name = node.func.attr
-            if name in api and not name.startswith("_"):
-                method = name.replace("_", ".")
-            elif name == "api_call" and node.args and isinstance(node.args[0], ast.Constant):
+            # A method referenced without a call (`fetch = client.conversations_history`, for
+            # cursor pagination) needs its scope as much as a called one.
+            if isinstance(node, ast.Attribute) and node.attr in api:
+                if node.attr.startswith("_") or node.attr == "api_call":
+                    continue
+                method = node.attr.replace("_", ".")
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "api_call"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 method = str(node.args[0].value)
             else:
                 continue
@@ -80,8 +87,13 @@ def test_scanner_finds_calls_in_both_styles(tmp_path: Path) -> None:
         "client.api_call('reactions.add')\n"
         "client.token\n"
         "client.api_call(method)\n"
+        "fetch = client.conversations_history\n"
     )
-    assert set(web_api_methods_called(tmp_path)) == {"chat.postMessage", "reactions.add"}
+    assert set(web_api_methods_called(tmp_path)) == {
+        "chat.postMessage",
+        "reactions.add",
+        "conversations.history",
+    }
 
 
 def test_manifest_scopes_are_exactly_what_the_code_calls(manifest: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Company attribution the operator can correct: corrections, taught names, split confidence.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
