@@ -101,9 +101,12 @@ def _fold(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _compact(name: str) -> str:
+def compact(name: str) -> str:
     """Letters and digits only, case-folded: 'O’Reilly' -> 'oreilly'."""
     return _NON_ALNUM_RE.sub("", _fold(name))
+
+
+_compact = compact
 
 
 def _strip_feed_words(folded: str) -> str:
@@ -164,12 +167,34 @@ def source_names(source: str) -> list[str]:
     return names
 
 
+def feed_name_keys(source: str) -> set[str]:
+    """Compact names of the organisations a Sources entry names ('Acme Robotics Blog' -> acmerobotics)."""
+    keys: set[str] = set()
+    for name in source_names(source):
+        folded = _fold(name)
+        if " " not in folded:
+            folded = _SITE_RE.sub("", folded)
+        stripped = _NON_ALNUM_RE.sub("", _strip_feed_words(folded))
+        if stripped:
+            keys.add(stripped)
+        keys.add(company_key(name))
+    keys.discard("")
+    return keys
+
+
+_RECURRENCE_WORDS = 4  # longest publisher prefix whose continuations are counted
+_RECURRENCE_CAP = 3  # distinct continuations beyond this say nothing more
+
+
 class PublisherKnowledge:
     """Publishers known to exist: from the archive, Sources lists and unambiguous lines."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
+    def __init__(self, names: Iterable[str] = (), *, curated: bool = True) -> None:
+        self.curated = curated  # whether the curated organisation list is consulted
         self._keys: set[str] = set()
         self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
+        # Leading words of undivided 'Company Summary' lines -> (times seen, distinct next words)
+        self._prefixes: dict[str, tuple[int, frozenset[str]]] = {}
         for alias in _ALIASES.values():
             self._add_keys(alias)
         for name in names:
@@ -200,6 +225,24 @@ class PublisherKnowledge:
 
     def _knows_one(self, part: str) -> bool:
         return company_key(part) in self._keys or _compact(part) in self._keys
+
+    def observe(self, words: list[str]) -> None:
+        """Count what follows each leading run of capitalised words of an undivided line."""
+        key = ""
+        for i in range(min(_RECURRENCE_WORDS, len(words) - 1)):
+            word = words[i]
+            if not word[:1].isupper() and not word[:1].isdigit() and i:
+                return
+            key = f"{key} {word}" if key else word
+            following = words[i + 1].strip("\"'“”‘’()[],;:.!?").casefold()
+            seen, nexts = self._prefixes.get(key, (0, frozenset()))
+            if len(nexts) < _RECURRENCE_CAP and following not in nexts:
+                nexts = nexts | {following}
+            self._prefixes[key] = (seen + 1, nexts)
+
+    def recurrence(self, name: str) -> tuple[int, frozenset[str]]:
+        """How often lines started with `name`, and (up to 3 of) the words that followed it."""
+        return self._prefixes.get(name, (0, frozenset()))
 
     def __len__(self) -> int:
         return len(self._keys)
