@@ -223,6 +223,13 @@ class PublisherKnowledge:
         parts = split_joint(name)
         return bool(parts) and all(self._knows_one(p) for p in parts)
 
+    def knows_exactly(self, name: str) -> bool:
+        """Like `knows`, but 'X Engineering' is not known just because X is."""
+        parts = split_joint(name)
+        return bool(parts) and all(
+            compact(p) in self._keys or compact(p) in _ALIASES for p in parts
+        )
+
     def _knows_one(self, part: str) -> bool:
         return company_key(part) in self._keys or _compact(part) in self._keys
 

@@ -14,6 +14,7 @@ from bot.digest.lexicon import (
     bare,
     commonness,
     is_acronym,
+    is_rare,
     is_capitalised,
     looks_descriptive,
 )
@@ -35,6 +36,7 @@ FEATURES = (
     "second_capitalised_common",
     "first_lower",
     "first_acronym",
+    "first_rare",
     "no_summary",
     "title",
     "own_summary",
@@ -44,6 +46,7 @@ FEATURES = (
     "url_host",
     "archive",
     "curated",
+    "curated_common_word",
     "recurs_varied",
     "recurs_fixed",
 )
@@ -77,7 +80,7 @@ def _name_side(tokens: list[str], cut: int) -> list[float]:
 
 def _summary_side(tokens: list[str], cut: int) -> list[float]:
     if cut >= len(tokens):
-        return [0.0] * 7 + [1.0]
+        return [0.0] * 8 + [1.0]
     first = tokens[cut]
     folded = bare(first).casefold()
     second = tokens[cut + 1] if cut + 1 < len(tokens) else ""
@@ -91,6 +94,7 @@ def _summary_side(tokens: list[str], cut: int) -> list[float]:
         max(0.0, commonness(second)) if second_cap else 0.0,
         float(not is_capitalised(first)),
         float(is_acronym(first)),
+        float(is_rare(first)),
         0.0,
     ]
 
@@ -121,11 +125,15 @@ def known_features(line: Line, cut: int, parts: list[str]) -> list[float]:
     """Set-membership evidence (before explaining away): sources, URL host, archive, list."""
     keys = [compact(p) for p in parts]
     curated = curated_keys() if line.knowledge.curated else frozenset()
+    listed = all(k in curated for k in keys)
+    # 'Signal', 'Linear', 'Render': listed, but also words that start sentences.
+    common = len(parts) == 1 and " " not in parts[0] and commonness(parts[0]) > 1.0
     return [
         float(all(line.context.names_source(p) for p in parts)),
         float(all(host_names(k, line.hosts) for k in keys)),
-        float(line.knowledge.knows(" / ".join(parts))),
-        float(all(k in curated for k in keys)),
+        float(line.knowledge.knows_exactly(" / ".join(parts))),
+        float(listed and not common),
+        float(listed and common),
     ]
 
 
@@ -145,7 +153,7 @@ def cut_features(line: Line, cut: int) -> list[float]:
 def explain_away(rows: list[list[float]]) -> None:
     """Set-membership evidence goes to the longest cut that has it, not to its prefixes too."""
     first = FEATURES.index("sources")
-    for column in range(first, first + 4):
+    for column in range(first, first + 5):
         longest_seen = False
         for row in reversed(rows):
             if row[column] and longest_seen:

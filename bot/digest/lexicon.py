@@ -301,3 +301,11 @@ def commonness(token: str) -> float:
     return max(-1.5, min(3.0, score))
 
 
+
+
+def is_rare(token: str) -> bool:
+    """A plain word English hardly uses: a surname or a brand ('Kowalczyk'), not a sentence word."""
+    word = bare(token)
+    if not word.isalpha() or is_acronym(word) or any(c.isupper() for c in word[1:]):
+        return False
+    return zipf(word.casefold()) < 2.3

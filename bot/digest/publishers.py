@@ -61,8 +61,9 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
             continue
         if token.casefold() in NAME_JOINERS and 0 < i < cut - 1:
             continue
+        starts_part = i == 0 or name[i - 1] == "/"
         if not is_capitalised(token) and not (
-            i == 0 and cut > 1 and name[1].casefold() in ORG_WORDS  # 'dbt Labs'
+            starts_part and i + 1 < cut and name[i + 1].casefold() in ORG_WORDS  # 'dbt Labs'
         ):
             return False
         # Sentence punctuation inside a name means the cut is past the summary's start.
@@ -93,7 +94,9 @@ def candidate_cuts(tokens: list[str]) -> list[int]:
             cuts.append(cut)
             continue
         last = tokens[cut - 1]
-        if cut > 1 and not is_capitalised(last) and last.casefold() not in NAME_JOINERS | {"/"}:
+        part_start = cut > 1 and tokens[cut - 2] == "/"  # 'A / dbt Labs'
+        lower = not is_capitalised(last) and last.casefold() not in NAME_JOINERS | {"/"}
+        if cut > 1 and lower and not part_start:
             break  # a lower-case word ends every name that could still follow
     return cuts or [1]
 
