@@ -39,18 +39,18 @@ from bot.digest.companies import PublisherKnowledge  # noqa: E402
 from bot.digest.parsing import add_text_knowledge, parse_issue  # noqa: E402
 
 INGEST_SNIPPET = """
-import sys, time
+import resource, sys, time
 from pathlib import Path
-from bot.ingestion import collect_files, ingest_files
-from bot.store.db import Database
-db = Database(sys.argv[2]); db.upgrade()
-files = collect_files([Path(sys.argv[1])])
+from bot.ingestion import expand_paths, ingest_files
+from bot.store.db import open_database
+database = open_database(sys.argv[2], upgrade=True)
+files = expand_paths([Path(sys.argv[1])])
 start = time.perf_counter()
-report = ingest_files(db, files)
+report = ingest_files(database, files)
 seconds = time.perf_counter() - start
-print(sum(1 for _ in open(Path(sys.argv[1]) / 'manifest.jsonl')), seconds)
+peak = max(resource.getrusage(r).ru_maxrss for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(report.articles, seconds, peak / 1024)
 """
-
 
 def calibration(result: Score) -> list[dict[str, float]]:
     """Accuracy of split articles by confidence band: is the confidence a probability?"""
@@ -120,7 +120,8 @@ def _tree(commit: str, into: Path) -> Path:
     return into
 
 
-def _ingest_rate(code: Path, corpus: Path, work: Path) -> float:
+def _ingest_rate(code: Path, corpus: Path, work: Path) -> tuple[float, float]:
+    """Articles/s and peak RSS (MB) of one `ingest` of the corpus into a fresh SQLite file."""
     db = work / f"bench-{time.monotonic_ns()}.db"
     env = {**os.environ, "PYTHONPATH": str(code)}
     out = subprocess.run(
@@ -128,11 +129,7 @@ def _ingest_rate(code: Path, corpus: Path, work: Path) -> float:
         capture_output=True, text=True, check=True, env=env, cwd=str(code),
     ).stdout.split()
     db.unlink(missing_ok=True)
-    return 0.0 if not out else _articles(corpus) / float(out[1])
-
-
-def _articles(corpus: Path) -> int:
-    return sum(len(json.loads(r)["articles"]) for r in (corpus / "manifest.jsonl").read_text().splitlines())
+    return int(out[0]) / float(out[1]), float(out[2])
 
 
 def ingest_speed(baseline: str, days: int) -> dict[str, object]:
@@ -146,16 +143,23 @@ def ingest_speed(baseline: str, days: int) -> dict[str, object]:
         )
         old = _tree(baseline, work / "baseline")
         rates: dict[str, list[float]] = {"baseline": [], "this": []}
+        peaks: dict[str, float] = {"baseline": 0.0, "this": 0.0}
         for _ in range(2):
-            rates["baseline"].append(_ingest_rate(old, corpus, work))
-            rates["this"].append(_ingest_rate(REPO, corpus, work))
+            for name, code in (("baseline", old), ("this", REPO)):
+                rate, peak = _ingest_rate(code, corpus, work)
+                rates[name].append(round(rate))
+                peaks[name] = max(peaks[name], round(peak, 1))
     best = {k: max(v) for k, v in rates.items()}
     ratio = best["this"] / best["baseline"]
     print(
-        f"ingest ({_articles(corpus) if False else days} issues): baseline {best['baseline']:.0f} articles/s,"
-        f" this {best['this']:.0f} articles/s ({100 * ratio:.1f} % of baseline)"
+        f"ingest of {days} issues (SQLite): baseline {best['baseline']:.0f} articles/s,"
+        f" this tree {best['this']:.0f} articles/s ({100 * ratio:.1f} % of baseline);"
+        f" peak RSS {peaks['baseline']:.0f} / {peaks['this']:.0f} MB"
     )
-    return {"baseline_commit": baseline, "days": days, "runs": rates, "best": best, "ratio": round(ratio, 4)}
+    return {
+        "baseline_commit": baseline, "days": days, "runs": rates, "best": best,
+        "ratio": round(ratio, 4), "peak_rss_mb": peaks,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -167,7 +167,8 @@ def source_names(source: str) -> list[str]:
     return names
 
 
-def feed_name_keys(source: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def feed_name_keys(source: str) -> frozenset[str]:
     """Compact names of the organisations a Sources entry names ('Acme Robotics Blog' -> acmerobotics)."""
     keys: set[str] = set()
     for name in source_names(source):
@@ -179,7 +180,7 @@ def feed_name_keys(source: str) -> set[str]:
             keys.add(stripped)
         keys.add(company_key(name))
     keys.discard("")
-    return keys
+    return frozenset(keys)
 
 
 _RECURRENCE_WORDS = 4  # longest publisher prefix whose continuations are counted

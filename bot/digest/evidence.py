@@ -45,15 +45,15 @@ def host_names(key: str, hosts: frozenset[str]) -> bool:
     return len(key) >= 4 and any(key + suffix in hosts for suffix in _HOST_SUFFIXES)
 
 
-def _next_word(text: str, end: int) -> str:
-    """The word that follows position `end` of a text, bare and case-folded."""
+def _followed_by(text: str, end: int, word: str) -> bool:
+    """Whether the word after position `end` of a text is `word` (case-folded, bare)."""
     i = end
-    while i < len(text) and text[i] in " \t\n":
+    while i < len(text) and text[i] in " \t\n\"'“‘([":
         i += 1
-    j = i
-    while j < len(text) and not text[j].isspace():
-        j += 1
-    return text[i:j].strip("\"'“”‘’()[],;:.!?").casefold()
+    stop = i + len(word)
+    if text[i:stop].casefold() != word:
+        return False
+    return stop >= len(text) or not text[stop].isalnum()
 
 
 def mentions(text: str, name: str, following: str) -> int:
@@ -66,10 +66,10 @@ def mentions(text: str, name: str, following: str) -> int:
     start = text.find(name)
     while start != -1:
         end = start + len(name)
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if not before.isalnum() and not after.isalnum():
-            if not following or _next_word(text, end) != following:
+        if (not start or not text[start - 1].isalnum()) and (
+            end == len(text) or not text[end].isalnum()
+        ):
+            if not following or not _followed_by(text, end, following):
                 count += 1
         start = text.find(name, end)
     return count

@@ -58,7 +58,6 @@ class Line:
 
     tokens: list[str]
     title: str
-    own: str  # this article's title and line: its mentions are not the issue's
     hosts: frozenset[str]
     context: IssueContext
     knowledge: PublisherKnowledge
@@ -103,12 +102,16 @@ def _mention_features(line: Line, cut: int, parts: list[str]) -> list[float]:
     tokens = line.tokens
     following = bare(tokens[cut]).casefold() if cut < len(tokens) else ""
     summary = " ".join(tokens[cut:])
-    title = sum(mentions(line.title, p, following) for p in parts)
-    own = sum(mentions(summary, p, following) for p in parts)
-    issue = 0
+    title = own = issue = 0
     for part in parts:
-        total = mentions(line.context.text, part, following)
-        issue += max(0, total - mentions(line.own, part, following))
+        in_title = mentions(line.title, part, following)
+        in_summary = mentions(summary, part, following)
+        # The issue's text holds this article too: its title, summary and (with no summary
+        # left to consume it) the name itself are not evidence from elsewhere.
+        elsewhere = mentions(line.context.text, part, following) - in_title - in_summary
+        issue += max(0, elsewhere - (0 if following else 1))
+        title += in_title
+        own += in_summary
     common = cut == 1 and commonness(tokens[0]) > 1.0
     score = math.log1p(issue)
     return [float(title > 0), float(own > 0), score, score if common else 0.0]

@@ -245,6 +245,7 @@ GIVEN_NAMES = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def looks_descriptive(word: str) -> bool:
     """Gerunds, participles, adverbs and common adjectives: sentence words, not name parts."""
     word = word.strip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
@@ -277,12 +278,14 @@ def is_capitalised(token: str) -> bool:
     return bool(bare) and (bare[0].isupper() or bare[0].isdigit())
 
 
+@lru_cache(maxsize=65536)
 def is_acronym(token: str) -> bool:
     """Whether a token is (nearly) all capitals: AWS, NVIDIA."""
     letters = [c for c in bare(token) if c.isalpha()]
     return len(letters) >= 2 and sum(c.isupper() for c in letters) >= len(letters) - 1
 
 
+@lru_cache(maxsize=65536)
 def commonness(token: str) -> float:
     """How much a capitalised token reads as an ordinary English word (about -1 to 3)."""
     word = bare(token)
@@ -303,6 +306,7 @@ def commonness(token: str) -> float:
 
 
 
+@lru_cache(maxsize=65536)
 def is_rare(token: str) -> bool:
     """A plain word English hardly uses: a surname or a brand ('Kowalczyk'), not a sentence word."""
     word = bare(token)

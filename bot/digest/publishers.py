@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -101,9 +102,11 @@ def candidate_cuts(tokens: list[str]) -> list[int]:
     return cuts or [1]
 
 
-def candidate_features(line: Line) -> tuple[list[int], list[list[float]]]:
+def candidate_features(
+    line: Line, cuts: list[int] | None = None
+) -> tuple[list[int], list[list[float]]]:
     """The candidate cuts of a line and their features (evidence explained away)."""
-    cuts = candidate_cuts(line.tokens)
+    cuts = cuts or candidate_cuts(line.tokens)
     rows = [cut_features(line, cut) for cut in cuts]
     explain_away(rows)
     return cuts, rows
@@ -120,14 +123,19 @@ def attribute(line: Line) -> Split:
     """The most likely cut of a line, with its probability."""
     if not line.tokens:
         return Split("", "", 0.0)
-    cuts, rows = candidate_features(line)
+    cuts = candidate_cuts(line.tokens)
+    if len(cuts) == 1:  # nothing to choose: 'Company · Source', or one capitalised word
+        return _cut(line.tokens, cuts[0], 1.0)
+    cuts, rows = candidate_features(line, cuts)
     w = weights()
-    scores = [sum(wi * xi for wi, xi in zip(w, row, strict=True)) for row in rows]
+    scores = [sum(map(operator.mul, w, row)) for row in rows]
     probabilities = _softmax(scores)
     best = max(range(len(cuts)), key=lambda i: scores[i])
-    cut = cuts[best]
-    tokens = line.tokens
-    return Split(" ".join(tokens[:cut]), " ".join(tokens[cut:]), probabilities[best])
+    return _cut(line.tokens, cuts[best], probabilities[best])
+
+
+def _cut(tokens: list[str], cut: int, confidence: float) -> Split:
+    return Split(" ".join(tokens[:cut]), " ".join(tokens[cut:]), confidence)
 
 
 def split_publisher(
@@ -150,4 +158,4 @@ def make_line(
     hosts: frozenset[str] = frozenset(),
 ) -> Line:
     """A line to cut: its words, its title and the evidence around it."""
-    return Line(text.split(), title, f"{title}\n{text}", hosts, context, knowledge)
+    return Line(text.split(), title, hosts, context, knowledge)
