@@ -48,7 +48,8 @@ Path Port Gate Mark House Labs Systems Robotics Analytics Security Cloud Data Ne
 Capital Bank Energy Mobility Games Studios Software Research Dynamics Foundation Institute
 Digital Media Logistics Insurance Telecom Aerospace Biotech Semiconductor Payments""".split()
 SYLLABLES = """zor vex qui tal mer rin bra dok vel sen tar lum pix nor kal fen gro hap jun lex
-mox nev oru pel quo ras syl tov ulm vaz wex yor zen bri cal dra eko fio gan hix ily jor kes""".split()
+mox nev oru pel quo ras syl tov ulm vaz wex yor zen bri cal dra eko fio gan hix ily
+jor kes""".split()
 GIVEN = """Amara Bjorn Chidi Dagny Esme Farid Greta Hamid Ingrid Jovan Kaveh Leona Mirela Nadia
 Osric Priya Quentin Rosalind Soren Tamsin Umar Valentina Wendell Xiomara Yusuf Zelda Anouk Bertil
 Calla Desmond Elif Florin Gideon Halima Ivo Juno Kasimir Lucinda Marit Nils""".split()
@@ -94,7 +95,9 @@ class Pools:
     @classmethod
     def of(cls, part: str) -> Pools:
         """The pools of `part`."""
-        return cls(*(_halves(p, part) for p in (ORDINARY, NUMBERS, TAILS, SYLLABLES, GIVEN, SURNAMES)))
+        return cls(
+            *(_halves(p, part) for p in (ORDINARY, NUMBERS, TAILS, SYLLABLES, GIVEN, SURNAMES))
+        )
 
 
 class Names:
@@ -209,7 +212,9 @@ class Digests:
     def title(self, company: str) -> str:
         words = self.rng.choice(self.titles).split()
         for _ in range(self.rng.randint(1, 3)):
-            words[self.rng.randrange(len(words))] = self.rng.choice(self.rng.choice(self.titles).split())
+            words[self.rng.randrange(len(words))] = self.rng.choice(
+                self.rng.choice(self.titles).split()
+            )
         text = " ".join(words).replace(" · ", " ")
         r = self.rng.random()
         if r < 0.15:
@@ -252,10 +257,14 @@ class Digests:
         articles = []
         for companies, _ in dives:
             company = " / ".join(companies)
-            articles.append((self.title(companies[0]), companies, self.summary(companies[0]), company))
+            articles.append(
+                (self.title(companies[0]), companies, self.summary(companies[0]), company)
+            )
         everyone = sorted({c for _, cs, _, _ in articles for c in cs})
         with_sources = self.rng.random() < 0.5
-        sources = [self.feed(c) for c in everyone if self.rng.random() < 0.8] if with_sources else []
+        sources = (
+            [self.feed(c) for c in everyone if self.rng.random() < 0.8] if with_sources else []
+        )
         signal, patterns = self.mention(everyone), self.mention(everyone)
         return self.render(day, layout, sources, signal, patterns, articles)
 
@@ -287,7 +296,9 @@ class Digests:
                 linked = f"[{title}]({url})" if self.rng.random() < 0.7 else f"**{title}**"
                 line = f"- {linked} · {company} {summary}"
             lines.append(line)
-            expected.append({"title": title, "companies": companies, "summary": summary, "split": split})
+            expected.append(
+                {"title": title, "companies": companies, "summary": summary, "split": split}
+            )
         lines += [f"{head}Patterns Across Companies{mark}", patterns]
         text = ("\n" if layout in (1, 3) else "\n\n").join(lines)
         if layout == 2:

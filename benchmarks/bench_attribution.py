@@ -48,9 +48,11 @@ files = expand_paths([Path(sys.argv[1])])
 start = time.perf_counter()
 report = ingest_files(database, files)
 seconds = time.perf_counter() - start
-peak = max(resource.getrusage(r).ru_maxrss for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+usage = [resource.getrusage(r) for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+peak = max(u.ru_maxrss for u in usage)
 print(report.articles, seconds, peak / 1024)
 """
+
 
 def calibration(result: Score) -> list[dict[str, float]]:
     """Accuracy of split articles by confidence band: is the confidence a probability?"""
@@ -60,8 +62,11 @@ def calibration(result: Score) -> list[dict[str, float]]:
         inside = [ok for conf, ok in result.confidences if low <= conf < high]
         if inside:
             rows.append(
-                {"band": f"{low:.2f}-{min(high, 1.0):.2f}", "articles": len(inside),
-                 "accuracy": round(sum(inside) / len(inside), 4)}
+                {
+                    "band": f"{low:.2f}-{min(high, 1.0):.2f}",
+                    "articles": len(inside),
+                    "accuracy": round(sum(inside) / len(inside), 4),
+                }
             )
     return rows
 
@@ -75,7 +80,8 @@ def heldout(issues: int, seed: int, show: bool) -> dict[str, object]:
     for curated in (True, False):
         for together in (False, True):
             result = score(items, parse_items(items, curated, together))
-            key = f"list_{'on' if curated else 'off'}_{'ingest_together' if together else 'each_alone'}"
+            mode = "ingest_together" if together else "each_alone"
+            key = f"list_{'on' if curated else 'off'}_{mode}"
             out[key] = {
                 "articles": result.articles,
                 "accuracy": round(result.accuracy, 4),
@@ -114,7 +120,9 @@ def seeds() -> dict[str, object]:
 
 
 def _tree(commit: str, into: Path) -> Path:
-    data = subprocess.run(["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True).stdout
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True
+    ).stdout
     with tarfile.open(fileobj=BytesIO(data)) as tar:
         tar.extractall(into, filter="data")
     return into
@@ -126,7 +134,11 @@ def _ingest_rate(code: Path, corpus: Path, work: Path) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(code)}
     out = subprocess.run(
         [sys.executable, "-c", INGEST_SNIPPET, str(corpus), f"sqlite:///{db}"],
-        capture_output=True, text=True, check=True, env=env, cwd=str(code),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=str(code),
     ).stdout.split()
     db.unlink(missing_ok=True)
     return int(out[0]) / float(out[1]), float(out[2])
@@ -139,7 +151,8 @@ def ingest_speed(baseline: str, days: int) -> dict[str, object]:
         corpus = work / "corpus"
         subprocess.run(
             [sys.executable, str(HERE / "generate_corpus.py"), str(corpus), "--days", str(days)],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         old = _tree(baseline, work / "baseline")
         rates: dict[str, list[float]] = {"baseline": [], "this": []}
@@ -157,8 +170,12 @@ def ingest_speed(baseline: str, days: int) -> dict[str, object]:
         f" peak RSS {peaks['baseline']:.0f} / {peaks['this']:.0f} MB"
     )
     return {
-        "baseline_commit": baseline, "days": days, "runs": rates, "best": best,
-        "ratio": round(ratio, 4), "peak_rss_mb": peaks,
+        "baseline_commit": baseline,
+        "days": days,
+        "runs": rates,
+        "best": best,
+        "ratio": round(ratio, 4),
+        "peak_rss_mb": peaks,
     }
 
 
@@ -171,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=300, help="corpus size for the ingest timing")
     parser.add_argument("--show-misses", action="store_true", help="not while tuning")
     args = parser.parse_args(argv)
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     results: dict[str, object] = {
-        "commit": commit, "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
-        "heldout": heldout(args.issues, args.seed, args.show_misses), "seeds": seeds(),
+        "commit": commit,
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "heldout": heldout(args.issues, args.seed, args.show_misses),
+        "seeds": seeds(),
     }
     if args.baseline:
         results["ingest"] = ingest_speed(args.baseline, args.days)

@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         for together in (True, False):
             data += samples(items, curated, together)
     w, loss = fit(data)
-    print(f"{len(data)} ambiguous lines, log-loss {loss:.4f}, train accuracy {accuracy(w, data):.4f}")
+    print(
+        f"{len(data)} ambiguous lines, log-loss {loss:.4f}, train accuracy {accuracy(w, data):.4f}"
+    )
     for name, value in zip(FEATURES, w, strict=True):
         print(f"  {name:28} {value:+.3f}")
     if args.write:

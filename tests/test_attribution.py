@@ -30,10 +30,7 @@ def digest(
     day: str = "2031-05-05",
 ) -> str:
     """A small issue whose first deep dive is `title · line`."""
-    if markdown_url:
-        dive = f"- [{title}]({markdown_url}) · {line}"
-    else:
-        dive = f"{title} · {line}"
+    dive = f"- [{title}]({markdown_url}) · {line}" if markdown_url else f"{title} · {line}"
     listed = "".join(f"\n- {s}" for s in sources)
     return (
         f"Sources{listed}\nEngineering @ Scale — {day}#\nSignal of the Day#\n{signal}\n"
@@ -64,7 +61,16 @@ def test_without_evidence_the_words_alone_decide() -> None:
         {"markdown_url": "https://tovrenharbor.com/blog/fraud"},
         {"markdown_url": "https://engineering.tovrenharbor.io/fraud"},
     ],
-    ids=["title", "signal", "patterns", "feed-engineering", "feed-tech-blog", "feed-site", "host", "host-sub"],
+    ids=[
+        "title",
+        "signal",
+        "patterns",
+        "feed-engineering",
+        "feed-tech-blog",
+        "feed-site",
+        "host",
+        "host-sub",
+    ],
 )
 def test_each_kind_of_issue_evidence_alone_names_the_publisher(evidence: dict[str, object]) -> None:
     assert first(digest(**evidence)) == RIGHT  # type: ignore[arg-type]
@@ -95,7 +101,9 @@ def test_archive_recurrence_a_publisher_recurs_with_varied_continuations() -> No
 def test_archive_recurrence_a_fixed_continuation_belongs_to_the_name() -> None:
     # 'Orla' is always followed by 'Finch': the cut after 'Orla' is never right.
     known = PublisherKnowledge(curated=False)
-    for i, rest in enumerate(["Storage costs fell.", "Search moved to Rust.", "Ledger writes sped up."]):
+    for i, rest in enumerate(
+        ["Storage costs fell.", "Search moved to Rust.", "Ledger writes sped up."]
+    ):
         add_text_knowledge(known, digest(f"Orla Finch {rest}", day=f"2031-04-0{i + 1}"))
     assert known.recurrence("Orla")[0] == 3 and known.recurrence("Orla")[1] == {"finch"}
     assert len(known.recurrence("Orla Finch")[1]) == 3

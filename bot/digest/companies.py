@@ -169,7 +169,7 @@ def source_names(source: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def feed_name_keys(source: str) -> frozenset[str]:
-    """Compact names of the organisations a Sources entry names ('Acme Robotics Blog' -> acmerobotics)."""
+    """Compact names of the organisations a Sources entry names ('Acme Blog' -> 'acme')."""
     keys: set[str] = set()
     for name in source_names(source):
         folded = _fold(name)
@@ -193,6 +193,7 @@ class PublisherKnowledge:
     def __init__(self, names: Iterable[str] = (), *, curated: bool = True) -> None:
         self.curated = curated  # whether the curated organisation list is consulted
         self._keys: set[str] = set()
+        self._exact: set[str] = set(_ALIASES)  # names as stated; feed names as organisations
         self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
         # Leading words of undivided 'Company Summary' lines -> (times seen, distinct next words)
         self._prefixes: dict[str, tuple[int, frozenset[str]]] = {}
@@ -205,6 +206,7 @@ class PublisherKnowledge:
         """Remember a publisher name (joint names count for each company)."""
         self.stated.add((name, False))
         self._add_keys(name)
+        self._exact.update(compact(part) for part in split_joint(name))
 
     def _add_keys(self, name: str) -> None:
         for part in split_joint(name):
@@ -218,6 +220,7 @@ class PublisherKnowledge:
         self.stated.add((source, True))
         for name in source_names(source):
             self._add_keys(name)
+        self._exact.update(feed_name_keys(source))
 
     def knows(self, name: str) -> bool:
         """Whether every company of this (possibly joint) name is known."""
@@ -227,9 +230,7 @@ class PublisherKnowledge:
     def knows_exactly(self, name: str) -> bool:
         """Like `knows`, but 'X Engineering' is not known just because X is."""
         parts = split_joint(name)
-        return bool(parts) and all(
-            compact(p) in self._keys or compact(p) in _ALIASES for p in parts
-        )
+        return bool(parts) and all(compact(p) in self._exact for p in parts)
 
     def _knows_one(self, part: str) -> bool:
         return company_key(part) in self._keys or _compact(part) in self._keys

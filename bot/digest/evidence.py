@@ -1,4 +1,4 @@
-"""What one issue says about its publishers: mentions in its prose, Sources feed names, URL hosts."""
+"""What an issue says about its publishers: mentions in its prose, Sources feeds, URL hosts."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def urls_in(text: str) -> list[str]:
 
 
 def host_keys(urls: Iterable[str]) -> frozenset[str]:
-    """Compact names a URL host may stand for: 'huggingface.co' -> {'huggingface', 'huggingfaceco'}."""
+    """Compact names a URL host may stand for: 'mistral.ai' -> {'mistral', 'ai', 'mistralai'}."""
     keys: set[str] = set()
     for url in urls:
         try:
@@ -66,11 +66,12 @@ def mentions(text: str, name: str, following: str) -> int:
     start = text.find(name)
     while start != -1:
         end = start + len(name)
-        if (not start or not text[start - 1].isalnum()) and (
-            end == len(text) or not text[end].isalnum()
+        if (
+            (not start or not text[start - 1].isalnum())
+            and (end == len(text) or not text[end].isalnum())
+            and (not following or not _followed_by(text, end, following))
         ):
-            if not following or not _followed_by(text, end, following):
-                count += 1
+            count += 1
         start = text.find(name, end)
     return count
 

@@ -14,8 +14,8 @@ from bot.digest.lexicon import (
     bare,
     commonness,
     is_acronym,
-    is_rare,
     is_capitalised,
+    is_rare,
     looks_descriptive,
 )
 from bot.digest.organisations import curated_keys

@@ -304,8 +304,6 @@ def commonness(token: str) -> float:
     return max(-1.5, min(3.0, score))
 
 
-
-
 @lru_cache(maxsize=65536)
 def is_rare(token: str) -> bool:
     """A plain word English hardly uses: a surname or a brand ('Kowalczyk'), not a sentence word."""

@@ -85,8 +85,6 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
     return not (cut > 1 and tokens[0].casefold() == tokens[1].casefold())
 
 
-
-
 def candidate_cuts(tokens: list[str]) -> list[int]:
     """Every cut that leaves a name-shaped publisher, shortest first."""
     cuts: list[int] = []
