@@ -208,3 +208,22 @@ def test_heldout_publishers_are_not_in_the_curated_list() -> None:
     train = set(Digests("train", 1).names)
     assert not {compact(n) for n in names} & curated_keys()
     assert not set(names) & train
+
+
+def test_organisation_lines_and_a_missing_operator_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.digest.organisations import parse_organisations
+
+    parsed = parse_organisations(["# comment", "", "  Acme Rockets | Acme  ", "Globex|"])
+    assert [(o.name, o.aliases) for o in parsed] == [
+        ("Acme Rockets", ("Acme",)),
+        ("Globex", ()),
+    ]
+    monkeypatch.setenv("DIGEST_KNOWN_PUBLISHERS_FILE", str(tmp_path / "missing.txt"))
+    curated_keys.cache_clear()
+    try:
+        assert "redhat" in curated_keys()
+        assert "DIGEST_KNOWN_PUBLISHERS_FILE" in caplog.text
+    finally:
+        curated_keys.cache_clear()
