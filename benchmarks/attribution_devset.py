@@ -95,9 +95,11 @@ class Pools:
     @classmethod
     def of(cls, part: str) -> Pools:
         """The pools of `part`."""
-        return cls(
-            *(_halves(p, part) for p in (ORDINARY, NUMBERS, TAILS, SYLLABLES, GIVEN, SURNAMES))
-        )
+        from bot.digest.lexicon import GIVEN_NAMES
+
+        unknown = [g for g in GIVEN if g.casefold() not in GIVEN_NAMES]  # people stay unseen
+        pools = (ORDINARY, NUMBERS, TAILS, SYLLABLES, unknown, SURNAMES)
+        return cls(*(_halves(p, part) for p in pools))
 
 
 class Names:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.digest.companies import PublisherKnowledge, compact
 from bot.digest.evidence import IssueContext, host_names, mentions
 from bot.digest.lexicon import (
+    NUMBER_WORDS,
     ORG_WORDS,
     SENTENCE_OPENERS,
     bare,
@@ -29,6 +30,8 @@ FEATURES = (
     "last_sentence_opener",
     "last_descriptive",
     "last_common",
+    "inner_possessive",
+    "number_alone",
     "first_sentence_opener",
     "first_common",
     "first_org_then_capital",
@@ -37,6 +40,7 @@ FEATURES = (
     "first_lower",
     "first_acronym",
     "first_rare",
+    "first_rare_then_capital",
     "no_summary",
     "title",
     "own_summary",
@@ -65,26 +69,32 @@ class Line:
 
 def _name_side(tokens: list[str], cut: int) -> list[float]:
     if cut == 1:
-        return [0.0, 0.0, 0.0, 0.0, 0.0]
+        return [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(tokens[0].casefold() in NUMBER_WORDS)]
     word = tokens[cut - 1]
     last = word.casefold().rstrip(".")
+    # 'Acme Google’s March…': a possessive inside a name means the summary began before it.
+    inner = any(t.endswith(("'s", "’s")) for t in tokens[: cut - 1])
     return [
         float(cut - 1),
         float(last in ORG_WORDS),
         float(last in SENTENCE_OPENERS),
         float(looks_descriptive(last)),
         max(0.0, commonness(word)),
+        float(inner),
+        0.0,
     ]
 
 
 def _summary_side(tokens: list[str], cut: int) -> list[float]:
     if cut >= len(tokens):
-        return [0.0] * 8 + [1.0]
+        return [0.0] * 9 + [1.0]
     first = tokens[cut]
     folded = bare(first).casefold()
     second = tokens[cut + 1] if cut + 1 < len(tokens) else ""
     second_cap = bool(second) and is_capitalised(second) and not is_acronym(second)
     second_cap = second_cap and second[0].isalpha()
+    # A summary that repeats the publisher ('Zorvex Labs engineers…') says nothing about rarity.
+    rare = is_rare(first) and folded != bare(tokens[0]).casefold()
     return [
         float(folded in SENTENCE_OPENERS),
         commonness(first),
@@ -93,7 +103,8 @@ def _summary_side(tokens: list[str], cut: int) -> list[float]:
         max(0.0, commonness(second)) if second_cap else 0.0,
         float(not is_capitalised(first)),
         float(is_acronym(first)),
-        float(is_rare(first)),
+        float(rare),
+        float(rare and second_cap),  # a surname: 'Ivo | Nakagawa Indexing…'
         0.0,
     ]
 

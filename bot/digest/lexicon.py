@@ -224,6 +224,12 @@ DESCRIPTIVE = frozenset(
 )
 
 
+# Number words that start names ('Two Sigma', 'Seven Bridges') but are rarely a whole name.
+NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve twenty hundred thousand
+    million first second third""".split()
+)
+
 # Common given names: a publisher that starts with one is a person ("Julia Evans"), and a
 # summary never starts with the surname, so the name is not cut after the given name.
 GIVEN_NAMES = frozenset(
@@ -241,7 +247,36 @@ GIVEN_NAMES = frozenset(
     patrick paul peter phil philip rachel ralph ray rebecca richard rick rob robert robin ron
     ross ruby russ ryan sam samantha sandra sarah scott sean seth shawn simon sophie stephanie
     stephen steve steven sue susan tanya ted thomas tim timothy tina todd tom tony tyler
-    vanessa victor vincent walter wendy werner will william yan zach zoe""".split()
+    vanessa victor vincent walter wendy werner will william yan zach zoe
+    abdul abhishek adebayo adil agnieszka ahmed aiko aisha akira alberto aleksandr alessandro
+    alexei alexis alicia alina alison allison alvaro amir amit ana anand anders andre andreas
+    andrei angela angelo anil anita anja ankit annika antoine anton antonio anya arjun armin arnav
+    arturo asha ashley ashok astrid audrey aurelien axel ayesha barbara bart bas bastian beatriz
+    benedikt bernard bernardo bettina bianca birgit bjarne blake bogdan boris brigitte bruno
+    camila camille carla carmen carolina catalina catherine cecile cedric celine cesar chad chandra
+    chen cheng chiara chloe christoph cindy claudia clement connor constantin cristina curtis
+    damian damien dana daniela dario darius darren deborah deepak denis denise derek diego dimitri
+    dmitri dmitry dong dorothy duncan eduardo elias elif eliza elliot emil emilia emilio emmanuel
+    enrico enrique erin esther eugene evelyn fabian fabio fatima felipe felix fernando filip
+    fiona florian francesca francesco francisco francois franz frederik gabriela gareth gaurav
+    gavin gerald gerhard gianluca gilles giovanni giulia giuseppe glenn gloria gordon guillaume
+    gunnar gustavo hans harald hari harsh hassan heidi heinrich hector helena hemant henrik hiroshi
+    hugo ibrahim igor ilya ines irene irina isabel isabella ivan jakob jan janek javier jayesh
+    jens jesse jesus joanna joao joaquin johan johannes jonas jorge jose josef juan judith jun
+    jurgen kai kamil karan karin karl karthik kasper katarzyna katharina kathryn kenji kenneth kiran
+    klaus krishna kristin krzysztof kumar lars laszlo leah leila leon leonardo leslie lin linda
+    lionel lorenzo louis lucia luigi luis luisa lukas maciej magnus mahmoud malik manuel marco
+    marek margaret mariana marie marina mario marta marten martina mateo mathias matteo mattias
+    maurice maxim maximilian mehmet mei mia miguel mikhail milan min ming mirko mohamed mohammed
+    monica nadia naveen neha niall nicholas nicolas niklas nikolai nikhil nils nina nora olga
+    oscar pablo pamela paolo pascal patricia pavel pedro petr philipp pierre piotr pooja pradeep
+    pranav prashant priya rafael rahul raj rajesh ramon randy raquel rasmus raul ravi reza
+    ricardo rita roberto rodrigo roger roland roman rosa ruben rui sabine sabrina sachin sahil
+    salma samir sandeep sanjay santiago sara sasha satoshi sebastian sergei sergey sergio shreya
+    sibylle silvia sofia sonia soren stefan stefano sven svetlana takeshi tamara tanvi tarek
+    teresa thiago thierry thorsten tobias tomas tomasz torsten udi ulrich valentin valeria vera
+    veronica viktor vikram vinod vivek vladimir wei wojciech xavier yannick yasmin yiannis yuki
+    yusuf yves zainab zhang zhao""".split()
 )
 
 
