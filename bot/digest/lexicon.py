@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 # Words that end company names far more often than they start a summary sentence.
@@ -289,7 +288,6 @@ def looks_descriptive(word: str) -> bool:
     return len(word) > 4 and word.endswith(("ing", "ed", "ly")) and zipf(word) > 2.5
 
 
-_WORD_RE = re.compile(r"[\w'’.-]+")
 _LEADING_PUNCT = "\"'“‘([{"
 _TRAILING_PUNCT = "\"'”’)]},;:.!?"
 
