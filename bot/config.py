@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
+    known_publishers_file: str | None = Field(None, alias="DIGEST_KNOWN_PUBLISHERS_FILE")
 
     @field_validator("database_url")
     @classmethod

@@ -101,9 +101,12 @@ def _fold(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _compact(name: str) -> str:
+def compact(name: str) -> str:
     """Letters and digits only, case-folded: 'O’Reilly' -> 'oreilly'."""
     return _NON_ALNUM_RE.sub("", _fold(name))
+
+
+_compact = compact
 
 
 def _strip_feed_words(folded: str) -> str:
@@ -185,11 +188,33 @@ def source_names(source: str) -> list[str]:
     return names
 
 
+@lru_cache(maxsize=4096)
+def feed_name_keys(source: str) -> frozenset[str]:
+    """Compact names of the organisations a Sources entry names ('Acme Blog' -> 'acme')."""
+    keys: set[str] = set()
+    for name in source_names(source):
+        folded = _fold(name)
+        if " " not in folded:
+            folded = _SITE_RE.sub("", folded)
+        stripped = _NON_ALNUM_RE.sub("", _strip_feed_words(folded))
+        if stripped:
+            keys.add(stripped)
+        keys.add(company_key(name))
+    keys.discard("")
+    return frozenset(keys)
+
+
+_RECURRENCE_WORDS = 4  # longest publisher prefix whose continuations are counted
+_RECURRENCE_CAP = 3  # distinct continuations beyond this say nothing more
+
+
 class PublisherKnowledge:
     """Publishers known to exist: from the archive, Sources lists and unambiguous lines."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
+    def __init__(self, names: Iterable[str] = (), *, curated: bool = True) -> None:
+        self.curated = curated  # whether the curated organisation list is consulted
         self._keys: set[str] = set()
+        self._exact: set[str] = set(_ALIASES)  # names as stated; feed names as organisations
         self.stated: set[tuple[str, bool]] = set()  # (name, from a Sources list) as told
         # Applied after the parser's split (see bot/digest/resplit.py): every name stated or
         # taught, as folded words indexed by their first word, and the operator's corrections
@@ -200,6 +225,8 @@ class PublisherKnowledge:
         self.continuations: set[tuple[Words, str]] = set()
         self.corrections: dict[str, str] = {}
         self.settled: set[str] = set()  # keys of names the operator taught or corrected to
+        # Leading words of undivided 'Company Summary' lines -> (times seen, distinct next words)
+        self._prefixes: dict[str, tuple[int, frozenset[str]]] = {}
         for alias in _ALIASES.values():
             self._add_keys(alias)
         for name in names:
@@ -211,6 +238,7 @@ class PublisherKnowledge:
             return  # issues repeat their publishers; once is enough
         self.stated.add((name, False))
         self._add_keys(name)
+        self._exact.update(compact(part) for part in split_joint(name))
         self._add_forms(split_joint(name))
 
     def _add_forms(self, forms: Iterable[str]) -> None:
@@ -235,12 +263,14 @@ class PublisherKnowledge:
         self.stated.add((source, True))
         for name in source_names(source):
             self._add_keys(name)
+        self._exact.update(feed_name_keys(source))
         self._add_forms(organisation_forms(source, True))
 
     def teach(self, name: str, aliases: Iterable[str] = ()) -> None:
         """Remember a name the operator taught, and its aliases, as publishers to split on."""
         for form in (name, *aliases):
             self._add_keys(form)
+            self._exact.add(compact(form))
             self.settled.add(company_key(form))
         self._add_forms((name, *aliases))
 
@@ -250,6 +280,7 @@ class PublisherKnowledge:
         if key:
             self.corrections[key] = " ".join(right.split())
             self._add_keys(right)
+            self._exact.add(compact(right))
             self.settled.add(company_key(right))
 
     def knows(self, name: str) -> bool:
@@ -257,8 +288,31 @@ class PublisherKnowledge:
         parts = split_joint(name)
         return bool(parts) and all(self._knows_one(p) for p in parts)
 
+    def knows_exactly(self, name: str) -> bool:
+        """Like `knows`, but 'X Engineering' is not known just because X is."""
+        parts = split_joint(name)
+        return bool(parts) and all(compact(p) in self._exact for p in parts)
+
     def _knows_one(self, part: str) -> bool:
         return company_key(part) in self._keys or _compact(part) in self._keys
+
+    def observe(self, words: list[str]) -> None:
+        """Count what follows each leading run of capitalised words of an undivided line."""
+        key = ""
+        for i in range(min(_RECURRENCE_WORDS, len(words) - 1)):
+            word = words[i]
+            if not word[:1].isupper() and not word[:1].isdigit() and i:
+                return
+            key = f"{key} {word}" if key else word
+            following = words[i + 1].strip("\"'“”‘’()[],;:.!?").casefold()
+            seen, nexts = self._prefixes.get(key, (0, frozenset()))
+            if len(nexts) < _RECURRENCE_CAP and following not in nexts:
+                nexts = nexts | {following}
+            self._prefixes[key] = (seen + 1, nexts)
+
+    def recurrence(self, name: str) -> tuple[int, frozenset[str]]:
+        """How often lines started with `name`, and (up to 3 of) the words that followed it."""
+        return self._prefixes.get(name, (0, frozenset()))
 
     def __len__(self) -> int:
         return len(self._keys)

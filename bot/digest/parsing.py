@@ -10,8 +10,9 @@ from enum import Enum
 from pathlib import Path
 
 from bot.digest.companies import PublisherKnowledge, split_joint
+from bot.digest.evidence import IssueContext, host_keys, urls_in
 from bot.digest.models import Article, Issue
-from bot.digest.publishers import split_publisher
+from bot.digest.publishers import attribute, make_line
 from bot.digest.resplit import apply_operator_knowledge
 
 MAX_FILE_BYTES = 5_000_000
@@ -114,16 +115,19 @@ class _PendingArticle:
     company: str | None  # None while 'Company Summary…' still needs cutting
     rest: str  # the text after the title separator (or the summary when company is set)
     more: list[str] = field(default_factory=list)
+    links: tuple[str, ...] = ()  # every URL on the article's line
 
-    def finish(self, knowledge: PublisherKnowledge) -> Article:
-        """Decide the publisher and summary once every line of the article is known."""
-        company, summary = self.company, self.rest
+    def finish(self, knowledge: PublisherKnowledge, context: IssueContext) -> Article:
+        """Decide the publisher and summary once every line of the issue is known."""
+        company, summary, confidence = self.company, self.rest, 1.0
         extra = " ".join(self.more).strip()
         if company is None:
             if extra and _name_like(self.rest):
                 company, summary = self.rest, ""
             else:
-                company, summary = split_publisher(self.rest, self.title, knowledge)
+                line = make_line(self.rest, self.title, knowledge, context, host_keys(self.links))
+                split = attribute(line)
+                company, summary, confidence = split.company, split.summary, split.confidence
         summary = " ".join(part for part in (summary.strip(), extra) if part)
         companies = tuple(split_joint(company))
         if not self.title:
@@ -131,12 +135,19 @@ class _PendingArticle:
         if not companies:
             raise DigestParseError(f"deep dive {self.title[:60]!r} names no company", self.line)
         return apply_operator_knowledge(
-            Article(self.title, companies, _strip_markup(summary), self.url), knowledge
+            Article(self.title, companies, _strip_markup(summary), self.url, confidence), knowledge
         )
 
 
 def _read_dive(line: str, line_no: int) -> _PendingArticle | None:
     """Read a Deep Dives line that starts an article; None when it continues one."""
+    dive = _read_dive_text(line, line_no)
+    if dive is not None and "://" in line:
+        dive.links = tuple(urls_in(line))
+    return dive
+
+
+def _read_dive_text(line: str, line_no: int) -> _PendingArticle | None:
     text = _LIST_MARKER_RE.sub("", line.strip())
     match = _EMPHASIS_RE.match(text.split(" · ")[0])
     if match:  # **Title** · Company …
@@ -172,13 +183,25 @@ class _Reader:
     signal: list[str] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
-    articles: list[Article] = field(default_factory=list)
+    dives: list[_PendingArticle] = field(default_factory=list)
     pending: _PendingArticle | None = None
 
     def flush(self) -> None:
         if self.pending is not None:
-            self.articles.append(self.pending.finish(self.knowledge))
+            self.dives.append(self.pending)
             self.pending = None
+
+    def context(self) -> IssueContext:
+        """The whole issue's prose and Sources: evidence for every publisher split in it."""
+        prose = [*self.signal, *self.patterns]
+        for dive in self.dives:
+            prose.extend((dive.title, dive.rest, *dive.more))
+        return IssueContext.build(prose, self.sources)
+
+    def articles(self) -> tuple[Article, ...]:
+        """Every deep dive, its publisher decided with the whole issue as evidence."""
+        context = self.context()
+        return tuple(dive.finish(self.knowledge, context) for dive in self.dives)
 
     def feed(self, raw: str, line_no: int) -> None:
         line = raw.strip()
@@ -227,12 +250,12 @@ class _Reader:
             raise DigestParseError("not a digest: no 'Engineering @ Scale — YYYY-MM-DD' title")
         if not self.signal:
             raise DigestParseError("not a digest: no 'Signal of the Day' section")
-        if not self.articles:
+        if not self.dives:
             raise DigestParseError("not a digest: no deep dives")
         return Issue(
             date=self.date,
             signal="\n\n".join(self.signal),
-            articles=tuple(self.articles),
+            articles=self.articles(),
             patterns="\n\n".join(self.patterns) or None,
             sources=tuple(self.sources),
             categories=tuple(self.categories),
@@ -263,8 +286,11 @@ def read_text(path: Path) -> str:
         raise DigestParseError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def scan_publishers(text: str) -> Iterator[tuple[bool, str]]:
-    """Names a text states unambiguously, as (is_sources_entry, name) pairs."""
+def scan_publishers(text: str) -> Iterator[tuple[bool | None, str]]:
+    """Names a text states unambiguously, as (is_sources_entry, name) pairs.
+
+    Undivided 'Company Summary…' lines come as (None, line): their leading words recur.
+    """
     in_sources = False
     lines = [line.strip() for line in text.splitlines()]
     for i, line in enumerate(lines):
@@ -288,12 +314,16 @@ def scan_publishers(text: str) -> Iterator[tuple[bool, str]]:
             following = next((x for x in lines[i + 1 :] if x), "")
             if following and " · " not in following and not _is_heading_line(following):
                 yield False, dive.rest
+        else:
+            yield None, dive.rest
 
 
 def add_text_knowledge(knowledge: PublisherKnowledge, text: str) -> None:
-    """Add the publishers one text states unambiguously (Sources entries expand to companies)."""
+    """Add the publishers one text states (Sources entries expand to companies) and recurrences."""
     for is_source, name in scan_publishers(text):
-        if is_source:
+        if is_source is None:
+            knowledge.observe(name.split())
+        elif is_source:
             knowledge.add_source(name)
         else:
             knowledge.add(name)

@@ -1,0 +1,99 @@
+"""What an issue says about its publishers: mentions in its prose, Sources feeds, URL hosts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from bot.digest.companies import compact, feed_name_keys
+
+_URL_RE = re.compile(r"https?://[^\s)\]>\"']+")
+_HOST_NOISE = frozenset({"www", "blog", "blogs", "engineering", "eng", "tech", "m", "news"})
+# Words a site adds to the organisation's name in its host ('datadoghq', 'stripeblog').
+_HOST_SUFFIXES = ("hq", "eng", "engineering", "tech", "blog", "inc", "labs", "app", "dev")
+
+
+def urls_in(text: str) -> list[str]:
+    """Every http(s) URL written in a text."""
+    return _URL_RE.findall(text)
+
+
+def host_keys(urls: Iterable[str]) -> frozenset[str]:
+    """Compact names a URL host may stand for: 'mistral.ai' -> {'mistral', 'ai', 'mistralai'}."""
+    keys: set[str] = set()
+    for url in urls:
+        try:
+            host = (urlsplit(url).hostname or "").casefold()
+        except ValueError:
+            continue
+        labels = [label for label in host.split(".") if label and label not in _HOST_NOISE]
+        for i, label in enumerate(labels):
+            keys.add(label.replace("-", ""))
+            if i + 1 < len(labels):
+                keys.add((label + labels[i + 1]).replace("-", ""))
+    return frozenset(keys)
+
+
+def host_names(key: str, hosts: frozenset[str]) -> bool:
+    """Whether a compact name is what one of the hosts is named after."""
+    if len(key) < 2 or not hosts:
+        return False
+    if key in hosts:
+        return True
+    return len(key) >= 4 and any(key + suffix in hosts for suffix in _HOST_SUFFIXES)
+
+
+def _followed_by(text: str, end: int, word: str) -> bool:
+    """Whether the word after position `end` of a text is `word` (case-folded, bare)."""
+    i = end
+    while i < len(text) and text[i] in " \t\n\"'“‘([":
+        i += 1
+    stop = i + len(word)
+    if text[i:stop].casefold() != word:
+        return False
+    return stop >= len(text) or not text[stop].isalnum()
+
+
+def mentions(text: str, name: str, following: str) -> int:
+    """Whole-word occurrences of `name` in `text` that are not followed by `following`.
+
+    An occurrence followed by the line's next word is evidence for the longer name, so it is
+    explained away here ('Two' in 'Two Sigma Open Sources' counts for 'Two Sigma', not 'Two').
+    """
+    count = 0
+    start = text.find(name)
+    while start != -1:
+        end = start + len(name)
+        if (
+            (not start or not text[start - 1].isalnum())
+            and (end == len(text) or not text[end].isalnum())
+            and (not following or not _followed_by(text, end, following))
+        ):
+            count += 1
+        start = text.find(name, end)
+    return count
+
+
+@dataclass(frozen=True)
+class IssueContext:
+    """The text of a whole issue and the names its Sources list states, for every split in it."""
+
+    text: str = ""
+    source_keys: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def build(cls, prose: Iterable[str], sources: Iterable[str]) -> IssueContext:
+        """Context from the issue's prose (signal, patterns, every dive line) and its Sources."""
+        keys: set[str] = set()
+        for source in sources:
+            keys.update(feed_name_keys(source))
+        return cls("\n".join(prose), frozenset(keys))
+
+    def names_source(self, name: str) -> bool:
+        """Whether the Sources list names this organisation (also as 'X Blog', 'X.com' …)."""
+        return bool(self.source_keys) and compact(name) in self.source_keys
+
+
+EMPTY_CONTEXT = IssueContext()
