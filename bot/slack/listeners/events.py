@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from bot.slack.rendering import render_home
 from bot.slack.services import Services
@@ -43,18 +44,25 @@ def register(app: App, services: Services) -> None:
         if not (user_id and channel_id and ts):
             return
         added = event.get("type") == "reaction_added"
-        with services.database.write() as session:
+        now = services.clock()
+        # Events arrive in any order (and lazily, on a thread pool): the event's own time decides.
+        event_us = saves.event_micros(event.get("event_ts"))
+        if event_us is None:
+            event_us = saves.event_micros(body.get("event_time")) or int(now.timestamp() * 1e6)
+        event_id = str(body.get("event_id", ""))
+
+        def apply(session: Session) -> bool:
             # The event id and the change commit together: a retried event has no second effect.
-            if not saves.first_time_event(session, str(body.get("event_id", ""))):
-                return
+            if not saves.first_time_event(session, event_id, now):
+                return False
             article_id = saves.article_for_message(session, channel_id, ts)
             if article_id is None:
-                return
-            changed = (
-                saves.save_article(session, user_id, article_id)
-                if added
-                else saves.unsave_article(session, user_id, article_id)
+                return False
+            return saves.apply_reaction(
+                session, user_id, article_id, removed=not added, event_us=event_us, at=now
             )
+
+        changed = services.database.write_retrying(apply)
         if changed:
             text = (
                 "Saved. Find it with `/digest saved` or in the app's Home tab."
