@@ -73,7 +73,7 @@ class Bot:
 
 
 @contextmanager
-def served_bot(url: str, tmp: Path) -> Iterator[Bot]:
+def served_bot(url: str, tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[Bot]:
     """`python -m bot serve` on a free loopback port over the archive at `url` (seeds ingested)."""
     database = open_database(url, upgrade=True)
     ingest_files(database, expand_paths([REPO / "seeds"]))
@@ -87,6 +87,7 @@ def served_bot(url: str, tmp: Path) -> Iterator[Bot]:
             "SLACK_API_URL": stub.url,
             "PORT": str(port),
             "LOG_LEVEL": "DEBUG",
+            **(extra_env or {}),
         }
         env.pop("SLACK_APP_TOKEN", None)
         log = (tmp / "serve.log").open("wb")
