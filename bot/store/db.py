@@ -160,8 +160,10 @@ def is_transient(exc: DBAPIError) -> bool:
     if sqlstate is not None:
         return str(sqlstate) in _TRANSIENT_SQLSTATES
     message = str(exc.orig).casefold()
-    return "database is locked" in message or "database table is locked" in message or (
-        "busy" in message
+    return (
+        "database is locked" in message
+        or "database table is locked" in message
+        or ("busy" in message)
     )
 
 
