@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -137,8 +138,9 @@ def ingest_files(
     gather_knowledge(_read_all(files), knowledge)
     with database.write() as session:
         save_knowledge(session, knowledge)
+    first_of_date: dict[dt.date, Path] = {}
     for window in _parsed_windows(files, knowledge, batch_size):
-        _store_batch(database, window, report, on_file)
+        _store_batch(database, _refuse_repeated_dates(window, first_of_date), report, on_file)
     if report.new + report.updated >= BULK_LOAD_ISSUES:
         with database.write() as session:
             after_bulk_load(session)
@@ -177,6 +179,27 @@ def _parsed_windows(
             if following is not None:
                 pending = pool.submit(_parse_window, following)
             yield parsed
+
+
+def _refuse_repeated_dates(
+    batch: list[_Parsed], first_of_date: dict[dt.date, Path]
+) -> list[_Parsed]:
+    """A second file with a date already ingested in this run is an error, not a silent update.
+
+    Which of two files for one day is right cannot be told; the first (in sorted order) stands,
+    the later one is reported so that someone decides.
+    """
+    checked: list[_Parsed] = []
+    for path, issue, error in batch:
+        if issue is not None:
+            first = first_of_date.setdefault(issue.date, path)
+            if first != path:
+                error = (
+                    f"same issue date {issue.date} as {first.name}, earlier in this run; not stored"
+                )
+                issue = None
+        checked.append((path, issue, error))
+    return checked
 
 
 def _store_batch(

@@ -7,6 +7,7 @@ changes. HTTP uses conditional GET (ETag / Last-Modified).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -286,12 +287,18 @@ class Poller:
                 add_text_knowledge(knowledge, item.text)
         with self.database.write() as session:
             save_knowledge(session, knowledge)
+        first_of_date: dict[dt.date, str] = {}
         for item, fingerprint in fresh:
             error = item.error
             status: IngestStatus | None = None
             if item.text is not None:
                 try:
                     issue = parse_issue(item.text, knowledge)
+                    first = first_of_date.setdefault(issue.date, item.key)
+                    if first != item.key:  # which of the two is right cannot be told: say so
+                        raise DigestParseError(
+                            f"same issue date {issue.date} as {first[-80:]}, earlier in this poll"
+                        )
                     with self.database.write() as session:
                         status = store_issue(session, issue, cache)
                 except DigestParseError as exc:
