@@ -7,6 +7,7 @@ their newest event by event_ts. Served by `python -m bot serve` over real HTTP, 
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -157,3 +158,29 @@ def test_a_remove_before_its_add_leaves_it_unsaved(database_url: str, tmp_path: 
         assert bot.event(again, "EvAddNewer") == 200
         wait_applied(bot, {"EvAddNewer"})
         assert "Viaduct" in blocks_text(bot.command("saved", user=user))
+
+
+def test_event_ids_of_any_length_and_pruned_after_a_day(database_url: str, tmp_path: Path) -> None:
+    with served_bot(database_url, tmp_path) as bot:
+        channel, ts = "C9P", "1790000000.000902"
+        _record_post(bot.database, channel, ts)
+        now = dt.datetime.now(dt.UTC)
+        with bot.database.write() as session:
+            session.add(ProcessedEventRow(event_id="EvOld", received_at=now - dt.timedelta(days=2)))
+            session.add(
+                ProcessedEventRow(event_id="EvRecent", received_at=now - dt.timedelta(hours=1))
+            )
+        long_id = "Ev" + "0123456789ABCDEF" * 20  # 322 characters
+        added = reaction("reaction_added", "U9P", channel, ts, "1790000003.000000")
+        assert bot.event(added, long_id) == 200
+        wait_applied(bot, {long_id})
+        assert "Viaduct" in blocks_text(bot.command("saved", user="U9P"))
+        assert bot.event(added, long_id, retry=1) == 200  # Slack's retry: no second effect
+        time.sleep(0.5)
+        confirmations = [
+            c for c in bot.stub.calls_to("chat.postEphemeral") if c.params.get("user") == "U9P"
+        ]
+        assert len(confirmations) == 1
+        with bot.database.read() as session:
+            kept = set(session.scalars(select(ProcessedEventRow.event_id)))
+        assert "EvOld" not in kept and {"EvRecent", long_id} <= kept
