@@ -137,7 +137,7 @@ class Database:
                 if not is_transient(exc) or time.monotonic() + pause > deadline:
                     raise
             sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311  jitter, not cryptography
-            pause = min(pause * 2, 0.01)
+            pause = min(pause * 2, 0.002)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""

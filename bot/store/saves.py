@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import and_, delete, false, or_, select
@@ -15,6 +16,17 @@ from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
 # an id older than this can no longer come back.
 EVENT_RETENTION = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A save-emoji reaction: who, on which message, added or removed, and when (event_ts)."""
+
+    user_id: str
+    channel_id: str
+    ts: str
+    removed: bool
+    event_us: int
 
 
 def _insert_for(session: Session):  # type: ignore[no-untyped-def]
@@ -106,6 +118,31 @@ def apply_reaction(
         return False  # a newer event already set this person's state for the article
     was_saved = before is not None and not before
     return was_saved != (not removed)
+
+
+def record_reaction(
+    session: Session,
+    event_id: str,
+    reaction: Reaction,
+    now: dt.datetime,
+) -> bool:
+    """Apply one save/unsave reaction event once; True when the person's state changed.
+
+    The event id and the change commit together: a retried event has no second effect.
+    """
+    if not first_time_event(session, event_id, now):
+        return False
+    article_id = article_for_message(session, reaction.channel_id, reaction.ts)
+    if article_id is None:
+        return False
+    return apply_reaction(
+        session,
+        reaction.user_id,
+        article_id,
+        removed=reaction.removed,
+        event_us=reaction.event_us,
+        at=now,
+    )
 
 
 def is_saved(session: Session, user_id: str, article_id: int) -> bool:

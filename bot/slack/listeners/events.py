@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.orm import Session
 
 from bot.slack.rendering import render_home
 from bot.slack.services import Services
@@ -50,19 +49,10 @@ def register(app: App, services: Services) -> None:
         if event_us is None:
             event_us = saves.event_micros(body.get("event_time")) or int(now.timestamp() * 1e6)
         event_id = str(body.get("event_id", ""))
-
-        def apply(session: Session) -> bool:
-            # The event id and the change commit together: a retried event has no second effect.
-            if not saves.first_time_event(session, event_id, now):
-                return False
-            article_id = saves.article_for_message(session, channel_id, ts)
-            if article_id is None:
-                return False
-            return saves.apply_reaction(
-                session, user_id, article_id, removed=not added, event_us=event_us, at=now
-            )
-
-        changed = services.database.write_retrying(apply)
+        reaction = saves.Reaction(user_id, channel_id, ts, not added, event_us)
+        changed = services.database.write_retrying(
+            lambda session: saves.record_reaction(session, event_id, reaction, now)
+        )
         if changed:
             text = (
                 "Saved. Find it with `/digest saved` or in the app's Home tab."
