@@ -45,7 +45,7 @@ def test_a_save_during_a_large_ingest_is_not_lost(database_url: str, tmp_path: P
             assert bot.event(event, f"EvBusy{len(sent)}") == 200
             sent.add(f"EvBusy{len(sent)}")
             users.append(user)
-            time.sleep(0.05)
+            time.sleep(0.02)
         out, err = ingest.communicate(timeout=300)
         assert ingest.returncode == 0, err
         assert f"{DAYS} new" in out
