@@ -73,7 +73,7 @@ def floor_server(port: int) -> None:
         def ack_only(ack: Ack) -> None:
             ack()
 
-        return make_wsgi_app(app)
+        return make_wsgi_app(app, SECRET)
 
     serve_http(build, "127.0.0.1", port, workers=settings.web_concurrency)
 

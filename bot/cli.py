@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bot.companies_cli import companies_app
 from bot.config import Settings
-from bot.logs import install_secret_filter
+from bot.logs import LOG_FORMAT, install_secret_filter
 
 if TYPE_CHECKING:
     from bot.delivery import Deliverer, DeliveryResult
@@ -85,7 +85,7 @@ def setup_logging(settings: Settings) -> None:
     """Plain logging to stderr at the configured level."""
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -365,10 +365,12 @@ def serve(
         serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
         return
     database.dispose()
+    assert settings.slack_signing_secret is not None  # noqa: S101  checked above
+    secret = settings.slack_signing_secret.get_secret_value()
 
     def make_app() -> WSGIApp:
         """One Bolt app per web worker process, with its own connection pool."""
-        return make_wsgi_app(create_app(settings, open_db(settings, upgrade=False)))
+        return make_wsgi_app(create_app(settings, open_db(settings, upgrade=False)), secret)
 
     serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
 

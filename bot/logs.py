@@ -7,6 +7,33 @@ import logging
 from bot.config import Settings
 
 REDACTED = "[redacted]"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Anything a log reader could take for the end of a line.
+_LINE_BREAKS = str.maketrans(
+    {c: f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+    | {"\n": "\\n", "\r": "\\r"}
+)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Every record is exactly one line: newlines in messages, values and tracebacks escaped.
+
+    Logged values come from requests and files; a value with a newline could otherwise forge a
+    second, official-looking log line.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The standard format, with every line break escaped."""
+        return super().format(record).translate(_LINE_BREAKS)
+
+
+def one_line_handlers(handlers: list[logging.Handler], fmt: str = LOG_FORMAT) -> None:
+    """Give handlers the one-line formatter (keeping their own format string if they have one)."""
+    for handler in handlers:
+        current = handler.formatter
+        style_fmt = current._fmt if current is not None and current._fmt else fmt
+        datefmt = current.datefmt if current is not None else None
+        handler.setFormatter(OneLineFormatter(style_fmt, datefmt))
 
 
 class SecretFilter(logging.Filter):
@@ -29,8 +56,8 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def install_secret_filter(settings: Settings) -> None:
-    """Attach the filter to every root handler."""
+def secret_filter(settings: Settings) -> SecretFilter:
+    """A filter redacting every configured secret."""
     secrets = [
         value.get_secret_value()
         for value in (
@@ -40,6 +67,13 @@ def install_secret_filter(settings: Settings) -> None:
         )
         if value is not None
     ]
-    log_filter = SecretFilter(secrets)
-    for handler in logging.getLogger().handlers:
+    return SecretFilter(secrets)
+
+
+def install_secret_filter(settings: Settings) -> None:
+    """Attach the filter to every root handler, and make their lines one line each."""
+    log_filter = secret_filter(settings)
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
         handler.addFilter(log_filter)
+    one_line_handlers(handlers)

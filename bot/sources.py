@@ -7,6 +7,7 @@ changes. HTTP uses conditional GET (ETag / Last-Modified).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -288,12 +289,18 @@ class Poller:
             # Names stated for the first time also re-split earlier articles they explain.
             resplit_learned(session, knowledge, save_knowledge(session, knowledge))
             cache = CompanyCache.load(session)  # after: re-splits may add or drop companies
+        first_of_date: dict[dt.date, str] = {}
         for item, fingerprint in fresh:
             error = item.error
             status: IngestStatus | None = None
             if item.text is not None:
                 try:
                     issue = parse_issue(item.text, knowledge)
+                    first = first_of_date.setdefault(issue.date, item.key)
+                    if first != item.key:  # which of the two is right cannot be told: say so
+                        raise DigestParseError(
+                            f"same issue date {issue.date} as {first[-80:]}, earlier in this poll"
+                        )
                     with self.database.write() as session:
                         status = store_issue(session, issue, cache)
                 except DigestParseError as exc:

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from bot.config import Settings
-from bot.ingestion import ingest_files
+from bot.ingestion import IngestPace, ingest_files
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.answers import Answers, Asker
 from bot.slack.grammar import parse_request
@@ -88,7 +88,8 @@ def test_archive_version_bumps_only_on_change(database: Database, tmp_path: Path
 
     start = version()
     seeds = sorted(SEEDS.glob("*.txt"))
-    ingest_files(database, seeds)  # five issues in one batch: one bump
+    one_transaction = IngestPace(files=16, seconds=float("inf"))
+    ingest_files(database, seeds, pace=one_transaction)  # five issues, one transaction: one bump
     after_seeds = version()
     assert after_seeds == start + 1
     ingest_files(database, seeds)  # unchanged

@@ -231,3 +231,36 @@ def test_search_terms_drop_operators_and_repeats() -> None:
     assert search_terms('"rate AND limiting" OR NEAR( c++ 🚀') == ["rate", "limiting", "c"]
     assert search_terms("a " * 40 + "A b") == ["a", "b"]
     assert len(search_terms(" ".join(f"w{i}" for i in range(40)))) == 16
+
+
+def test_two_files_with_one_date_in_a_run_the_later_fails(
+    database: Database, tmp_path: Path
+) -> None:
+    text = (SEEDS / "2026-04-08.txt").read_text()
+    first = tmp_path / "a-2026-04-08.txt"
+    first.write_text(text)
+    second = tmp_path / "b-2026-04-08-edited.txt"
+    second.write_text(text.replace("Signal of the Day", "Signal of the Day\nEdited first line.", 1))
+    report = ingest_files(database, expand_paths([tmp_path]))
+    assert (report.new, report.updated, len(report.failed)) == (1, 0, 1)
+    assert report.failed[0].path == second
+    assert "same issue date 2026-04-08" in str(report.failed[0].error)
+    assert first.name in str(report.failed[0].error)
+    with database.read() as session:
+        stored = get_issue(session, dt.date(2026, 4, 8))
+        assert stored is not None and "Edited first line" not in stored.signal
+
+
+def test_an_issue_with_too_many_deep_dives_is_refused(database: Database, tmp_path: Path) -> None:
+    dives = "\n".join(
+        f"Scaling Thing {i} · Acme · Source\nAcme scaled thing {i}." for i in range(101)
+    )
+    path = tmp_path / "huge.txt"
+    path.write_text(
+        f"Engineering @ Scale — 2026-08-01\n\nSignal of the Day\nBig.\n\nDeep Dives\n{dives}\n"
+    )
+    report = ingest_files(database, [path])
+    assert report.new == 0 and len(report.failed) == 1
+    assert "too many deep dives: 101 (at most 100 per issue)" in str(report.failed[0].error)
+    with database.read() as session:
+        assert get_issue(session, dt.date(2026, 8, 1)) is None

@@ -73,7 +73,7 @@ class Bot:
 
 
 @contextmanager
-def served_bot(url: str, tmp: Path) -> Iterator[Bot]:
+def served_bot(url: str, tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[Bot]:
     """`python -m bot serve` on a free loopback port over the archive at `url` (seeds ingested)."""
     database = open_database(url, upgrade=True)
     ingest_files(database, expand_paths([REPO / "seeds"]))
@@ -87,6 +87,7 @@ def served_bot(url: str, tmp: Path) -> Iterator[Bot]:
             "SLACK_API_URL": stub.url,
             "PORT": str(port),
             "LOG_LEVEL": "DEBUG",
+            **(extra_env or {}),
         }
         env.pop("SLACK_APP_TOKEN", None)
         log = (tmp / "serve.log").open("wb")
@@ -411,3 +412,48 @@ def test_a_slow_lookup_is_acked_in_time_then_answered(database_url: str, tmp_pat
         assert "Articles by Cloudflare" in blocks_text(answer)
         assert answer.get("response_type") == "ephemeral"
         locker.dispose()
+
+
+def click(bot: Bot, button: dict[str, Any], name: str) -> dict[str, Any]:
+    """Click a button of an answer as Slack sends it; the message posted to response_url."""
+    body = block_actions_body(
+        button["action_id"],
+        button["value"],
+        user_id="U111",
+        response_url=bot.stub.response_url(name),
+        channel_id="C111",
+    )
+    before = len(bot.stub.responses)
+    status, _, _ = post(bot.url, body, sign(body, SECRET))
+    assert status == 200
+    return wait_response(bot, before)
+
+
+@pytest.mark.parametrize("filler", ["🚀" * 165, "👩‍🚀" * 120, "\x01" * 400, '"\\' * 240])
+def test_buttons_of_a_long_query_keep_working(bot: Bot, filler: str) -> None:
+    """Show more and Share repeat the very same lookup, whatever the query is made of."""
+    first = bot.command(f"topic scale {filler}")
+    assert_valid(first)
+    actions = next(b for b in first["blocks"] if b["type"] == "actions")["elements"]
+    for button in actions:
+        assert len(button["value"].encode()) <= 2000
+    more = click(bot, next(e for e in actions if e["action_id"] == "digest_more"), "more")
+    assert "expired" not in blocks_text(more) and "Results 11–" in blocks_text(more)
+    assert_valid(more)
+    share = click(bot, next(e for e in actions if e["action_id"] == "digest_share"), "share")
+    assert share["response_type"] == "in_channel"
+    # The shared answer is the first page the person saw.
+    assert share["blocks"][2:4] == first["blocks"][2:4]
+
+
+def test_fallback_text_is_escaped_once(bot: Bot) -> None:
+    for text in ("topic <!channel> & rate limiting", "company <@U999>&Cloudflare"):
+        message = bot.command(text)
+        fallback = message["text"]
+        assert (
+            "&amp;lt;" not in fallback
+            and "&amp;amp;" not in fallback
+            and "&amp;gt;" not in fallback
+        )
+        assert "<!channel>" not in fallback and "<@U999>" not in fallback
+        assert "&lt;" in fallback

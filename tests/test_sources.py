@@ -133,3 +133,19 @@ def test_unreachable_feed_is_reported_not_raised(database: Database) -> None:
 def test_html_to_text_keeps_links_and_blocks() -> None:
     text = html_to_text('<h2>Deep Dives</h2><p><a href="https://x.io/a">A</a> · B · Source C.</p>')
     assert text.splitlines() == ["## Deep Dives", "[A](https://x.io/a) · B · Source C."]
+
+
+def test_two_new_files_of_one_date_in_a_poll_the_later_fails(
+    database: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "a.txt").write_text(SEED)
+    (folder / "b.txt").write_text(SEED.replace("Switchboard", "Switchyard"))
+    report = Poller(database, str(folder), None).poll()
+    assert [status for _, status in report.ingested] == ["new"]
+    assert len(report.failed) == 1 and "b.txt" in report.failed[0][0]
+    assert "same issue date" in report.failed[0][1]
+    with database.read() as session:
+        issue = get_issue(session, None)
+        assert issue is not None and "Switchyard" not in " ".join(a.summary for a in issue.articles)

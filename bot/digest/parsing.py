@@ -16,6 +16,9 @@ from bot.digest.publishers import attribute, make_line
 from bot.digest.resplit import apply_operator_knowledge
 
 MAX_FILE_BYTES = 5_000_000
+# Each deep dive is one threaded reply, posted about one a second per channel: an issue has
+# 10-30; past this it is not a daily digest but a mistake (5,000 would be 83 minutes of posts).
+MAX_DEEP_DIVES = 100
 
 
 class DigestParseError(ValueError):
@@ -252,6 +255,10 @@ class _Reader:
             raise DigestParseError("not a digest: no 'Signal of the Day' section")
         if not self.dives:
             raise DigestParseError("not a digest: no deep dives")
+        if len(self.articles) > MAX_DEEP_DIVES:
+            raise DigestParseError(
+                f"too many deep dives: {len(self.articles):,} (at most {MAX_DEEP_DIVES} per issue)"
+            )
         return Issue(
             date=self.date,
             signal="\n\n".join(self.signal),

@@ -160,8 +160,10 @@ class Answers:
         except ValueError as exc:
             return rendering.render_text(str(exc))
         zone = wanted.timezone or self.user_timezone(asker.user_id) or "UTC"
-        with self.database.write() as session:
-            sub = subscriptions.subscribe(
+        # After a slow lookup the command is acked first: the write must wait out a busy
+        # database rather than fail (write_retrying).
+        sub = self.database.write_retrying(
+            lambda session: subscriptions.subscribe(
                 session,
                 asker.channel_id,
                 hour=wanted.hour,
@@ -171,6 +173,7 @@ class Answers:
                 user_id=asker.user_id,
                 now=self.clock(),
             )
+        )
         next_at = sub.schedule.next_slot(self.clock()).astimezone(sub.schedule.zone)
         text = (
             f"This channel gets each new issue at {sub.time_text} {sub.timezone} "
@@ -192,8 +195,9 @@ class Answers:
             return rendering.render_text(
                 "Only the digest admins can change this channel's schedule."
             )
-        with self.database.write() as session:
-            removed = subscriptions.unsubscribe(session, asker.channel_id)
+        removed = self.database.write_retrying(
+            lambda session: subscriptions.unsubscribe(session, asker.channel_id)
+        )
         if not removed:
             return rendering.render_text("This channel was not subscribed.")
         return rendering.render_text("This channel will no longer get the digest.")

@@ -9,6 +9,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MAX_ARGUMENT = 500
+# A lookup's text travels whole in its Show more / Share buttons (Slack: 2,000 characters per
+# value), so it is bounded in UTF-8 bytes too: 500 emoji would be 2,000 bytes.
+MAX_ARGUMENT_BYTES = 1500
 
 Verb = Literal["help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status"]
 VERBS: tuple[Verb, ...] = (
@@ -45,8 +48,7 @@ def parse_request(text: str | None) -> Request:
         shown = word if len(word) <= 40 else word[:40] + "…"
         return Request("help", note=f"Unknown subcommand “{shown}”.")
     rest = rest.strip()
-    if len(rest) > MAX_ARGUMENT:
-        rest = rest[:MAX_ARGUMENT]
+    rest = rest[:MAX_ARGUMENT].encode()[:MAX_ARGUMENT_BYTES].decode(errors="ignore").strip()
     if verb in ("company", "topic", "date") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest)

@@ -20,6 +20,9 @@ from bot.store.queries import ArticleView, CompanyResult, IssueView, Page, Topic
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_VALUE_LIMIT = 2000
+# Measured in UTF-8 bytes, which is never fewer than characters or UTF-16 units: the value fits
+# Slack's limit however Slack counts.
+BUTTON_VALUE_BYTES = 1900
 MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100
 FALLBACK_LIMIT = 3000
@@ -64,7 +67,11 @@ def clamp(text: str, limit: int) -> str:
 
 def clamp_escaped(text: str, limit: int) -> str:
     """Escape then clamp, never cutting an entity such as '&amp;' in half."""
-    escaped = escape(text)
+    return clamp_mrkdwn(escape(text), limit)
+
+
+def clamp_mrkdwn(escaped: str, limit: int) -> str:
+    """Clamp text that is already escaped, never cutting an entity such as '&amp;' in half."""
     if len(escaped) <= limit:
         return escaped
     cut = clamp(escaped, limit)
@@ -156,8 +163,8 @@ def _fallback(text: str) -> str:
 
 
 def _escaped_fallback(mrkdwn: str) -> str:
-    """Fallback text from mrkdwn that is already escaped."""
-    return clamp(mrkdwn, FALLBACK_LIMIT) or " "
+    """Fallback text from mrkdwn that is already escaped (so it is not escaped twice)."""
+    return clamp_mrkdwn(mrkdwn, FALLBACK_LIMIT) or " "
 
 
 def _limit_blocks(
@@ -182,9 +189,18 @@ def article_line(
 
 
 def encode_action(kind: str, query: str, offset: int) -> str:
-    """A button value carrying a lookup to repeat (kept under Slack's 2,000 characters)."""
-    value = json.dumps({"k": kind, "q": query[:QUERY_ECHO_LIMIT], "o": offset})
-    return value[:BUTTON_VALUE_LIMIT]
+    """A button value carrying a lookup to repeat, always valid JSON within Slack's limit.
+
+    The /digest grammar already bounds a query so that it fits whole (and every page repeats
+    the same lookup); only a query from elsewhere is shortened here, never cut mid-JSON.
+    """
+    while True:
+        value = json.dumps(
+            {"k": kind, "q": query, "o": offset}, ensure_ascii=False, separators=(",", ":")
+        )
+        if len(value.encode()) <= BUTTON_VALUE_BYTES:
+            return value
+        query = query[: len(query) * 3 // 4]
 
 
 def decode_action(value: str) -> tuple[str, str, int] | None:
@@ -215,17 +231,17 @@ def _result_message(
     blocks = [_section(title)]
     if not page.items:
         blocks.append(_section(empty))
-        return Message(_fallback(f"{title} {empty}"), blocks)
+        return Message(_escaped_fallback(f"{title} {empty}"), blocks)
     blocks.append(_divider())
     blocks.extend(_section(article_line(a)) for a in page.items)
     first, last = page.offset + 1, page.offset + len(page.items)
     more = " · more available" if page.has_more else ""
     blocks.append(_context(f"Results {first}–{last}{more}"))
     blocks.extend(_buttons(kind, query, page, shareable))
-    fallback = (
-        title + "\n" + "\n".join(f"• {a.title} ({a.publisher}, {a.issue_date})" for a in page.items)
-    )
-    return Message(_fallback(fallback), _limit_blocks(blocks))
+    # The title is mrkdwn, escaped already: the article lines are escaped here, and the whole
+    # is not escaped again (which would show '&amp;lt;' for a '<').
+    lines = [f"• {escape(a.title)} ({escape(a.publisher)}, {a.issue_date})" for a in page.items]
+    return Message(_escaped_fallback(title + "\n" + "\n".join(lines)), _limit_blocks(blocks))
 
 
 def render_company(result: CompanyResult, *, shareable: bool = True) -> Message:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -9,6 +10,9 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.logs import one_line_handlers
+from bot.slack.gate import Refusal, RefusalLog, SignatureCheck, read_body
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +22,42 @@ HEALTH_PATH = "/healthz"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def make_wsgi_app(app: App, health: Callable[[], bool] = lambda: True) -> WSGIApp:
-    """/slack/events to Bolt, GET /healthz for load balancers, 404 for everything else."""
+def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def make_wsgi_app(
+    app: App, signing_secret: str, health: Callable[[], bool] = lambda: True
+) -> WSGIApp:
+    """/slack/events (gated, then Bolt), GET /healthz for load balancers, 404 otherwise."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    check = SignatureCheck(signing_secret.encode())
+    refusals = RefusalLog()
+
+    def refuse(refusal: Refusal, environ: dict[str, Any], start: Callable[..., Any]) -> list[bytes]:
+        refusals.note(refusal, environ)
+        return _plain(start, refusal.status, refusal.reason)
+
+    def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _plain(start_response, "405 Method Not Allowed", "POST only")
+        body = read_body(environ)
+        if isinstance(body, Refusal):
+            return refuse(body, environ, start_response)
+        refusal = check.refusal(environ, body)
+        if refusal is not None:
+            return refuse(refusal, environ, start_response)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        try:
+            return slack(environ, start_response)
+        except (ValueError, RecursionError, AttributeError, TypeError) as exc:
+            # Signed but unreadable (not UTF-8, not JSON, too deeply nested): Slack never sends
+            # that, so it is a bad request, told in one line without the body.
+            log.warning("signed request not understood: %s", type(exc).__name__)
+            return _plain(start_response, "400 Bad Request", "request not understood")
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -33,12 +70,8 @@ def make_wsgi_app(app: App, health: Callable[[], bool] = lambda: True) -> WSGIAp
             )
             return [body]
         if path == EVENTS_PATH:
-            return slack(environ, start_response)
-        body = b"Not Found"
-        start_response(
-            "404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-        )
-        return [body]
+            return events(environ, start_response)
+        return _plain(start_response, "404 Not Found", "Not Found")
 
     return wsgi
 
@@ -77,6 +110,7 @@ def serve_http(
                 "accesslog": None,
                 "loglevel": "warning",
                 "when_ready": when_ready,
+                "logger_class": _one_line_logger_class(),
             }.items():
                 self.cfg.set(key, value)
 
@@ -84,6 +118,19 @@ def serve_http(
             return make_app()
 
     _Server().run()
+
+
+def _one_line_logger_class() -> type:
+    """gunicorn's logger, with our one-line formatter on its handlers."""
+    from gunicorn.glogging import Logger
+
+    class OneLineLogger(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            one_line_handlers(self.error_log.handlers)
+            one_line_handlers(self.access_log.handlers)
+
+    return OneLineLogger
 
 
 def serve_socket_mode(app: App, app_token: str) -> None:

@@ -58,6 +58,10 @@ class CompanyCache:
         aliases = set(session.scalars(select(CompanyAliasRow.alias)))
         return cls(ids, aliases)
 
+    def copy(self) -> CompanyCache:
+        """An independent copy (to go back to if a transaction is rolled back)."""
+        return CompanyCache(dict(self.ids), set(self.aliases))
+
     def resolve(self, session: Session, name: str) -> int:
         """The id of the company a written name stands for, creating it on first sight."""
         key = company_key(name) or name.casefold()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import normalise_database_url
@@ -20,6 +23,15 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Writes that retry themselves wait on SQLite's lock only this long per attempt: SQLite's own
+# busy handler sleeps up to 100 ms between looks, and misses the short gaps between another
+# process's batches; a fresh attempt every few milliseconds gets into them.
+SQLITE_RETRY_BUSY_MS = 5
+WRITE_RETRY_SECONDS = 120.0
+# PostgreSQL: serialization failure, deadlock, lock not available, cannot connect now.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P03"}
+
+T = TypeVar("T")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -43,8 +55,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front: a deferred read-then-write transaction under WAL fails
         # with SQLITE_BUSY despite the busy timeout.
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        busy_ms = int(options.get("sqlite_busy_ms", SQLITE_BUSY_TIMEOUT_MS))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+        conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
 
 def make_engine(url: str) -> Engine:
@@ -85,6 +99,8 @@ class Database:
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
+        patient = writer.execution_options(sqlite_busy_ms=SQLITE_RETRY_BUSY_MS)
+        self._retrying_write = sessionmaker(patient, expire_on_commit=False)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -97,6 +113,31 @@ class Database:
         """A write transaction, committed on success and rolled back on error."""
         with self._write.begin() as session:
             yield session
+
+    def write_retrying(
+        self,
+        work: Callable[[Session], T],
+        *,
+        within: float = WRITE_RETRY_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> T:
+        """Run `work` in a write transaction, retried with backoff while the database is busy.
+
+        For writes after Slack was acked (events, commands, clicks): nothing asks again if they
+        fail, so a locked database must delay them, not lose them. `work` runs again from the
+        start on each attempt; give up (re-raise) only after `within` seconds.
+        """
+        deadline = time.monotonic() + within
+        pause = 0.001
+        while True:
+            try:
+                with self._retrying_write.begin() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not is_transient(exc) or time.monotonic() + pause > deadline:
+                    raise
+            sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311  jitter, not cryptography
+            pause = min(pause * 2, 0.002)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
@@ -121,6 +162,21 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether a failed transaction may succeed if simply tried again (busy, locked, deadlock)."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate) in _TRANSIENT_SQLSTATES
+    message = str(exc.orig).casefold()
+    return (
+        "database is locked" in message
+        or "database table is locked" in message
+        or ("busy" in message)
+    )
 
 
 def open_database(url: str, *, upgrade: bool | None = None) -> Database:

@@ -2,26 +2,73 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import and_, delete, false, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.store.queries import Page, articles_by_ids, clamp_page
 from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
 
+# Slack retries an event within minutes (three times, the last about 5 minutes after the first);
+# an id older than this can no longer come back.
+EVENT_RETENTION = dt.timedelta(days=1)
 
-def first_time_event(session: Session, event_id: str) -> bool:
+
+@dataclass(frozen=True)
+class Reaction:
+    """A save-emoji reaction: who, on which message, added or removed, and when (event_ts)."""
+
+    user_id: str
+    channel_id: str
+    ts: str
+    removed: bool
+    event_us: int
+
+
+def _insert_for(session: Session):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def event_micros(event_ts: object) -> int | None:
+    """Slack's event_ts ('1360782804.083113') as integer microseconds; None when unusable."""
+    try:
+        value = Decimal(str(event_ts))
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite() or value < 0 or value > 10**11:
+        return None
+    return int(value * 1_000_000)
+
+
+def first_time_event(session: Session, event_id: str, now: dt.datetime) -> bool:
     """Record an event id; False when it was handled before (Slack retries the same id)."""
     if not event_id:
         return True
-    if session.get(ProcessedEventRow, event_id) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(ProcessedEventRow(event_id=event_id))
-    except IntegrityError:
-        return False  # another process handled the same retry at the same moment
+    insert = _insert_for(session)
+    recorded = session.execute(
+        insert(ProcessedEventRow)
+        .values(event_id=event_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(ProcessedEventRow.event_id)
+    ).first()
+    if recorded is None:
+        return False  # handled before, or by another process at this very moment
+    # Pruned as events arrive: an indexed range delete that is empty almost every time.
+    prune_events(session, now)
     return True
+
+
+def prune_events(session: Session, now: dt.datetime) -> int:
+    """Forget event ids older than the retention period; how many were removed."""
+    result = session.execute(
+        delete(ProcessedEventRow).where(ProcessedEventRow.received_at < now - EVENT_RETENTION)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def article_for_message(session: Session, channel_id: str, ts: str) -> int | None:
@@ -33,27 +80,77 @@ def article_for_message(session: Session, channel_id: str, ts: str) -> int | Non
     )
 
 
-def save_article(session: Session, user_id: str, article_id: int) -> bool:
-    """Save an article for a person; False when it was already saved."""
-    exists = session.scalar(
-        select(SaveRow.id).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
+def apply_reaction(
+    session: Session,
+    user_id: str,
+    article_id: int,
+    *,
+    removed: bool,
+    event_us: int,
+    at: dt.datetime,
+) -> bool:
+    """Set saved/removed as of `event_us` unless a newer event already decided; True if changed.
+
+    One conditional UPSERT, so the newest event by event_ts wins whatever order events are
+    applied in, by any thread or process. At equal times a removal wins (deterministic).
+    """
+    before = session.scalar(
+        select(SaveRow.removed).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
     )
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(SaveRow(user_id=user_id, article_id=article_id))
-    except IntegrityError:
-        return False
-    return True
+    insert = _insert_for(session)
+    stmt = insert(SaveRow).values(
+        user_id=user_id, article_id=article_id, removed=removed, event_us=event_us, saved_at=at
+    )
+    new = stmt.excluded
+    newer = or_(
+        SaveRow.event_us.is_(None),
+        new.event_us > SaveRow.event_us,
+        and_(new.event_us == SaveRow.event_us, new.removed, SaveRow.removed == false()),
+    )
+    applied = session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["user_id", "article_id"],
+            set_={"removed": new.removed, "event_us": new.event_us, "saved_at": new.saved_at},
+            where=newer,
+        ).returning(SaveRow.id)
+    ).first()
+    if applied is None:
+        return False  # a newer event already set this person's state for the article
+    was_saved = before is not None and not before
+    return was_saved != (not removed)
 
 
-def unsave_article(session: Session, user_id: str, article_id: int) -> bool:
-    """Remove a save; False when there was none."""
-    result = session.execute(
-        delete(SaveRow).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
+def record_reaction(
+    session: Session,
+    event_id: str,
+    reaction: Reaction,
+    now: dt.datetime,
+) -> bool:
+    """Apply one save/unsave reaction event once; True when the person's state changed.
+
+    The event id and the change commit together: a retried event has no second effect.
+    """
+    if not first_time_event(session, event_id, now):
+        return False
+    article_id = article_for_message(session, reaction.channel_id, reaction.ts)
+    if article_id is None:
+        return False
+    return apply_reaction(
+        session,
+        reaction.user_id,
+        article_id,
+        removed=reaction.removed,
+        event_us=reaction.event_us,
+        at=now,
     )
-    return bool(getattr(result, "rowcount", 0))
+
+
+def is_saved(session: Session, user_id: str, article_id: int) -> bool:
+    """Whether the person currently has the article saved."""
+    removed = session.scalar(
+        select(SaveRow.removed).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
+    )
+    return removed is not None and not removed
 
 
 def saved_articles(session: Session, user_id: str, limit: int = 10, offset: int = 0) -> Page:
@@ -62,7 +159,7 @@ def saved_articles(session: Session, user_id: str, limit: int = 10, offset: int 
     ids = list(
         session.scalars(
             select(SaveRow.article_id)
-            .where(SaveRow.user_id == user_id)
+            .where(SaveRow.user_id == user_id, SaveRow.removed == false())
             .order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
             .limit(limit + 1)
             .offset(offset)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -193,6 +195,11 @@ class SaveRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A removed save stays as a tombstone carrying its event time, so an older reaction_added
+    # that arrives later (events are unordered) cannot bring it back.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The Slack event_ts (in microseconds) of the event that set this state; NULL before 0005.
+    event_us: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ProcessedEventRow(Base):
@@ -200,8 +207,8 @@ class ProcessedEventRow(Base):
 
     __tablename__ = "processed_events"
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class DeliveryRow(Base):

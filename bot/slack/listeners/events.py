@@ -43,18 +43,16 @@ def register(app: App, services: Services) -> None:
         if not (user_id and channel_id and ts):
             return
         added = event.get("type") == "reaction_added"
-        with services.database.write() as session:
-            # The event id and the change commit together: a retried event has no second effect.
-            if not saves.first_time_event(session, str(body.get("event_id", ""))):
-                return
-            article_id = saves.article_for_message(session, channel_id, ts)
-            if article_id is None:
-                return
-            changed = (
-                saves.save_article(session, user_id, article_id)
-                if added
-                else saves.unsave_article(session, user_id, article_id)
-            )
+        now = services.clock()
+        # Events arrive in any order (and lazily, on a thread pool): the event's own time decides.
+        event_us = saves.event_micros(event.get("event_ts"))
+        if event_us is None:
+            event_us = saves.event_micros(body.get("event_time")) or int(now.timestamp() * 1e6)
+        event_id = str(body.get("event_id", ""))
+        reaction = saves.Reaction(user_id, channel_id, ts, not added, event_us)
+        changed = services.database.write_retrying(
+            lambda session: saves.record_reaction(session, event_id, reaction, now)
+        )
         if changed:
             text = (
                 "Saved. Find it with `/digest saved` or in the app's Home tab."
