@@ -255,9 +255,9 @@ class _Reader:
             raise DigestParseError("not a digest: no 'Signal of the Day' section")
         if not self.dives:
             raise DigestParseError("not a digest: no deep dives")
-        if len(self.articles) > MAX_DEEP_DIVES:
+        if len(self.dives) > MAX_DEEP_DIVES:
             raise DigestParseError(
-                f"too many deep dives: {len(self.articles):,} (at most {MAX_DEEP_DIVES} per issue)"
+                f"too many deep dives: {len(self.dives):,} (at most {MAX_DEEP_DIVES} per issue)"
             )
         return Issue(
             date=self.date,
