@@ -192,7 +192,7 @@ def db_upgrade() -> None:
 
 
 def _answers(settings: Settings, database: Database) -> Answers:
-    from bot.delivery import utc_now
+    from bot.clock import utc_now
     from bot.slack.answers import Answers
 
     return Answers(database, settings, utc_now)
@@ -237,8 +237,8 @@ def search_date(
 
 
 def _parse_day_option(value: str) -> dt.date | None:
-    from bot.delivery import utc_now
-    from bot.slack.grammar import parse_day
+    from bot.clock import utc_now
+    from bot.core.grammar import parse_day
 
     try:
         return parse_day(value, utc_now().date())
@@ -294,7 +294,7 @@ def post(
 
 
 def _refusal_hint(error: str | None, channel: str) -> str:
-    from bot.slack.membership import INVITE_HINT
+    from bot.core.status import INVITE_HINT
 
     if error in ("not_in_channel", "channel_not_found"):
         return f" (the bot is not in {channel}: {INVITE_HINT} there, then run this again)"
@@ -379,7 +379,7 @@ def serve(
 def doctor() -> None:
     """Check this deployment: settings, database, archive, Slack token and scopes, sources,
     subscriptions. One line per check with what to do; exit status 1 if any check failed."""
-    from bot.delivery import utc_now
+    from bot.clock import utc_now
     from bot.doctor import run_checks, web_client
 
     settings = load_settings()
@@ -404,28 +404,20 @@ app.add_typer(subs_app, name="subscriptions")
 def subscriptions_list() -> None:
     """Every subscribed channel with its schedule, next post and last delivery (and channels
     with a half-sent `post` thread)."""
-    from bot.delivery import utc_now
-    from bot.slack.answers import status_text
-    from bot.store import ledger, subscriptions
-    from bot.store.queries import latest_issue_date
+    from bot.clock import utc_now
+    from bot.core.status import all_statuses
 
     settings = load_settings()
     database = open_db(settings)
-    now = utc_now()
     max_age = dt.timedelta(days=settings.max_issue_age_days)
-    with database.read() as session:
-        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session)}
-        unfinished = [d for d in ledger.open_deliveries(session) if d.origin == "manual"]
-        channels = sorted(set(subs) | {d.channel_id for d in unfinished})
-        rows = [(c, subs.get(c), ledger.last_delivery(session, c)) for c in channels]
-        newest = latest_issue_date(session)
-    if not rows:
+    statuses = all_statuses(database, utc_now(), max_age)
+    if not statuses:
         out.print("no subscriptions")
         return
-    for channel, sub, last in rows:
-        mine = [d for d in unfinished if d.channel_id == channel]
-        out.print(channel + ("" if sub else " (not subscribed)"), style="bold", markup=False)
-        for line in status_text(sub, last, now, newest, max_age, mine).splitlines():
+    for status in statuses:
+        suffix = "" if status.subscribed else " (not subscribed)"
+        out.print(status.channel_id + suffix, style="bold", markup=False)
+        for line in status.text.splitlines():
             out.print(f"  {line}", markup=False)
 
 
@@ -437,9 +429,9 @@ def subscriptions_add(
     ] = None,
 ) -> None:
     """Subscribe a channel (default 09:00 UTC on weekdays)."""
-    from bot.delivery import utc_now
-    from bot.slack.grammar import parse_schedule
-    from bot.store import subscriptions
+    from bot.clock import utc_now
+    from bot.core import subscriptions
+    from bot.core.grammar import parse_schedule
 
     settings = load_settings()
     if not CHANNEL_RE.match(channel):
@@ -449,30 +441,20 @@ def subscriptions_add(
     except ValueError as exc:
         fail(str(exc), 2)
     database = open_db(settings)
-    with database.write() as session:
-        sub = subscriptions.subscribe(
-            session,
-            channel,
-            hour=wanted.hour,
-            minute=wanted.minute,
-            timezone=wanted.timezone or "UTC",
-            days=wanted.days,
-            user_id=None,
-            now=utc_now(),
-        )
+    sub = subscriptions.subscribe(
+        database, channel, wanted, timezone="UTC", user_id=None, now=utc_now()
+    )
     out.print(f"{channel}: {sub.time_text} {sub.timezone}, {sub.days}", markup=False)
 
 
 @subs_app.command("remove")
 def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
     """Stop posting to a channel."""
-    from bot.store import subscriptions
+    from bot.core import subscriptions
 
     settings = load_settings()
     database = open_db(settings)
-    with database.write() as session:
-        removed = subscriptions.unsubscribe(session, channel)
-    if not removed:
+    if not subscriptions.unsubscribe(database, channel):
         fail(f"{channel} was not subscribed")
     out.print(f"{channel} unsubscribed")
 
@@ -480,7 +462,7 @@ def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack chan
 @app.command()
 def worker() -> None:
     """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
-    from bot.delivery import utc_now
+    from bot.clock import utc_now
     from bot.sources import Poller
     from bot.worker import Dispatcher, Worker
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.clock import Clock, utc_now
 from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
@@ -31,13 +32,7 @@ from bot.store.queries import IssueView, get_issue
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue"]
-
-
-def utc_now() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.slack.answers import Answers
 from bot.slack.listeners import register_all
@@ -54,11 +54,6 @@ def bolt_logger() -> logging.Logger:
     return logger
 
 
-def utc_now() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
-
-
 def make_client(settings: Settings) -> WebClient:
     """The Web API client for listeners: retries 429s and dropped connections."""
     if settings.slack_bot_token is None:
@@ -96,7 +91,7 @@ def create_app(
     database: Database,
     *,
     client: WebClient | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
+    clock: Clock = utc_now,
     socket_mode: bool = False,
 ) -> App:
     """Build the Bolt app with every listener; nothing Slack-related exists before this call."""

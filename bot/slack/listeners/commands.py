@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.core.grammar import parse_request
 from bot.slack.answers import Asker
-from bot.slack.grammar import parse_request
 from bot.slack.rendering import Message, render_text
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
 
