@@ -11,24 +11,12 @@ import pytest
 from bot.delivery import Deliverer
 from bot.ingestion import ingest_files
 from bot.slack.poster import AmbiguousError, NotSentError, PermanentError
-from bot.slack.rendering import Message
+from bot.slack.rendering import Message, issue_messages
 from bot.store.db import Database
+from bot.store.queries import get_issue
 
-ISSUE = """Engineering @ Scale — 2026-06-01
-
-Signal of the Day
-Quuxcorp moved its queue to a zanzibar-style authorization model.
-
-Deep Dives
-How Quuxcorp Rebuilt Zanzibar Checks · Quuxcorp · Source
-Quuxcorp replaced per-request checks with a zanzibar tuple store and cut p99 in half.
-Why Blorp Sharded Its Ledger · Blorp · Source
-Blorp split one ledger table into hash shards and kept cross-shard reads consistent.
-
-Patterns Across Companies
-Authorization moves into shared tuple stores.
-"""
-DAY = dt.date(2026, 6, 1)
+REPO = Path(__file__).resolve().parents[2]
+DAY = dt.date(2026, 4, 8)
 
 
 class FakeSlack:
@@ -81,11 +69,17 @@ class FakeSlack:
 
 
 @pytest.fixture
-def archive(database: Database, tmp_path: Path) -> Database:
-    path = tmp_path / "2026-06-01.txt"
-    path.write_text(ISSUE)
-    ingest_files(database, [path])
+def archive(database: Database) -> Database:
+    ingest_files(database, [REPO / "seeds" / f"{DAY}.txt"])
     return database
+
+
+def thread_parts(database: Database) -> list[int]:
+    """The parts a thread of the seeded issue has (signal, each deep dive, patterns)."""
+    with database.read() as session:
+        issue = get_issue(session, DAY)
+    assert issue is not None
+    return list(range(len(issue_messages(issue, "bookmark"))))
 
 
 def deliverer(database: Database, slack: FakeSlack) -> Deliverer:
@@ -95,20 +89,21 @@ def deliverer(database: Database, slack: FakeSlack) -> Deliverer:
 
 def test_a_thread_is_posted_once(archive: Database) -> None:
     slack = FakeSlack()
+    parts = thread_parts(archive)
     first = deliverer(archive, slack).deliver_issue("C1", DAY)
-    assert (first.outcome, first.posted) == ("posted", 4)
-    assert slack.parts("C1") == [0, 1, 2, 3] and slack.joined == ["C1"]
+    assert (first.outcome, first.posted) == ("posted", len(parts))
+    assert slack.parts("C1") == parts and slack.joined == ["C1"]
     parent = slack.messages[0]["ts"]
-    assert [m["thread_ts"] for m in slack.messages] == [None, parent, parent, parent]
+    assert [m["thread_ts"] for m in slack.messages] == [None] + [parent] * (len(parts) - 1)
     again = deliverer(archive, slack).deliver_issue("C1", DAY)
-    assert again.outcome == "already" and slack.parts("C1") == [0, 1, 2, 3]
+    assert again.outcome == "already" and slack.parts("C1") == parts
 
 
 def test_a_part_slack_kept_without_answering_is_found_not_reposted(archive: Database) -> None:
     slack = FakeSlack(["ok", "lost", "ok"])
     result = deliverer(archive, slack).deliver_issue("C1", DAY)
     assert result.outcome == "posted"
-    assert slack.parts("C1") == [0, 1, 2, 3]
+    assert slack.parts("C1") == thread_parts(archive)  # part 1 once, found after the timeout
 
 
 def test_a_refusal_fails_the_delivery(archive: Database) -> None:
