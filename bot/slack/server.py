@@ -105,6 +105,22 @@ def serve_http(
     """
     from gunicorn.app.base import BaseApplication
 
+    options = _gunicorn_options(host, port, workers, threads)
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return make_app()
+
+    _Server().run()
+
+
+def _gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """gunicorn's settings: threaded workers, no timeout, our one-line logs."""
+
     def when_ready(_server: object) -> None:
         """The one startup line: gunicorn's own are below our log level."""
         log.info(
@@ -117,7 +133,7 @@ def serve_http(
             threads,
         )
 
-    options = {
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
@@ -129,16 +145,6 @@ def serve_http(
         "when_ready": when_ready,
         "logger_class": _one_line_logger_class(),
     }
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> WSGIApp:
-            return make_app()
-
-    _Server().run()
 
 
 def _one_line_logger_class() -> type:
