@@ -192,10 +192,9 @@ def db_upgrade() -> None:
 
 
 def _answers(settings: Settings, database: Database) -> Answers:
-    from bot.delivery import utc_now
-    from bot.slack.answers import Answers
+    from bot import bootstrap
 
-    return Answers(database, settings, utc_now)
+    return bootstrap.answers(settings, database)
 
 
 def _show(message: Message) -> None:
@@ -237,8 +236,8 @@ def search_date(
 
 
 def _parse_day_option(value: str) -> dt.date | None:
-    from bot.delivery import utc_now
-    from bot.slack.grammar import parse_day
+    from bot.clock import utc_now
+    from bot.core.grammar import parse_day
 
     try:
         return parse_day(value, utc_now().date())
@@ -253,8 +252,9 @@ def post(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
 ) -> None:
     """Post an issue to a channel as a thread (once: the delivery ledger remembers)."""
+    from bot import bootstrap
+    from bot.core import lookups
     from bot.slack.rendering import issue_messages, render_no_issue
-    from bot.store.queries import get_issue, nearby_dates
     from bot.terminal import print_thread
 
     settings = load_settings()
@@ -263,11 +263,10 @@ def post(
     if not CHANNEL_RE.match(channel):
         fail(f"{channel!r} is not a Slack channel id (like C0123456789; not a #name)", 2)
     database = open_db(settings)
-    with database.read() as session:
-        issue = get_issue(session, day)
-        nearby = nearby_dates(session, day) if (issue is None and day) else ()
+    found = lookups.issue(database, day)
+    issue = found.issue
     if issue is None:
-        fail(render_no_issue(day, nearby).text.replace("`", ""))
+        fail(render_no_issue(day, found.nearby).text.replace("`", ""))
     if dry_run:
         thread = issue_messages(issue, settings.save_emoji)
         print_thread(out, channel, thread)
@@ -275,26 +274,31 @@ def post(
         return
     if settings.slack_bot_token is None:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
-    deliverer = make_deliverer(settings, database)
+    deliverer = bootstrap.deliverer(settings, database)
     result = _deliver_waiting(deliverer, channel, issue.date)
     database.dispose()
-    messages = {
-        "posted": f"posted issue {issue.date} to {channel}: {result.posted} messages",
-        "already": f"issue {issue.date} was already posted to {channel}; nothing sent",
-        "failed": f"Slack refused: {result.error}{_refusal_hint(result.error, channel)}",
-        "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
-        "no_issue": f"no issue {issue.date}",
-    }
-    text = messages[result.outcome]
-    if result.forgotten:
-        text = f"could not reach Slack ({result.error}); nothing was sent. Run again to retry"
+    text = _outcome_text(result, issue.date, channel)
     if result.outcome in ("failed", "retry_later", "no_issue"):
         fail(text)
     out.print(text, markup=False)
 
 
+def _outcome_text(result: DeliveryResult, day: dt.date, channel: str) -> str:
+    """What `post` says about a delivery's outcome."""
+    if result.forgotten:
+        return f"could not reach Slack ({result.error}); nothing was sent. Run again to retry"
+    messages = {
+        "posted": f"posted issue {day} to {channel}: {result.posted} messages",
+        "already": f"issue {day} was already posted to {channel}; nothing sent",
+        "failed": f"Slack refused: {result.error}{_refusal_hint(result.error, channel)}",
+        "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
+        "no_issue": f"no issue {day}",
+    }
+    return messages[result.outcome]
+
+
 def _refusal_hint(error: str | None, channel: str) -> str:
-    from bot.slack.membership import INVITE_HINT
+    from bot.core.status import INVITE_HINT
 
     if error in ("not_in_channel", "channel_not_found"):
         return f" (the bot is not in {channel}: {INVITE_HINT} there, then run this again)"
@@ -321,22 +325,6 @@ def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> Delive
         time.sleep(1.0)
 
 
-def make_deliverer(settings: Settings, database: Database) -> Deliverer:
-    """The delivery code path shared by `post` and the worker."""
-    from bot.delivery import Deliverer
-    from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
-
-    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
-    token = settings.slack_bot_token.get_secret_value()
-    client = make_web_client(token, settings.slack_api_url)
-    lease = dt.timedelta(seconds=settings.lease_seconds)
-    pacer = ChannelPacer(interval=settings.post_interval)
-    poster = SlackPoster(
-        client, pacer, lookup_client=make_lookup_client(token, settings.slack_api_url)
-    )
-    return Deliverer(database, poster, lease=lease, save_emoji=settings.save_emoji)
-
-
 @app.command()
 def serve(
     port: Annotated[
@@ -346,8 +334,8 @@ def serve(
     socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
 ) -> None:
     """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
-    from bot.slack.app import create_app
-    from bot.slack.server import WSGIApp, make_wsgi_app, serve_http, serve_socket_mode
+    from bot import bootstrap
+    from bot.slack.server import WSGIApp, serve_http, serve_socket_mode
 
     settings = load_settings()
     setup_logging(settings)
@@ -361,7 +349,7 @@ def serve(
     database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
     if socket_mode:
         assert settings.slack_app_token is not None  # noqa: S101
-        bolt = create_app(settings, database, socket_mode=True)
+        bolt = bootstrap.bolt_app(settings, database, socket_mode=True)
         serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
         return
     database.dispose()
@@ -370,7 +358,7 @@ def serve(
 
     def make_app() -> WSGIApp:
         """One Bolt app per web worker process, with its own connection pool."""
-        return make_wsgi_app(create_app(settings, open_db(settings, upgrade=False)), secret)
+        return bootstrap.wsgi_app(settings, open_db(settings, upgrade=False), secret)
 
     serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
 
@@ -379,7 +367,7 @@ def serve(
 def doctor() -> None:
     """Check this deployment: settings, database, archive, Slack token and scopes, sources,
     subscriptions. One line per check with what to do; exit status 1 if any check failed."""
-    from bot.delivery import utc_now
+    from bot.clock import utc_now
     from bot.doctor import run_checks, web_client
 
     settings = load_settings()
@@ -404,28 +392,20 @@ app.add_typer(subs_app, name="subscriptions")
 def subscriptions_list() -> None:
     """Every subscribed channel with its schedule, next post and last delivery (and channels
     with a half-sent `post` thread)."""
-    from bot.delivery import utc_now
-    from bot.slack.answers import status_text
-    from bot.store import ledger, subscriptions
-    from bot.store.queries import latest_issue_date
+    from bot.clock import utc_now
+    from bot.core.status import all_statuses
 
     settings = load_settings()
     database = open_db(settings)
-    now = utc_now()
     max_age = dt.timedelta(days=settings.max_issue_age_days)
-    with database.read() as session:
-        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session)}
-        unfinished = [d for d in ledger.open_deliveries(session) if d.origin == "manual"]
-        channels = sorted(set(subs) | {d.channel_id for d in unfinished})
-        rows = [(c, subs.get(c), ledger.last_delivery(session, c)) for c in channels]
-        newest = latest_issue_date(session)
-    if not rows:
+    statuses = all_statuses(database, utc_now(), max_age)
+    if not statuses:
         out.print("no subscriptions")
         return
-    for channel, sub, last in rows:
-        mine = [d for d in unfinished if d.channel_id == channel]
-        out.print(channel + ("" if sub else " (not subscribed)"), style="bold", markup=False)
-        for line in status_text(sub, last, now, newest, max_age, mine).splitlines():
+    for status in statuses:
+        suffix = "" if status.subscribed else " (not subscribed)"
+        out.print(status.channel_id + suffix, style="bold", markup=False)
+        for line in status.text.splitlines():
             out.print(f"  {line}", markup=False)
 
 
@@ -437,9 +417,9 @@ def subscriptions_add(
     ] = None,
 ) -> None:
     """Subscribe a channel (default 09:00 UTC on weekdays)."""
-    from bot.delivery import utc_now
-    from bot.slack.grammar import parse_schedule
-    from bot.store import subscriptions
+    from bot.clock import utc_now
+    from bot.core import subscriptions
+    from bot.core.grammar import parse_schedule
 
     settings = load_settings()
     if not CHANNEL_RE.match(channel):
@@ -449,30 +429,20 @@ def subscriptions_add(
     except ValueError as exc:
         fail(str(exc), 2)
     database = open_db(settings)
-    with database.write() as session:
-        sub = subscriptions.subscribe(
-            session,
-            channel,
-            hour=wanted.hour,
-            minute=wanted.minute,
-            timezone=wanted.timezone or "UTC",
-            days=wanted.days,
-            user_id=None,
-            now=utc_now(),
-        )
+    sub = subscriptions.subscribe(
+        database, channel, wanted, timezone="UTC", user_id=None, now=utc_now()
+    )
     out.print(f"{channel}: {sub.time_text} {sub.timezone}, {sub.days}", markup=False)
 
 
 @subs_app.command("remove")
 def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
     """Stop posting to a channel."""
-    from bot.store import subscriptions
+    from bot.core import subscriptions
 
     settings = load_settings()
     database = open_db(settings)
-    with database.write() as session:
-        removed = subscriptions.unsubscribe(session, channel)
-    if not removed:
+    if not subscriptions.unsubscribe(database, channel):
         fail(f"{channel} was not subscribed")
     out.print(f"{channel} unsubscribed")
 
@@ -480,23 +450,10 @@ def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack chan
 @app.command()
 def worker() -> None:
     """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
-    from bot.delivery import utc_now
-    from bot.sources import Poller
-    from bot.worker import Dispatcher, Worker
+    from bot import bootstrap
 
     settings = load_settings()
     setup_logging(settings)
     if settings.slack_bot_token is None:
         fail("SLACK_BOT_TOKEN is not set", 2)
-    database = open_db(settings)
-    dispatcher = Dispatcher(
-        database,
-        make_deliverer(settings, database),
-        utc_now,
-        max_age=dt.timedelta(days=settings.max_issue_age_days),
-        grace=dt.timedelta(hours=settings.catchup_grace_hours),
-    )
-    poller = None
-    if settings.source_dir or settings.feed_url:
-        poller = Poller(database, settings.source_dir, settings.feed_url)
-    Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes)).start()
+    bootstrap.worker(settings, open_db(settings)).start()

@@ -13,14 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
+from bot.clock import Clock, utc_now
 from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
     NotSentError,
     PermanentError,
-    SlackPoster,
     UndecidedLookupError,
     metadata_for,
 )
@@ -31,13 +31,35 @@ from bot.store.queries import IssueView, get_issue
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue"]
 
 
-def utc_now() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
+class Transport(Protocol):
+    """Where deliveries go: Slack (bot.slack.poster.SlackPoster), or a test's in-memory fake.
+
+    `post` raises PermanentError (refused for good), NotSentError (never reached Slack) or
+    AmbiguousError (may have been posted); `find_part` raises UndecidedLookupError when it
+    cannot tell whether a part is there.
+    """
+
+    def join(self, channel: str) -> str | None:
+        """Join a public channel; the error code when that failed, else None."""
+
+    def post(
+        self, channel: str, message: Message, *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> str:
+        """Post one message; its ts."""
+
+    def find_part(
+        self,
+        channel: str,
+        *,
+        parent_ts: str | None,
+        delivery_id: int,
+        part: int,
+        oldest: float,
+    ) -> str | None:
+        """The ts of a part already in the channel, None when it surely is not there."""
 
 
 @dataclass
@@ -81,10 +103,10 @@ class _Stop(Exception):  # noqa: N818  control flow inside _send, never escapes 
 
 @dataclass
 class Deliverer:
-    """Sends claimed deliveries through a SlackPoster, recording everything in the ledger."""
+    """Sends claimed deliveries through a Transport, recording everything in the ledger."""
 
     database: Database
-    poster: SlackPoster
+    poster: Transport
     clock: Clock = utc_now
     lease: dt.timedelta = dt.timedelta(seconds=15)
     ambiguous_retries: int = 4
@@ -200,24 +222,9 @@ class Deliverer:
         article_ids: list[int | None] = [None, *(a.id for a in issue.articles), None]
         try:
             for part, message in enumerate(messages):
-                if part in progress.posted:
-                    continue
-                ts = self._send_part(progress, part, message)
-                with self.database.write() as session:
-                    if not ledger.record_part(
-                        session,
-                        claim.delivery_id,
-                        progress.owner,
-                        part,
-                        channel,
-                        ts,
-                        article_ids[part],
-                    ):
-                        raise _Stop(self._result(progress, "busy", "lease lost"))
-                progress.inflight, progress.maybe_sent = None, False
-                progress.posted[part] = ts
-                if part == 0:
-                    progress.parent_ts = ts
+                if part not in progress.posted:
+                    ts = self._send_part(progress, part, message)
+                    self._record(progress, part, ts, article_ids[part])
         except _Stop as stop:
             return stop.result
         except PermanentError as exc:
@@ -226,6 +233,24 @@ class Deliverer:
             ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
             ledger.mark_subscription_failing(session, channel, None)
         return self._result(progress, "posted")
+
+    def _record(self, progress: _Progress, part: int, ts: str, article_id: int | None) -> None:
+        """Record a part Slack holds (committed), so it is never posted again."""
+        with self.database.write() as session:
+            if not ledger.record_part(
+                session,
+                progress.id,
+                progress.owner,
+                part,
+                progress.claim.channel_id,
+                ts,
+                article_id,
+            ):
+                raise _Stop(self._result(progress, "busy", "lease lost"))
+        progress.inflight, progress.maybe_sent = None, False
+        progress.posted[part] = ts
+        if part == 0:
+            progress.parent_ts = ts
 
     def _result(
         self, progress: _Progress, outcome: Outcome, error: str | None = None

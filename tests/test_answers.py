@@ -6,10 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 from bot.config import Settings
+from bot.core.grammar import parse_request
 from bot.ingestion import IngestPace, ingest_files
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.answers import Answers, Asker
-from bot.slack.grammar import parse_request
 from bot.slack.rendering import render_text
 from bot.store.archive import archive_version
 from bot.store.db import Database

@@ -13,7 +13,7 @@ from jsonschema import Draft7Validator
 from slack_sdk import WebClient
 from slack_sdk.web.base_client import BaseClient
 
-from bot.slack.grammar import VERBS
+from bot.core.grammar import VERBS
 from bot.slack.scopes import FEATURE_SCOPES, METHOD_SCOPES, required_scopes
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,10 +16,10 @@ from slack_stub import SlackStub
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.core.grammar import parse_request
 from bot.delivery import Deliverer
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
-from bot.slack.grammar import parse_request
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
 from bot.store import ledger, subscriptions
 from bot.store.db import Database

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -16,11 +15,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.slack.answers import Answers
 from bot.slack.listeners import register_all
-from bot.slack.membership import Membership
 from bot.slack.services import Services
-from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +48,6 @@ def bolt_logger() -> logging.Logger:
     if not any(isinstance(f, _ClientTokenNotice) for f in logger.filters):
         logger.addFilter(_ClientTokenNotice())
     return logger
-
-
-def utc_now() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
 
 
 def make_client(settings: Settings) -> WebClient:
@@ -93,16 +84,14 @@ def user_timezone_lookup(client: WebClient) -> Callable[[str], str | None]:
 
 def create_app(
     settings: Settings,
-    database: Database,
+    services: Services,
     *,
-    client: WebClient | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
+    client: WebClient,
     socket_mode: bool = False,
 ) -> App:
     """Build the Bolt app with every listener; nothing Slack-related exists before this call."""
     if not socket_mode and settings.slack_signing_secret is None:
         raise MissingSettingError("SLACK_SIGNING_SECRET")
-    client = client or make_client(settings)
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -119,8 +108,6 @@ def create_app(
         process_before_response=True,
         logger=bolt_logger(),
     )
-    answers = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
-    services = Services(settings, database, answers, clock)
     register_all(app, services)
 
     @app.error

@@ -10,12 +10,12 @@ from typing import Literal
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.core.status import INVITE_HINT
+
 log = logging.getLogger(__name__)
 
 Member = Literal["member", "not_member", "unknown"]
 
-BOT_NAME = "Engineering @ Scale"  # features.bot_user.display_name in manifest.yml
-INVITE_HINT = f"invite the bot with `/invite @{BOT_NAME}`"
 # What conversations.join answers for a channel the bot cannot join by itself (private ones).
 CANNOT_JOIN = frozenset({"method_not_supported_for_channel_type", "channel_not_found"})
 

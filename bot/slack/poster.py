@@ -147,6 +147,16 @@ def _retry_after(error: SlackApiError) -> float:
         return 1.0
 
 
+def _refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:
+    """What a failed chat.postMessage (other than a 429) means for the caller."""
+    error = str(exc.response.get("error") or "")
+    if error in PERMANENT_ERRORS or error in PAYLOAD_ERRORS:
+        return PermanentError(error)
+    if exc.response.status_code >= 500 or not error:
+        return AmbiguousError(f"HTTP {exc.response.status_code}")
+    return AmbiguousError(error)
+
+
 def _never_connected(exc: BaseException) -> bool:
     """A refused connection or an unknown host: the request cannot have reached Slack."""
     reason = getattr(exc, "reason", exc)
@@ -191,18 +201,13 @@ class SlackPoster:
                     unfurl_media=False,
                 )
             except SlackApiError as exc:
-                if _is_rate_limited(exc):
-                    # A 429 is a refusal: nothing was posted, so waiting and re-sending is safe.
-                    delay = _retry_after(exc)
-                    log.warning("rate limited on %s; waiting %.1fs", channel, delay)
-                    self.pacer.push_back(channel, delay)
-                    continue
-                error = str(exc.response.get("error") or "")
-                if error in PERMANENT_ERRORS or error in PAYLOAD_ERRORS:
-                    raise PermanentError(error) from None
-                if exc.response.status_code >= 500 or not error:
-                    raise AmbiguousError(f"HTTP {exc.response.status_code}") from None
-                raise AmbiguousError(error) from None
+                if not _is_rate_limited(exc):
+                    raise _refusal(exc) from None
+                # A 429 is a refusal: nothing was posted, so waiting and re-sending is safe.
+                delay = _retry_after(exc)
+                log.warning("rate limited on %s; waiting %.1fs", channel, delay)
+                self.pacer.push_back(channel, delay)
+                continue
             except NETWORK_ERRORS as exc:
                 if _never_connected(exc):
                     raise NotSentError(type(exc).__name__) from None
@@ -299,32 +304,6 @@ def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebC
 Sleep = Callable[[float], None]
 
 
-class _RateLimitRetry(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (waits Retry-After), with the sleep injectable for tests."""
-
-    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.sleep = sleep
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        """Wait what Slack asked for, then let the client try again."""
-        state.next_attempt_requested = True
-        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
-        try:
-            delay = float((headers.get("retry-after") or ["1"])[0])
-        except ValueError:
-            delay = 1.0
-        self.sleep(max(0.0, delay))
-        state.increment_current_attempt()
-
-
 class _BackoffMixin(RetryHandler):
     sleep: Sleep
 
@@ -336,10 +315,31 @@ class _BackoffMixin(RetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        """Back off exponentially (injectable sleep), then let the client try again."""
+        """Wait (injectable sleep), then let the client try again."""
         state.next_attempt_requested = True
-        self.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        self.sleep(self._delay(state, response))
         state.increment_current_attempt()
+
+    def _delay(self, state: RetryState, response: HttpResponse | None) -> float:
+        """Exponential backoff."""
+        return float(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+
+
+class _RateLimitRetry(_BackoffMixin, RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (waits Retry-After), with the sleep injectable for tests."""
+
+    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
+        RateLimitErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+    def _delay(self, state: RetryState, response: HttpResponse | None) -> float:
+        """What Slack asked for in Retry-After (1 s when it did not say)."""
+        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
+        try:
+            delay = float((headers.get("retry-after") or ["1"])[0])
+        except ValueError:
+            delay = 1.0
+        return max(0.0, delay)
 
 
 class _ServerErrorRetry(_BackoffMixin, ServerErrorRetryHandler):

@@ -28,52 +28,71 @@ def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[b
     return [body]
 
 
-def make_wsgi_app(
-    app: App, signing_secret: str, health: Callable[[], bool] = lambda: True
-) -> WSGIApp:
-    """/slack/events (gated, then Bolt), GET /healthz for load balancers, 404 otherwise."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
-    check = SignatureCheck(signing_secret.encode())
-    refusals = RefusalLog()
+class _Front:
+    """The WSGI app: /slack/events (gated, then Bolt), GET /healthz, 404 otherwise."""
 
-    def refuse(refusal: Refusal, environ: dict[str, Any], start: Callable[..., Any]) -> list[bytes]:
-        refusals.note(refusal, environ)
-        return _plain(start, refusal.status, refusal.reason)
+    def __init__(self, app: App, signing_secret: str, health: Callable[[], bool]) -> None:
+        self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
+        self.check = SignatureCheck(signing_secret.encode())
+        self.refusals = RefusalLog()
+        self.health = health
 
-    def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Route one request."""
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return self.healthz(start_response)
+        if path == EVENTS_PATH:
+            return self.events(environ, start_response)
+        return _plain(start_response, "404 Not Found", "Not Found")
+
+    def healthz(self, start_response: Callable[..., Any]) -> list[bytes]:
+        """{"ok": true} with 200, or {"ok": false} with 503."""
+        ok = self.health()
+        body = json.dumps({"ok": ok}).encode()
+        status = "200 OK" if ok else "503 Service Unavailable"
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    def events(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """A POST from Slack: size and signature checked before Bolt sees it."""
         if environ.get("REQUEST_METHOD") != "POST":
             return _plain(start_response, "405 Method Not Allowed", "POST only")
         body = read_body(environ)
         if isinstance(body, Refusal):
-            return refuse(body, environ, start_response)
-        refusal = check.refusal(environ, body)
+            return self.refuse(body, environ, start_response)
+        refusal = self.check.refusal(environ, body)
         if refusal is not None:
-            return refuse(refusal, environ, start_response)
+            return self.refuse(refusal, environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         try:
-            return slack(environ, start_response)
+            return self.slack(environ, start_response)
         except (ValueError, RecursionError, AttributeError, TypeError) as exc:
             # Signed but unreadable (not UTF-8, not JSON, too deeply nested): Slack never sends
             # that, so it is a bad request, told in one line without the body.
             log.warning("signed request not understood: %s", type(exc).__name__)
             return _plain(start_response, "400 Bad Request", "request not understood")
 
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            ok = health()
-            body = json.dumps({"ok": ok}).encode()
-            status = "200 OK" if ok else "503 Service Unavailable"
-            start_response(
-                status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-            )
-            return [body]
-        if path == EVENTS_PATH:
-            return events(environ, start_response)
-        return _plain(start_response, "404 Not Found", "Not Found")
+    def refuse(
+        self, refusal: Refusal, environ: dict[str, Any], start: Callable[..., Any]
+    ) -> list[bytes]:
+        """Answer a refused request (and note it in the refusal log)."""
+        self.refusals.note(refusal, environ)
+        return _plain(start, refusal.status, refusal.reason)
 
-    return wsgi
+
+def make_wsgi_app(
+    app: App, signing_secret: str, health: Callable[[], bool] = lambda: True
+) -> WSGIApp:
+    """/slack/events (gated, then Bolt), GET /healthz for load balancers, 404 otherwise."""
+    return _Front(app, signing_secret, health)
 
 
 def serve_http(
@@ -85,6 +104,22 @@ def serve_http(
     shared between processes.
     """
     from gunicorn.app.base import BaseApplication
+
+    options = _gunicorn_options(host, port, workers, threads)
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return make_app()
+
+    _Server().run()
+
+
+def _gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """gunicorn's settings: threaded workers, no timeout, our one-line logs."""
 
     def when_ready(_server: object) -> None:
         """The one startup line: gunicorn's own are below our log level."""
@@ -98,26 +133,18 @@ def serve_http(
             threads,
         )
 
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "worker_class": "gthread",
-                "threads": threads,
-                "timeout": 0,
-                "graceful_timeout": 20,
-                "accesslog": None,
-                "loglevel": "warning",
-                "when_ready": when_ready,
-                "logger_class": _one_line_logger_class(),
-            }.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> WSGIApp:
-            return make_app()
-
-    _Server().run()
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 0,
+        "graceful_timeout": 20,
+        "accesslog": None,
+        "loglevel": "warning",
+        "when_ready": when_ready,
+        "logger_class": _one_line_logger_class(),
+    }
 
 
 def _one_line_logger_class() -> type:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.slack.answers import Answers
 from bot.store.db import Database
@@ -22,7 +21,7 @@ class Services:
     settings: Settings
     database: Database
     answers: Answers
-    clock: Callable[[], dt.datetime]
+    clock: Clock
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="digest")
     )

@@ -92,19 +92,9 @@ def claim(
     `takeover_from` names a holder known to be dead (its lease may not have run out yet): the
     delivery is taken only if that holder still has it, so two rescuers cannot both win.
     """
-    claimable = [
-        DeliveryRow.state == PENDING,
-        and_(DeliveryRow.state == SENDING, DeliveryRow.lease_until < now),
-    ]
-    if takeover_from:
-        claimable.append(
-            and_(DeliveryRow.state == SENDING, DeliveryRow.lease_owner == takeover_from)
-        )
-    if retry_failed:
-        claimable.append(DeliveryRow.state.in_([FAILED, SKIPPED]))
     result = session.execute(
         update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id, or_(*claimable))
+        .where(DeliveryRow.id == delivery_id, or_(*_claimable(now, retry_failed, takeover_from)))
         .values(
             state=SENDING,
             lease_owner=owner,
@@ -116,10 +106,30 @@ def claim(
     )
     if getattr(result, "rowcount", 0) != 1:
         return None
+    return _claimed(session, delivery_id)
+
+
+def _claimable(now: dt.datetime, retry_failed: bool, takeover_from: str | None) -> list[Any]:
+    """The states a delivery may be claimed from: pending, or abandoned (lease run out)."""
+    claimable = [
+        DeliveryRow.state == PENDING,
+        and_(DeliveryRow.state == SENDING, DeliveryRow.lease_until < now),
+    ]
+    if takeover_from:
+        claimable.append(
+            and_(DeliveryRow.state == SENDING, DeliveryRow.lease_owner == takeover_from)
+        )
+    if retry_failed:
+        claimable.append(DeliveryRow.state.in_([FAILED, SKIPPED]))
+    return claimable
+
+
+def _claimed(session: Session, delivery_id: int) -> Claim:
+    """The Claim of a delivery just claimed in this transaction, with the parts recorded."""
     row = session.get(DeliveryRow, delivery_id, populate_existing=True)
-    assert row is not None  # noqa: S101
+    assert row is not None  # noqa: S101  the claiming UPDATE just matched it
     issue_date = session.scalar(select(IssueRow.date).where(IssueRow.id == row.issue_id))
-    assert issue_date is not None  # noqa: S101
+    assert issue_date is not None  # noqa: S101  deliveries reference their issue
     posted = dict(
         session.execute(
             select(DeliveryMessageRow.part, DeliveryMessageRow.ts).where(

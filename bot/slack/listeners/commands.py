@@ -4,38 +4,34 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.core.grammar import parse_request
 from bot.slack.answers import Asker
-from bot.slack.grammar import parse_request
 from bot.slack.rendering import Message, render_text
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, services: Services) -> None:
-    """Attach /digest."""
-
-    def handle_digest(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        """Answer in the HTTP response when fast, else ack at once and follow up via respond."""
-        request = parse_request(command.get("text"))
-        asker = Asker(command.get("user_id", ""), command.get("channel_id", ""))
-        future = services.executor.submit(services.answers.answer, request, asker)
-        try:
-            message = future.result(timeout=INLINE_ANSWER_SECONDS)
-        except FutureTimeout:
-            ack(response_type="ephemeral", text="Looking that up…")
-            future.add_done_callback(lambda done: _follow_up(done.result, respond))
-            return
-        except Exception:
-            log.exception("/digest %s failed", request.verb)
-            message = render_text("Sorry, that lookup failed. Please try again in a moment.")
-        ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
-
-    app.command("/digest")(handle_digest)
+def handle_digest(services: Services, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    """Answer in the HTTP response when fast, else ack at once and follow up via respond."""
+    request = parse_request(command.get("text"))
+    asker = Asker(command.get("user_id", ""), command.get("channel_id", ""))
+    future = services.executor.submit(services.answers.answer, request, asker)
+    try:
+        message = future.result(timeout=INLINE_ANSWER_SECONDS)
+    except FutureTimeout:
+        ack(response_type="ephemeral", text="Looking that up…")
+        future.add_done_callback(lambda done: _follow_up(done.result, respond))
+        return
+    except Exception:
+        log.exception("/digest %s failed", request.verb)
+        message = render_text("Sorry, that lookup failed. Please try again in a moment.")
+    ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
 
 
 def _follow_up(result: Any, respond: Respond) -> None:
@@ -45,3 +41,8 @@ def _follow_up(result: Any, respond: Respond) -> None:
         log.exception("/digest follow-up failed")
         message = render_text("Sorry, that lookup failed. Please try again in a moment.")
     respond(response_type="ephemeral", text=message.text, blocks=message.blocks)
+
+
+def register(app: App, services: Services) -> None:
+    """Attach /digest (services bound first: Bolt injects the rest by name)."""
+    app.command("/digest")(partial(handle_digest, services))

@@ -1,0 +1,62 @@
+"""Archive lookups (company, topic, date, saved): plain results for any front end to render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from bot.store.archive import read_version
+from bot.store.db import Database
+from bot.store.queries import (
+    CompanyResult,
+    IssueView,
+    Page,
+    TopicResult,
+    find_by_company,
+    get_issue,
+    nearby_dates,
+    search_topic,
+)
+from bot.store.saves import saved_articles
+
+PAGE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class IssueLookup:
+    """One day's issue, or (none that day) the nearest days that have one."""
+
+    day: dt.date | None
+    issue: IssueView | None
+    nearby: tuple[dt.date, ...] = ()
+
+
+def archive_version(database: Database) -> int:
+    """The archive's version: equal versions mean identical lookup results."""
+    return read_version(database)
+
+
+def company(database: Database, name: str, offset: int = 0) -> CompanyResult:
+    """Articles by a company, newest first."""
+    with database.read() as session:
+        return find_by_company(session, name, PAGE_SIZE, offset)
+
+
+def topic(database: Database, words: str, offset: int = 0) -> TopicResult:
+    """Articles about a topic, most relevant first."""
+    with database.read() as session:
+        return search_topic(session, words, PAGE_SIZE, offset)
+
+
+def issue(database: Database, day: dt.date | None) -> IssueLookup:
+    """The issue of `day` (None: the latest), with nearby days when there is none."""
+    with database.read() as session:
+        found = get_issue(session, day)
+        nearby = nearby_dates(session, day) if found is None and day else ()
+    return IssueLookup(day, found, nearby)
+
+
+def saved(database: Database, user_id: str, offset: int = 0) -> Page:
+    """A person's saved articles, most recently saved first."""
+    with database.read() as session:
+        return saved_articles(session, user_id, PAGE_SIZE, offset)

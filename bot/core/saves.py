@@ -1,0 +1,44 @@
+"""Saving by reaction, and what a person's Home tab shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from bot.store import saves
+from bot.store.db import Database
+from bot.store.queries import IssueView, Page, get_issue
+
+HOME_SAVED = 10
+
+
+@dataclass(frozen=True)
+class Home:
+    """What the Home tab shows: the latest issue and the person's newest saves."""
+
+    latest: IssueView | None
+    saved: Page
+
+
+def reaction_time(event_ts: object, event_time: object, now: dt.datetime) -> int:
+    """When a reaction happened, in microseconds: its event_ts, else the event's time, else now."""
+    # Events arrive in any order (and lazily, on a thread pool): the event's own time decides.
+    micros = saves.event_micros(event_ts)
+    if micros is None:
+        micros = saves.event_micros(event_time) or int(now.timestamp() * 1e6)
+    return micros
+
+
+def record_reaction(
+    database: Database, event_id: str, reaction: saves.Reaction, now: dt.datetime
+) -> bool:
+    """Save or unsave the article a bot post stands for; True when the person's saves changed."""
+    return database.write_retrying(
+        lambda session: saves.record_reaction(session, event_id, reaction, now)
+    )
+
+
+def home(database: Database, user_id: str) -> Home:
+    """The latest issue and the person's newest saves."""
+    with database.read() as session:
+        return Home(get_issue(session, None), saves.saved_articles(session, user_id, HOME_SAVED, 0))

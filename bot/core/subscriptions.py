@@ -1,0 +1,50 @@
+"""Subscribing a channel and stopping: the one implementation behind /digest and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from bot.core.grammar import Schedule
+from bot.store import subscriptions
+from bot.store.db import Database
+from bot.store.subscriptions import Subscription
+
+NOT_ALLOWED = "Only the digest admins can change this channel's schedule."
+
+
+def may_change(admin_ids: Iterable[str], user_id: str) -> bool:
+    """Whether a person may change a channel's subscription (anyone, when no admins are set)."""
+    admins = set(admin_ids)
+    return not admins or user_id in admins
+
+
+def subscribe(
+    database: Database,
+    channel_id: str,
+    wanted: Schedule,
+    *,
+    timezone: str,
+    user_id: str | None,
+    now: dt.datetime,
+) -> Subscription:
+    """Subscribe the channel (or change its schedule); `timezone` when `wanted` names none."""
+    # A command may have been acked before this write: it waits out a busy database
+    # rather than fail (write_retrying).
+    return database.write_retrying(
+        lambda session: subscriptions.subscribe(
+            session,
+            channel_id,
+            hour=wanted.hour,
+            minute=wanted.minute,
+            timezone=wanted.timezone or timezone,
+            days=wanted.days,
+            user_id=user_id,
+            now=now,
+        )
+    )
+
+
+def unsubscribe(database: Database, channel_id: str) -> bool:
+    """Stop posting to the channel; False when it was not subscribed."""
+    return database.write_retrying(lambda session: subscriptions.unsubscribe(session, channel_id))
