@@ -1,138 +1,27 @@
-"""New issues arriving by themselves: a watched folder and/or a feed URL (RSS/Atom or a page).
+"""Polling the configured sources: only new or changed items go through the ingest pipeline.
 
-Each source item is fingerprinted in `feed_state`; only new or changed items are parsed, and a
-bad item is logged once and remembered with its fingerprint, so it is not retried until it
-changes. HTTP uses conditional GET (ETag / Last-Modified).
+Each source item is fingerprinted in `feed_state`; a bad item is logged once and remembered
+with its fingerprint, so it is not retried until it changes. A database failure is not
+remembered: the item is tried again at the next poll.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
-import re
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
-import feedparser
-
-from bot.digest.parsing import DigestParseError, add_text_knowledge, parse_issue, read_text
-from bot.ingestion import DIGEST_SUFFIXES
-from bot.store.archive import (
-    CompanyCache,
-    IngestStatus,
-    load_knowledge,
-    save_knowledge,
-    store_issue,
-)
-from bot.store.companies import resplit_learned
+from bot.ingestion import Outcome, ingest_texts
+from bot.sources.feeds import feed_items
+from bot.sources.folder import folder_items
+from bot.sources.http import fetch
+from bot.sources.item import SourceItem
+from bot.store import feed_state
+from bot.store.archive import IngestStatus
 from bot.store.db import Database
-from bot.store.tables import FeedStateRow, utcnow
 
 log = logging.getLogger(__name__)
-
-MAX_FEED_BYTES = 10_000_000
-USER_AGENT = "engineering-at-scale-bot/0.1 (+https://github.com/)"
-
-
-class _TextExtractor(HTMLParser):
-    """HTML to the digest's text layout: block elements on their own lines, links as Markdown."""
-
-    BLOCKS = frozenset(
-        {
-            "p",
-            "div",
-            "br",
-            "li",
-            "tr",
-            "section",
-            "article",
-            "ul",
-            "ol",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "blockquote",
-            "pre",
-            "hr",
-        }
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._href: str | None = None
-        self._link_text: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-            if tag in ("h1", "h2", "h3"):
-                self.parts.append("#" * int(tag[1]) + " ")
-            elif tag == "li":
-                self.parts.append("- ")
-        elif tag == "a":
-            self._href = dict(attrs).get("href")
-            self._link_text = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag == "a" and self._href is not None:
-            text = "".join(self._link_text).strip()
-            href = self._href
-            self._href = None
-            if href.startswith(("http://", "https://")) and text:
-                self.parts.append(f"[{text}]({href})")
-            else:
-                self.parts.append(text)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        if self._href is not None:
-            self._link_text.append(data)
-        else:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Readable text of an HTML issue, in a layout the digest parser reads."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def looks_like_html(text: str) -> bool:
-    """Whether a text is HTML rather than the digest's plain/Markdown layout."""
-    head = text[:2000].lstrip().casefold()
-    return head.startswith(("<!doctype html", "<html")) or bool(
-        re.search(r"<(p|div|h[1-6]|body|article)\b", head)
-    )
-
-
-@dataclass
-class SourceItem:
-    """One candidate issue from a source."""
-
-    key: str
-    text: str | None
-    error: str | None = None
 
 
 @dataclass
@@ -146,84 +35,6 @@ class PollReport:
 
 def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
-
-
-def folder_items(folder: Path) -> Iterator[SourceItem]:
-    """Every digest file in a folder."""
-    if not folder.is_dir():
-        yield SourceItem(f"dir:{folder}", None, "source folder does not exist")
-        return
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES):
-        try:
-            text = read_text(path)
-        except (OSError, DigestParseError) as exc:
-            yield SourceItem(f"file:{path}", None, str(exc))
-            continue
-        yield SourceItem(f"file:{path}", text)
-
-
-@dataclass
-class FeedFetch:
-    """The result of a conditional GET."""
-
-    status: int
-    body: bytes = b""
-    etag: str | None = None
-    last_modified: str | None = None
-    content_type: str = ""
-
-
-def fetch(url: str, etag: str | None, last_modified: str | None, timeout: float = 20) -> FeedFetch:
-    """GET with If-None-Match / If-Modified-Since; 304 means nothing changed."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("DIGEST_FEED_URL must be an http(s) URL")
-    headers = {
-        "User-Agent": USER_AGENT,
-        "Accept": "application/rss+xml, application/atom+xml, text/html;q=0.9, */*;q=0.5",
-    }
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310  scheme checked above
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read(MAX_FEED_BYTES + 1)
-            return FeedFetch(
-                response.status,
-                body[:MAX_FEED_BYTES],
-                response.headers.get("ETag"),
-                response.headers.get("Last-Modified"),
-                response.headers.get("Content-Type", ""),
-            )
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304:
-            return FeedFetch(304)
-        raise
-
-
-def _entry_text(entry: Any) -> str:
-    contents = entry.get("content") or []
-    html = contents[0].get("value") if contents else entry.get("summary", "")
-    text = html_to_text(html) if looks_like_html(html or "") else (html or "")
-    title = entry.get("title", "")
-    if title and title not in text[:300]:
-        text = f"{title}\n{text}"
-    return text
-
-
-def feed_items(body: bytes, content_type: str, url: str) -> Iterator[SourceItem]:
-    """Issues in a fetched document: entries of an RSS/Atom feed, or one HTML/text page."""
-    parsed = feedparser.parse(body)
-    if parsed.get("entries") and (parsed.get("version") or "xml" in content_type):
-        for index, entry in enumerate(parsed["entries"]):
-            key = entry.get("id") or entry.get("link") or f"{url}#{index}"
-            yield SourceItem(f"entry:{key}"[:500], _entry_text(entry))
-        return
-    text = body.decode("utf-8", "replace")
-    if looks_like_html(text):
-        text = html_to_text(text)
-    yield SourceItem(f"page:{url}"[:500], text)
 
 
 class Poller:
@@ -251,77 +62,51 @@ class Poller:
 
     def _fetch_feed(self, url: str) -> list[SourceItem]:
         with self.database.read() as session:
-            state = session.get(FeedStateRow, f"url:{url}"[:500])
-            etag = state.etag if state else None
-            modified = state.last_modified if state else None
+            etag, modified = feed_state.validators(session, f"url:{url}")
         result = fetch(url, etag, modified)
         if result.status == 304:
             return []
         with self.database.write() as session:
-            row = session.get(FeedStateRow, f"url:{url}"[:500]) or FeedStateRow(
-                source=f"url:{url}"[:500]
-            )
-            row.etag, row.last_modified, row.checked_at = (
-                result.etag,
-                result.last_modified,
-                utcnow(),
-            )
-            session.add(row)
+            feed_state.remember_validators(session, f"url:{url}", result.etag, result.last_modified)
         return list(feed_items(result.body, result.content_type, url))
 
     def _ingest(self, items: list[SourceItem], report: PollReport) -> None:
-        fresh: list[tuple[SourceItem, str]] = []
+        fresh = self._fresh(items, report)
+        if not fresh:
+            return
+        fingerprints = {item.key: fingerprint for item, fingerprint in fresh}
+        ingest_texts(
+            self.database,
+            [(item.key, item.text, item.error) for item, _ in fresh],
+            lambda outcome: self._record(outcome, fingerprints[outcome.path], report),
+        )
+
+    def _fresh(self, items: list[SourceItem], report: PollReport) -> list[tuple[SourceItem, str]]:
+        """The items that are new or changed since they were last seen, with fingerprints."""
         with self.database.read() as session:
-            for item in items:
-                fingerprint = _fingerprint(item.text if item.text is not None else item.error or "")
-                state = session.get(FeedStateRow, item.key)
-                if state is not None and state.fingerprint == fingerprint:
-                    report.unchanged += 1
-                    continue
-                fresh.append((item, fingerprint))
-            if not fresh:
-                return
-            knowledge = load_knowledge(session)
-        for item, _ in fresh:
-            if item.text is not None:
-                add_text_knowledge(knowledge, item.text)
-        with self.database.write() as session:
-            # Names stated for the first time also re-split earlier articles they explain.
-            resplit_learned(session, knowledge, save_knowledge(session, knowledge))
-            cache = CompanyCache.load(session)  # after: re-splits may add or drop companies
-        first_of_date: dict[dt.date, str] = {}
-        for item, fingerprint in fresh:
-            error = item.error
-            status: IngestStatus | None = None
-            if item.text is not None:
-                try:
-                    issue = parse_issue(item.text, knowledge)
-                    first = first_of_date.setdefault(issue.date, item.key)
-                    if first != item.key:  # which of the two is right cannot be told: say so
-                        raise DigestParseError(
-                            f"same issue date {issue.date} as {first[-80:]}, earlier in this poll"
-                        )
-                    with self.database.write() as session:
-                        status = store_issue(session, issue, cache)
-                except DigestParseError as exc:
-                    error = str(exc)
-                except Exception as exc:
-                    log.exception("storing %s failed", item.key)
-                    with self.database.read() as session:
-                        cache = CompanyCache.load(session)
-                    error = f"could not be stored ({type(exc).__name__})"
-                    continue  # not remembered: a database hiccup is retried next poll
-            if error is not None:
-                # Logged once: the fingerprint is remembered, so the same bad item is skipped
-                # quietly until it changes.
-                log.warning("skipping %s: %s", item.key, error)
-                report.failed.append((item.key, error))
+            known = feed_state.fingerprints(session, (item.key for item in items))
+        fresh: list[tuple[SourceItem, str]] = []
+        for item in items:
+            fingerprint = _fingerprint(item.text if item.text is not None else item.error or "")
+            if known.get(feed_state.source_key(item.key)) == fingerprint:
+                report.unchanged += 1
             else:
-                assert status is not None  # noqa: S101
-                report.ingested.append((item.key, status))
-                if status != "unchanged":
-                    log.info("ingested %s (%s)", item.key, status)
-            with self.database.write() as session:
-                row = session.get(FeedStateRow, item.key) or FeedStateRow(source=item.key)
-                row.fingerprint, row.last_error, row.checked_at = fingerprint, error, utcnow()
-                session.add(row)
+                fresh.append((item, fingerprint))
+        return fresh
+
+    def _record(self, outcome: Outcome[str], fingerprint: str, report: PollReport) -> None:
+        """Report an item's outcome and remember its fingerprint (unless it is to be retried)."""
+        if outcome.retry:
+            return  # not remembered: a database hiccup is retried next poll
+        key, error = outcome.path, outcome.error
+        if outcome.status is None:
+            # Logged once: the fingerprint is remembered, so the same bad item is skipped
+            # quietly until it changes.
+            log.warning("skipping %s: %s", key, error)
+            report.failed.append((key, error or "not stored"))
+        else:
+            report.ingested.append((key, outcome.status))
+            if outcome.status != "unchanged":
+                log.info("ingested %s (%s)", key, outcome.status)
+        with self.database.write() as session:
+            feed_state.remember_item(session, key, fingerprint, error)
