@@ -192,18 +192,25 @@ def ingest_texts(
     failed in its place, so outcomes arrive in the items' order.
     """
     knowledge = learn_names(database, (text for _, text, _ in items if text is not None))
-    parsed = [
-        (key, *_parse_text(text, knowledge)) if text is not None else (key, None, error)
-        for key, text, error in items
-    ]
-    return _store_all(database, [parsed], _PollDates(), on_item, pace)
-
-
-def _parse_text(text: str, knowledge: PublisherKnowledge) -> tuple[Issue | None, str | None]:
-    try:
-        return parse_issue(text, knowledge), None
-    except DigestParseError as exc:
-        return None, str(exc)
+    parsed: list[_Parsed[str]] = []
+    crashed: list[Outcome[str]] = []
+    for key, text, error in items:
+        if text is None:
+            parsed.append((key, None, error))
+            continue
+        try:
+            parsed.append((key, parse_issue(text, knowledge), None))
+        except DigestParseError as exc:
+            parsed.append((key, None, str(exc)))
+        except Exception:  # a parser bug: the same text is tried again once a fixed bot runs
+            log.exception("parsing %s failed", key)
+            crashed.append(Outcome(key, None, error="could not be parsed (see log)", retry=True))
+    report = _store_all(database, [parsed], _PollDates(), on_item, pace)
+    for outcome in crashed:
+        report.add(outcome)
+        if on_item is not None:
+            on_item(outcome)
+    return report
 
 
 _Parsed = tuple[K, Issue | None, str | None]
