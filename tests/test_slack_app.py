@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import free_port
 from slack_sdk.models.blocks import Block
 from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
 from slack_stub import SlackStub
@@ -30,12 +30,6 @@ from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueR
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "test-signing-secret-0123"
 TOKEN = "xoxb-test-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Bot:
