@@ -103,14 +103,17 @@ class IngestReport(Generic[K]):
         )
 
 
+def digest_files(folder: Path) -> list[Path]:
+    """The digest files (.txt/.md) anywhere below a folder, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES)
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files named directly, plus digest files (.txt/.md) found in named folders, sorted."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES)
-            )
+            files.extend(digest_files(path))
         else:
             files.append(path)
     return files

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.digest.parsing import DigestParseError, read_text
-from bot.ingestion import DIGEST_SUFFIXES
+from bot.ingestion import digest_files
 from bot.sources.item import SourceItem
 
 
@@ -15,7 +15,7 @@ def folder_items(folder: Path) -> Iterator[SourceItem]:
     if not folder.is_dir():
         yield SourceItem(f"dir:{folder}", None, "source folder does not exist")
         return
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES):
+    for path in digest_files(folder):
         try:
             text = read_text(path)
         except (OSError, DigestParseError) as exc:
