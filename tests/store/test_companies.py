@@ -34,7 +34,7 @@ from bot.store.tables import (
     TaughtNameRow,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 6, 2, 12, 0, tzinfo=dt.UTC)
 
 ISSUE = """Engineering @ Scale — 2026-06-01#

@@ -14,7 +14,7 @@ from bot.sources import Poller, html_to_text
 from bot.store.db import Database
 from bot.store.queries import get_issue, search_topic
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEED = (REPO / "seeds" / "2026-05-01.txt").read_text()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import clean_env
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
 
 

@@ -19,7 +19,7 @@ from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker import Dispatcher, Worker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
 

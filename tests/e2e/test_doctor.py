@@ -13,7 +13,7 @@ from slack_stub import SlackStub
 
 from bot.store.db import open_database
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
 TOKEN = "xoxb-doctor-token-0123456789"
 SECRET = "doctor-signing-secret-0123"

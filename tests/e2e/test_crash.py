@@ -20,7 +20,7 @@ from slack_stub import SlackStub
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PARTS = 30  # 2026-05-13: parent + 28 deep dives + patterns
 KILL_POINTS = 22
 

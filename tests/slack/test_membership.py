@@ -18,7 +18,7 @@ from test_slack_app import blocks_text, served_bot
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def error_of(call: object) -> str:
