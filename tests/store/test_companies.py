@@ -125,7 +125,14 @@ def test_fix_longer_keeps_ids_and_saves_and_takes_effect_at_once(
     ingest_text(database_url, tmp_path / "2026-06-01.txt", ISSUE)
     before = articles(database)
     with database.write() as session:
-        saves.save_article(session, "U1", before["Warehouse Arms at Scale"][0])
+        saves.apply_reaction(
+            session,
+            "U1",
+            before["Warehouse Arms at Scale"][0],
+            removed=False,
+            event_us=1,
+            at=dt.datetime.now(dt.UTC),
+        )
     service = answers(database)  # one web process: its answer cache must not serve stale data
     assert "No company called" in service.company("Zorblax Robotics").text
     assert titles_in(service.company("Zorblax").blocks) == {
