@@ -11,9 +11,8 @@ import typer
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy.orm import Session
-
     from bot.store.companies import Outcome
+    from bot.store.db import Session
 
 companies_app = typer.Typer(
     help="Company attribution: list, review, fix splits and teach names.", no_args_is_help=True

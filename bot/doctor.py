@@ -14,11 +14,10 @@ from typing import Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy.engine import make_url
 
 from bot.config import DEFAULT_DATABASE_URL, Settings
 from bot.slack.scopes import required_scopes
-from bot.store.db import Database
+from bot.store.db import Database, safe_url, url_password
 
 Status = Literal["ok", "warn", "FAIL"]
 SLACK_TIMEOUT = 10
@@ -78,14 +77,6 @@ def check_settings(settings: Settings) -> Iterator[Finding]:
         )
 
 
-def safe_url(url: str) -> str:
-    """The database URL without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL: show only its scheme
-        return url.split(":", 1)[0] + ":…"
-
-
 def open_checked(settings: Settings) -> tuple[Finding, Database | None]:
     """Database reachable and migrated to the newest revision."""
     url = settings.database_url
@@ -98,7 +89,7 @@ def open_checked(settings: Settings) -> tuple[Finding, Database | None]:
         database = Database(url)
         current, head = database.revisions()
     except Exception as exc:  # unreachable server, bad URL, wrong password
-        password = make_url(url).password if "://" in url else None
+        password = url_password(url)
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         if password:
             reason = reason.replace(str(password), "***")
@@ -165,7 +156,7 @@ def check_scopes(granted: frozenset[str] | None) -> Finding:
 
 def check_sources(settings: Settings) -> Iterator[Finding]:
     """DIGEST_SOURCE_DIR readable, DIGEST_FEED_URL answering."""
-    from bot.sources import fetch
+    from bot.sources.http import fetch
 
     if not settings.source_dir and not settings.feed_url:
         yield warn(

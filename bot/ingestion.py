@@ -1,16 +1,20 @@
-"""Ingesting digest files: gather publisher knowledge, parse, store, and report per file."""
+"""The one ingest pipeline: texts → parse with publisher knowledge → store → report.
+
+`ingest_files` (the CLI's `ingest`) and `ingest_texts` (the source poller) differ only in where
+texts come from; both learn names, refuse a second issue for one date, and store in paced,
+retried transactions through the same writer.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import Generic, TypeVar
 
 from bot.digest.companies import PublisherKnowledge
 from bot.digest.models import Issue
@@ -18,11 +22,10 @@ from bot.digest.parsing import DigestParseError, add_text_knowledge, parse_issue
 from bot.store.archive import (
     CompanyCache,
     IngestStatus,
-    issue_fingerprint,
     load_knowledge,
     save_knowledge,
     store_issue,
-    stored_fingerprints,
+    store_paced,
 )
 from bot.store.companies import resplit_learned
 from bot.store.db import Database
@@ -35,6 +38,8 @@ DIGEST_SUFFIXES = (".txt", ".md", ".markdown")
 # on SQLite a transaction holds the one write lock, and a reaction save or a delivery waiting
 # behind it should wait milliseconds, not seconds (benchmarks/bench_busy.py).
 PARSE_WINDOW = 64
+
+K = TypeVar("K")  # what names a text: a file's Path, or a polled source item's key
 
 
 @dataclass(frozen=True)
@@ -57,27 +62,32 @@ BULK_LOAD_ISSUES = 100
 
 
 @dataclass
-class FileOutcome:
-    """What happened to one file."""
+class Outcome(Generic[K]):
+    """What happened to one text (a file, or a polled item)."""
 
-    path: Path
+    path: K
     status: IngestStatus | None
     issue: Issue | None = None
     error: str | None = None
+    # The database failed, not the text: the same text may well be stored on a later try.
+    retry: bool = False
+
+
+FileOutcome = Outcome[Path]
 
 
 @dataclass
-class IngestReport:
+class IngestReport(Generic[K]):
     """Counts of an ingest run, plus the failures with their reasons."""
 
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: list[FileOutcome] = field(default_factory=list)
+    failed: list[Outcome[K]] = field(default_factory=list)
     articles: int = 0
 
-    def add(self, outcome: FileOutcome) -> None:
-        """Count one file's outcome."""
+    def add(self, outcome: Outcome[K]) -> None:
+        """Count one text's outcome."""
         if outcome.status is None:
             self.failed.append(outcome)
             return
@@ -93,14 +103,17 @@ class IngestReport:
         )
 
 
+def digest_files(folder: Path) -> list[Path]:
+    """The digest files (.txt/.md) anywhere below a folder, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES)
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files named directly, plus digest files (.txt/.md) found in named folders, sorted."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES)
-            )
+            files.extend(digest_files(path))
         else:
             files.append(path)
     return files
@@ -142,37 +155,87 @@ def parse_each(
             yield path, None, exc.strerror or type(exc).__name__
 
 
+def learn_names(database: Database, texts: Iterable[str]) -> PublisherKnowledge:
+    """Stored publisher knowledge plus what `texts` state; newly stated names are saved and
+    re-split the stored articles they explain."""
+    with database.read() as session:
+        knowledge = load_knowledge(session)
+    gather_knowledge(texts, knowledge)
+    with database.write() as session:
+        resplit_learned(session, knowledge, save_knowledge(session, knowledge))
+    return knowledge
+
+
 def ingest_files(
     database: Database,
     files: list[Path],
     on_file: Callable[[FileOutcome], None] | None = None,
     pace: IngestPace = DEFAULT_PACE,
-) -> IngestReport:
+) -> IngestReport[Path]:
     """Store every file's issue; bad files are skipped whole, the rest go in.
 
     Files are committed a few at a time (`pace`: other writers wait milliseconds); if a
     transaction fails its files are retried one by one, so only the bad file is left out and
     nothing of it is kept. Large runs parse in a second process while this one stores.
     """
-    report = IngestReport()
-    with database.read() as session:
-        knowledge = load_knowledge(session)
-    gather_knowledge(_read_all(files), knowledge)
-    with database.write() as session:
-        # Names stated for the first time also re-split earlier articles they explain.
-        resplit_learned(session, knowledge, save_knowledge(session, knowledge))
-    first_of_date: dict[dt.date, Path] = {}
-    writer = _ArchiveWriter(database, pace, report, on_file)
-    for window in _parsed_windows(files, knowledge, max(PARSE_WINDOW, pace.files)):
-        writer.store_window(_refuse_repeated_dates(window, first_of_date))
+    knowledge = learn_names(database, _read_all(files))
+    windows = _parsed_windows(files, knowledge, max(PARSE_WINDOW, pace.files))
+    return _store_all(database, windows, _FileDates(), on_file, pace)
+
+
+def ingest_texts(
+    database: Database,
+    items: Sequence[tuple[str, str | None, str | None]],
+    on_item: Callable[[Outcome[str]], None] | None = None,
+    pace: IngestPace = DEFAULT_PACE,
+) -> IngestReport[str]:
+    """Store the issue of each (key, text, error) item, as `ingest_files` does for files.
+
+    An item that comes with an error instead of a text (it could not be read) is reported as
+    failed in its place, so outcomes arrive in the items' order.
+    """
+    knowledge = learn_names(database, (text for _, text, _ in items if text is not None))
+    parsed: list[_Parsed[str]] = []
+    crashed: list[Outcome[str]] = []
+    for key, text, error in items:
+        if text is None:
+            parsed.append((key, None, error))
+            continue
+        try:
+            parsed.append((key, parse_issue(text, knowledge), None))
+        except DigestParseError as exc:
+            parsed.append((key, None, str(exc)))
+        except Exception:  # a parser bug: the same text is tried again once a fixed bot runs
+            log.exception("parsing %s failed", key)
+            crashed.append(Outcome(key, None, error="could not be parsed (see log)", retry=True))
+    report = _store_all(database, [parsed], _PollDates(), on_item, pace)
+    for outcome in crashed:
+        report.add(outcome)
+        if on_item is not None:
+            on_item(outcome)
+    return report
+
+
+_Parsed = tuple[K, Issue | None, str | None]
+_worker_knowledge: PublisherKnowledge | None = None
+
+
+def _store_all(
+    database: Database,
+    windows: Iterable[list[_Parsed[K]]],
+    dates: _RepeatedDates[K],
+    on_outcome: Callable[[Outcome[K]], None] | None,
+    pace: IngestPace,
+) -> IngestReport[K]:
+    """Store parsed windows (refusing repeated dates), then refresh statistics after a bulk load."""
+    report = IngestReport[K]()
+    writer = _ArchiveWriter(database, pace, report, on_outcome)
+    for window in windows:
+        writer.store_window(dates.refuse(window))
     if report.new + report.updated >= BULK_LOAD_ISSUES:
         with database.write() as session:
             after_bulk_load(session)
     return report
-
-
-_Parsed = tuple[Path, Issue | None, str | None]
-_worker_knowledge: PublisherKnowledge | None = None
 
 
 def _init_parser(knowledge: PublisherKnowledge) -> None:
@@ -180,14 +243,14 @@ def _init_parser(knowledge: PublisherKnowledge) -> None:
     _worker_knowledge = knowledge
 
 
-def _parse_window(paths: list[Path]) -> list[_Parsed]:
+def _parse_window(paths: list[Path]) -> list[_Parsed[Path]]:
     assert _worker_knowledge is not None  # noqa: S101  set by the pool initializer
     return list(parse_each(paths, _worker_knowledge))
 
 
 def _parsed_windows(
     files: list[Path], knowledge: PublisherKnowledge, size: int
-) -> Iterator[list[_Parsed]]:
+) -> Iterator[list[_Parsed[Path]]]:
     """Parsed files in windows of `size`, parsing the next window while the caller stores."""
     windows = [files[i : i + size] for i in range(0, len(files), size)]
     if len(windows) < PARALLEL_MIN_WINDOWS:
@@ -205,98 +268,97 @@ def _parsed_windows(
             yield parsed
 
 
-def _refuse_repeated_dates(
-    batch: list[_Parsed], first_of_date: dict[dt.date, Path]
-) -> list[_Parsed]:
-    """A second file with a date already ingested in this run is an error, not a silent update.
+class _RepeatedDates(Generic[K]):
+    """A second text with a date already seen in this run is an error, not a silent update.
 
-    Which of two files for one day is right cannot be told; the first (in sorted order) stands,
-    the later one is reported so that someone decides.
+    Which of two texts for one day is right cannot be told; the first (in order) stands, the
+    later one is reported so that someone decides.
     """
-    checked: list[_Parsed] = []
-    for path, issue, error in batch:
-        if issue is not None:
-            first = first_of_date.setdefault(issue.date, path)
-            if first != path:
-                error = (
-                    f"same issue date {issue.date} as {first.name}, earlier in this run; not stored"
-                )
-                issue = None
-        checked.append((path, issue, error))
-    return checked
+
+    def __init__(self) -> None:
+        self.first_of_date: dict[dt.date, K] = {}
+
+    def refuse(self, batch: list[_Parsed[K]]) -> list[_Parsed[K]]:
+        """The batch with each repeated date turned into an error."""
+        checked: list[_Parsed[K]] = []
+        for key, issue, error in batch:
+            if issue is not None:
+                first = self.first_of_date.setdefault(issue.date, key)
+                if first != key:
+                    error, issue = self.message(issue.date, first), None
+            checked.append((key, issue, error))
+        return checked
+
+    def message(self, day: dt.date, first: K) -> str:
+        """The error of a text repeating `day`, first seen in `first`."""
+        raise NotImplementedError
+
+
+class _FileDates(_RepeatedDates[Path]):
+    def message(self, day: dt.date, first: Path) -> str:
+        return f"same issue date {day} as {first.name}, earlier in this run; not stored"
+
+
+class _PollDates(_RepeatedDates[str]):
+    def message(self, day: dt.date, first: str) -> str:
+        return f"same issue date {day} as {first[-80:]}, earlier in this poll"
 
 
 @dataclass
-class _ArchiveWriter:
-    """Stores parsed files in short transactions, keeping company ids between them."""
+class _ArchiveWriter(Generic[K]):
+    """Stores parsed texts in short transactions, keeping company ids between them."""
 
     database: Database
     pace: IngestPace
-    report: IngestReport
-    on_file: Callable[[FileOutcome], None] | None
+    report: IngestReport[K]
+    on_outcome: Callable[[Outcome[K]], None] | None
     cache: CompanyCache | None = None
 
-    def store_window(self, batch: list[_Parsed]) -> None:
-        """Store a window of parsed files, a transaction at a time, pausing between them."""
+    def store_window(self, batch: list[_Parsed[K]]) -> None:
+        """Store a window of parsed texts, a transaction at a time, pausing between them."""
         start = 0
         while start < len(batch):
-            taken, outcomes = self._transaction(batch[start : start + self.pace.files])
-            start += taken
+            outcomes = self._transaction(batch[start : start + self.pace.files])
+            start += len(outcomes)
             for outcome in outcomes:
                 self.report.add(outcome)
-                if self.on_file is not None:
-                    self.on_file(outcome)
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome)
             if self.database.is_sqlite and self.pace.sqlite_pause:
                 time.sleep(self.pace.sqlite_pause)
 
-    def _transaction(self, batch: list[_Parsed]) -> tuple[int, list[FileOutcome]]:
-        """Store files from the front of `batch` in one transaction of about `pace.seconds`.
+    def _transaction(self, batch: list[_Parsed[K]]) -> list[Outcome[K]]:
+        """Store texts from the front of `batch` in one transaction of about `pace.seconds`.
 
-        Returns how many files it took and their outcomes. If the transaction fails, its files
-        are stored one transaction each, so only the file that cannot be stored is reported and
+        Returns the outcomes of the texts it took. If the transaction fails, its texts are
+        stored one transaction each, so only the text that cannot be stored is reported and
         nothing of it is kept.
         """
-        taken = 0
-        before = self.cache.copy() if self.cache is not None else None
-
-        def store(session: Session) -> list[FileOutcome]:
-            nonlocal taken
-            # A retried attempt starts again from the ids known before the rolled-back one.
-            cache = self.cache = before.copy() if before else CompanyCache.load(session)
-            began, taken, outcomes = time.monotonic(), 0, []
-            known = stored_fingerprints(session, (i.date for _, i, _ in batch if i is not None))
-            for path, issue, error in batch:
-                taken += 1
-                if issue is None:
-                    outcomes.append(FileOutcome(path, None, error=error))
-                    continue
-                status = store_issue(session, issue, cache, known)
-                known[issue.date] = issue_fingerprint(issue)  # the same date twice in a batch
-                outcomes.append(FileOutcome(path, status, issue))
-                if time.monotonic() - began >= self.pace.seconds:
-                    break
-            return outcomes
-
+        issues = [issue for _, issue, _ in batch]
+        before = self.cache
         try:
             # Retried while the lock is taken, like the other writers: on SQLite its own busy
             # handler would sleep up to 100 ms at a time after each reaction save.
-            outcomes = self.database.write_retrying(store)
+            self.cache, statuses = self.database.write_retrying(
+                lambda session: store_paced(session, issues, before, self.pace.seconds)
+            )
         except Exception:
-            log.warning("a batch failed to store; retrying its files one by one")
+            log.warning("a batch failed to store; retrying its texts one by one")
             self.cache = None  # it may hold ids of companies that were rolled back
-            return taken, [_store_one(self.database, *parsed) for parsed in batch[:taken]]
-        return taken, outcomes
+            return [_store_one(self.database, *parsed) for parsed in batch]
+        return [
+            Outcome(key, status, issue, error)
+            for (key, issue, error), status in zip(batch, statuses, strict=False)
+        ]
 
 
-def _store_one(
-    database: Database, path: Path, issue: Issue | None, error: str | None
-) -> FileOutcome:
+def _store_one(database: Database, key: K, issue: Issue | None, error: str | None) -> Outcome[K]:
     if issue is None:
-        return FileOutcome(path, None, error=error)
+        return Outcome(key, None, error=error)
     try:
         with database.write() as session:
             status = store_issue(session, issue, CompanyCache.load(session))
     except Exception:
-        log.exception("storing %s failed", path.name)
-        return FileOutcome(path, None, error="could not be stored (see log)")
-    return FileOutcome(path, status, issue)
+        log.exception("storing %s failed", key.name if isinstance(key, Path) else key)
+        return Outcome(key, None, error="could not be stored (see log)", retry=True)
+    return Outcome(key, status, issue)

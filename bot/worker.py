@@ -22,15 +22,13 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
 from bot.delivery import Deliverer, DeliveryResult
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
-from bot.store import ledger, subscriptions
+from bot.store import ledger, queries, subscriptions
 from bot.store.db import Database
-from bot.store.tables import DeliveryRow, IssueRow
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +56,21 @@ class Dispatcher:
         created = 0
         wanted = set(channels) if channels is not None else None
         with self.database.write() as session:
-            recent = (
-                session.execute(
-                    select(IssueRow.date, IssueRow.id)
-                    .order_by(IssueRow.date.desc())
-                    .limit(RECENT_ISSUES)
-                )
-                .tuples()
-                .all()
-            )
-            dates = [d for d, _ in recent]
-            ids: dict[dt.date, int] = dict(recent)
-            for sub in subscriptions.list_subscriptions(session):
-                if wanted is not None and sub.channel_id not in wanted:
-                    continue
-                delivered = set(
-                    session.scalars(
-                        select(IssueRow.date)
-                        .join(DeliveryRow, DeliveryRow.issue_id == IssueRow.id)
-                        .where(DeliveryRow.channel_id == sub.channel_id)
-                    )
-                )
+            ids = queries.recent_issues(session, RECENT_ISSUES)
+            subs = [
+                sub
+                for sub in subscriptions.list_subscriptions(session)
+                if wanted is None or sub.channel_id in wanted
+            ]
+            delivered = ledger.delivered_dates(session, (sub.channel_id for sub in subs))
+            for sub in subs:
                 decision = decide(
-                    sub.schedule, now, dates, delivered, max_age=self.max_age, grace=self.grace
+                    sub.schedule,
+                    now,
+                    list(ids),
+                    delivered[sub.channel_id],
+                    max_age=self.max_age,
+                    grace=self.grace,
                 )
                 if decision.action == "post" and decision.issue_date is not None:
                     ledger.ensure_delivery(
@@ -252,6 +242,12 @@ class Worker:
                 **common,
             )
 
+        self._stop_on_signals()
+        log.info("worker started")
+        self.scheduler.start()
+
+    def _stop_on_signals(self) -> None:
+        """SIGTERM/SIGINT stop the scheduler; a second one exits at once."""
         stopping = threading.Event()
 
         def stop(signum: int, _frame: Any) -> None:
@@ -267,5 +263,3 @@ class Worker:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("worker started")
-        self.scheduler.start()

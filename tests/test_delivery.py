@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
 from bot.delivery import Deliverer
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from bot.worker import Dispatcher
@@ -99,18 +99,7 @@ def test_timeout_mid_thread(archive: Database, stub: SlackStub) -> None:
 
 def test_permanent_error_stops_one_channel_only(archive: Database, stub: SlackStub) -> None:
     now = dt.datetime(2026, 5, 13, 9, 0, 30, tzinfo=dt.UTC)
-    with archive.write() as session:
-        for channel in ("C10", "C11", "C12"):
-            subscriptions.subscribe(
-                session,
-                channel,
-                hour=9,
-                minute=0,
-                timezone="UTC",
-                days="daily",
-                user_id="U1",
-                now=now - dt.timedelta(days=1),
-            )
+    subscribe(archive, "C10", "C11", "C12", now=now - dt.timedelta(days=1))
     stub.fail_channel("C11", error="not_in_channel")
     dispatcher = Dispatcher(archive, make_deliverer(archive, stub, clock=lambda: now), lambda: now)
     results = {r.channel_id: r for r in dispatcher.tick()}
@@ -148,18 +137,7 @@ def test_two_senders_at_once_post_once(archive: Database, stub: SlackStub) -> No
 def test_two_dispatchers_racing_post_each_channel_once(archive: Database, stub: SlackStub) -> None:
     now = dt.datetime(2026, 5, 13, 9, 1, tzinfo=dt.UTC)
     channels = [f"C3{i}" for i in range(5)]
-    with archive.write() as session:
-        for channel in channels:
-            subscriptions.subscribe(
-                session,
-                channel,
-                hour=9,
-                minute=0,
-                timezone="UTC",
-                days="daily",
-                user_id="U1",
-                now=now - dt.timedelta(days=1),
-            )
+    subscribe(archive, *channels, now=now - dt.timedelta(days=1))
     dispatchers = [
         Dispatcher(archive, make_deliverer(archive, stub, clock=lambda: now), lambda: now)
         for _ in range(2)
@@ -178,17 +156,7 @@ def test_two_dispatchers_racing_post_each_channel_once(archive: Database, stub: 
 
 def test_schedule_respects_time_max_age_and_grace(archive: Database, stub: SlackStub) -> None:
     subscribed = dt.datetime(2026, 5, 12, 12, 0, tzinfo=dt.UTC)
-    with archive.write() as session:
-        subscriptions.subscribe(
-            session,
-            "C40",
-            hour=9,
-            minute=0,
-            timezone="Asia/Kolkata",
-            days="weekdays",
-            user_id="U1",
-            now=subscribed,
-        )
+    subscribe(archive, "C40", timezone="Asia/Kolkata", days="weekdays", now=subscribed)
     clock = {"now": dt.datetime(2026, 5, 13, 3, 29, tzinfo=dt.UTC)}  # 08:59 IST
 
     def now() -> dt.datetime:
@@ -202,17 +170,7 @@ def test_schedule_respects_time_max_age_and_grace(archive: Database, stub: Slack
     clock["now"] += dt.timedelta(minutes=1)
     assert dispatcher.tick() == []
     # Days later, with no newer issue, the old one is not posted again or anywhere new.
-    with archive.write() as session:
-        subscriptions.subscribe(
-            session,
-            "C41",
-            hour=9,
-            minute=0,
-            timezone="UTC",
-            days="daily",
-            user_id="U1",
-            now=subscribed,
-        )
+    subscribe(archive, "C41", now=subscribed)
     clock["now"] = dt.datetime(2026, 5, 20, 9, 0, tzinfo=dt.UTC)
     assert dispatcher.tick() == []
     assert stub.messages("C41") == []

@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
@@ -24,7 +25,6 @@ from bot.slack.poster import (
     make_lookup_client,
     make_web_client,
 )
-from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
 
@@ -85,10 +85,7 @@ def test_lookup_retries_through_transient_failures_and_finds_the_part(
 
 def test_lookup_that_cannot_decide_releases_and_a_later_run_finishes(archive: Database) -> None:
     now = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
-    with archive.write() as session:
-        subscriptions.subscribe(
-            session, "CL2", hour=9, minute=0, timezone="UTC", days="daily", user_id="U", now=now
-        )
+    subscribe(archive, "CL2", user_id="U", now=now)
     slept: list[float] = []
     with SlackStub() as stub:
         stub.drop_response_next("chat.postMessage", after=4)
@@ -126,10 +123,7 @@ def test_more_pages_than_the_limit_is_undecided_not_absent(archive: Database) ->
 
 def test_a_channel_the_bot_cannot_read_is_undecided_not_failing(archive: Database) -> None:
     now = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
-    with archive.write() as session:
-        subscriptions.subscribe(
-            session, "CL4", hour=9, minute=0, timezone="UTC", days="daily", user_id="U", now=now
-        )
+    subscribe(archive, "CL4", user_id="U", now=now)
     slept: list[float] = []
     with SlackStub() as stub:
         # An install without channels:join: posts work (chat:write.public), reading does not.

@@ -5,13 +5,13 @@ for a rerun of `post` and is shown by `subscriptions list` and `/digest status`.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import clean_env, subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
@@ -21,7 +21,7 @@ from bot.delivery import Deliverer
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
-from bot.store import ledger, subscriptions
+from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
 OLD = dt.date(2026, 5, 1)
 NOW = dt.datetime(2026, 5, 13, 9, 5, tzinfo=dt.UTC)
+SUBSCRIBED = NOW - dt.timedelta(days=3)
 
 
 @pytest.fixture
@@ -54,27 +55,15 @@ def deliverer(database: Database, url: str) -> Deliverer:
     return Deliverer(database, poster, clock=lambda: NOW, backoff=lambda _s: None)
 
 
-def subscribe(database: Database, channel: str) -> None:
-    with database.write() as session:
-        subscriptions.subscribe(
-            session,
-            channel,
-            hour=9,
-            minute=0,
-            timezone="UTC",
-            days="daily",
-            user_id="U1",
-            now=NOW - dt.timedelta(days=3),
-        )
-
-
 def test_a_manual_post_that_sent_nothing_leaves_nothing_for_the_worker(archive: Database) -> None:
     result = deliverer(archive, closed_port_url()).deliver_issue("C1", OLD)
     assert result.outcome == "retry_later" and result.posted == 0 and result.forgotten
     with archive.read() as session:
         assert session.scalars(select(DeliveryRow)).all() == []
     with SlackStub() as stub:
-        subscribe(archive, "C2")  # the worker has work elsewhere, none for C1
+        subscribe(
+            archive, "C2", now=NOW - dt.timedelta(days=3)
+        )  # the worker has work elsewhere, none for C1
         dispatcher = Dispatcher(archive, deliverer(archive, stub.url), lambda: NOW)
         dispatcher.tick()
         assert stub.all_messages("C1") == []
@@ -95,7 +84,7 @@ def test_the_worker_sends_only_scheduled_deliveries_of_subscribed_channels_in_ti
             session, "CLATE", issue.id, due_at=NOW - dt.timedelta(hours=7), origin="schedule"
         )
     for channel in ("CMANUAL", "CLATE"):
-        subscribe(archive, channel)
+        subscribe(archive, channel, now=SUBSCRIBED)
     with SlackStub() as stub:
         dispatcher = Dispatcher(archive, deliverer(archive, stub.url), lambda: NOW)
         dispatcher.tick()
@@ -135,10 +124,9 @@ def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
             parse_request("status"), Asker("U1", "CHALF")
         )
         assert "Unfinished" in status.text and hint in status.text
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SLACK_"))}
         listed = subprocess.run(
             [sys.executable, "-m", "bot", "subscriptions", "list"],
-            env=env | {"DATABASE_URL": database_url},
+            env=clean_env(DATABASE_URL=database_url),
             capture_output=True,
             text=True,
             timeout=60,

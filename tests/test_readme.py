@@ -6,7 +6,6 @@ renamed command or option fails here.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import clean_env
 
 REPO = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^( *)```[a-z]*\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
@@ -76,11 +76,10 @@ def test_extraction_follows_code_blocks_only() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_readme_command_runs_as_written(command: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_"))}
     result = subprocess.run(
         [*argv(command), "--help"],
         cwd=tmp_path,
-        env=env | {"DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"},
+        env=clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'd.db'}"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -122,8 +121,7 @@ def test_offline_readme_commands_run_for_real_after_the_quickstart(tmp_path: Pat
         and "path/to" not in c
     ]
     assert len(runnable) >= 10, runnable
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_"))}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'quickstart.db'}"
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'quickstart.db'}")
     for command in ["python -m bot ingest seeds", *runnable]:
         result = subprocess.run(
             argv(command),

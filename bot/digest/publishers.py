@@ -136,15 +136,9 @@ def _cut(tokens: list[str], cut: int, confidence: float) -> Split:
     return Split(" ".join(tokens[:cut]), " ".join(tokens[cut:]), confidence)
 
 
-def split_publisher(
-    text: str,
-    title: str,
-    knowledge: PublisherKnowledge,
-    context: IssueContext = EMPTY_CONTEXT,
-    hosts: frozenset[str] = frozenset(),
-) -> tuple[str, str]:
-    """Cut 'Company Summary…' into (company, summary) using every available signal."""
-    split = attribute(make_line(text, title, knowledge, context, hosts))
+def split_publisher(text: str, title: str, knowledge: PublisherKnowledge) -> tuple[str, str]:
+    """Cut a line seen on its own (no issue, no links around it) into (company, summary)."""
+    split = attribute(make_line(text, title, knowledge))
     return split.company, split.summary
 
 

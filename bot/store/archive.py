@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -14,7 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.digest.companies import PublisherKnowledge, canonical_name, company_key
+from bot.digest.companies import PublisherKnowledge, canonical_name, company_key, split_joint
 from bot.digest.models import Article, Issue
 from bot.store.db import Database
 from bot.store.tables import (
@@ -213,6 +214,25 @@ def stored_fingerprints(session: Session, dates: Iterable[dt.date]) -> dict[dt.d
 _CHANGED_IN = "archive_changed_in"
 
 
+def refresh_fingerprints(session: Session, issue_ids: set[int]) -> None:
+    """Hash issues as now stored: a re-ingest that splits the same way is then 'unchanged'."""
+    for issue in session.scalars(select(IssueRow).where(IssueRow.id.in_(issue_ids))):
+        rows = session.scalars(
+            select(ArticleRow).where(ArticleRow.issue_id == issue.id).order_by(ArticleRow.position)
+        )
+        stored = Issue(
+            date=issue.date,
+            signal=issue.signal,
+            articles=tuple(
+                Article(r.title, tuple(split_joint(r.publisher)), r.summary, r.url) for r in rows
+            ),
+            patterns=issue.patterns,
+            sources=tuple(json.loads(issue.sources or "[]")),
+            categories=tuple(json.loads(issue.categories or "[]")),
+        )
+        issue.content_hash = issue_fingerprint(stored)
+
+
 def archive_version(session: Session | Connection) -> int:
     """The archive's current version: equal versions mean identical lookup results."""
     return session.scalar(select(ArchiveStateRow.version).where(ArchiveStateRow.id == 1)) or 0
@@ -259,6 +279,28 @@ def store_issue(
     if existing.content_hash == fingerprint:
         return "unchanged"
     return _update_issue(session, issue, cache, existing, fingerprint)
+
+
+def store_paced(
+    session: Session, issues: Sequence[Issue | None], before: CompanyCache | None, seconds: float
+) -> tuple[CompanyCache, list[IngestStatus | None]]:
+    """Store issues from the front of `issues` until `seconds` have passed (ingest pacing).
+
+    Returns the company ids as they now are and a status per issue taken (None for a gap). A
+    retried attempt starts again from `before`, the ids known before the rolled-back one.
+    """
+    cache = before.copy() if before is not None else CompanyCache.load(session)
+    began, statuses = time.monotonic(), list[IngestStatus | None]()
+    known = stored_fingerprints(session, (i.date for i in issues if i is not None))
+    for issue in issues:
+        if issue is None:
+            statuses.append(None)
+            continue
+        statuses.append(store_issue(session, issue, cache, known))
+        known[issue.date] = issue_fingerprint(issue)  # the same date twice in a batch
+        if time.monotonic() - began >= seconds:
+            break
+    return cache, statuses
 
 
 def _issue_fields(issue: Issue, fingerprint: str) -> dict[str, object]:

@@ -9,7 +9,6 @@ same file is then 'unchanged') and bumps the archive version (cached answers cha
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,13 +23,13 @@ from bot.digest.companies import (
     organisation_forms,
     split_joint,
 )
-from bot.digest.models import Article, Issue
+from bot.digest.models import Article
 from bot.digest.resplit import LOW_CONFIDENCE, replace_company, resplit, revise
 from bot.store.archive import (
     CompanyCache,
-    issue_fingerprint,
     load_knowledge,
     mark_archive_changed,
+    refresh_fingerprints,
     relink_companies,
 )
 from bot.store.queries import suggest_companies
@@ -39,7 +38,6 @@ from bot.store.tables import (
     ArticleRow,
     CompanyAliasRow,
     CompanyRow,
-    IssueRow,
     PublisherCorrectionRow,
     TaughtNameRow,
 )
@@ -340,7 +338,7 @@ def _rewrite(
     session.flush()
     relink_companies(session, CompanyCache.load(session), links)
     _drop_orphans(session, before)
-    _refresh_fingerprints(session, {row.issue_id for row, _, _ in changes})
+    refresh_fingerprints(session, {row.issue_id for row, _, _ in changes})
     mark_archive_changed(session)
 
 
@@ -364,22 +362,3 @@ def _drop_orphans(session: Session, company_ids: set[int]) -> None:
     if orphans:
         session.execute(delete(CompanyAliasRow).where(CompanyAliasRow.company_id.in_(orphans)))
         session.execute(delete(CompanyRow).where(CompanyRow.id.in_(orphans)))
-
-
-def _refresh_fingerprints(session: Session, issue_ids: set[int]) -> None:
-    """Hash issues as now stored: a re-ingest that splits the same way is then 'unchanged'."""
-    for issue in session.scalars(select(IssueRow).where(IssueRow.id.in_(issue_ids))):
-        rows = session.scalars(
-            select(ArticleRow).where(ArticleRow.issue_id == issue.id).order_by(ArticleRow.position)
-        )
-        stored = Issue(
-            date=issue.date,
-            signal=issue.signal,
-            articles=tuple(
-                Article(r.title, tuple(split_joint(r.publisher)), r.summary, r.url) for r in rows
-            ),
-            patterns=issue.patterns,
-            sources=tuple(json.loads(issue.sources or "[]")),
-            categories=tuple(json.loads(issue.categories or "[]")),
-        )
-        issue.content_hash = issue_fingerprint(stored)

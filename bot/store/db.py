@@ -19,6 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import normalise_database_url
 
+__all__ = [
+    "Database",
+    "Session",
+    "is_transient",
+    "make_engine",
+    "open_database",
+    "safe_url",
+    "url_password",
+]
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -162,6 +172,20 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL: show only its scheme
+        return url.split(":", 1)[0] + ":…"
+
+
+def url_password(url: str) -> str | None:
+    """The password in a database URL, if it has one (to keep it out of error messages)."""
+    password = make_url(url).password if "://" in url else None
+    return str(password) if password else None
 
 
 def is_transient(exc: DBAPIError) -> bool:

@@ -9,13 +9,14 @@ delivery at once, and a crashed sender's work is taken over when its lease runs 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.store.sql import insert_ignore
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
 
 PENDING, SENDING, POSTED, FAILED, SKIPPED = "pending", "sending", "posted", "failed", "skipped"
@@ -35,13 +36,6 @@ class Claim:
     created_at: dt.datetime
     attempt: int
     origin: str = "schedule"
-
-
-def insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: list[str]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either backend."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(builder(table).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
 def ensure_delivery(
@@ -300,11 +294,20 @@ def mark_subscription_failing(session: Session, channel_id: str, error: str | No
     )
 
 
-def delivered_issue_ids(session: Session, channel_id: str) -> set[int]:
-    """Issues a channel already has a delivery row for (in any state)."""
-    return set(
-        session.scalars(select(DeliveryRow.issue_id).where(DeliveryRow.channel_id == channel_id))
+def delivered_dates(session: Session, channel_ids: Iterable[str]) -> dict[str, set[dt.date]]:
+    """Issue dates each channel already has a delivery row for (in any state), in one query."""
+    wanted = list(channel_ids)
+    delivered: dict[str, set[dt.date]] = {channel: set() for channel in wanted}
+    if not wanted:
+        return delivered
+    rows = session.execute(
+        select(DeliveryRow.channel_id, IssueRow.date)
+        .join(IssueRow, DeliveryRow.issue_id == IssueRow.id)
+        .where(DeliveryRow.channel_id.in_(wanted))
     )
+    for channel, day in rows.tuples():
+        delivered[channel].add(day)
+    return delivered
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,14 @@ def latest_issue_date(session: Session) -> dt.date | None:
     return session.scalar(select(func.max(IssueRow.date)))
 
 
+def recent_issues(session: Session, limit: int) -> dict[dt.date, int]:
+    """The newest `limit` issues: id by date."""
+    rows = session.execute(
+        select(IssueRow.date, IssueRow.id).order_by(IssueRow.date.desc()).limit(limit)
+    )
+    return dict(rows.tuples().all())
+
+
 def issue_count(session: Session) -> int:
     """How many issues the archive holds."""
     return int(session.scalar(select(func.count()).select_from(IssueRow)) or 0)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import and_, delete, false, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.store.queries import Page, articles_by_ids, clamp_page
+from bot.store.sql import dialect_insert
 from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
 
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
@@ -29,11 +29,6 @@ class Reaction:
     event_us: int
 
 
-def _insert_for(session: Session):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def event_micros(event_ts: object) -> int | None:
     """Slack's event_ts ('1360782804.083113') as integer microseconds; None when unusable."""
     try:
@@ -49,7 +44,7 @@ def first_time_event(session: Session, event_id: str, now: dt.datetime) -> bool:
     """Record an event id; False when it was handled before (Slack retries the same id)."""
     if not event_id:
         return True
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     recorded = session.execute(
         insert(ProcessedEventRow)
         .values(event_id=event_id, received_at=now)
@@ -97,7 +92,7 @@ def apply_reaction(
     before = session.scalar(
         select(SaveRow.removed).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
     )
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     stmt = insert(SaveRow).values(
         user_id=user_id, article_id=article_id, removed=removed, event_us=event_us, saved_at=at
     )

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.schedule import ChannelSchedule, Days
-from bot.store.ledger import insert_ignore
+from bot.store.sql import insert_ignore
 from bot.store.tables import SubscriptionRow
 
 

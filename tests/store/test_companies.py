@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from helpers import clean_env
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -34,7 +34,7 @@ from bot.store.tables import (
     TaughtNameRow,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 6, 2, 12, 0, tzinfo=dt.UTC)
 
 ISSUE = """Engineering @ Scale — 2026-06-01#
@@ -324,11 +324,10 @@ def test_bad_input_is_one_line_exit_1_and_changes_nothing(
         assert len(lines) == 1 and message in lines[0], (args, err)
         assert snapshot(database) == before, args
     # The real entry point, as an operator types it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "DATABASE_"))}
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "companies", "fix", "Zorblax", "Zorblax Labs"],
         cwd=tmp_path,
-        env=env | {"DATABASE_URL": database_url},
+        env=clean_env(DATABASE_URL=database_url),
         capture_output=True,
         text=True,
         timeout=120,

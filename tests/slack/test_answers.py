@@ -14,7 +14,7 @@ from bot.slack.rendering import render_text
 from bot.store.archive import archive_version
 from bot.store.db import Database
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 

@@ -14,7 +14,7 @@ from bot.sources import Poller, html_to_text
 from bot.store.db import Database
 from bot.store.queries import get_issue, search_topic
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEED = (REPO / "seeds" / "2026-05-01.txt").read_text()
 
 
@@ -149,3 +149,27 @@ def test_two_new_files_of_one_date_in_a_poll_the_later_fails(
     with database.read() as session:
         issue = get_issue(session, None)
         assert issue is not None and "Switchyard" not in " ".join(a.summary for a in issue.articles)
+
+
+def test_an_item_the_database_failed_to_store_is_tried_again(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "2026-05-01.txt").write_text(SEED)
+    poller = Poller(database, str(folder), None)
+    import bot.ingestion
+
+    def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("database went away")
+
+    # The database fails (not the text): every write of the issue raises, as a lost server does.
+    with monkeypatch.context() as patch:
+        patch.setattr(bot.ingestion, "store_paced", unavailable)
+        patch.setattr(bot.ingestion, "store_issue", unavailable)
+        down = poller.poll()
+    assert down.ingested == [] and down.failed == [] and down.unchanged == 0
+    back = poller.poll()  # not remembered as bad: stored as soon as the database is back
+    assert [status for _, status in back.ingested] == ["new"]
+    with database.read() as session:
+        assert get_issue(session, None) is not None

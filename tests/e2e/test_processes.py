@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -12,23 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from helpers import clean_env, free_port
 from slack_stub import SlackStub
 
 TOKEN = "xoxb-process-token-0123456789"
 SECRET = "process-signing-secret-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_", "DATABASE_"))
-    }
-    return base | extra
 
 
 def wait_until(predicate: object, timeout: float) -> bool:

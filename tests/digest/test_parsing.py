@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from bot.digest.companies import PublisherKnowledge
 from bot.digest.parsing import DigestParseError, add_text_knowledge, parse_issue
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
-EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "seed_articles.json").read_text())
+EXPECTED = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_articles.json").read_text())
 
 
 def seed(name: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from helpers import clean_env
 from test_reactions import reaction, wait_applied
 from test_slack_app import REPO, _record_post, served_bot
 
@@ -28,7 +28,7 @@ def test_a_save_during_a_large_ingest_is_not_lost(database_url: str, tmp_path: P
     with served_bot(database_url, tmp_path) as bot:
         channel, ts = "C9B", "1790000000.000950"
         article_id = _record_post(bot.database, channel, ts)
-        env = {**os.environ, "DATABASE_URL": database_url}
+        env = clean_env(DATABASE_URL=database_url)
         ingest = subprocess.Popen(
             [sys.executable, "-m", "bot", "ingest", str(corpus)],
             env=env,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from helpers import clean_env, due_now, subscribe
 from slack_stub import SlackStub
 
 from bot.delivery import Deliverer
@@ -19,7 +19,7 @@ from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker import Dispatcher, Worker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
 
@@ -31,27 +31,8 @@ def worker_for(database: Database) -> Worker:
 
 def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
     worker = worker_for(database)
-    with database.write() as session:
-        subscriptions.subscribe(
-            session,
-            "C1",
-            hour=9,
-            minute=0,
-            timezone="Europe/Berlin",
-            days="weekdays",
-            user_id="U1",
-            now=NOW,
-        )
-        subscriptions.subscribe(
-            session,
-            "C2",
-            hour=7,
-            minute=30,
-            timezone="Asia/Kolkata",
-            days="daily",
-            user_id="U1",
-            now=NOW,
-        )
+    subscribe(database, "C1", timezone="Europe/Berlin", days="weekdays", now=NOW)
+    subscribe(database, "C2", hour=7, minute=30, timezone="Asia/Kolkata", now=NOW)
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
     assert set(jobs) == {"channel:C1", "channel:C2"}
@@ -75,51 +56,17 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
 def test_two_worker_processes_post_each_message_once(database_url: str, tmp_path: Path) -> None:
     database = Database(database_url)
     ingest_files(database, expand_paths([REPO / "seeds"]))
-    # Subscribed at 00:00 UTC today for 00:01 daily: due right now, with the newest issue
-    # moved to today so the max-age rule allows it.
-    now = dt.datetime.now(dt.UTC)
-    from sqlalchemy import update
-
-    from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
-
-    slot = now - dt.timedelta(minutes=1)
-    today = slot.date()  # the slot's own day, also just after midnight
-    with database.write() as session:
-        session.execute(
-            update(IssueRow).where(IssueRow.date == dt.date(2026, 5, 13)).values(date=today)
-        )
-        session.execute(
-            update(ArticleRow)
-            .where(ArticleRow.issue_date == dt.date(2026, 5, 13))
-            .values(issue_date=today)
-        )
-        session.execute(
-            update(ArticleCompanyRow)
-            .where(ArticleCompanyRow.issue_date == dt.date(2026, 5, 13))
-            .values(issue_date=today)
-        )
-        channels = [f"CW{i}" for i in range(4)]
-        for channel in channels:
-            subscriptions.subscribe(
-                session,
-                channel,
-                hour=slot.hour,
-                minute=slot.minute,
-                timezone="UTC",
-                days="daily",
-                user_id="U1",
-                now=slot - dt.timedelta(hours=1),
-            )
+    channels = [f"CW{i}" for i in range(4)]
+    due_now(database, *channels)
     database.dispose()
     with SlackStub() as stub:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": "xoxb-workers",
-            "SLACK_API_URL": stub.url,
-            "DIGEST_POST_INTERVAL": "0.01",
-            "LOG_LEVEL": "INFO",
-        }
+        env = clean_env(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN="xoxb-workers",
+            SLACK_API_URL=stub.url,
+            DIGEST_POST_INTERVAL="0.01",
+            LOG_LEVEL="INFO",
+        )
         logs = [(tmp_path / f"worker{i}.log").open("wb") for i in range(2)]
         workers = [
             subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import free_port
 from slack_sdk.models.blocks import Block
 from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
 from slack_stub import SlackStub
@@ -27,15 +27,9 @@ from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret-0123"
 TOKEN = "xoxb-test-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Bot:

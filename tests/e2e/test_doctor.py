@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import clean_env, subscribe
 from slack_stub import SlackStub
 
-from bot.store import subscriptions
-from bot.store.db import Database, open_database
+from bot.store.db import open_database
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
 TOKEN = "xoxb-doctor-token-0123456789"
 SECRET = "doctor-signing-secret-0123"
@@ -22,13 +21,10 @@ SECRET = "doctor-signing-secret-0123"
 
 def doctor(env: dict[str, str], cwd: Path) -> tuple[int, list[str], str]:
     """Run doctor; (exit status, its lines, everything it printed)."""
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_", "DATABASE_"))
-    }
     result = subprocess.run(
         [sys.executable, "-m", "bot", "doctor"],
         cwd=cwd,
-        env=base | env,
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -52,21 +48,6 @@ def fresh_issue(folder: Path) -> Path:
     path = folder / f"{today}.txt"
     path.write_text((SEEDS / "2026-05-13.txt").read_text().replace("2026-05-13", today))
     return path
-
-
-def subscribe(database: Database, *channels: str) -> None:
-    with database.write() as session:
-        for channel in channels:
-            subscriptions.subscribe(
-                session,
-                channel,
-                hour=9,
-                minute=0,
-                timezone="UTC",
-                days="daily",
-                user_id=None,
-                now=dt.datetime.now(dt.UTC),
-            )
 
 
 @pytest.fixture
@@ -93,7 +74,7 @@ def test_healthy_deployment_passes_every_check(
     from bot.ingestion import ingest_files
 
     ingest_files(database, [fresh_issue(tmp_path / "in")])
-    subscribe(database, "C0GENERAL")
+    subscribe(database, "C0GENERAL", user_id=None, now=dt.datetime.now(dt.UTC))
     database.dispose()
     stub.add_channel("C0GENERAL", member=True)
     status, lines, text = doctor(settings_env(database_url, stub, tmp_path / "in"), tmp_path)
@@ -121,7 +102,7 @@ def test_each_problem_is_one_failing_line_with_a_fix(
     from bot.ingestion import expand_paths, ingest_files
 
     ingest_files(database, expand_paths([SEEDS]))
-    subscribe(database, "C0JOINED", "C0NOTIN")
+    subscribe(database, "C0JOINED", "C0NOTIN", user_id=None, now=dt.datetime.now(dt.UTC))
     database.dispose()
     stub.add_channel("C0JOINED", member=True)
     stub.add_channel("C0NOTIN", member=False, name="random")

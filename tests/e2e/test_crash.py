@@ -8,23 +8,19 @@ and ends with exactly one parent message and every reply exactly once, in order.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from helpers import clean_env, due_now
 from slack_stub import SlackStub
-from sqlalchemy import update
 
 from bot.ingestion import expand_paths, ingest_files
-from bot.store import subscriptions
 from bot.store.db import Database
-from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PARTS = 30  # 2026-05-13: parent + 28 deep dives + patterns
 KILL_POINTS = 22
 
@@ -70,15 +66,13 @@ def assert_thread_once(stub: SlackStub, channel: str, label: str) -> None:
 
 def base_env(database_url: str, stub: SlackStub) -> dict[str, str]:
     # The default lease (15 s) on purpose: an immediate rerun must not depend on it running out.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SLACK_"))}
-    return {
-        **env,
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": "xoxb-crash-test",
-        "SLACK_API_URL": stub.url,
-        "DIGEST_POST_INTERVAL": "0.01",
-        "LOG_LEVEL": "WARNING",
-    }
+    return clean_env(
+        DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN="xoxb-crash-test",
+        SLACK_API_URL=stub.url,
+        DIGEST_POST_INTERVAL="0.01",
+        LOG_LEVEL="WARNING",
+    )
 
 
 def test_sigkill_at_many_points_then_immediate_rerun_posts_each_message_once(
@@ -130,33 +124,12 @@ def test_rerun_waits_for_a_live_sender_and_says_so(database_url: str, tmp_path: 
         assert_thread_once(stub, "CLIVE", "two posts at once")
 
 
-def _due_now(database: Database, channel: str) -> None:
-    """Move the newest seed issue to today and subscribe `channel` for a minute ago."""
-    slot = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    today = slot.date()
-    old = dt.date(2026, 5, 13)
-    with database.write() as session:
-        session.execute(update(IssueRow).where(IssueRow.date == old).values(date=today))
-        for table in (ArticleRow, ArticleCompanyRow):
-            session.execute(update(table).where(table.issue_date == old).values(issue_date=today))
-        subscriptions.subscribe(
-            session,
-            channel,
-            hour=slot.hour,
-            minute=slot.minute,
-            timezone="UTC",
-            days="daily",
-            user_id="U1",
-            now=slot - dt.timedelta(hours=1),
-        )
-
-
 def test_worker_killed_then_restarted_finishes_the_thread_within_30s(
     database_url: str, tmp_path: Path
 ) -> None:
     database = Database(database_url)
     ingest_files(database, expand_paths([REPO / "seeds"]))
-    _due_now(database, "CWORK")
+    due_now(database, "CWORK")
     database.dispose()
     with SlackStub() as stub:
         env = base_env(database_url, stub) | {"DIGEST_POST_INTERVAL": "0.1"}

@@ -16,7 +16,7 @@ from slack_sdk.web.base_client import BaseClient
 from bot.core.grammar import VERBS
 from bot.slack.scopes import FEATURE_SCOPES, METHOD_SCOPES, required_scopes
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "slack-manifest-schema" / "manifest.schema.1.0.0.json"
 # Methods Bolt itself calls with the bot's client (auth.test when it verifies the token).
 FRAMEWORK_METHODS = {"auth.test"}

@@ -4,12 +4,12 @@ member, and `bot post` joins before posting."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import clean_env
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_stub import SlackStub
@@ -18,7 +18,7 @@ from test_slack_app import blocks_text, served_bot
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def error_of(call: object) -> str:
@@ -89,13 +89,12 @@ def test_post_joins_before_posting_and_names_the_fix_for_private_channels(
     database.dispose()
     with SlackStub() as stub:
         stub.add_channel("GHIDDEN", private=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SLACK_"))}
-        env |= {
-            "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": "xoxb-post-join",
-            "SLACK_API_URL": stub.url,
-            "DIGEST_POST_INTERVAL": "0",
-        }
+        env = clean_env(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN="xoxb-post-join",
+            SLACK_API_URL=stub.url,
+            DIGEST_POST_INTERVAL="0",
+        )
 
         def post(channel: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(

@@ -15,7 +15,7 @@ from bot.store.fulltext import search_terms
 from bot.store.queries import find_by_company, get_issue, nearby_dates, search_topic
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
 
 
@@ -109,7 +109,7 @@ def test_company_lookup_newest_first_aliases_and_joint(archive: Database) -> Non
         dates = [a.issue_date for a in result.page.items]
         assert result.company == "Cloudflare" and dates == sorted(dates, reverse=True)
         expected = json.loads(
-            (Path(__file__).parent / "fixtures" / "seed_articles.json").read_text()
+            (Path(__file__).parents[1] / "fixtures" / "seed_articles.json").read_text()
         )
         cloudflare = [t for arts in expected.values() for t, cs in arts if "Cloudflare" in cs]
         assert sorted(a.title for a in result.page.items) == sorted(cloudflare)

@@ -1,0 +1,81 @@
+"""Setup that many tests share: a clean environment for `python -m bot`, subscribed channels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+
+from sqlalchemy import update
+
+from bot.schedule import Days
+from bot.store import subscriptions
+from bot.store.db import Database
+from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
+
+# The bot's own settings: a test states the ones it means, never inherits the developer's.
+SETTING_PREFIXES = ("SLACK_", "DIGEST_", "DATABASE_")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the bot's settings, plus `extra`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
+    return base | extra
+
+
+def subscribe(
+    database: Database,
+    *channels: str,
+    now: dt.datetime,
+    hour: int = 9,
+    minute: int = 0,
+    timezone: str = "UTC",
+    days: Days = "daily",
+    user_id: str | None = "U1",
+) -> None:
+    """Subscribe each channel (as `/digest subscribe` would) in one transaction."""
+    with database.write() as session:
+        for channel in channels:
+            subscriptions.subscribe(
+                session,
+                channel,
+                hour=hour,
+                minute=minute,
+                timezone=timezone,
+                days=days,
+                user_id=user_id,
+                now=now,
+            )
+
+
+SEED_NEWEST = dt.date(2026, 5, 13)  # the newest issue in seeds/
+
+
+def due_now(database: Database, *channels: str) -> None:
+    """Move the newest seed issue to today and subscribe `channels` for a minute ago.
+
+    Subscribed an hour before their slot, so each channel's delivery is due right now, and the
+    issue is fresh enough for the max-age rule (the slot's own day, also just after midnight).
+    """
+    slot = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    today = slot.date()
+    with database.write() as session:
+        session.execute(update(IssueRow).where(IssueRow.date == SEED_NEWEST).values(date=today))
+        for table in (ArticleRow, ArticleCompanyRow):
+            session.execute(
+                update(table).where(table.issue_date == SEED_NEWEST).values(issue_date=today)
+            )
+    subscribe(
+        database,
+        *channels,
+        hour=slot.hour,
+        minute=slot.minute,
+        now=slot - dt.timedelta(hours=1),
+    )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
