@@ -24,7 +24,8 @@ POSTGRES_URL = os.environ.get("DIGEST_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 
 _template_ready = False
-TEMPLATE_DB = "digest_test_template"
+# One template per xdist worker: each drops and re-creates its own.
+TEMPLATE_DB = f"digest_test_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def _admin_engine():  # type: ignore[no-untyped-def]
