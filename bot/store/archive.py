@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from bot.clock import utc_now
 from bot.digest.companies import PublisherKnowledge, canonical_name, company_key, split_joint
 from bot.digest.models import Article, Issue
 from bot.store.db import Database
@@ -28,7 +29,6 @@ from bot.store.tables import (
     PublisherCorrectionRow,
     StatedPublisherRow,
     TaughtNameRow,
-    utcnow,
 )
 
 IngestStatus = Literal["new", "updated", "unchanged"]
@@ -341,7 +341,7 @@ def _update_issue(
     mark_archive_changed(session)
     fields = _issue_fields(issue, fingerprint)
     session.execute(
-        update(IssueRow).where(IssueRow.id == existing.id).values(**fields, updated_at=utcnow())
+        update(IssueRow).where(IssueRow.id == existing.id).values(**fields, updated_at=utc_now())
     )
     old = session.scalars(
         select(ArticleRow).where(ArticleRow.issue_id == existing.id).order_by(ArticleRow.position)

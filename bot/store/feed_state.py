@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.store.tables import FeedStateRow, utcnow
+from bot.clock import utc_now
+from bot.store.tables import FeedStateRow
 
 KEY_CHARS = 500  # the column's width: longer keys (feed entry ids, URLs) are cut
 _CHUNK = 500  # keys per IN (…) query, well under every backend's parameter limit
@@ -29,7 +30,7 @@ def remember_validators(
 ) -> None:
     """Keep a source's new ETag and Last-Modified."""
     row = _row(session, source)
-    row.etag, row.last_modified, row.checked_at = etag, last_modified, utcnow()
+    row.etag, row.last_modified, row.checked_at = etag, last_modified, utc_now()
 
 
 def fingerprints(session: Session, keys: Iterable[str]) -> dict[str, str | None]:
@@ -47,7 +48,7 @@ def fingerprints(session: Session, keys: Iterable[str]) -> dict[str, str | None]
 def remember_item(session: Session, key: str, fingerprint: str, error: str | None) -> None:
     """Keep an item's fingerprint and error, so an unchanged item is skipped next time."""
     row = _row(session, key)
-    row.fingerprint, row.last_error, row.checked_at = fingerprint, error, utcnow()
+    row.fingerprint, row.last_error, row.checked_at = fingerprint, error, utc_now()
 
 
 def _row(session: Session, key: str) -> FeedStateRow:

@@ -34,10 +34,6 @@ NAMING = {
 }
 
 
-# Column defaults read the one clock (bot.clock); `utcnow` is the name the store modules import.
-utcnow = utc_now
-
-
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite has no timezone type)."""
 
@@ -81,8 +77,8 @@ class IssueRow(Base):
     sources: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     categories: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     content_hash: Mapped[str] = mapped_column(String(64))
-    ingested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ingested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class ArticleRow(Base):
@@ -154,7 +150,7 @@ class PublisherCorrectionRow(Base):
     wrong_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     wrong: Mapped[str] = mapped_column(String(200))
     right: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class TaughtNameRow(Base):
@@ -165,7 +161,7 @@ class TaughtNameRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))  # as the operator wrote it
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class ArticleCompanyRow(Base):
@@ -195,7 +191,7 @@ class SaveRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     # A removed save stays as a tombstone carrying its event time, so an older reaction_added
     # that arrives later (events are unordered) cannot bring it back.
     removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -209,7 +205,7 @@ class ProcessedEventRow(Base):
     __tablename__ = "processed_events"
 
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
 
 
 class DeliveryRow(Base):
@@ -233,7 +229,7 @@ class DeliveryRow(Base):
     inflight_part: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -254,7 +250,7 @@ class DeliveryMessageRow(Base):
     article_id: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
-    posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class SubscriptionRow(Base):
@@ -272,8 +268,8 @@ class SubscriptionRow(Base):
     failing: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class FeedStateRow(Base):
@@ -286,4 +282,4 @@ class FeedStateRow(Base):
     last_modified: Mapped[str | None] = mapped_column(String(100))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
-    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
