@@ -17,16 +17,8 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.delivery import Deliverer
-    from bot.slack.answers import Answers
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
-
-
-def answers(settings: Settings, database: Database, clock: Clock = utc_now) -> Answers:
-    """The /digest answers without Slack (the CLI's lookups): no timezone or membership lookups."""
-    from bot.slack.answers import Answers
-
-    return Answers(database, settings, clock)
 
 
 def bolt_app(

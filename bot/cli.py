@@ -17,12 +17,11 @@ from rich.console import Console
 from bot.companies_cli import companies_app
 from bot.config import Settings
 from bot.logs import LOG_FORMAT, install_secret_filter
+from bot.search_cli import search_app
 
 if TYPE_CHECKING:
     from bot.delivery import Deliverer, DeliveryResult
     from bot.ingestion import FileOutcome
-    from bot.slack.answers import Answers
-    from bot.slack.rendering import Message
     from bot.store.db import Database
 
 # Commands import what they use when they run: `worker` never loads the web server or the
@@ -34,7 +33,6 @@ SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_A
 app = typer.Typer(
     help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
 )
-search_app = typer.Typer(help="Look up the archive as /digest does.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 app.add_typer(db_app, name="db")
@@ -191,50 +189,6 @@ def db_upgrade() -> None:
     out.print("database is up to date")
 
 
-def _answers(settings: Settings, database: Database) -> Answers:
-    from bot import bootstrap
-
-    return bootstrap.answers(settings, database)
-
-
-def _show(message: Message) -> None:
-    from bot.terminal import print_message
-
-    print_message(out, message)
-
-
-@search_app.command("company")
-def search_company(
-    name: Annotated[list[str], typer.Argument(help="Company name, e.g. Cloudflare.")],
-    offset: Annotated[int, typer.Option(help="Skip this many results.")] = 0,
-) -> None:
-    """Articles by a company, newest first (what `/digest company` shows)."""
-    settings = load_settings()
-    database = open_db(settings)
-    _show(_answers(settings, database).company(" ".join(name), offset))
-
-
-@search_app.command("topic")
-def search_topic_cmd(
-    words: Annotated[list[str], typer.Argument(help="Words to search for.")],
-    offset: Annotated[int, typer.Option(help="Skip this many results.")] = 0,
-) -> None:
-    """Articles about a topic, most relevant first (what `/digest topic` shows)."""
-    settings = load_settings()
-    database = open_db(settings)
-    _show(_answers(settings, database).topic(" ".join(words), offset))
-
-
-@search_app.command("date")
-def search_date(
-    day: Annotated[str, typer.Argument(help="YYYY-MM-DD, today, yesterday or latest.")],
-) -> None:
-    """One issue (what `/digest date` shows)."""
-    settings = load_settings()
-    database = open_db(settings)
-    _show(_answers(settings, database).date(day))
-
-
 def _parse_day_option(value: str) -> dt.date | None:
     from bot.clock import utc_now
     from bot.core.grammar import parse_day
@@ -254,7 +208,7 @@ def post(
     """Post an issue to a channel as a thread (once: the delivery ledger remembers)."""
     from bot import bootstrap
     from bot.core import lookups
-    from bot.slack.rendering import issue_messages, render_no_issue
+    from bot.slack.rendering import issue_messages
     from bot.terminal import print_thread
 
     settings = load_settings()
@@ -266,7 +220,7 @@ def post(
     found = lookups.issue(database, day)
     issue = found.issue
     if issue is None:
-        fail(render_no_issue(day, found.nearby).text.replace("`", ""))
+        fail(found.missing_text())
     if dry_run:
         thread = issue_messages(issue, settings.save_emoji)
         print_thread(out, channel, thread)

@@ -30,6 +30,15 @@ class IssueLookup:
     issue: IssueView | None
     nearby: tuple[dt.date, ...] = ()
 
+    def missing_text(self, quote: str = "") -> str:
+        """Why there is no issue to show, naming the nearby days (each wrapped in `quote`)."""
+        if self.day is None:
+            return "The archive is empty: no issue has been ingested yet."
+        if self.nearby:
+            dates = ", ".join(f"{quote}{d.isoformat()}{quote}" for d in self.nearby)
+            return f"No issue on {self.day.isoformat()}. Nearby issues: {dates}."
+        return f"No issue on {self.day.isoformat()}, and the archive is empty."
+
 
 def archive_version(database: Database) -> int:
     """The archive's version: equal versions mean identical lookup results."""

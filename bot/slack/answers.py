@@ -116,7 +116,7 @@ class Answers:
         def build() -> Message:
             found = lookups.issue(self.database, day)
             if found.issue is None:
-                return rendering.render_no_issue(day, found.nearby)
+                return rendering.render_no_issue(found)
             return rendering.render_issue_overview(found.issue, shareable=shareable)
 
         # Keyed by the day itself: "today" means another issue tomorrow.
