@@ -28,11 +28,11 @@ def bolt_app(
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
-    from bot.slack.services import Services
+    from bot.slack.services import Services, answer_executor
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
-    services = Services(settings, database, lookups, clock)
+    services = Services(lookups, database, clock, settings.save_emoji, answer_executor())
     return create_app(settings, services, client=client, socket_mode=socket_mode)
 
 

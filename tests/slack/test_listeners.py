@@ -10,7 +10,7 @@ from bot.slack.answers import Answers
 from bot.slack.listeners.actions import handle_more, handle_share
 from bot.slack.listeners.commands import handle_digest
 from bot.slack.listeners.events import handle_app_home_opened, handle_reaction
-from bot.slack.services import Services
+from bot.slack.services import Services, answer_executor
 from bot.store.db import Database
 
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
@@ -43,7 +43,7 @@ class FakeClient:
 def services(database: Database) -> Services:
     settings = Settings(DIGEST_ADMINS="")  # type: ignore[call-arg]
     answers = Answers(database, settings, lambda: NOW, lambda _user: "Europe/Berlin")
-    return Services(settings, database, answers, lambda: NOW)
+    return Services(answers, database, lambda: NOW, settings.save_emoji, answer_executor())
 
 
 def digest(svc: Services, text: str) -> str:

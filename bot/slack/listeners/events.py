@@ -33,7 +33,7 @@ def _reaction(
     services: Services, event: dict[str, Any], body: dict[str, Any], now: dt.datetime
 ) -> Reaction | None:
     """The save-emoji reaction an event stands for; None for any other reaction or item."""
-    if not _save_emoji_matches(str(event.get("reaction", "")), services.settings.save_emoji):
+    if not _save_emoji_matches(str(event.get("reaction", "")), services.save_emoji):
         return None
     item = event.get("item") or {}
     if item.get("type") != "message":
@@ -75,7 +75,7 @@ def handle_app_home_opened(services: Services, event: dict[str, Any], client: We
         return
     user_id = str(event.get("user", ""))
     home = saving.home(services.database, user_id)
-    view = render_home(home.latest, home.saved, services.settings.save_emoji)
+    view = render_home(home.latest, home.saved, services.save_emoji)
     client.views_publish(user_id=user_id, view=view)
 
 
