@@ -7,6 +7,8 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -141,8 +143,6 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of digest issues.")],
 ) -> None:
     """Store issues in the archive: new, updated in place, or unchanged; bad files skipped."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from bot.ingestion import expand_paths, ingest_files
 
     settings = load_settings()
@@ -151,12 +151,17 @@ def ingest(
     if not files:
         fail("no digest files found (.txt or .md)")
     database = open_db(settings, upgrade=None)
-    failures: list[FileOutcome] = []
+    with _ingest_progress(len(files)) as on_file:
+        result = ingest_files(database, files, on_file)
+    database.dispose()
+    out.print(result.summary(), markup=False)
+    raise typer.Exit(1 if result.failed else 0)
 
-    def report(outcome: FileOutcome) -> None:
-        if outcome.status is None:
-            failures.append(outcome)
-            err.print(f"{outcome.path}: {outcome.error}", markup=False)
+
+@contextmanager
+def _ingest_progress(total: int) -> Iterator[Callable[[FileOutcome], None]]:
+    """A progress bar on a terminal's stderr; yields what to call per file (failures printed)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(
         TextColumn("ingesting"),
@@ -167,16 +172,14 @@ def ingest(
         disable=not err.is_terminal,
     )
     with progress:
-        task = progress.add_task("ingest", total=len(files))
+        task = progress.add_task("ingest", total=total)
 
         def on_file(outcome: FileOutcome) -> None:
-            report(outcome)
+            if outcome.status is None:
+                err.print(f"{outcome.path}: {outcome.error}", markup=False)
             progress.advance(task)
 
-        result = ingest_files(database, files, on_file)
-    database.dispose()
-    out.print(result.summary(), markup=False)
-    raise typer.Exit(1 if result.failed else 0)
+        yield on_file
 
 
 @db_app.command("upgrade")

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.schedule import ChannelSchedule, Outlook, outlook
+from bot.schedule import Outlook, outlook
 from bot.store import ledger, subscriptions
 from bot.store.db import Database
 from bot.store.queries import latest_issue_date
@@ -69,37 +69,43 @@ def status_text(
     unfinished: Sequence[ledger.OpenDelivery] = (),
 ) -> str:
     """The status text; `newest` is the archive's newest issue."""
-    lines: list[str] = []
     if sub is None:
-        lines.append("This channel is not subscribed. Use /digest subscribe [HH:MM] [Timezone].")
+        lines = ["This channel is not subscribed. Use /digest subscribe [HH:MM] [Timezone]."]
     else:
-        schedule: ChannelSchedule = sub.schedule
-        days = "every day" if sub.days == "daily" else "weekdays"
-        lines.append(f"Schedule: {sub.time_text} {sub.timezone}, {days}.")
         delivered = last is not None and newest is not None and last.issue_date >= newest
-        lines.append(next_post_text(outlook(schedule, now, newest, delivered, max_age=max_age)))
-        if sub.failing:
-            fix = INVITE_HINT if sub.last_error in NOT_IN_CHANNEL else "fix it"
-            lines.append(f"FAILING: {sub.last_error}. To resume, {fix}, then subscribe again.")
-        elif sub.last_error:
-            lines.append(f"Note: {sub.last_error}")
-    if last is None:
-        lines.append("Last delivery: none yet.")
-    else:
-        when = f" at {last.finished_at:%Y-%m-%d %H:%M} UTC" if last.finished_at else ""
-        error = f" ({last.last_error})" if last.last_error else ""
-        lines.append(
-            f"Last delivery: issue {last.issue_date} — {last.state}{when}, "
-            f"{last.messages} messages{error}."
-        )
-    for d in unfinished:
-        if d.origin == "manual" and d.started:
-            lines.append(
-                f"Unfinished: issue {d.issue_date} posted by hand, {d.messages} messages so far; "
-                f"finish it with: python -m bot post --channel {d.channel_id} "
-                f"--date {d.issue_date}"
-            )
+        coming = outlook(sub.schedule, now, newest, delivered, max_age=max_age)
+        lines = _schedule_lines(sub, coming)
+    lines.append(_last_delivery_line(last))
+    lines.extend(
+        f"Unfinished: issue {d.issue_date} posted by hand, {d.messages} messages so far; "
+        f"finish it with: python -m bot post --channel {d.channel_id} --date {d.issue_date}"
+        for d in unfinished
+        if d.origin == "manual" and d.started
+    )
     return "\n".join(lines)
+
+
+def _schedule_lines(sub: subscriptions.Subscription, coming: Outlook) -> list[str]:
+    """The schedule, the next post and any failure of a subscribed channel."""
+    days = "every day" if sub.days == "daily" else "weekdays"
+    lines = [f"Schedule: {sub.time_text} {sub.timezone}, {days}.", next_post_text(coming)]
+    if sub.failing:
+        fix = INVITE_HINT if sub.last_error in NOT_IN_CHANNEL else "fix it"
+        lines.append(f"FAILING: {sub.last_error}. To resume, {fix}, then subscribe again.")
+    elif sub.last_error:
+        lines.append(f"Note: {sub.last_error}")
+    return lines
+
+
+def _last_delivery_line(last: ledger.DeliveryView | None) -> str:
+    if last is None:
+        return "Last delivery: none yet."
+    when = f" at {last.finished_at:%Y-%m-%d %H:%M} UTC" if last.finished_at else ""
+    error = f" ({last.last_error})" if last.last_error else ""
+    return (
+        f"Last delivery: issue {last.issue_date} — {last.state}{when}, "
+        f"{last.messages} messages{error}."
+    )
 
 
 def next_post_text(coming: Outlook) -> str:
