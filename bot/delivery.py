@@ -20,6 +20,7 @@ from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
     NotSentError,
+    PartSearch,
     PermanentError,
     UndecidedLookupError,
     metadata_for,
@@ -50,15 +51,7 @@ class Transport(Protocol):
     ) -> str:
         """Post one message; its ts."""
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
+    def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part already in the channel, None when it surely is not there."""
 
 
@@ -279,11 +272,13 @@ class Deliverer:
         """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
         claim = progress.claim
         ts = self.poster.find_part(
-            claim.channel_id,
-            parent_ts=None if part == 0 else progress.parent_ts,
-            delivery_id=claim.delivery_id,
-            part=part,
-            oldest=claim.created_at.timestamp() - 60,
+            PartSearch(
+                claim.channel_id,
+                parent_ts=None if part == 0 else progress.parent_ts,
+                delivery_id=claim.delivery_id,
+                part=part,
+                oldest=claim.created_at.timestamp() - 60,
+            )
         )
         if ts is not None:
             log.info("found part %d of delivery %d already in Slack", part, claim.delivery_id)

@@ -20,6 +20,7 @@ from bot.delivery import Deliverer
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import (
     ChannelPacer,
+    PartSearch,
     SlackPoster,
     UndecidedLookupError,
     make_lookup_client,
@@ -115,9 +116,9 @@ def test_more_pages_than_the_limit_is_undecided_not_absent(archive: Database) ->
         )
         poster.max_lookup_pages = 2
         with pytest.raises(UndecidedLookupError):
-            poster.find_part("CL3", parent_ts=None, delivery_id=1, part=0, oldest=0.0)
+            poster.find_part(PartSearch("CL3", None, 1, 0, 0.0))
         poster.max_lookup_pages = 3  # with enough pages, absent is absent
-        assert poster.find_part("CL3", parent_ts=None, delivery_id=1, part=0, oldest=0.0) is None
+        assert poster.find_part(PartSearch("CL3", None, 1, 0, 0.0)) is None
         assert len(stub.calls_to("conversations.history")) == 5
 
 

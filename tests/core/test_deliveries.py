@@ -10,7 +10,7 @@ import pytest
 
 from bot.delivery import Deliverer
 from bot.ingestion import ingest_files
-from bot.slack.poster import AmbiguousError, NotSentError, PermanentError
+from bot.slack.poster import AmbiguousError, NotSentError, PartSearch, PermanentError
 from bot.slack.rendering import Message, issue_messages
 from bot.store.db import Database
 from bot.store.queries import get_issue
@@ -52,16 +52,12 @@ class FakeSlack:
             raise AmbiguousError("TimeoutError")
         return ts
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
-        found = [m["ts"] for m in self.messages if m["channel"] == channel and m["part"] == part]
+    def find_part(self, search: PartSearch) -> str | None:
+        found = [
+            m["ts"]
+            for m in self.messages
+            if m["channel"] == search.channel and m["part"] == search.part
+        ]
         return found[0] if found else None
 
     def parts(self, channel: str) -> list[int]:
