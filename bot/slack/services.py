@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core.workspaces import ForgetInstallation, forget_nothing
 from bot.slack.answers import Answers
 from bot.store.db import Database
 
@@ -22,6 +23,8 @@ class Services:
     database: Database
     answers: Answers
     clock: Clock
+    # Deletes a workspace's installation on uninstall (multi-workspace mode: the OAuth store).
+    forget_installation: ForgetInstallation = forget_nothing
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="digest")
     )
