@@ -18,6 +18,7 @@ from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker import Dispatcher, Worker
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
@@ -43,9 +44,17 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
     # A change made through /digest subscribe is picked up by the next sync (every 30 s).
     with database.write() as session:
         subscriptions.subscribe(
-            session, "C1", hour=10, minute=15, timezone="UTC", days="daily", user_id="U1", now=NOW
+            session,
+            WS,
+            "C1",
+            hour=10,
+            minute=15,
+            timezone="UTC",
+            days="daily",
+            user_id="U1",
+            now=NOW,
         )
-        subscriptions.unsubscribe(session, "C2")
+        subscriptions.unsubscribe(session, WS, "C2")
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
     assert set(jobs) == {"channel:C1"}

@@ -26,6 +26,7 @@ from bot.config import normalise_database_url
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret-0123"
@@ -267,12 +268,19 @@ def _record_post(database: Database, channel: str, ts: str) -> int:
             .where(ArticleRow.issue_id == issue_id)
             .order_by(ArticleRow.position)
         )
-        delivery = DeliveryRow(channel_id=channel, issue_id=issue_id, state="posted")
+        delivery = DeliveryRow(
+            team_id=WS.team_id, channel_id=channel, issue_id=issue_id, state="posted"
+        )
         session.add(delivery)
         session.flush()
         session.add(
             DeliveryMessageRow(
-                delivery_id=delivery.id, part=1, channel_id=channel, ts=ts, article_id=article_id
+                team_id=WS.team_id,
+                delivery_id=delivery.id,
+                part=1,
+                channel_id=channel,
+                ts=ts,
+                article_id=article_id,
             )
         )
     assert article_id is not None
