@@ -68,7 +68,7 @@ def upgrade() -> None:
 def _rekey_processed_events() -> None:
     """processed_events gets (enterprise_id, team_id, event_id) as its key, rows copied."""
     op.drop_index("ix_processed_events_received_at", table_name="processed_events")
-    op.rename_table("processed_events", "processed_events_0007")
+    _set_aside("processed_events", "processed_events_0007")
     op.create_table(
         "processed_events",
         *_workspace_columns(),
@@ -84,6 +84,13 @@ def _rekey_processed_events() -> None:
     op.create_index("ix_processed_events_received_at", "processed_events", ["received_at"])
 
 
+def _set_aside(table: str, new_name: str) -> None:
+    """Rename a table (and, on PostgreSQL, its primary key, whose name is an index's)."""
+    op.rename_table(table, new_name)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"ALTER TABLE {new_name} RENAME CONSTRAINT pk_{table} TO pk_{new_name}")
+
+
 def downgrade() -> None:
     """Back to one workspace: only unassigned rows and the first workspace's rows can be kept."""
     op.drop_table("workspace_admins")
@@ -93,7 +100,7 @@ def downgrade() -> None:
         " ORDER BY enterprise_id, team_id LIMIT 1)"
     )
     op.drop_index("ix_processed_events_received_at", table_name="processed_events")
-    op.rename_table("processed_events", "processed_events_0008")
+    _set_aside("processed_events", "processed_events_0008")
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.Text(), nullable=False),
