@@ -7,10 +7,7 @@ from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.clock import Clock, utc_now
 from bot.config import Settings
@@ -39,11 +36,9 @@ def token_identity(settings: Settings) -> TokenIdentity:
         raise IdentityError("SLACK_BOT_TOKEN is not set")
     kwargs: dict[str, object] = {
         "token": settings.slack_bot_token.get_secret_value(),
-        "timeout": 10,
-        "retry_handlers": [
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-        ],
+        # Asked once at start: an unreachable Slack must not hold the process up for long.
+        "timeout": 5,
+        "retry_handlers": [RateLimitErrorRetryHandler(max_retry_count=1)],
     }
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url

@@ -36,8 +36,8 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
     subscribe(database, "C2", hour=7, minute=30, timezone="Asia/Kolkata", now=NOW)
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"channel:C1", "channel:C2"}
-    berlin = jobs["channel:C1"].trigger
+    assert set(jobs) == {"channel:T111:C1", "channel:T111:C2"}
+    berlin = jobs["channel:T111:C1"].trigger
     assert str(berlin.timezone) == "Europe/Berlin"
     fields = {f.name: str(f) for f in berlin.fields}
     assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("9", "0", "mon-fri")
@@ -57,8 +57,8 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
         subscriptions.unsubscribe(session, WS, "C2")
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"channel:C1"}
-    fields = {f.name: str(f) for f in jobs["channel:C1"].trigger.fields}
+    assert set(jobs) == {"channel:T111:C1"}
+    fields = {f.name: str(f) for f in jobs["channel:T111:C1"].trigger.fields}
     assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("10", "15", "*")
 
 

@@ -103,7 +103,8 @@ def served_bot(url: str, tmp: Path, extra_env: dict[str, str] | None = None) -> 
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # Start-up takes seconds on a loaded machine (imports, auth.test, gunicorn's fork).
+        for _ in range(300):
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=1) as r:  # noqa: S310
                     if r.status == 200:

@@ -107,7 +107,7 @@ def test_uninstall_purges_one_workspace_and_a_reinstall_starts_clean(
             event = reaction("reaction_added", "U1", "C1", TS)
             assert bot.event(event, f"EvSave{team.team_id}", team=team.team_id) == 200
             bot.command("subscribe 09:00 UTC", "U1", "C1", team.team_id)
-            bot.command("admins add <@U2|two>", "U1", "C1", team.team_id)
+            bot.command("admins add <@U0TWO|two>", "U1", "C1", team.team_id)
         wait_for(lambda: all(rows(bot.database, t)["saves"] == 1 for t in (ONE, TWO)))
         before = rows(bot.database, ONE)
         assert all(before.values()), before
