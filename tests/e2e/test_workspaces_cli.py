@@ -105,9 +105,7 @@ def test_list_and_remove_as_an_operator(database_url: str, tmp_path: Path) -> No
         database.dispose()
 
 
-def test_single_workspace_commands_use_the_tokens_team(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_single_workspace_commands_use_the_tokens_team(database_url: str, tmp_path: Path) -> None:
     database = Database(database_url)
     try:
         subscribe(database, "C5", now=NOW)  # the stand-in's workspace, T111
