@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from bot.core.grammar import Schedule
 from bot.core.workspace import Workspace
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.subscriptions import Subscription
-
-NOT_ALLOWED = "Only the digest admins can change this channel's schedule."
-
-
-def may_change(admin_ids: Iterable[str], user_id: str) -> bool:
-    """Whether a person may change a channel's subscription (anyone, when no admins are set)."""
-    admins = set(admin_ids)
-    return not admins or user_id in admins
 
 
 def subscribe(
