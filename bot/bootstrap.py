@@ -16,6 +16,7 @@ from bot.store.db import Database
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
@@ -32,8 +33,27 @@ def bolt_app(
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
-    services = Services(lookups, database, clock, settings.save_emoji, answer_executor())
+    services = Services(
+        lookups,
+        database,
+        clock,
+        settings.save_emoji,
+        answer_executor(),
+        forget_installation(settings, database),
+    )
     return create_app(settings, services, client=client, socket_mode=socket_mode)
+
+
+def forget_installation(settings: Settings, database: Database) -> ForgetInstallation:
+    """What deletes a workspace's installation when it uninstalls or an operator removes it.
+
+    One workspace: its token lives in the environment, so nothing is stored to delete.
+    """
+    from bot.core.workspaces import forget_nothing
+
+    # Many workspaces: the OAuth installation store's forget (bot.slack.installations) is
+    # wired here once that store exists.
+    return forget_nothing
 
 
 def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSGIApp:
@@ -61,9 +81,11 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
     """Scheduled posting and (when sources are configured) source polling."""
+    from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
     from bot.worker import Dispatcher, Worker
 
+    adopt_at_start(settings, database, clock)
     dispatcher = Dispatcher(
         database,
         deliverer(settings, database, clock),

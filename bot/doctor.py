@@ -188,7 +188,7 @@ def check_subscriptions(database: Database, client: WebClient | None) -> Iterato
     from bot.store import subscriptions
 
     with database.read() as session:
-        subs = subscriptions.list_subscriptions(session)
+        subs = subscriptions.all_subscriptions(session)
     if not subs:
         fix = "in a channel: /digest subscribe 09:00 Europe/Berlin weekdays"
         yield warn("subscriptions", "no channel is subscribed", fix)

@@ -64,6 +64,7 @@ def secret_filter(settings: Settings) -> SecretFilter:
             settings.slack_bot_token,
             settings.slack_signing_secret,
             settings.slack_app_token,
+            settings.slack_client_secret,
         )
         if value is not None
     ]

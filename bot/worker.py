@@ -23,6 +23,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.core.workspace import Workspace
 from bot.delivery import Deliverer, DeliveryResult
 from bot.lease import is_gone
 from bot.schedule import decide
@@ -31,6 +32,9 @@ from bot.store import ledger, queries, subscriptions
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
+
+# A channel of one workspace: channel ids are only unique within a workspace.
+ChannelKey = tuple[Workspace, str]
 
 SYNC_SECONDS = 30
 RESUME_SECONDS = 5
@@ -47,10 +51,10 @@ class Dispatcher:
     max_age: dt.timedelta = dt.timedelta(days=2)
     grace: dt.timedelta = dt.timedelta(hours=6)
     concurrency: int = 256
-    _warned: set[tuple[str, dt.datetime]] = field(default_factory=set)
+    _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def schedule_due(self, channels: Iterable[str] | None = None) -> int:
+    def schedule_due(self, channels: Iterable[ChannelKey] | None = None) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
         now = self.clock()
         created = 0
@@ -59,22 +63,30 @@ class Dispatcher:
             ids = queries.recent_issues(session, RECENT_ISSUES)
             subs = [
                 sub
-                for sub in subscriptions.list_subscriptions(session)
-                if wanted is None or sub.channel_id in wanted
+                for sub in subscriptions.all_subscriptions(session)
+                if wanted is None or (sub.workspace, sub.channel_id) in wanted
             ]
-            delivered = ledger.delivered_dates(session, (sub.channel_id for sub in subs))
+            delivered: dict[ChannelKey, set[dt.date]] = {}
+            for workspace in {sub.workspace for sub in subs}:
+                mine = [sub.channel_id for sub in subs if sub.workspace == workspace]
+                dates = ledger.delivered_dates(session, workspace, mine)
+                delivered |= {(workspace, c): days for c, days in dates.items()}
             for sub in subs:
                 decision = decide(
                     sub.schedule,
                     now,
                     list(ids),
-                    delivered[sub.channel_id],
+                    delivered[(sub.workspace, sub.channel_id)],
                     max_age=self.max_age,
                     grace=self.grace,
                 )
                 if decision.action == "post" and decision.issue_date is not None:
                     ledger.ensure_delivery(
-                        session, sub.channel_id, ids[decision.issue_date], due_at=decision.slot
+                        session,
+                        sub.workspace,
+                        sub.channel_id,
+                        ids[decision.issue_date],
+                        due_at=decision.slot,
                     )
                     created += 1
                 elif decision.action == "missed" and decision.slot is not None:
@@ -84,7 +96,7 @@ class Dispatcher:
     def _warn_missed(
         self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
     ) -> None:
-        key = (sub.channel_id, slot)
+        key = ((sub.workspace, sub.channel_id), slot)
         if key in self._warned:
             return
         self._warned.add(key)
@@ -93,8 +105,10 @@ class Dispatcher:
             f"missed the {local:%Y-%m-%d %H:%M %Z} post of issue {day} (the worker was not "
             f"running within {self.grace} of it); skipped"
         )
-        log.warning("channel %s %s", sub.channel_id, message)
-        subscriptions.note_problem(session, sub.channel_id, message[0].upper() + message[1:] + ".")
+        log.warning("channel %s of %s %s", sub.channel_id, sub.workspace, message)
+        subscriptions.note_problem(
+            session, sub.workspace, sub.channel_id, message[0].upper() + message[1:] + "."
+        )
 
     def sendable(self) -> list[int]:
         """The open deliveries the worker may send: scheduled ones of subscribed channels, not
@@ -102,11 +116,13 @@ class Dispatcher:
         Manual `post` deliveries are left to a rerun of `post`."""
         now = self.clock()
         with self.database.read() as session:
-            subscribed = {s.channel_id for s in subscriptions.list_subscriptions(session)}
-            candidates = ledger.open_deliveries(session)
+            subscribed = {
+                (s.workspace, s.channel_id) for s in subscriptions.all_subscriptions(session)
+            }
+            candidates = ledger.open_deliveries(session, None)
         wanted: list[int] = []
         for d in candidates:
-            if d.origin != "schedule" or d.channel_id not in subscribed:
+            if d.origin != "schedule" or (d.workspace, d.channel_id) not in subscribed:
                 continue
             held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
             if held and not is_gone(d.lease_owner):
@@ -150,10 +166,15 @@ class Dispatcher:
             log.exception("delivery %d crashed", delivery_id)
             return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
 
-    def tick(self, channels: Iterable[str] | None = None) -> list[DeliveryResult]:
+    def tick(self, channels: Iterable[ChannelKey] | None = None) -> list[DeliveryResult]:
         """Schedule what is due, then send whatever is open."""
         self.schedule_due(channels)
         return self.run_open()
+
+
+def _job_id(channel: ChannelKey) -> str:
+    workspace, channel_id = channel
+    return f"channel:{workspace}:{channel_id}"
 
 
 class Worker:
@@ -171,13 +192,13 @@ class Worker:
         self.scheduler = BlockingScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
         self.tick_seconds = tick_seconds
-        self._jobs: dict[str, tuple[int, int, str, str]] = {}
+        self._jobs: dict[ChannelKey, tuple[int, int, str, str]] = {}
 
     def sync_jobs(self) -> None:
         """Make the cron jobs match the subscriptions table (added, changed, removed)."""
         with self.dispatcher.database.read() as session:
-            subs = subscriptions.list_subscriptions(session)
-        wanted = {s.channel_id: (s.hour, s.minute, s.timezone, s.days) for s in subs}
+            subs = subscriptions.all_subscriptions(session)
+        wanted = {(s.workspace, s.channel_id): (s.hour, s.minute, s.timezone, s.days) for s in subs}
         for channel, spec in wanted.items():
             if self._jobs.get(channel) == spec:
                 continue
@@ -191,7 +212,7 @@ class Worker:
                     day_of_week="mon-fri" if days == "weekdays" else "*",
                 ),
                 kwargs={"channels": [channel]},
-                id=f"channel:{channel}",
+                id=_job_id(channel),
                 replace_existing=True,
                 # The database, not APScheduler, decides catch-up; a late wake-up still runs.
                 misfire_grace_time=int(self.dispatcher.grace.total_seconds()),
@@ -200,7 +221,7 @@ class Worker:
             )
             self._jobs[channel] = spec
         for channel in set(self._jobs) - set(wanted):
-            self.scheduler.remove_job(f"channel:{channel}")
+            self.scheduler.remove_job(_job_id(channel))
             del self._jobs[channel]
 
     def _sync_and_tick(self) -> None:

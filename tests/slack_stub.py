@@ -93,6 +93,9 @@ class SlackStub:
         # What auth.test reports in x-oauth-scopes and tokens Slack answers invalid_auth for.
         self.scopes: set[str] = manifest_scopes()
         self.invalid_tokens: set[str] = set()
+        # Per-token identities: what auth.test answers for a token (team_id, team, enterprise_id);
+        # a token not listed belongs to T111 "Example".
+        self.identities: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
         self._state = _State()
         self._lock = threading.RLock()
@@ -389,6 +392,11 @@ class SlackStub:
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
+    def _auth_test(self, token: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """auth.test for one token: its own identity when one is set, else the default."""
+        status, body, headers = self._answer("auth.test", {})
+        return status, body | self.identities.get(token, {}), headers
+
     def _answer(
         self, method: str, params: dict[str, Any]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -515,7 +523,11 @@ class SlackStub:
                     )
                     self._send(fault.status, {"ok": False, "error": error}, extra)
                     return
-                status, body, extra = stub._answer(method, params)
+                token = authorization.removeprefix("Bearer ")
+                if method == "auth.test":
+                    status, body, extra = stub._auth_test(token)
+                else:
+                    status, body, extra = stub._answer(method, params)
                 self._send(status, body, extra)
 
         return Handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.core.workspace import Workspace
 from bot.store.archive import read_version
 from bot.store.db import Database
 from bot.store.queries import (
@@ -65,7 +66,7 @@ def issue(database: Database, day: dt.date | None) -> IssueLookup:
     return IssueLookup(day, found, nearby)
 
 
-def saved(database: Database, user_id: str, offset: int = 0) -> Page:
-    """A person's saved articles, most recently saved first."""
+def saved(database: Database, workspace: Workspace, user_id: str, offset: int = 0) -> Page:
+    """A person's saved articles in a workspace, most recently saved first."""
     with database.read() as session:
-        return saved_articles(session, user_id, PAGE_SIZE, offset)
+        return saved_articles(session, workspace, user_id, PAGE_SIZE, offset)

@@ -182,13 +182,20 @@ class ArticleCompanyRow(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+def _workspace_column(*, primary_key: bool = False) -> Mapped[str]:
+    """enterprise_id / team_id of a per-workspace row ('' when not in Enterprise Grid)."""
+    return mapped_column(String(32), default="", server_default="", primary_key=primary_key)
+
+
 class SaveRow(Base):
-    """An article a person saved (by reaction); private to that person."""
+    """An article a person saved (by reaction); private to that person in that workspace."""
 
     __tablename__ = "saves"
-    __table_args__ = (UniqueConstraint("user_id", "article_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
@@ -204,6 +211,8 @@ class ProcessedEventRow(Base):
 
     __tablename__ = "processed_events"
 
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
 
@@ -212,9 +221,11 @@ class DeliveryRow(Base):
     """One issue going to one channel: claimed with a lease, then posted part by part."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("channel_id", "issue_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id", "issue_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
     channel_id: Mapped[str] = mapped_column(String(32))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
@@ -239,10 +250,12 @@ class DeliveryMessageRow(Base):
     __tablename__ = "delivery_messages"
     __table_args__ = (
         UniqueConstraint("delivery_id", "part"),
-        UniqueConstraint("channel_id", "ts"),
+        UniqueConstraint("enterprise_id", "team_id", "channel_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
     part: Mapped[int] = mapped_column(Integer)
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -257,9 +270,12 @@ class SubscriptionRow(Base):
     """A channel's schedule: local time, IANA timezone and which days."""
 
     __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
+    channel_id: Mapped[str] = mapped_column(String(32))
     hour: Mapped[int] = mapped_column(Integer)
     minute: Mapped[int] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64))
@@ -270,6 +286,31 @@ class SubscriptionRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WorkspaceRow(Base):
+    """A workspace the bot knows: its name (cached), who installed the app, since when."""
+
+    __tablename__ = "workspaces"
+
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    installer_id: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WorkspaceAdminRow(Base):
+    """A person `/digest admins add` made a digest admin of one workspace."""
+
+    __tablename__ = "workspace_admins"
+
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_by: Mapped[str | None] = mapped_column(String(32))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class FeedStateRow(Base):

@@ -42,6 +42,8 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict[str, Any]) -> None:
         "reaction_added",
         "reaction_removed",
         "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

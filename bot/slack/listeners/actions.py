@@ -8,6 +8,8 @@ from typing import Any
 
 from slack_bolt import App, Respond
 
+from bot.core.workspace import Workspace
+from bot.slack.answers import Asker
 from bot.slack.listeners.events import ack_at_once
 from bot.slack.rendering import ACTION_MORE, ACTION_SHARE, decode_action, render_text
 from bot.slack.services import Services
@@ -15,31 +17,44 @@ from bot.slack.services import Services
 log = logging.getLogger(__name__)
 
 
+def _asker(body: dict[str, Any], context: Any) -> Asker:
+    """Who clicked, where, in which workspace (Bolt's context)."""
+    user_id = str((body.get("user") or {}).get("id", ""))
+    channel_id = str((body.get("channel") or {}).get("id", ""))
+    return Asker(user_id, channel_id, Workspace.from_context(context))
+
+
 def handle_more(
-    services: Services, action: dict[str, Any], body: dict[str, Any], respond: Respond
+    services: Services,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    context: Any,
 ) -> None:
     """Replace the ephemeral answer with its next page."""
     decoded = decode_action(str(action.get("value", "")))
-    user_id = (body.get("user") or {}).get("id", "")
     if decoded is None:
         respond(text=render_text("That button has expired.").text, replace_original=False)
         return
     kind, query, offset = decoded
-    message = services.answers.page(kind, query, offset, user_id, shareable=True)
+    message = services.answers.page(kind, query, offset, _asker(body, context), shareable=True)
     respond(text=message.text, blocks=message.blocks, replace_original=True)
 
 
 def handle_share(
-    services: Services, action: dict[str, Any], body: dict[str, Any], respond: Respond
+    services: Services,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    context: Any,
 ) -> None:
     """Post the answer for everyone in the channel."""
     decoded = decode_action(str(action.get("value", "")))
-    user_id = (body.get("user") or {}).get("id", "")
     if decoded is None or decoded[0] == "saved":
         respond(text=render_text("That cannot be shared.").text, replace_original=False)
         return
     kind, query, offset = decoded
-    message = services.answers.page(kind, query, offset, user_id, shareable=False)
+    message = services.answers.page(kind, query, offset, _asker(body, context), shareable=False)
     respond(
         text=message.text,
         blocks=message.blocks,
