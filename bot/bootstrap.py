@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from bot.delivery import Deliverer
     from bot.slack.answers import Answers
+    from bot.slack.installations import InstalledTokens, TokenSource
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
 
@@ -36,12 +37,38 @@ def bolt_app(
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
+    from bot.slack.oauth import record_nothing
     from bot.slack.services import Services
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
     services = Services(settings, database, lookups, clock)
-    return create_app(settings, services, client=client, socket_mode=socket_mode)
+    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
+    return create_app(
+        settings,
+        services,
+        client=client,
+        socket_mode=socket_mode,
+        tokens=tokens,
+        # Once per-workspace admins exist: functools.partial(workspaces.set_installer, database)
+        on_installed=record_nothing,
+    )
+
+
+def installed_tokens(
+    settings: Settings, database: Database, clock: Clock = utc_now
+) -> InstalledTokens:
+    """Many workspaces: the installations (encrypted, refreshed, forgettable)."""
+    from bot.slack.installations import installed_tokens as build
+
+    return build(settings, database, clock)
+
+
+def token_source(settings: Settings, database: Database, clock: Clock = utc_now) -> TokenSource:
+    """Workspace → bot token: SLACK_BOT_TOKEN, or each workspace's installation."""
+    from bot.slack.installations import token_source as build
+
+    return build(settings, database, clock)
 
 
 def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSGIApp:
@@ -68,18 +95,28 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
 
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
-    """Scheduled posting and (when sources are configured) source polling."""
+    """Scheduled posting, source polling (when sources are configured) and, with many
+    workspaces, the refresh of rotating tokens."""
     from bot.sources import Poller
     from bot.worker import Dispatcher, Worker
 
-    dispatcher = Dispatcher(
-        database,
-        deliverer(settings, database, clock),
-        clock,
-        max_age=dt.timedelta(days=settings.max_issue_age_days),
-        grace=dt.timedelta(hours=settings.catchup_grace_hours),
-    )
+    dispatcher = None
+    # Many workspaces: posting needs per-workspace transports built from token_source();
+    # until they exist, a SLACK_BOT_TOKEN still posts as one workspace.
+    if settings.slack_bot_token is not None:
+        dispatcher = Dispatcher(
+            database,
+            deliverer(settings, database, clock),
+            clock,
+            max_age=dt.timedelta(days=settings.max_issue_age_days),
+            grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        )
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)
-    return Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes))
+    refresh = None
+    if settings.multi_workspace:
+        refresh = installed_tokens(settings, database, clock).refresh_due
+    return Worker(
+        dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes), refresh_tokens=refresh
+    )
