@@ -26,13 +26,14 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy import Text, and_
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from bot.config import Settings
 from bot.core.workspace import Workspace
 from bot.lease import new_owner
 from bot.store import token_leases
-from bot.store.db import Database
+from bot.store.db import Database, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ STATE_SECONDS = 600  # an Add to Slack click must come back within ten minutes
 REFRESH_LEASE = dt.timedelta(seconds=60)
 # How long a request waits for another process's refresh of the same workspace to finish.
 REFRESH_WAIT_SECONDS = 15.0
+SAVE_RETRY_SECONDS = 120.0
 KEY_HINT = (
     "generate one with: python -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())'"
@@ -115,7 +117,10 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
     """slack_sdk's SQLAlchemy installation store with every token column encrypted."""
 
     def __init__(self, client_id: str, database: Database, cipher: MultiFernet) -> None:
-        super().__init__(client_id=client_id, engine=database.engine, logger=log)
+        # The store reads before it writes in one transaction: on SQLite that transaction must
+        # take the write lock up front (a deferred one fails at once when another writes).
+        engine = database.engine.execution_options(sqlite_begin="IMMEDIATE")
+        super().__init__(client_id=client_id, engine=engine, logger=log)
         for table in (self.installations, self.bots):
             for name in TOKEN_COLUMNS:
                 if name in table.c:
@@ -155,7 +160,8 @@ class SingleUseStateStore(SQLAlchemyOAuthStateStore):
     redirect cannot both succeed."""
 
     def __init__(self, database: Database, expiration_seconds: int = STATE_SECONDS) -> None:
-        super().__init__(expiration_seconds=expiration_seconds, engine=database.engine, logger=log)
+        engine = database.engine.execution_options(sqlite_begin="IMMEDIATE")
+        super().__init__(expiration_seconds=expiration_seconds, engine=engine, logger=log)
 
     def create_tables(self) -> None:
         """Never: migration 0009 creates the table."""
@@ -239,12 +245,28 @@ class TokenRefresher:
                 raise
             if refreshed is None:
                 return current
-            self.store.save(refreshed)
+            self._save(refreshed)
             log.info("refreshed the bot token of %s", workspace)
             return refreshed
         finally:
             with self.database.write() as session:
                 token_leases.release(session, workspace, owner)
+
+    def _save(self, installation: Installation) -> None:
+        """Store a refreshed installation, retrying while the database is busy: Slack has
+        already revoked the old refresh token, so losing the new one would lose the workspace."""
+        deadline = time.monotonic() + SAVE_RETRY_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                self.store.save(installation)
+                return
+            except DBAPIError as exc:
+                if not is_transient(exc) or time.monotonic() + pause > deadline:
+                    log.error("could not store the refreshed token: %s", type(exc.orig).__name__)
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def _claim(self, workspace: Workspace, owner: str) -> bool:
         with self.database.write() as session:
