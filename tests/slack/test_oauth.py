@@ -4,8 +4,6 @@ playing Slack's OAuth (codes, oauth.v2.access, per-token identities), both backe
 from __future__ import annotations
 
 import html
-import json
-import os
 import re
 import subprocess
 import sys
