@@ -81,9 +81,9 @@ def test_token_source_gives_each_workspace_its_token_and_forgets(database: Datab
         assert source.token(Workspace("TAAA")) is None
         assert source.token(Workspace("TBBB")) == stub.tokens_of("TBBB")[0]
         with database.read() as session:
-            for table in ("slack_bots", "slack_installations"):
-                teams = session.execute(text(f"SELECT team_id FROM {table}")).scalars().all()
-                assert teams == ["TBBB"]
+            bots = session.execute(text("SELECT team_id FROM slack_bots")).scalars().all()
+            installs = session.execute(text("SELECT team_id FROM slack_installations")).scalars()
+            assert bots == ["TBBB"] and list(installs) == ["TBBB"]
         # A reinstall after forgetting starts from a new installation.
         install(stub, settings, database, "TAAA")
         assert source.token(Workspace("TAAA")) == stub.tokens_of("TAAA")[1]
@@ -114,8 +114,9 @@ def test_tokens_are_unreadable_without_the_key(database: Database) -> None:
         rotated = settings_for(
             stub, DIGEST_ENCRYPTION_KEY=f"{Fernet.generate_key().decode()},{old}"
         )
-        assert token_source(rotated, database, now).token(Workspace("TAAA")) == (
-            stub.tokens_of("TAAA")[0]
+        assert (
+            token_source(rotated, database, now).token(Workspace("TAAA"))
+            == (stub.tokens_of("TAAA")[0])
         )
 
 
