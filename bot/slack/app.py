@@ -24,6 +24,7 @@ from bot.slack.oauth import (
     oauth_settings,
     record_nothing,
 )
+from bot.slack.request_token import RequestTokenClient
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ def make_client(settings: Settings) -> WebClient:
     }
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url
+    if settings.multi_workspace:
+        return RequestTokenClient(**kwargs)
     return WebClient(**kwargs)
 
 
