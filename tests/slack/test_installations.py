@@ -182,3 +182,26 @@ def test_a_rotating_token_is_refreshed_once_however_many_race(database: Database
         # The next token is good for twelve hours: no further refresh.
         assert tokens.refresh_due() == 0
         assert len([c for c in stub.calls_to("oauth.v2.access") if c.params.get("grant_type")]) == 1
+
+
+def test_stand_in_knows_each_token_like_slack(database: Database) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    with SlackStub() as stub:
+        stub.oauth_app(CLIENT_ID, CLIENT_SECRET)
+        settings = settings_for(stub)
+        install(stub, settings, database, "TAAA")
+        install(stub, settings, database, "TBBB")
+        a, b = stub.tokens_of("TAAA")[0], stub.tokens_of("TBBB")[0]
+        assert WebClient(a, base_url=stub.url).auth_test()["team_id"] == "TAAA"
+        assert WebClient(b, base_url=stub.url).auth_test()["team_id"] == "TBBB"
+        errors = []
+        stub.expire(a)
+        stub.revoke("TBBB")
+        for token in (a, b, "xoxb-never-issued"):
+            with pytest.raises(SlackApiError) as caught:
+                WebClient(token, base_url=stub.url).auth_test()
+            errors.append(caught.value.response["error"])
+        assert errors == ["token_expired", "token_revoked", "invalid_auth"]
+        assert stub.tokens_used("auth.test")[-3:] == [a, b, "xoxb-never-issued"]
