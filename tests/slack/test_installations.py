@@ -205,3 +205,15 @@ def test_stand_in_knows_each_token_like_slack(database: Database) -> None:
             errors.append(caught.value.response["error"])
         assert errors == ["token_expired", "token_revoked", "invalid_auth"]
         assert stub.tokens_used("auth.test")[-3:] == [a, b, "xoxb-never-issued"]
+
+
+def test_doctor_checks_the_many_workspace_settings() -> None:
+    from bot.doctor import check_settings
+
+    with SlackStub() as stub:
+        good = settings_for(stub)
+    assert [f.status for f in check_settings(good)] == ["ok"]
+    keyless = list(check_settings(good.model_copy(update={"encryption_key": None})))
+    assert keyless[0].status == "FAIL" and "DIGEST_ENCRYPTION_KEY" in keyless[0].line()
+    key = good.encryption_key.get_secret_value()  # type: ignore[union-attr]
+    assert all(key not in f.line() for f in check_settings(good))
