@@ -23,13 +23,13 @@ def handle_digest(
     ack: Ack,
     command: dict[str, Any],
     respond: Respond,
-    context: BoltContext,
+    context: BoltContext | None = None,
 ) -> None:
     """Answer in the HTTP response when fast, else ack at once and follow up via respond."""
     request = parse_request(command.get("text"))
     asker = Asker(command.get("user_id", ""), command.get("channel_id", ""))
     # Lookups built once per process use the asking workspace's token (bot.slack.request_token).
-    work = with_request_token(context.bot_token)
+    work = with_request_token(context.bot_token if context is not None else None)
     future = services.executor.submit(work.run, services.answers.answer, request, asker)
     try:
         message = future.result(timeout=INLINE_ANSWER_SECONDS)
