@@ -7,6 +7,7 @@ Imports are local so that `worker` never loads the web server and `post` never l
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
+    from bot.slack.installations import InstalledTokens, TokenSource
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
 
@@ -26,6 +28,7 @@ def bolt_app(
     settings: Settings, database: Database, *, socket_mode: bool = False, clock: Clock = utc_now
 ) -> App:
     """The Bolt app with every listener, its Web API client and the use cases they call."""
+    from bot.core.workspaces import set_installer
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
@@ -41,18 +44,44 @@ def bolt_app(
         answer_executor(),
         forget_installation(settings, database),
     )
-    return create_app(settings, services, client=client, socket_mode=socket_mode)
+    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
+    return create_app(
+        settings,
+        services,
+        client=client,
+        socket_mode=socket_mode,
+        tokens=tokens,
+        # The installing user may manage that workspace's schedules.
+        on_installed=partial(set_installer, database),
+    )
+
+
+def installed_tokens(
+    settings: Settings, database: Database, clock: Clock = utc_now
+) -> InstalledTokens:
+    """Many workspaces: the installations (encrypted, refreshed, forgettable)."""
+    from bot.slack.installations import installed_tokens as build
+
+    return build(settings, database, clock)
+
+
+def token_source(settings: Settings, database: Database, clock: Clock = utc_now) -> TokenSource:
+    """Workspace → bot token: SLACK_BOT_TOKEN, or each workspace's installation."""
+    from bot.slack.installations import token_source as build
+
+    return build(settings, database, clock)
 
 
 def forget_installation(settings: Settings, database: Database) -> ForgetInstallation:
     """What deletes a workspace's installation when it uninstalls or an operator removes it.
 
-    One workspace: its token lives in the environment, so nothing is stored to delete.
+    One workspace: its token lives in the environment, so nothing is stored to delete; many:
+    the OAuth installation store's rows for that workspace.
     """
     from bot.core.workspaces import forget_nothing
 
-    # Many workspaces: the OAuth installation store's forget (bot.slack.installations) is
-    # wired here once that store exists.
+    if settings.multi_workspace:
+        return installed_tokens(settings, database).forget
     return forget_nothing
 
 
@@ -80,20 +109,30 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
 
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
-    """Scheduled posting and (when sources are configured) source polling."""
+    """Scheduled posting, source polling (when sources are configured) and, with many
+    workspaces, the refresh of rotating tokens."""
     from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
     from bot.worker import Dispatcher, Worker
 
     adopt_at_start(settings, database, clock)
-    dispatcher = Dispatcher(
-        database,
-        deliverer(settings, database, clock),
-        clock,
-        max_age=dt.timedelta(days=settings.max_issue_age_days),
-        grace=dt.timedelta(hours=settings.catchup_grace_hours),
-    )
+    dispatcher = None
+    # Many workspaces: posting needs per-workspace transports built from token_source();
+    # until they exist, a SLACK_BOT_TOKEN still posts as one workspace.
+    if settings.slack_bot_token is not None:
+        dispatcher = Dispatcher(
+            database,
+            deliverer(settings, database, clock),
+            clock,
+            max_age=dt.timedelta(days=settings.max_issue_age_days),
+            grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        )
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)
-    return Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes))
+    refresh = None
+    if settings.multi_workspace:
+        refresh = installed_tokens(settings, database, clock).refresh_due
+    return Worker(
+        dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes), refresh_tokens=refresh
+    )

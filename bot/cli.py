@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 SECRET_SETTINGS = frozenset(
-    {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET"}
+    {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_SECRET",
+        "DIGEST_ENCRYPTION_KEY",
+    }
 )
 
 app = typer.Typer(
@@ -84,6 +90,17 @@ def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
         return open_database(settings.database_url, upgrade=upgrade)
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
         fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Many workspaces need a client secret and an encryption key: one line if not."""
+    from bot.slack.installations import SettingsError
+    from bot.slack.installations import check_mode as check
+
+    try:
+        check(settings, socket_mode=socket_mode)
+    except SettingsError as exc:
+        fail(str(exc), 2)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -307,8 +324,9 @@ def serve(
     settings = load_settings()
     setup_logging(settings)
     socket_mode = socket or settings.slack_app_token is not None
-    if settings.slack_bot_token is None:
-        fail("SLACK_BOT_TOKEN is not set", 2)
+    check_mode(settings, socket_mode=socket_mode)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
     if not socket_mode and settings.slack_signing_secret is None:
@@ -436,6 +454,7 @@ def worker() -> None:
 
     settings = load_settings()
     setup_logging(settings)
-    if settings.slack_bot_token is None:
-        fail("SLACK_BOT_TOKEN is not set", 2)
+    check_mode(settings)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     bootstrap.worker(settings, open_db(settings)).start()

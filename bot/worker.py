@@ -39,6 +39,7 @@ ChannelKey = tuple[Workspace, str]
 SYNC_SECONDS = 30
 RESUME_SECONDS = 5
 RECENT_ISSUES = 14
+TOKEN_REFRESH_SECONDS = 60
 
 
 @dataclass
@@ -178,16 +179,19 @@ def _job_id(channel: ChannelKey) -> str:
 
 
 class Worker:
-    """One process: the scheduler, the dispatcher and the poller."""
+    """One process: the scheduler, the dispatcher, the poller and (many workspaces) the
+    refresh of rotating bot tokens before they expire."""
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        dispatcher: Dispatcher | None,
         poller: Poller | None,
         poll_interval: dt.timedelta,
         tick_seconds: float = SYNC_SECONDS,
+        refresh_tokens: Callable[[], int] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.refresh_tokens = refresh_tokens
         self.poller = poller
         self.scheduler = BlockingScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
@@ -196,6 +200,8 @@ class Worker:
 
     def sync_jobs(self) -> None:
         """Make the cron jobs match the subscriptions table (added, changed, removed)."""
+        if self.dispatcher is None:
+            return
         with self.dispatcher.database.read() as session:
             subs = subscriptions.all_subscriptions(session)
         wanted = {(s.workspace, s.channel_id): (s.hour, s.minute, s.timezone, s.days) for s in subs}
@@ -225,6 +231,8 @@ class Worker:
             del self._jobs[channel]
 
     def _sync_and_tick(self) -> None:
+        if self.dispatcher is None:
+            return
         self.sync_jobs()
         self.dispatcher.tick()
 
@@ -234,32 +242,45 @@ class Worker:
         report = self.poller.poll()
         if report.ingested or report.failed:
             log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
-            self.dispatcher.tick()
+            if self.dispatcher is not None:
+                self.dispatcher.tick()
 
     def start(self) -> None:
         """Run until SIGTERM/SIGINT."""
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
-        self.scheduler.add_job(
-            self._sync_and_tick,
-            IntervalTrigger(seconds=self.tick_seconds),
-            id="tick",
-            next_run_time=self.dispatcher.clock(),
-            **common,
-        )
-        # Between ticks, pick up any delivery whose sender died (its lease ran out) within
-        # seconds, not at the next tick: one indexed read when there is nothing to do.
-        self.scheduler.add_job(
-            self.dispatcher.run_open,
-            IntervalTrigger(seconds=RESUME_SECONDS),
-            id="resume",
-            **common,
-        )
+        now = self.dispatcher.clock() if self.dispatcher else dt.datetime.now(dt.UTC)
+        if self.dispatcher is not None:
+            self.scheduler.add_job(
+                self._sync_and_tick,
+                IntervalTrigger(seconds=self.tick_seconds),
+                id="tick",
+                next_run_time=now,
+                **common,
+            )
+            # Between ticks, pick up any delivery whose sender died (its lease ran out) within
+            # seconds, not at the next tick: one indexed read when there is nothing to do.
+            self.scheduler.add_job(
+                self.dispatcher.run_open,
+                IntervalTrigger(seconds=RESUME_SECONDS),
+                id="resume",
+                **common,
+            )
         if self.poller is not None:
             self.scheduler.add_job(
                 self._poll,
                 IntervalTrigger(seconds=self.poll_interval.total_seconds()),
                 id="poll",
-                next_run_time=self.dispatcher.clock(),
+                next_run_time=now,
+                **common,
+            )
+        if self.refresh_tokens is not None:
+            # Outside any request: tokens are refreshed well before they expire, one
+            # workspace at a time (and under a per-workspace lease shared with the web).
+            self.scheduler.add_job(
+                self.refresh_tokens,
+                IntervalTrigger(seconds=TOKEN_REFRESH_SECONDS),
+                id="tokens",
+                next_run_time=now,
                 **common,
             )
 

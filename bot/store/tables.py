@@ -324,3 +324,18 @@ class FeedStateRow(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class TokenLeaseRow(Base):
+    """Who refreshes a workspace's rotating bot token right now (refresh tokens are single-use).
+
+    slack_sdk's own installation tables (slack_installations, slack_bots, slack_oauth_states,
+    migration 0009) are read and written by its stores, not mapped here.
+    """
+
+    __tablename__ = "slack_token_leases"
+
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -105,7 +105,7 @@ def test_upgrade_then_adopt_keeps_every_row_for_the_tokens_team(database_url: st
         assert count(database) == expected
         assert all(v == {("", "")} for v in teams(database).values())
         with SlackStub() as stub:
-            stub.identities[TOKEN] = {"team_id": TEAM.team_id, "team": "Adopters"}
+            stub.token_teams[TOKEN] = {"team_id": TEAM.team_id, "team": "Adopters"}
             settings = Settings(  # type: ignore[call-arg]
                 SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=stub.url, DATABASE_URL=database_url
             )
@@ -148,7 +148,7 @@ def test_after_adoption_the_bot_works_for_the_team(database_url: str, tmp_path: 
     old_database(database_url)
     migrate(database_url, "head")
     with SlackStub() as stub:
-        stub.identities[TOKEN] = {"team_id": TEAM.team_id, "team": "Adopters"}
+        stub.token_teams[TOKEN] = {"team_id": TEAM.team_id, "team": "Adopters"}
         env = clean_env(DATABASE_URL=database_url, SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=stub.url)
         listed = run_bot(["subscriptions", "list"], env, tmp_path)
         assert listed.returncode == 0, listed.stderr
