@@ -187,15 +187,20 @@ def _workspace_column(*, primary_key: bool = False) -> Mapped[str]:
     return mapped_column(String(32), default="", server_default="", primary_key=primary_key)
 
 
-class SaveRow(Base):
+class InWorkspace:
+    """The workspace columns of a per-workspace row (its unique keys start with them)."""
+
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
+
+
+class SaveRow(InWorkspace, Base):
     """An article a person saved (by reaction); private to that person in that workspace."""
 
     __tablename__ = "saves"
     __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = _workspace_column()
-    team_id: Mapped[str] = _workspace_column()
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
@@ -217,15 +222,13 @@ class ProcessedEventRow(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
 
 
-class DeliveryRow(Base):
+class DeliveryRow(InWorkspace, Base):
     """One issue going to one channel: claimed with a lease, then posted part by part."""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id", "issue_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = _workspace_column()
-    team_id: Mapped[str] = _workspace_column()
     channel_id: Mapped[str] = mapped_column(String(32))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
@@ -244,7 +247,7 @@ class DeliveryRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class DeliveryMessageRow(Base):
+class DeliveryMessageRow(InWorkspace, Base):
     """A message Slack accepted for a delivery: part 0 is the parent, then one per reply."""
 
     __tablename__ = "delivery_messages"
@@ -254,8 +257,6 @@ class DeliveryMessageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = _workspace_column()
-    team_id: Mapped[str] = _workspace_column()
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
     part: Mapped[int] = mapped_column(Integer)
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -266,15 +267,13 @@ class DeliveryMessageRow(Base):
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
-class SubscriptionRow(Base):
+class SubscriptionRow(InWorkspace, Base):
     """A channel's schedule: local time, IANA timezone and which days."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = _workspace_column()
-    team_id: Mapped[str] = _workspace_column()
     channel_id: Mapped[str] = mapped_column(String(32))
     hour: Mapped[int] = mapped_column(Integer)
     minute: Mapped[int] = mapped_column(Integer)

@@ -9,7 +9,7 @@ from slack_bolt import BoltContext
 
 from bot.config import Settings
 from bot.slack.answers import Answers
-from bot.slack.listeners.actions import handle_more, handle_share
+from bot.slack.listeners.actions import handle_page
 from bot.slack.listeners.commands import handle_digest
 from bot.slack.listeners.events import handle_app_home_opened, handle_reaction
 from bot.slack.services import Services, answer_executor
@@ -68,8 +68,8 @@ def test_buttons_with_bad_values_say_so(database: Database) -> None:
     svc = services(database)
     respond = Recorder()
     body = {"user": {"id": "U1"}}
-    handle_more(svc, {"value": "garbage"}, body, respond, CONTEXT)  # type: ignore[arg-type]
-    handle_share(svc, {"value": "garbage"}, body, respond, CONTEXT)  # type: ignore[arg-type]
+    handle_page(False, svc, {"value": "garbage"}, body, respond, CONTEXT)  # type: ignore[arg-type]
+    handle_page(True, svc, {"value": "garbage"}, body, respond, CONTEXT)  # type: ignore[arg-type]
     assert [c["text"] for c in respond.calls] == [
         "That button has expired.",
         "That cannot be shared.",
