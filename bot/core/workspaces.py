@@ -7,11 +7,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from bot.core.workspace import Workspace
 from bot.store import workspaces as store
-from bot.store.db import Database
+from bot.store.db import Database, Session
 
 log = logging.getLogger(__name__)
 

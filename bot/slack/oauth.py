@@ -15,16 +15,10 @@ from slack_sdk.oauth.installation_store import Installation
 
 from bot.config import Settings
 from bot.core.workspace import Workspace
-from bot.slack.installations import (
-    STATE_SECONDS,
-    InstalledTokens,
-    RefreshBusyError,
-    SingleUseStateStore,
-    oauth_client,
-    workspace_of,
-)
+from bot.slack.installations import InstalledTokens, RefreshBusyError, oauth_client
 from bot.slack.scopes import required_scopes
 from bot.store.db import Database
+from bot.store.installations import STATE_SECONDS, SingleUseStateStore, workspace_of
 
 log = logging.getLogger(__name__)
 
