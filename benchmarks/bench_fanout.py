@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO / "tests"))
 from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
-from bot.core.workspace import Workspace  # noqa: E402
 from bot.ingestion import expand_paths, ingest_files  # noqa: E402
 from bot.store import subscriptions  # noqa: E402
 from bot.store.db import open_database  # noqa: E402
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow  # noqa: E402
+from bot.workspace import Workspace  # noqa: E402
 
 WS = Workspace("T111")  # the Slack stand-in's workspace
 

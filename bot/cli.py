@@ -23,10 +23,10 @@ from bot.search_cli import search_app
 from bot.workspaces_cli import TEAM_HELP, workspaces_app
 
 if TYPE_CHECKING:
-    from bot.core.workspace import Workspace
     from bot.delivery import Deliverer, DeliveryResult
     from bot.ingestion import FileOutcome
     from bot.store.db import Database
+    from bot.workspace import Workspace
 
 # Commands import what they use when they run: `worker` never loads the web server or the
 # parser's word lists, and every command starts faster.

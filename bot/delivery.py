@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from bot.clock import Clock, utc_now
-from bot.core.workspace import Workspace
 from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
@@ -30,6 +29,7 @@ from bot.slack.rendering import Message, issue_messages
 from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import IssueView, get_issue
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

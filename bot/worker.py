@@ -23,13 +23,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.core.workspace import Workspace
 from bot.delivery import Deliverer, DeliveryResult
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
 from bot.store import ledger, queries, subscriptions
 from bot.store.db import Database
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

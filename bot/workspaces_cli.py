@@ -9,8 +9,8 @@ import typer
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.core.workspace import Workspace
     from bot.store.db import Database
+    from bot.workspace import Workspace
 
 workspaces_app = typer.Typer(
     help="Workspaces the bot serves: list them, remove one and all its data.",
@@ -38,9 +38,9 @@ def resolve_workspace(settings: Settings, database: Database, team: str | None) 
     adopting rows from before workspaces); without a token, the only known one.
     """
     from bot.cli import fail
-    from bot.core.workspace import UNASSIGNED, Workspace
     from bot.slack.identity import IdentityError, adopt_token_workspace
     from bot.store import workspaces
+    from bot.workspace import UNASSIGNED, Workspace
 
     if team is not None and not TEAM_RE.match(team):
         fail(f"{team[:40]!r} is not a Slack team id (like T0123456789)")

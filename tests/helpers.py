@@ -8,11 +8,11 @@ import socket
 
 from sqlalchemy import update
 
-from bot.core.workspace import Workspace
 from bot.schedule import Days
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
+from bot.workspace import Workspace
 
 # The bot's own settings: a test states the ones it means, never inherits the developer's.
 # The workspace of the Slack stand-in's token (auth.test) and of the signed test payloads.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.core.workspace import Workspace
 from bot.store.archive import read_version
 from bot.store.db import Database
 from bot.store.queries import (
@@ -19,6 +18,7 @@ from bot.store.queries import (
     search_topic,
 )
 from bot.store.saves import saved_articles
+from bot.workspace import Workspace
 
 PAGE_SIZE = 10
 

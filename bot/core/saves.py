@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.core.workspace import Workspace
 from bot.store import saves
 from bot.store.db import Database
 from bot.store.queries import IssueView, Page, get_issue
+from bot.workspace import Workspace
 
 HOME_SAVED = 10
 

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.workspace import Workspace
 from bot.schedule import Outlook, outlook
 from bot.store import ledger, subscriptions
 from bot.store.db import Database
 from bot.store.queries import latest_issue_date
+from bot.workspace import Workspace
 
 BOT_NAME = "Engineering @ Scale"  # features.bot_user.display_name in manifest.yml
 INVITE_HINT = f"invite the bot with `/invite @{BOT_NAME}`"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.core.grammar import Schedule
-from bot.core.workspace import Workspace
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.subscriptions import Subscription
+from bot.workspace import Workspace
 
 
 def subscribe(

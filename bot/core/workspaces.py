@@ -7,9 +7,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bot.core.workspace import Workspace
 from bot.store import workspaces as store
 from bot.store.db import Database, Session
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from bot.core import lookups, workspaces
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import Request, parse_admins, parse_day, parse_schedule
 from bot.core.status import INVITE_HINT, channel_status
-from bot.core.workspace import UNASSIGNED, Workspace
 from bot.core.workspaces import AdminPolicy, SlackAdminCheck
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.membership import Membership, not_member_text
 from bot.slack.rendering import Message
 from bot.store.db import Database
+from bot.workspace import UNASSIGNED, Workspace
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.core import workspaces
-from bot.core.workspace import Workspace
 from bot.store.db import Database
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

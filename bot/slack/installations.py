@@ -24,7 +24,6 @@ from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.config import Settings
-from bot.core.workspace import Workspace
 from bot.lease import new_owner
 from bot.store import token_leases
 from bot.store.db import Database
@@ -35,6 +34,7 @@ from bot.store.installations import (
 from bot.store.installations import (
     SettingsError as SettingsError,  # re-exported: the error `serve`, `worker`, doctor report
 )
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store import Installation
 
 from bot.config import Settings
-from bot.core.workspace import Workspace
 from bot.slack.installations import InstalledTokens, RefreshBusyError, oauth_client
 from bot.slack.scopes import required_scopes
 from bot.store.db import Database
 from bot.store.installations import STATE_SECONDS, SingleUseStateStore, workspace_of
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
-from bot.core.workspace import Workspace
 from bot.store.db import Database, is_transient
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

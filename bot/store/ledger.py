@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import UNASSIGNED, Workspace
 from bot.store.sql import in_workspace, insert_ignore, workspace_values
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
+from bot.workspace import UNASSIGNED, Workspace
 
 PENDING, SENDING, POSTED, FAILED, SKIPPED = "pending", "sending", "posted", "failed", "skipped"
 

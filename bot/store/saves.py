@@ -9,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import Workspace
 from bot.store.queries import Page, articles_by_ids, clamp_page
 from bot.store.sql import dialect_insert, in_workspace, workspace_values
 from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
+from bot.workspace import Workspace
 
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
 # an id older than this can no longer come back.

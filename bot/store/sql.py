@@ -8,7 +8,7 @@ from sqlalchemy import and_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import Workspace
+from bot.workspace import Workspace
 
 
 def dialect_insert(session: Session):  # type: ignore[no-untyped-def]

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import UNASSIGNED, Workspace
 from bot.schedule import ChannelSchedule, Days
 from bot.store.sql import in_workspace, insert_ignore, workspace_values
 from bot.store.tables import SubscriptionRow
+from bot.workspace import UNASSIGNED, Workspace
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import Workspace
 from bot.store.tables import TokenLeaseRow
+from bot.workspace import Workspace
 
 
 def _key(workspace: Workspace) -> ColumnElement[bool]:

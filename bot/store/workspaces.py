@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import MetaData, Table, delete, distinct, func, inspect, select, union, update
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import UNASSIGNED, Workspace
 from bot.store.sql import dialect_insert, in_workspace, workspace_values
 from bot.store.tables import (
     DeliveryMessageRow,
@@ -20,6 +19,7 @@ from bot.store.tables import (
     WorkspaceAdminRow,
     WorkspaceRow,
 )
+from bot.workspace import UNASSIGNED, Workspace
 
 # Every per-workspace table, children before parents (deletes run in this order).
 PER_WORKSPACE: tuple[Any, ...] = (

@@ -12,7 +12,6 @@ from slack_stub import SlackStub
 from bot.config import Settings
 from bot.core import workspaces
 from bot.core.grammar import ADMINS_USAGE, AdminsChange, parse_admins, parse_request
-from bot.core.workspace import Workspace
 from bot.delivery import Deliverer
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
@@ -20,6 +19,7 @@ from bot.slack.people import slack_admin_check
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import ledger
 from bot.store.db import Database
+from bot.workspace import Workspace
 from tests.conftest import SEEDS
 from tests.helpers import SEED_NEWEST
 

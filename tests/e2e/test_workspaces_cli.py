@@ -11,13 +11,13 @@ from helpers import clean_env, subscribe
 from slack_stub import SlackStub
 
 from bot.core import workspaces
-from bot.core.workspace import Workspace
 from bot.delivery import Deliverer
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.tables import SubscriptionRow
+from bot.workspace import Workspace
 from tests.conftest import SEEDS
 from tests.helpers import SEED_NEWEST
 

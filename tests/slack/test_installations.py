@@ -14,7 +14,6 @@ from slack_stub import SlackStub
 from sqlalchemy import MetaData, Table, text, update
 
 from bot.config import Settings
-from bot.core.workspace import Workspace
 from bot.slack.installations import (
     InstalledTokens,
     SettingsError,
@@ -25,6 +24,7 @@ from bot.slack.installations import (
 )
 from bot.slack.oauth import LeasedRotationAuthorize, oauth_settings, record_nothing
 from bot.store.db import Database
+from bot.workspace import Workspace
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "client-secret-abcdef0123456789"

@@ -292,7 +292,7 @@ def test_not_installed_workspace_gets_a_clear_message(database_url: str, tmp_pat
             from bot.slack.installations import installed_tokens
 
             tokens = installed_tokens(_settings(stub, database_url), bot.database, _now)
-            from bot.core.workspace import Workspace
+            from bot.workspace import Workspace
 
             tokens.forget(Workspace("TAAA"))
             stub.reset()

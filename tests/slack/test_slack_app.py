@@ -23,10 +23,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 
 from bot.config import normalise_database_url
-from bot.core.workspace import Workspace
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+from bot.workspace import Workspace
 from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 from test_slack_app import Bot, _record_post, blocks_text, reaction, served_bot, wait_for
 
-from bot.core.workspace import Workspace
 from bot.store import saves, subscriptions
 from bot.store.db import Database
 from bot.store.tables import (
@@ -20,6 +19,7 @@ from bot.store.tables import (
     SubscriptionRow,
     WorkspaceAdminRow,
 )
+from bot.workspace import Workspace
 
 ONE, TWO = Workspace("T111"), Workspace("T222")
 TS = "1790000000.000700"

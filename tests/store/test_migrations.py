@@ -9,9 +9,9 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from bot.config import normalise_database_url
-from bot.core.workspace import UNASSIGNED
 from bot.store import saves
 from bot.store.db import MIGRATIONS, Database
+from bot.workspace import UNASSIGNED
 
 
 def migrate(url: str, revision: str, *, down: bool = False) -> None:

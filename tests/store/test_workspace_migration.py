@@ -16,7 +16,6 @@ from bot import bootstrap
 from bot.config import Settings, normalise_database_url
 from bot.core import lookups, workspaces
 from bot.core.status import channel_status
-from bot.core.workspace import UNASSIGNED, Workspace
 from bot.slack.identity import adopt_token_workspace
 from bot.store import ledger, saves, subscriptions
 from bot.store import workspaces as store
@@ -29,6 +28,7 @@ from bot.store.tables import (
     SubscriptionRow,
 )
 from bot.worker import Dispatcher
+from bot.workspace import UNASSIGNED, Workspace
 
 TOKEN = "xoxb-adopt-0123456789"
 TEAM = Workspace("T0ADOPT")

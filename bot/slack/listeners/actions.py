@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_bolt import App, Respond
 
-from bot.core.workspace import Workspace
 from bot.slack.answers import Asker
 from bot.slack.listeners.events import ack_at_once
 from bot.slack.rendering import ACTION_MORE, ACTION_SHARE, decode_action, render_text
 from bot.slack.services import Services
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

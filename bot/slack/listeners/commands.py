@@ -11,12 +11,12 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.core.grammar import parse_request
-from bot.core.workspace import Workspace
 from bot.slack.answers import Asker
 from bot.slack.people import slack_admin_check
 from bot.slack.rendering import Message, render_text
 from bot.slack.request_token import with_request_token
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

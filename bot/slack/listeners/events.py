@@ -13,10 +13,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
 from bot.core import workspaces
-from bot.core.workspace import Workspace
 from bot.slack.rendering import render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
