@@ -247,6 +247,13 @@ class Worker:
 
     def start(self) -> None:
         """Run until SIGTERM/SIGINT."""
+        self._add_jobs()
+        self._stop_on_signals()
+        log.info("worker started")
+        self.scheduler.start()
+
+    def _add_jobs(self) -> None:
+        """Posting (when a dispatcher exists), polling and token refresh, as configured."""
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
         now = self.dispatcher.clock() if self.dispatcher else dt.datetime.now(dt.UTC)
         if self.dispatcher is not None:
@@ -283,10 +290,6 @@ class Worker:
                 next_run_time=now,
                 **common,
             )
-
-        self._stop_on_signals()
-        log.info("worker started")
-        self.scheduler.start()
 
     def _stop_on_signals(self) -> None:
         """SIGTERM/SIGINT stop the scheduler; a second one exits at once."""

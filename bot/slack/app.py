@@ -99,6 +99,17 @@ def user_timezone_lookup(client: WebClient) -> Callable[[str], str | None]:
     return lookup
 
 
+def _oauth_options(
+    settings: Settings, services: Services, tokens: InstalledTokens, on_installed: OnInstalled
+) -> dict[str, Any]:
+    """Many workspaces: Add to Slack, and each request authorized by its installation."""
+    return {
+        "oauth_settings": oauth_settings(settings, services.database, tokens, on_installed),
+        "authorize": LeasedRotationAuthorize(tokens, settings),
+        "user_facing_authorize_error_message": NOT_INSTALLED,
+    }
+
+
 def create_app(
     settings: Settings,
     services: Services,
@@ -118,13 +129,7 @@ def create_app(
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    oauth: dict[str, Any] = {}
-    if tokens is not None:
-        oauth = {
-            "oauth_settings": oauth_settings(settings, services.database, tokens, on_installed),
-            "authorize": LeasedRotationAuthorize(tokens, settings),
-            "user_facing_authorize_error_message": NOT_INSTALLED,
-        }
+    oauth = _oauth_options(settings, services, tokens, on_installed) if tokens else {}
     app = App(
         client=client,
         signing_secret=secret or "socket-mode-does-not-sign",

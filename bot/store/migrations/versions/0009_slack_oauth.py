@@ -43,6 +43,7 @@ def _workspace_columns() -> list[sa.Column[Any]]:
 
 def upgrade() -> None:
     """Create slack_installations, slack_bots, slack_oauth_states and slack_token_leases."""
+    # Long on purpose: one create_table per table, frozen as released (see migrations/__init__).
     op.create_table(
         "slack_installations",
         *_workspace_columns(),
