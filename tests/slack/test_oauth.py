@@ -449,3 +449,44 @@ def test_workers_refresh_an_expiring_token_once(database_url: str, tmp_path: Pat
             text_ = log.read_text()
             assert "invalid_refresh_token" not in text_ and "Traceback" not in text_
             assert_no_secrets(text_, stub)
+
+
+def test_app_uninstalled_forgets_installation_and_data_of_that_workspace_only(
+    database_url: str, tmp_path: Path
+) -> None:
+    with SlackStub() as stub:
+        stub.oauth_app(CLIENT_ID, CLIENT_SECRET)
+        with served(database_url, tmp_path, stub) as bot:
+            bot.install("TAAA", user="UADMINA")
+            bot.install("TBBB", user="UADMINB")
+            for team, user in (("TAAA", "UADMINA"), ("TBBB", "UADMINB")):
+                status, answer = bot.command(team, "subscribe 09:00", user=user)
+                assert status == 200 and "09:00" in answer
+
+            gone = event_body({"type": "app_uninstalled"}, "EvGone").replace('"T111"', '"TAAA"')
+            status, _, _ = post(bot.base + "/slack/events", gone, sign(gone, SECRET))
+            assert status == 200
+
+            def rows(sql: str) -> list[str]:
+                with bot.database.read() as session:
+                    return sorted(str(r[0]) for r in session.execute(text(sql)).all())
+
+            deadline = time.time() + 15
+            while "TAAA" in rows("SELECT team_id FROM slack_bots") and time.time() < deadline:
+                time.sleep(0.1)
+            # The uninstalled workspace's installation and data are gone; the other's stay.
+            assert rows("SELECT team_id FROM slack_bots") == ["TBBB"]
+            assert rows("SELECT team_id FROM slack_installations") == ["TBBB"]
+            assert rows("SELECT team_id FROM subscriptions") == ["TBBB"]
+            assert rows("SELECT count(*) FROM issues") != ["0"]  # the archive is shared, kept
+
+            stub.reset()
+            status, _ = bot.command("TAAA", "status")
+            assert status == 200
+            deadline = time.time() + 5
+            while not stub.responses and time.time() < deadline:
+                time.sleep(0.05)
+            assert [r.params.get("text") for r in stub.responses] == [NOT_INSTALLED]
+        log = bot.log.read_text()
+        assert "Traceback" not in log
+        assert_no_secrets(log, stub)
