@@ -111,11 +111,12 @@ def remove_command(
     """Delete a workspace's installation and all its data (as uninstalling does); the archive
     stays."""
     from bot import bootstrap
-    from bot.cli import fail, load_settings, open_db, out
+    from bot.cli import check_mode, fail, load_settings, open_db, out
     from bot.core import workspaces as use_cases
     from bot.store import workspaces
 
     settings = load_settings()
+    check_mode(settings)  # removing an installation needs the key that opens the store
     database = open_db(settings)
     with database.read() as session:
         found = find_workspace(workspaces.known(session), team)

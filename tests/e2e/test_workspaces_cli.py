@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from helpers import clean_env, subscribe
 from slack_stub import SlackStub
 
@@ -64,7 +65,12 @@ def two_workspaces(database: Database, stub: SlackStub) -> None:
 
 def test_list_and_remove_as_an_operator(database_url: str, tmp_path: Path) -> None:
     database = Database(database_url)
-    multi = {"DATABASE_URL": database_url, "SLACK_CLIENT_ID": "111.222"}
+    multi = {
+        "DATABASE_URL": database_url,
+        "SLACK_CLIENT_ID": "111.222",
+        "SLACK_CLIENT_SECRET": "client-secret-0123456789",
+        "DIGEST_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
     try:
         with SlackStub() as stub:
             two_workspaces(database, stub)
@@ -97,6 +103,11 @@ def test_list_and_remove_as_an_operator(database_url: str, tmp_path: Path) -> No
         with database.read() as session:
             assert subscriptions.list_subscriptions(session, TWO) == []
             assert len(subscriptions.list_subscriptions(session, ONE)) == 2
+        # Half configured (no secret, no key): one line, exit 2, nothing removed.
+        half_configured = {"DATABASE_URL": database_url, "SLACK_CLIENT_ID": "111.222"}
+        half = bot(["workspaces", "remove", "T0ONE"], tmp_path, **half_configured)
+        assert half.returncode == 2 and half.stderr.count("\n") == 1
+        assert "SLACK_CLIENT_SECRET is not set" in half.stderr
         after = bot(["workspaces", "list"], tmp_path, **multi)
         assert "T0TWO" not in after.stdout and "T0ONE" in after.stdout
         archive = bot(["search", "date", "latest"], tmp_path, **multi)
