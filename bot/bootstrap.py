@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
-    from bot.slack.installations import InstalledTokens, TokenSource
+    from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
 
@@ -28,7 +28,7 @@ def bolt_app(
     settings: Settings, database: Database, *, socket_mode: bool = False, clock: Clock = utc_now
 ) -> App:
     """The Bolt app with every listener, its Web API client and the use cases they call."""
-    from bot.core.workspaces import set_installer
+    from bot.core.workspaces import forget_nothing, set_installer
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
@@ -36,15 +36,16 @@ def bolt_app(
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
+    # Many workspaces: one installation store serves Bolt's authorize and the uninstall listener.
+    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
     services = Services(
         lookups,
         database,
         clock,
         settings.save_emoji,
         answer_executor(),
-        forget_installation(settings, database),
+        tokens.forget if tokens is not None else forget_nothing,
     )
-    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
     return create_app(
         settings,
         services,
@@ -61,13 +62,6 @@ def installed_tokens(
 ) -> InstalledTokens:
     """Many workspaces: the installations (encrypted, refreshed, forgettable)."""
     from bot.slack.installations import installed_tokens as build
-
-    return build(settings, database, clock)
-
-
-def token_source(settings: Settings, database: Database, clock: Clock = utc_now) -> TokenSource:
-    """Workspace → bot token: SLACK_BOT_TOKEN, or each workspace's installation."""
-    from bot.slack.installations import token_source as build
 
     return build(settings, database, clock)
 
@@ -117,8 +111,9 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
 
     adopt_at_start(settings, database, clock)
     dispatcher = None
-    # Many workspaces: posting needs per-workspace transports built from token_source();
-    # until they exist, a SLACK_BOT_TOKEN still posts as one workspace.
+    # Many workspaces: posting needs per-workspace transports built from
+    # bot.slack.installations.token_source(); until they exist, a SLACK_BOT_TOKEN still posts
+    # as one workspace.
     if settings.slack_bot_token is not None:
         dispatcher = Dispatcher(
             database,
