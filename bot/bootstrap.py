@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.delivery import Deliverer
+    from bot.fanout import TokenSource, Transports
     from bot.slack.answers import Answers
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
@@ -67,17 +68,49 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
     return Deliverer(database, poster, clock, lease=lease, save_emoji=settings.save_emoji)
 
 
-def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
+def token_source(settings: Settings) -> TokenSource:
+    """Where the worker gets each workspace's bot token: SLACK_BOT_TOKEN (one workspace)."""
+    from bot.slack.tokens import SingleToken
+
+    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
+    return SingleToken(settings.slack_bot_token.get_secret_value())
+
+
+def transports(settings: Settings, tokens: TokenSource) -> Transports:
+    """Each workspace's poster, with its own current token; the fan-out paces them."""
+    from bot.slack.tokens import PosterCache
+
+    return PosterCache(tokens, settings.slack_api_url)
+
+
+def worker(
+    settings: Settings,
+    database: Database,
+    clock: Clock = utc_now,
+    tokens: TokenSource | None = None,
+) -> Worker:
     """Scheduled posting and (when sources are configured) source polling."""
+    from bot.fanout import FanOut, Pacing
     from bot.sources import Poller
+    from bot.store.group_commit import GroupCommit
     from bot.worker import Dispatcher, Worker
 
+    sender = deliverer(settings, database, clock)
+    sender.commit = GroupCommit(database)
+    pacing = Pacing(settings.post_interval, settings.workspace_posts_per_minute or None)
+    fanout = FanOut(
+        sender,
+        transports(settings, tokens or token_source(settings)),
+        pacing,
+        threads=settings.fanout_threads,
+    )
     dispatcher = Dispatcher(
         database,
-        deliverer(settings, database, clock),
+        sender,
         clock,
         max_age=dt.timedelta(days=settings.max_issue_age_days),
         grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        fanout=fanout,
     )
     poller = None
     if settings.source_dir or settings.feed_url:

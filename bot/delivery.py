@@ -110,7 +110,7 @@ class _Rendered:
 
 
 @dataclass
-class _Progress:
+class Progress:
     """Where one send of a delivery stands."""
 
     claim: ledger.Claim
@@ -245,7 +245,7 @@ class Deliverer:
 
     def begin(
         self, delivery_id: int, *, retry_failed: bool = False, transport: Transport | None = None
-    ) -> _Progress | DeliveryResult:
+    ) -> Progress | DeliveryResult:
         """Claim a delivery and join its channel; the result when there is nothing to send."""
         owner = new_owner()
         claim = self._claim(delivery_id, owner, retry_failed)
@@ -262,7 +262,7 @@ class Deliverer:
                     session, delivery_id, owner, ledger.FAILED, self.clock(), "issue gone"
                 )
             return DeliveryResult("failed", claim.channel_id, claim.issue_date, error="issue gone")
-        progress = _Progress(
+        progress = Progress(
             claim,
             owner,
             rendered,
@@ -296,7 +296,7 @@ class Deliverer:
         with self._rendered_lock:
             return self._rendered.setdefault(day, rendered)
 
-    def advance(self, progress: _Progress) -> Step:
+    def advance(self, progress: Progress) -> Step:
         """Send the next missing part (at most one post); finish the delivery after the last."""
         try:
             step = self._step(progress)
@@ -311,7 +311,7 @@ class Deliverer:
             self.keeper.drop(progress.id)
         return step
 
-    def _step(self, progress: _Progress) -> Step:
+    def _step(self, progress: Progress) -> Step:
         part = progress.next_part()
         if part is not None:
             try:
@@ -332,7 +332,7 @@ class Deliverer:
                 return None
         return self._complete(progress)
 
-    def _complete(self, progress: _Progress) -> DeliveryResult:
+    def _complete(self, progress: Progress) -> DeliveryResult:
         claim = progress.claim
 
         def done(session: Session) -> None:
@@ -342,7 +342,7 @@ class Deliverer:
         self._write(done)
         return self._result(progress, "posted")
 
-    def _discard_if_unsent(self, progress: _Progress) -> bool:
+    def _discard_if_unsent(self, progress: Progress) -> bool:
         """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
         for anyone to send later, and the schedule may still post the issue there)."""
         claim = progress.claim
@@ -354,7 +354,7 @@ class Deliverer:
         log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
         return True
 
-    def _record(self, progress: _Progress, part: int, ts: str, article_id: int | None) -> None:
+    def _record(self, progress: Progress, part: int, ts: str, article_id: int | None) -> None:
         """Record a part Slack holds (committed), so it is never posted again."""
         claim = progress.claim
         recorded = self._write(
@@ -370,17 +370,17 @@ class Deliverer:
             progress.parent_ts = ts
 
     def _result(
-        self, progress: _Progress, outcome: Outcome, error: str | None = None
+        self, progress: Progress, outcome: Outcome, error: str | None = None
     ) -> DeliveryResult:
         claim = progress.claim
         return DeliveryResult(outcome, claim.channel_id, claim.issue_date, progress.sent, error)
 
-    def _send_part(self, progress: _Progress, part: int, message: Message) -> str:
+    def _send_part(self, progress: Progress, part: int, message: Message) -> str:
         """The ts of one part: found in the channel if Slack may have it already, else posted."""
         found = self._find(progress, part) if progress.inflight == part else None
         return found or self._post(progress, part, message)
 
-    def _find(self, progress: _Progress, part: int) -> str | None:
+    def _find(self, progress: Progress, part: int) -> str | None:
         """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
         claim = progress.claim
         ts = progress.transport.find_part(
@@ -396,7 +396,7 @@ class Deliverer:
             progress.maybe_sent = False
         return ts
 
-    def _post(self, progress: _Progress, part: int, message: Message) -> str:
+    def _post(self, progress: Progress, part: int, message: Message) -> str:
         """Note the part as in flight (committed), then post it with metadata naming it."""
         claim = progress.claim
         marked = self._write(
@@ -424,7 +424,7 @@ class Deliverer:
         progress.sent += 1
         return ts
 
-    def _back_off(self, progress: _Progress, part: int, exc: AmbiguousError) -> Wait:
+    def _back_off(self, progress: Progress, part: int, exc: AmbiguousError) -> Wait:
         """How long to wait before another try; gives the delivery back after too many."""
         attempts = progress.attempts
         log.warning(
@@ -442,7 +442,7 @@ class Deliverer:
         delay = min(30.0, 0.5 * 2**attempts)
         return Wait(min(delay, 2.0) if unreachable else delay)
 
-    def _release(self, progress: _Progress, error: str) -> DeliveryResult:
+    def _release(self, progress: Progress, error: str) -> DeliveryResult:
         forgotten = self._discard_if_unsent(progress)
         if not forgotten:
             with self.database.write() as session:
@@ -451,7 +451,7 @@ class Deliverer:
         result.forgotten = forgotten
         return result
 
-    def _fail(self, progress: _Progress, error: str) -> DeliveryResult:
+    def _fail(self, progress: Progress, error: str) -> DeliveryResult:
         claim = progress.claim
         log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
         discarded = self._discard_if_unsent(progress)
