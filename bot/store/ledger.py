@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.store.sql import insert_ignore
@@ -173,12 +173,21 @@ def mark_inflight(
     return getattr(result, "rowcount", 0) == 1
 
 
+RENEW_CHUNK = 500
+
+
 def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta) -> None:
-    """Extend the leases this process still holds (the heartbeat)."""
-    for delivery_id, owner in held.items():
+    """Extend the leases this process still holds (the heartbeat): one UPDATE per 500, so
+    thousands of deliveries in flight hold the write lock for milliseconds, not seconds."""
+    pairs = list(held.items())
+    for start in range(0, len(pairs), RENEW_CHUNK):
+        chunk = pairs[start : start + RENEW_CHUNK]
         session.execute(
             update(DeliveryRow)
-            .where(_held(delivery_id, owner))
+            .where(
+                DeliveryRow.state == SENDING,
+                tuple_(DeliveryRow.id, DeliveryRow.lease_owner).in_(chunk),
+            )
             .values(lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
