@@ -253,9 +253,7 @@ def record_part(
     values: dict[str, Any] = {"inflight_part": None}
     if part == 0:
         values["parent_ts"] = ts
-    result = _core(
-        session, update(_DELIVERIES).where(_held(delivery_id, owner)).values(**values)
-    )
+    result = _core(session, update(_DELIVERIES).where(_held(delivery_id, owner)).values(**values))
     if getattr(result, "rowcount", 0) != 1:
         return False
     row = {
