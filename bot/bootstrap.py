@@ -86,42 +86,44 @@ def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSG
     return make_wsgi_app(bolt_app(settings, database), signing_secret)
 
 
-def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) -> Deliverer:
-    """The delivery path shared by `post` and the worker (callers check SLACK_BOT_TOKEN)."""
+def deliverer(
+    settings: Settings, database: Database, clock: Clock = utc_now, *, paced: bool = True
+) -> Deliverer:
+    """The delivery path shared by `post` and the worker: each workspace's poster with its own
+    bot token (SLACK_BOT_TOKEN, or the workspace's installation). `post` paces each channel
+    itself; the worker's fan-out paces (paced=False). Callers check the mode's settings."""
     from bot.delivery import Deliverer
-    from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
+    from bot.slack.installations import token_source
+    from bot.slack.transports import PosterCache
 
-    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
-    token = settings.slack_bot_token.get_secret_value()
-    client = make_web_client(token, settings.slack_api_url)
+    interval = settings.post_interval if paced else None
+    posters = PosterCache(token_source(settings, database, clock), settings.slack_api_url, interval)
     lease = dt.timedelta(seconds=settings.lease_seconds)
-    pacer = ChannelPacer(interval=settings.post_interval)
-    poster = SlackPoster(
-        client, pacer, lookup_client=make_lookup_client(token, settings.slack_api_url)
-    )
-    return Deliverer(database, poster, clock, lease=lease, save_emoji=settings.save_emoji)
+    return Deliverer(database, posters, clock, lease=lease, save_emoji=settings.save_emoji)
 
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
-    """Scheduled posting, source polling (when sources are configured) and, with many
-    workspaces, the refresh of rotating tokens."""
+    """Scheduled posting through the fan-out (each workspace with its own token), source
+    polling (when sources are configured) and, with many workspaces, the refresh of rotating
+    tokens."""
+    from bot.fanout import FanOut, Pacing
     from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
+    from bot.store.group_commit import GroupCommit
     from bot.worker import Dispatcher, Worker
 
     adopt_at_start(settings, database, clock)
-    dispatcher = None
-    # Many workspaces: posting needs per-workspace transports built from
-    # bot.slack.installations.token_source(); until they exist, a SLACK_BOT_TOKEN still posts
-    # as one workspace.
-    if settings.slack_bot_token is not None:
-        dispatcher = Dispatcher(
-            database,
-            deliverer(settings, database, clock),
-            clock,
-            max_age=dt.timedelta(days=settings.max_issue_age_days),
-            grace=dt.timedelta(hours=settings.catchup_grace_hours),
-        )
+    sender = deliverer(settings, database, clock, paced=False)
+    sender.commit = GroupCommit(database)
+    pacing = Pacing(settings.post_interval, settings.workspace_posts_per_minute or None)
+    dispatcher = Dispatcher(
+        database,
+        sender,
+        clock,
+        max_age=dt.timedelta(days=settings.max_issue_age_days),
+        grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        fanout=FanOut(sender, pacing, threads=settings.fanout_threads),
+    )
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)

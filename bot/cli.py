@@ -253,7 +253,8 @@ def post(
         print_thread(out, channel, thread)
         out.print(f"(dry run: {len(thread)} messages, nothing sent)")
         return
-    if settings.slack_bot_token is None:
+    check_mode(settings)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
     workspace = resolve_workspace(settings, database, team)
     deliverer = bootstrap.deliverer(settings, database)

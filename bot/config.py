@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
     answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
     lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0)
+    # Slack's workspace-wide chat.postMessage limit is unpublished ("several hundred messages
+    # per minute"); 0 turns the cap off. A lower real limit is learned from 429s.
+    workspace_posts_per_minute: float = Field(
+        600.0, alias="DIGEST_WORKSPACE_POSTS_PER_MINUTE", ge=0
+    )
+    fanout_threads: int = Field(32, alias="DIGEST_FANOUT_THREADS", ge=1, le=256)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")

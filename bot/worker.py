@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import Deliverer, DeliveryResult
+from bot.fanout import FanOut, Pacing
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
@@ -44,16 +44,24 @@ TOKEN_REFRESH_SECONDS = 60
 
 @dataclass
 class Dispatcher:
-    """Turns subscriptions and the archive into deliveries, and runs them concurrently."""
+    """Turns subscriptions and the archive into deliveries, and sends them through the fan-out.
+
+    Without a fan-out of its own it sends unpaced beyond what the deliverer's posters do (tests;
+    the worker passes one built from the settings)."""
 
     database: Database
     deliverer: Deliverer
     clock: Callable[[], dt.datetime]
     max_age: dt.timedelta = dt.timedelta(days=2)
     grace: dt.timedelta = dt.timedelta(hours=6)
-    concurrency: int = 256
+    fanout: FanOut | None = None
     _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.fanout is None:
+            unpaced = Pacing(channel_interval=0.0, workspace_per_minute=None)
+            self.fanout = FanOut(self.deliverer, unpaced)
 
     def schedule_due(self, channels: Iterable[ChannelKey] | None = None) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
@@ -111,7 +119,7 @@ class Dispatcher:
             session, sub.workspace, sub.channel_id, message[0].upper() + message[1:] + "."
         )
 
-    def sendable(self) -> list[int]:
+    def sendable(self) -> list[ledger.OpenDelivery]:
         """The open deliveries the worker may send: scheduled ones of subscribed channels, not
         held by a live sender, and (unless already started) still within the grace period.
         Manual `post` deliveries are left to a rerun of `post`."""
@@ -121,7 +129,7 @@ class Dispatcher:
                 (s.workspace, s.channel_id) for s in subscriptions.all_subscriptions(session)
             }
             candidates = ledger.open_deliveries(session, None)
-        wanted: list[int] = []
+        wanted: list[ledger.OpenDelivery] = []
         for d in candidates:
             if d.origin != "schedule" or (d.workspace, d.channel_id) not in subscribed:
                 continue
@@ -131,7 +139,7 @@ class Dispatcher:
             if not d.started and d.due_at is not None and now - d.due_at > self.grace:
                 self._skip_late(d, now)
                 continue
-            wanted.append(d.id)
+            wanted.append(d)
         return wanted
 
     def _skip_late(self, d: ledger.OpenDelivery, now: dt.datetime) -> None:
@@ -142,12 +150,11 @@ class Dispatcher:
 
     def run_open(self) -> list[DeliveryResult]:
         """Send every open delivery, many channels at once (each channel paced on its own)."""
-        open_ids = self.sendable()
-        if not open_ids:
+        sendable = self.sendable()
+        if not sendable:
             return []
-        workers = max(1, min(self.concurrency, len(open_ids)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-            results = list(pool.map(self._run_one, open_ids))
+        assert self.fanout is not None  # noqa: S101  set in __post_init__
+        results = self.fanout.run((d.workspace, d.id) for d in sendable)
         for result in results:
             if result.outcome in ("posted", "failed", "retry_later"):
                 log.info(
@@ -159,13 +166,6 @@ class Dispatcher:
                     f" — {result.error}" if result.error else "",
                 )
         return results
-
-    def _run_one(self, delivery_id: int) -> DeliveryResult:
-        try:
-            return self.deliverer.run(delivery_id)
-        except Exception as exc:  # one channel's trouble must not stop the others
-            log.exception("delivery %d crashed", delivery_id)
-            return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
 
     def tick(self, channels: Iterable[ChannelKey] | None = None) -> list[DeliveryResult]:
         """Schedule what is due, then send whatever is open."""

@@ -3,7 +3,13 @@
 It records every call, keeps posted messages per channel (threads, metadata), answers the
 methods the bot uses with Slack's response shapes, and injects faults: HTTP 429 with
 Retry-After, 5xx, slow answers (client timeouts), per-channel permanent errors, a post that is
-stored but never answered, and an optional one-message-per-second-per-channel rate limit.
+stored but never answered, an optional one-message-per-second-per-channel rate limit and an
+optional workspace-wide one (`rate_limit_per_team` posts per second per team, counted over a
+sliding second like Slack's unpublished per-workspace limit; both answer 429 + Retry-After).
+
+Tokens may belong to different teams (`teams`: token -> team id); each team has its own
+channels, so the same channel id in two teams is two channels. Inspection methods take the
+team (default: the team of tokens not listed, DEFAULT_TEAM).
 
 Membership is enforced like Slack: a channel nobody declared is public and the bot is not in it.
 Posting to a public channel works anyway (chat:write.public), but conversations.history and
@@ -18,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import secrets
 import threading
 import time
@@ -31,6 +38,7 @@ from typing import Any
 import yaml
 
 JSON_FIELDS = ("blocks", "metadata", "view", "attachments")
+DEFAULT_TEAM = "T111"
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
 
@@ -114,7 +122,7 @@ class _State:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     faults: list[Fault] = field(default_factory=list)
     channel_errors: dict[str, str] = field(default_factory=dict)
-    recent_posts: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    recent_posts: dict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     channels: dict[str, Channel] = field(default_factory=lambda: defaultdict(Channel))
 
@@ -122,8 +130,20 @@ class _State:
 class SlackStub:
     """Start with `with SlackStub() as stub:`; point the bot at `stub.url`."""
 
-    def __init__(self, rate_limit_per_channel: float | None = None) -> None:
+    def __init__(
+        self,
+        rate_limit_per_channel: float | None = None,
+        *,
+        rate_limit_per_team: float | None = None,
+        teams: dict[str, str] | None = None,
+        lean: bool = False,
+    ) -> None:
         self.rate_limit_per_channel = rate_limit_per_channel
+        self.rate_limit_per_team = rate_limit_per_team
+        self.teams = dict(teams or {})
+        # Lean (benchmarks): calls are counted, not kept, and messages keep no text or blocks.
+        self.lean = lean
+        self.posts = 0
         self.users: dict[str, dict[str, Any]] = {}
         # What auth.test reports in x-oauth-scopes and tokens Slack answers invalid_auth for.
         self.scopes: set[str] = manifest_scopes()
@@ -202,20 +222,30 @@ class SlackStub:
         """Calls of one Web API method."""
         return [c for c in self.calls if c.method == method]
 
-    def messages(self, channel: str) -> list[dict[str, Any]]:
+    def messages(self, channel: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Top-level messages of a channel, oldest first."""
         with self._lock:
-            return [m for m in self._state.messages[channel] if not m.get("thread_ts")]
+            posted = self._state.messages[_key(team, channel)]
+            return [m for m in posted if not m.get("thread_ts")]
 
-    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+    def thread(self, channel: str, ts: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Replies in a thread, oldest first (without the parent)."""
         with self._lock:
-            return [m for m in self._state.messages[channel] if m.get("thread_ts") == ts]
+            posted = self._state.messages[_key(team, channel)]
+            return [m for m in posted if m.get("thread_ts") == ts]
 
-    def all_messages(self, channel: str) -> list[dict[str, Any]]:
+    def all_messages(self, channel: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Everything posted to a channel, in order."""
         with self._lock:
-            return list(self._state.messages[channel])
+            return list(self._state.messages[_key(team, channel)])
+
+    def team_of(self, token: str) -> str:
+        """The team a token belongs to."""
+        with self._lock:
+            identity = self.identities.get(token)
+        if identity is not None:
+            return identity.team_id
+        return self.teams.get(token, DEFAULT_TEAM)
 
     def reset_faults(self) -> None:
         """Drop every pending fault (messages and calls stay)."""
@@ -228,6 +258,7 @@ class SlackStub:
         with self._lock:
             self._state = _State()
             self.rate_limited = 0
+            self.posts = 0
 
     def tokens_used(self, method: str | None = None) -> list[str | None]:
         """The token of every call (of one method), in order."""
@@ -509,36 +540,49 @@ class SlackStub:
             self._last_ts = now
             return f"{now:.6f}"
 
-    def _post_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _post_message(
+        self, params: dict[str, Any], team: str = DEFAULT_TEAM
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel = str(params.get("channel", ""))
         with self._lock:
             error = self._state.channel_errors.get(channel) or self._post_refusal(channel)
             if error:
                 return 200, {"ok": False, "error": error}, {}
-            if self.rate_limit_per_channel:
-                window = self._state.recent_posts[channel]
-                now = time.monotonic()
-                while window and now - window[0] >= 1.0:
-                    window.popleft()
-                if len(window) >= self.rate_limit_per_channel:
+            now = time.monotonic()
+            limits = ((("channel", team, channel), self.rate_limit_per_channel),)
+            limits += ((("team", team), self.rate_limit_per_team),)
+            for key, limit in limits:
+                retry_after = self._over_limit(key, limit, now)
+                if retry_after:
                     self.rate_limited += 1
-                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
-                window.append(now)
+                    body = {"ok": False, "error": "ratelimited"}
+                    return 429, body, {"Retry-After": str(retry_after)}
+            for key, limit in limits:
+                if limit:
+                    self._state.recent_posts[key].append(now)
             ts = self._new_ts()
-            message = {
-                "type": "message",
-                "ts": ts,
-                "user": "UBOT",
-                "bot_id": "BBOT",
-                "text": params.get("text", ""),
-                "blocks": params.get("blocks") or [],
-            }
+            message = {"type": "message", "ts": ts, "user": "UBOT", "bot_id": "BBOT"}
+            if not self.lean:
+                message |= {"text": params.get("text", ""), "blocks": params.get("blocks") or []}
             if params.get("thread_ts"):
                 message["thread_ts"] = str(params["thread_ts"])
             if params.get("metadata"):
                 message["metadata"] = params["metadata"]
-            self._state.messages[channel].append(message)
+            self._state.messages[_key(team, channel)].append(message)
+            self.posts += 1
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
+
+    def _over_limit(self, key: Any, limit: float | None, now: float) -> int:
+        """Seconds to wait (Retry-After, whole seconds like Slack) if one more post in the
+        sliding second would exceed `limit`; 0 when it may go."""
+        if not limit:
+            return 0
+        window = self._state.recent_posts[key]
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) < limit:
+            return 0
+        return max(1, math.ceil(window[0] + 1.0 - now))
 
     def _post_refusal(self, channel: str) -> str | None:
         info = self._state.channels[channel]
@@ -581,9 +625,10 @@ class SlackStub:
                 },
             }
 
-    def _history(self, params: dict[str, Any], replies: bool) -> dict[str, Any]:
+    def _history(self, params: dict[str, Any], replies: bool, team: str) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
         with self._lock:
+            posted = self._state.messages[_key(team, channel)]
             error = self._state.channel_errors.get(channel)
             if not error and not self._state.channels[channel].bot_member:
                 error = "not_in_channel"
@@ -591,13 +636,9 @@ class SlackStub:
                 return {"ok": False, "error": error}
             if replies:
                 ts = str(params.get("ts", ""))
-                items = [
-                    m
-                    for m in self._state.messages[channel]
-                    if m["ts"] == ts or m.get("thread_ts") == ts
-                ]
+                items = [m for m in posted if m["ts"] == ts or m.get("thread_ts") == ts]
             else:
-                items = [m for m in self._state.messages[channel] if not m.get("thread_ts")]
+                items = [m for m in posted if not m.get("thread_ts")]
                 items = list(reversed(items))  # history is newest first
             oldest = float(params.get("oldest") or 0)
             items = [m for m in items if float(m["ts"]) >= oldest]
@@ -616,19 +657,19 @@ class SlackStub:
         }
 
     def _answer(
-        self, method: str, params: dict[str, Any]
+        self, method: str, params: dict[str, Any], team: str = DEFAULT_TEAM
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if method == "auth.test":
             token = str(params.get("_token", ""))
             return 200, self._auth_test(token), {"x-oauth-scopes": ",".join(sorted(self.scopes))}
         if method == "chat.postMessage":
-            return self._post_message(params)
+            return self._post_message(params, team)
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._new_ts()}, {}
         if method == "chat.update":
             return 200, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}, {}
         if method in ("conversations.history", "conversations.replies"):
-            return 200, self._history(params, method == "conversations.replies"), {}
+            return 200, self._history(params, method == "conversations.replies", team), {}
         if method == "users.info":
             user_id = str(params.get("user", ""))
             user = {"id": user_id, "name": user_id.lower(), "tz": "America/New_York"}
@@ -698,12 +739,14 @@ class SlackStub:
                     return
                 method = path.removeprefix("/api/")
                 call.method = method
-                with stub._lock:
-                    stub._state.calls.append(call)
+                if not stub.lean:
+                    with stub._lock:
+                        stub._state.calls.append(call)
                 if method == "oauth.v2.access":  # authenticated by the app, not a token
                     self._send(200, stub._oauth_access(params, headers), {})
                     return
                 authorization = headers.get("authorization") or ""
+                team = stub.team_of(authorization.removeprefix("Bearer "))
                 if not authorization.startswith("Bearer xox"):
                     self._send(200, {"ok": False, "error": "not_authed"}, {})
                     return
@@ -719,12 +762,12 @@ class SlackStub:
                 fault = stub._take_fault(method)
                 if fault is not None:
                     if fault.drop:
-                        stub._answer(method, params)
+                        stub._answer(method, params, team)
                         self.close_connection = True
                         self.connection.shutdown(2)
                         return
                     if fault.hold:
-                        status, body, extra = stub._answer(method, params)
+                        status, body, extra = stub._answer(method, params, team)
                         time.sleep(fault.hold)
                         self._send(status, body, extra)
                         return
@@ -740,8 +783,12 @@ class SlackStub:
                     )
                     self._send(fault.status, {"ok": False, "error": error}, extra)
                     return
-                token = authorization.removeprefix("Bearer ")
-                status, body, extra = stub._answer(method, params)
+                status, body, extra = stub._answer(method, params, team)
                 self._send(status, body, extra)
 
         return Handler
+
+
+def _key(team: str, channel: str) -> str:
+    """Where a team's channel is kept (the default team's under the bare id)."""
+    return channel if team == DEFAULT_TEAM else f"{team}/{channel}"

@@ -12,7 +12,7 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store.db import Database
@@ -40,7 +40,7 @@ def archive(database: Database) -> Database:
 def make_deliverer(database: Database, stub: SlackStub, **kwargs: object) -> Deliverer:
     client = make_web_client("xoxb-test", stub.url, timeout=1)
     poster = SlackPoster(client, ChannelPacer(interval=0.0))
-    return Deliverer(database, poster, backoff=lambda _s: None, **kwargs)  # type: ignore[arg-type]
+    return Deliverer(database, everywhere(poster), backoff=lambda _s: None, **kwargs)  # type: ignore[arg-type]
 
 
 def assert_thread_once(stub: SlackStub, channel: str, parts: int = LATEST_PARTS) -> None:

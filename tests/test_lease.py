@@ -15,7 +15,7 @@ import pytest
 from slack_stub import SlackStub
 from sqlalchemy import select, update
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.lease import host_id, is_gone, new_owner, process_start
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
@@ -71,7 +71,7 @@ def deliverer(database: Database, stub: SlackStub, clock: object, lease: float =
     )
     return Deliverer(
         database,
-        poster,
+        everywhere(poster),
         clock=clock,  # type: ignore[arg-type]
         lease=dt.timedelta(seconds=lease),
         backoff=lambda _s: None,

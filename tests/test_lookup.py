@@ -16,7 +16,7 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import (
     ChannelPacer,
@@ -48,7 +48,7 @@ def deliverer(database: Database, stub: SlackStub, slept: list[float], **poster:
     )
     for name, value in poster.items():
         setattr(slack, name, value)
-    return Deliverer(database, slack, backoff=lambda _s: None)
+    return Deliverer(database, everywhere(slack), backoff=lambda _s: None)
 
 
 def assert_once(stub: SlackStub, channel: str) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
@@ -53,7 +53,7 @@ def deliverer(database: Database, url: str) -> Deliverer:
     poster = SlackPoster(
         make_web_client("xoxb-p", url, timeout=1), ChannelPacer(0), lookup_client=lookup
     )
-    return Deliverer(database, poster, clock=lambda: NOW, backoff=lambda _s: None)
+    return Deliverer(database, everywhere(poster), clock=lambda: NOW, backoff=lambda _s: None)
 
 
 def test_a_manual_post_that_sent_nothing_leaves_nothing_for_the_worker(archive: Database) -> None:

@@ -101,6 +101,14 @@ class NotSentError(AmbiguousError):
     """The request never reached Slack (connection refused, unknown host): nothing was posted."""
 
 
+class RateLimitedError(NotSentError):
+    """Slack answered 429: nothing was posted; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:g}s")
+        self.retry_after = retry_after
+
+
 class UndecidedLookupError(AmbiguousError):
     """Slack could not be read well enough to tell whether a part was posted."""
 
@@ -181,10 +189,15 @@ def _is_rate_limited(error: SlackApiError) -> bool:
 
 @dataclass
 class SlackPoster:
-    """chat.postMessage with 429 handled here and every other failure classified for the caller."""
+    """chat.postMessage with every failure classified for the caller.
+
+    With a pacer, posts wait their turn and 429s are waited out here (one delivery at a time,
+    `python -m bot post`); without one the caller paces, and a 429 raises RateLimitedError
+    (the fan-out, which paces every channel and workspace itself).
+    """
 
     client: WebClient
-    pacer: ChannelPacer
+    pacer: ChannelPacer | None
     max_rate_limit_waits: int = 20
     # Lookups and joins are safe to repeat, so they go through a client that retries
     # (make_lookup_client); posts never do.
@@ -200,36 +213,48 @@ class SlackPoster:
         metadata: dict[str, Any],
     ) -> str:
         """Post one message; returns its ts. Raises PermanentError or AmbiguousError."""
+        if self.pacer is None:
+            return self._post_once(channel, message, thread_ts, metadata)
         for _ in range(self.max_rate_limit_waits):
             self.pacer.wait(channel)
             try:
-                response = self.client.chat_postMessage(
-                    channel=channel,
-                    text=message.text,
-                    blocks=message.blocks,
-                    thread_ts=thread_ts,
-                    metadata=metadata,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            except SlackApiError as exc:
-                if not _is_rate_limited(exc):
-                    raise _refusal(exc) from None
+                ts = self._post_once(channel, message, thread_ts, metadata)
+            except RateLimitedError as exc:
                 # A 429 is a refusal: nothing was posted, so waiting and re-sending is safe.
-                delay = _retry_after(exc)
-                log.warning("rate limited on %s; waiting %.1fs", channel, delay)
-                self.pacer.push_back(channel, delay)
+                log.warning("rate limited on %s; waiting %.1fs", channel, exc.retry_after)
+                self.pacer.push_back(channel, exc.retry_after)
                 continue
-            except NETWORK_ERRORS as exc:
-                if _never_connected(exc):
-                    raise NotSentError(type(exc).__name__) from None
-                raise AmbiguousError(type(exc).__name__) from None
             self.pacer.sent(channel)
-            ts = response.get("ts")
-            if not isinstance(ts, str):
-                raise AmbiguousError("no ts in response")
             return ts
         raise AmbiguousError("still rate limited")
+
+    def _post_once(
+        self, channel: str, message: Message, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> str:
+        """One chat.postMessage; its ts. Raises RateLimitedError, PermanentError or
+        AmbiguousError."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread_ts,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            if _is_rate_limited(exc):
+                raise RateLimitedError(_retry_after(exc)) from None
+            raise _refusal(exc) from None
+        except NETWORK_ERRORS as exc:
+            if _never_connected(exc):
+                raise NotSentError(type(exc).__name__) from None
+            raise AmbiguousError(type(exc).__name__) from None
+        ts = response.get("ts")
+        if not isinstance(ts, str):
+            raise AmbiguousError("no ts in response")
+        return ts
 
     def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part Slack may have accepted without us hearing back, None if it is not

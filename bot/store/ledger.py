@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from bot.store.sql import in_workspace, insert_ignore, workspace_values
+from bot.store.sql import dialect_insert, in_workspace, insert_ignore, workspace_values
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
 from bot.workspace import UNASSIGNED, Workspace
 
@@ -162,6 +162,16 @@ def _held(delivery_id: int, owner: str) -> Any:
     )
 
 
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_MESSAGES = cast(Table, DeliveryMessageRow.__table__)
+
+
+def _core(session: Session, statement: Any) -> Any:
+    """Run a statement on the session's connection, without the ORM's per-statement work: the
+    per-message writes of a fan-out to thousands of channels (measured 0.5 vs 1.3 ms each)."""
+    return session.connection().execute(statement)
+
+
 def mark_inflight(
     session: Session,
     delivery_id: int,
@@ -171,21 +181,30 @@ def mark_inflight(
     lease: dt.timedelta,
 ) -> bool:
     """Note the part about to be sent and renew the lease; False when the lease was lost."""
-    result = session.execute(
-        update(DeliveryRow)
+    result = _core(
+        session,
+        update(_DELIVERIES)
         .where(_held(delivery_id, owner))
-        .values(inflight_part=part, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
+        .values(inflight_part=part, lease_until=now + lease),
     )
     return getattr(result, "rowcount", 0) == 1
 
 
+RENEW_CHUNK = 500
+
+
 def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta) -> None:
-    """Extend the leases this process still holds (the heartbeat)."""
-    for delivery_id, owner in held.items():
+    """Extend the leases this process still holds (the heartbeat): one UPDATE per 500, so
+    thousands of deliveries in flight hold the write lock for milliseconds, not seconds."""
+    pairs = list(held.items())
+    for start in range(0, len(pairs), RENEW_CHUNK):
+        chunk = pairs[start : start + RENEW_CHUNK]
         session.execute(
             update(DeliveryRow)
-            .where(_held(delivery_id, owner))
+            .where(
+                DeliveryRow.state == SENDING,
+                tuple_(DeliveryRow.id, DeliveryRow.lease_owner).in_(chunk),
+            )
             .values(lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
@@ -241,29 +260,26 @@ def record_part(
     values: dict[str, Any] = {"inflight_part": None}
     if part == 0:
         values["parent_ts"] = ts
-    held = session.execute(
-        update(DeliveryRow)
+    held = _core(
+        session,
+        update(_DELIVERIES)
         .where(_held(delivery_id, owner))
         .values(**values)
-        .returning(DeliveryRow.enterprise_id, DeliveryRow.team_id)
-        .execution_options(synchronize_session=False)
+        .returning(_DELIVERIES.c.enterprise_id, _DELIVERIES.c.team_id),
     ).first()
     if held is None:
         return False  # the lease was lost, or the workspace uninstalled (its rows are gone)
-    insert_ignore(
-        session,
-        DeliveryMessageRow,
-        {
-            "enterprise_id": held[0],
-            "team_id": held[1],
-            "delivery_id": delivery_id,
-            "part": part,
-            "channel_id": channel_id,
-            "ts": ts,
-            "article_id": article_id,
-        },
-        ["delivery_id", "part"],
-    )
+    row = {
+        "enterprise_id": held[0],
+        "team_id": held[1],
+        "delivery_id": delivery_id,
+        "part": part,
+        "channel_id": channel_id,
+        "ts": ts,
+        "article_id": article_id,
+    }
+    insert = dialect_insert(session)(_MESSAGES).values(**row)
+    _core(session, insert.on_conflict_do_nothing(index_elements=["delivery_id", "part"]))
     return True
 
 

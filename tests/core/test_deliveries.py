@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import ingest_files
 from bot.slack.poster import AmbiguousError, NotSentError, PartSearch, PermanentError
 from bot.slack.rendering import Message, issue_messages
@@ -81,7 +81,7 @@ def thread_parts(database: Database) -> list[int]:
 
 def deliverer(database: Database, slack: FakeSlack) -> Deliverer:
     waits: list[float] = []
-    return Deliverer(database, slack, backoff=waits.append)
+    return Deliverer(database, everywhere(slack), backoff=waits.append)
 
 
 def test_a_thread_is_posted_once(archive: Database) -> None:

@@ -12,7 +12,7 @@ from slack_stub import SlackStub
 from bot.config import Settings
 from bot.core import workspaces
 from bot.core.grammar import ADMINS_USAGE, AdminsChange, parse_admins, parse_request
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
 from bot.slack.people import slack_admin_check
@@ -126,7 +126,7 @@ def test_the_same_channel_in_two_workspaces_gets_its_own_delivery(database: Data
     seeded(database)
     with SlackStub() as stub:
         poster = SlackPoster(make_web_client("xoxb-any", stub.url), ChannelPacer(0))
-        deliverer = Deliverer(database, poster, lambda: NOW)
+        deliverer = Deliverer(database, everywhere(poster), lambda: NOW)
         first = deliverer.deliver_issue(ONE, "C1", SEED_NEWEST)
         again = deliverer.deliver_issue(ONE, "C1", SEED_NEWEST)
         other = deliverer.deliver_issue(TWO, "C1", SEED_NEWEST)
@@ -142,7 +142,7 @@ def test_uninstall_stops_a_delivery_in_flight(database: Database) -> None:
     with SlackStub() as stub:
         stub.hold_next("chat.postMessage", seconds=2, after=2)
         poster = SlackPoster(make_web_client("xoxb-any", stub.url), ChannelPacer(0))
-        deliverer = Deliverer(database, poster)
+        deliverer = Deliverer(database, everywhere(poster))
         results = []
         sender = threading.Thread(
             target=lambda: results.append(deliverer.deliver_issue(TWO, "C9", SEED_NEWEST))

@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers import clean_env, due_now, subscribe
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
@@ -26,7 +26,7 @@ NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
 def worker_for(database: Database) -> Worker:
     poster = SlackPoster(make_web_client("xoxb-x", "http://127.0.0.1:9/api/"), ChannelPacer(0))
-    dispatcher = Dispatcher(database, Deliverer(database, poster), lambda: NOW)
+    dispatcher = Dispatcher(database, Deliverer(database, everywhere(poster)), lambda: NOW)
     return Worker(dispatcher, None, dt.timedelta(minutes=5))
 
 

@@ -12,7 +12,7 @@ from helpers import clean_env, subscribe
 from slack_stub import SlackStub
 
 from bot.core import workspaces
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
@@ -58,7 +58,7 @@ def two_workspaces(database: Database, stub: SlackStub) -> None:
             {"failing": True, "last_error": "not_in_channel"}
         )
     poster = SlackPoster(make_web_client("xoxb-any", stub.url), ChannelPacer(0))
-    Deliverer(database, poster).deliver_issue(ONE, "C1", SEED_NEWEST)
+    Deliverer(database, everywhere(poster)).deliver_issue(ONE, "C1", SEED_NEWEST)
     workspaces.adopt(database, TWO, NOW, "Second Co")
     workspaces.set_installer(database, TWO, "U0INST")
 
