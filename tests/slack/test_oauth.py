@@ -3,6 +3,7 @@ playing Slack's OAuth (codes, oauth.v2.access, per-token identities), both backe
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import subprocess
@@ -18,14 +19,18 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from helpers import clean_env, free_port
+from helpers import clean_env, due_now, free_port
 from slack_signing import event_body, post, sign, slash_command_body
 from slack_stub import SlackStub
 from sqlalchemy import text, update
 
+from bot.core import lookups
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.oauth import NOT_INSTALLED
+from bot.slack.rendering import issue_messages
+from bot.store import subscriptions
 from bot.store.db import Database, open_database
+from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "oauth-signing-secret-0123456789"
@@ -391,7 +396,7 @@ def expire_stored_tokens(database: Database) -> None:
 
 
 @contextmanager
-def workers(url: str, tmp: Path, stub: SlackStub, count: int) -> Iterator[list[Path]]:
+def workers(url: str, tmp: Path, stub: SlackStub, count: int, **extra: str) -> Iterator[list[Path]]:
     """`count` many-workspace workers running at once."""
     procs, logs = [], []
     for n in range(count):
@@ -400,7 +405,7 @@ def workers(url: str, tmp: Path, stub: SlackStub, count: int) -> Iterator[list[P
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "bot", "worker"],
-                env=multi_env(stub, url),
+                env=multi_env(stub, url, **extra),
                 cwd=tmp,
                 stdout=log.open("wb"),
                 stderr=subprocess.STDOUT,
@@ -490,3 +495,64 @@ def test_app_uninstalled_forgets_installation_and_data_of_that_workspace_only(
         log = bot.log.read_text()
         assert "Traceback" not in log
         assert_no_secrets(log, stub)
+
+
+def test_the_worker_posts_in_each_workspace_with_its_own_token(
+    database_url: str, tmp_path: Path
+) -> None:
+    with SlackStub() as stub:
+        stub.oauth_app(CLIENT_ID, CLIENT_SECRET)
+        with served(database_url, tmp_path, stub) as bot:
+            teams = ("TAAA", "TBBB", "TCCC")
+            for team in teams:
+                bot.install(team)
+            due_now(bot.database)  # the newest issue, moved to today
+            slot = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+            with bot.database.write() as session:
+                for team in teams:  # the same channel id in each workspace: three channels
+                    subscriptions.subscribe(
+                        session,
+                        Workspace(team),
+                        "C1",
+                        hour=slot.hour,
+                        minute=slot.minute,
+                        timezone="UTC",
+                        days="daily",
+                        user_id="UADMIN",
+                        now=slot - dt.timedelta(hours=1),
+                    )
+            stub.revoke("TCCC")  # uninstalled at Slack, before the event reached us
+            stub.reset()
+            parts = len(issue_messages(lookups.issue(bot.database, None).issue, "bookmark"))  # type: ignore[arg-type]
+            with workers(database_url, tmp_path, stub, 1, DIGEST_POST_INTERVAL="0.01") as logs:
+                deadline = time.time() + 60
+                while time.time() < deadline and any(
+                    len(stub.all_messages("C1", team)) < parts for team in ("TAAA", "TBBB")
+                ):
+                    time.sleep(0.2)
+                time.sleep(1)  # room for a duplicate to show up
+            for team in ("TAAA", "TBBB"):
+                parents = stub.messages("C1", team)
+                assert len(parents) == 1, team
+                replies = stub.thread("C1", parents[0]["ts"], team)
+                numbers = [r["metadata"]["event_payload"]["part"] for r in replies]
+                assert numbers == list(range(1, parts)), team
+            # Each workspace's posts carried that workspace's own token, never another's.
+            posts = stub.calls_to("chat.postMessage")
+            own = {team: stub.tokens_of(team)[0] for team in teams}
+            assert {own["TAAA"], own["TBBB"]} <= {c.token for c in posts} <= set(own.values())
+            assert stub.all_messages("C1", "TCCC") == []
+            with bot.database.read() as session:
+                failing = session.execute(
+                    text("SELECT team_id, failing FROM subscriptions ORDER BY team_id")
+                ).all()
+            # The revoked workspace's channel is flagged for its admins; the others are fine.
+            assert [(t, bool(f)) for t, f in failing] == [
+                ("TAAA", False),
+                ("TBBB", False),
+                ("TCCC", True),
+            ]
+        for log in logs:
+            text_ = log.read_text()
+            assert "Traceback" not in text_
+            assert_no_secrets(text_, stub)
