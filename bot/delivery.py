@@ -127,6 +127,8 @@ class Progress:
     maybe_sent: bool
     sent: int = 0
     attempts: int = 0  # failed tries of the current part
+    # When a committed ledger write last showed the lease still ours (the deliverer's clock).
+    held_at: dt.datetime | None = None
 
     @property
     def id(self) -> int:
@@ -361,16 +363,34 @@ class Deliverer:
         return True
 
     def _record(self, progress: Progress, part: int, ts: str, article_id: int | None) -> None:
-        """Record a part Slack holds (committed), so it is never posted again."""
+        """Record a part Slack holds (committed), so it is never posted again, and note the
+        next part in flight in the same write (one write per message, not two)."""
         claim = progress.claim
+        following = next(
+            (
+                p
+                for p in range(part + 1, len(progress.rendered.messages))
+                if p not in progress.posted
+            ),
+            None,
+        )
+        ahead = None if following is None else (following, self.clock() + self.lease)
         recorded = self._write(
             lambda session: ledger.record_part(
-                session, claim.delivery_id, progress.owner, part, claim.channel_id, ts, article_id
+                session,
+                claim.delivery_id,
+                progress.owner,
+                part,
+                claim.channel_id,
+                ts,
+                article_id,
+                next_inflight=ahead,
             )
         )
         if not recorded:
             raise _Stop(self._result(progress, "busy", "lease lost"))
-        progress.inflight, progress.maybe_sent = None, False
+        progress.inflight, progress.maybe_sent = following, False
+        progress.held_at = self.clock()
         progress.posted[part] = ts
         if part == 0:
             progress.parent_ts = ts
@@ -383,7 +403,8 @@ class Deliverer:
 
     def _send_part(self, progress: Progress, part: int, message: Message) -> str:
         """The ts of one part: found in the channel if Slack may have it already, else posted."""
-        found = self._find(progress, part) if progress.inflight == part else None
+        maybe_there = progress.inflight == part and progress.maybe_sent
+        found = self._find(progress, part) if maybe_there else None
         return found or self._post(progress, part, message)
 
     def _find(self, progress: Progress, part: int) -> str | None:
@@ -407,13 +428,20 @@ class Deliverer:
     def _post(self, progress: Progress, part: int, message: Message) -> str:
         """Note the part as in flight (committed), then post it with metadata naming it."""
         claim = progress.claim
-        marked = self._write(
-            lambda session: ledger.mark_inflight(
-                session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
+        # Noted in flight with the previous part's record, lately enough that the lease is
+        # surely still ours: no second write. Otherwise (first part, a retry, or a long wait in
+        # the workspace's lane) note it now, which also checks the lease.
+        held_at = progress.held_at
+        fresh = held_at is not None and self.clock() - held_at < self.lease / 3
+        if progress.inflight != part or not fresh:
+            marked = self._write(
+                lambda session: ledger.mark_inflight(
+                    session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
+                )
             )
-        )
-        if not marked:
-            raise _Stop(self._result(progress, "busy", "lease lost"))
+            if not marked:
+                raise _Stop(self._result(progress, "busy", "lease lost"))
+            progress.held_at = self.clock()
         progress.inflight, progress.maybe_sent = part, True
         try:
             ts = progress.transport.post(

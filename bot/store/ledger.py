@@ -255,9 +255,14 @@ def record_part(
     channel_id: str,
     ts: str,
     article_id: int | None,
+    *,
+    next_inflight: tuple[int, dt.datetime] | None = None,
 ) -> bool:
-    """Record the ts Slack gave a part (and the parent's ts on the delivery)."""
+    """Record the ts Slack gave a part (and the parent's ts on the delivery); with
+    `next_inflight` (part, lease until), note the next part in flight in the same write."""
     values: dict[str, Any] = {"inflight_part": None}
+    if next_inflight is not None:
+        values["inflight_part"], values["lease_until"] = next_inflight
     if part == 0:
         values["parent_ts"] = ts
     held = _core(
