@@ -9,9 +9,10 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
+from bot.dates import ALL_DATES, DateRange
 from bot.store.queries import Page, articles_by_ids, clamp_page
-from bot.store.sql import dialect_insert
-from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
+from bot.store.sql import dialect_insert, within_dates
+from bot.store.tables import ArticleRow, DeliveryMessageRow, ProcessedEventRow, SaveRow
 
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
 # an id older than this can no longer come back.
@@ -148,17 +149,17 @@ def is_saved(session: Session, user_id: str, article_id: int) -> bool:
     return removed is not None and not removed
 
 
-def saved_articles(session: Session, user_id: str, limit: int = 10, offset: int = 0) -> Page:
-    """A person's saved articles, most recently saved first."""
+def saved_articles(
+    session: Session, user_id: str, limit: int = 10, offset: int = 0, dates: DateRange = ALL_DATES
+) -> Page:
+    """A person's saved articles (issued within `dates`), most recently saved first."""
     limit, offset = clamp_page(limit, offset)
-    ids = list(
-        session.scalars(
-            select(SaveRow.article_id)
-            .where(SaveRow.user_id == user_id, SaveRow.removed == false())
-            .order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
-            .limit(limit + 1)
-            .offset(offset)
+    stmt = select(SaveRow.article_id).where(SaveRow.user_id == user_id, SaveRow.removed == false())
+    if not dates.is_open:
+        stmt = stmt.join(ArticleRow, ArticleRow.id == SaveRow.article_id).where(
+            *within_dates(ArticleRow.issue_date, dates)
         )
-    )
+    stmt = stmt.order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
+    ids = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
     views = articles_by_ids(session, ids)
     return Page(tuple(views[:limit]), offset, limit, len(views) > limit)

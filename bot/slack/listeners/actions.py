@@ -24,8 +24,7 @@ def handle_more(
     if decoded is None:
         respond(text=render_text("That button has expired.").text, replace_original=False)
         return
-    kind, query, offset = decoded
-    message = services.answers.page(kind, query, offset, user_id, shareable=True)
+    message = services.answers.page(decoded, user_id, shareable=True)
     respond(text=message.text, blocks=message.blocks, replace_original=True)
 
 
@@ -35,11 +34,10 @@ def handle_share(
     """Post the answer for everyone in the channel."""
     decoded = decode_action(str(action.get("value", "")))
     user_id = (body.get("user") or {}).get("id", "")
-    if decoded is None or decoded[0] == "saved":
+    if decoded is None or decoded.kind == "saved":
         respond(text=render_text("That cannot be shared.").text, replace_original=False)
         return
-    kind, query, offset = decoded
-    message = services.answers.page(kind, query, offset, user_id, shareable=False)
+    message = services.answers.page(decoded, user_id, shareable=False)
     respond(
         text=message.text,
         blocks=message.blocks,
