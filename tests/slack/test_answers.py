@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from bot.config import Settings
@@ -139,3 +140,35 @@ def test_status_says_when_the_newest_issue_is_too_old_to_post(database: Database
     fresh = service.answer(parse_request("status"), Asker("U1", "C1")).text
     assert "Next post: Thu 2026-05-14 09:00 UTC, issue 2026-05-13." in fresh
     assert "Nothing new" not in fresh
+
+
+def listed_dates(reply_text: str) -> set[str]:
+    """The issue dates in an answer's fallback lines ('• Title (Company, 2026-05-13)')."""
+    return set(re.findall(r", (\d{4}-\d{2}-\d{2})\)$", reply_text, re.MULTILINE))
+
+
+def test_last_days_end_today_in_the_askers_timezone(database: Database) -> None:
+    ingest_files(database, [SEEDS / "2026-05-13.txt", SEEDS / "2026-05-01.txt"])
+    settings = Settings(DIGEST_ADMINS="")  # type: ignore[call-arg]
+    late = dt.datetime(2026, 5, 13, 23, 30, tzinfo=dt.UTC)
+    request = parse_request("company AWS last 1 days")
+    in_utc = Answers(database, settings, lambda: late, lambda _user: "UTC")
+    assert listed_dates(in_utc.answer(request, Asker("U1", "C1")).text) == {"2026-05-13"}
+    # Already May 14th at UTC+14: the one day asked for holds no issue.
+    ahead = Answers(database, settings, lambda: late, lambda _user: "Pacific/Kiritimati")
+    assert "in these dates" in ahead.answer(request, Asker("U1", "C1")).text
+    unknown = Answers(database, settings, lambda: late, lambda _user: "Not/AZone")
+    assert listed_dates(unknown.answer(request, Asker("U1", "C1")).text) == {"2026-05-13"}
+    wide = in_utc.answer(parse_request("company AWS last 13 days"), Asker("U1", "C1"))
+    assert listed_dates(wide.text) == {"2026-05-13", "2026-05-01"}
+
+
+def test_cached_answers_are_kept_apart_by_date_range(database: Database) -> None:
+    ingest_files(database, [SEEDS / "2026-05-13.txt", SEEDS / "2026-05-01.txt"])
+    service = answers(database)
+    asker = Asker("U1", "C1")
+    everything = service.answer(parse_request("company AWS"), asker)
+    may_1 = service.answer(parse_request("company AWS in 2026-05-01"), asker)
+    assert listed_dates(everything.text) == {"2026-05-13", "2026-05-01"}
+    assert listed_dates(may_1.text) == {"2026-05-01"}
+    assert service.answer(parse_request("company AWS"), asker) == everything
