@@ -7,6 +7,7 @@ Imports are local so that `worker` never loads the web server and `post` never l
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
@@ -16,7 +17,9 @@ from bot.store.db import Database
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
+    from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
 
@@ -25,6 +28,7 @@ def bolt_app(
     settings: Settings, database: Database, *, socket_mode: bool = False, clock: Clock = utc_now
 ) -> App:
     """The Bolt app with every listener, its Web API client and the use cases they call."""
+    from bot.core.workspaces import forget_nothing, set_installer
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
@@ -32,8 +36,47 @@ def bolt_app(
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
-    services = Services(lookups, database, clock, settings.save_emoji, answer_executor())
-    return create_app(settings, services, client=client, socket_mode=socket_mode)
+    # Many workspaces: one installation store serves Bolt's authorize and the uninstall listener.
+    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
+    services = Services(
+        lookups,
+        database,
+        clock,
+        settings.save_emoji,
+        answer_executor(),
+        tokens.forget if tokens is not None else forget_nothing,
+    )
+    return create_app(
+        settings,
+        services,
+        client=client,
+        socket_mode=socket_mode,
+        tokens=tokens,
+        # The installing user may manage that workspace's schedules.
+        on_installed=partial(set_installer, database),
+    )
+
+
+def installed_tokens(
+    settings: Settings, database: Database, clock: Clock = utc_now
+) -> InstalledTokens:
+    """Many workspaces: the installations (encrypted, refreshed, forgettable)."""
+    from bot.slack.installations import installed_tokens as build
+
+    return build(settings, database, clock)
+
+
+def forget_installation(settings: Settings, database: Database) -> ForgetInstallation:
+    """What deletes a workspace's installation when it uninstalls or an operator removes it.
+
+    One workspace: its token lives in the environment, so nothing is stored to delete; many:
+    the OAuth installation store's rows for that workspace.
+    """
+    from bot.core.workspaces import forget_nothing
+
+    if settings.multi_workspace:
+        return installed_tokens(settings, database).forget
+    return forget_nothing
 
 
 def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSGIApp:
@@ -60,18 +103,31 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
 
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
-    """Scheduled posting and (when sources are configured) source polling."""
+    """Scheduled posting, source polling (when sources are configured) and, with many
+    workspaces, the refresh of rotating tokens."""
+    from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
     from bot.worker import Dispatcher, Worker
 
-    dispatcher = Dispatcher(
-        database,
-        deliverer(settings, database, clock),
-        clock,
-        max_age=dt.timedelta(days=settings.max_issue_age_days),
-        grace=dt.timedelta(hours=settings.catchup_grace_hours),
-    )
+    adopt_at_start(settings, database, clock)
+    dispatcher = None
+    # Many workspaces: posting needs per-workspace transports built from
+    # bot.slack.installations.token_source(); until they exist, a SLACK_BOT_TOKEN still posts
+    # as one workspace.
+    if settings.slack_bot_token is not None:
+        dispatcher = Dispatcher(
+            database,
+            deliverer(settings, database, clock),
+            clock,
+            max_age=dt.timedelta(days=settings.max_issue_age_days),
+            grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        )
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)
-    return Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes))
+    refresh = None
+    if settings.multi_workspace:
+        refresh = installed_tokens(settings, database, clock).refresh_due
+    return Worker(
+        dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes), refresh_tokens=refresh
+    )

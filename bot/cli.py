@@ -20,17 +20,27 @@ from bot.companies_cli import companies_app
 from bot.config import Settings
 from bot.logs import LOG_FORMAT, install_secret_filter
 from bot.search_cli import search_app
+from bot.workspaces_cli import TEAM_HELP, workspaces_app
 
 if TYPE_CHECKING:
     from bot.delivery import Deliverer, DeliveryResult
     from bot.ingestion import FileOutcome
     from bot.store.db import Database
+    from bot.workspace import Workspace
 
 # Commands import what they use when they run: `worker` never loads the web server or the
 # parser's word lists, and every command starts faster.
 
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
-SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"})
+SECRET_SETTINGS = frozenset(
+    {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_SECRET",
+        "DIGEST_ENCRYPTION_KEY",
+    }
+)
 
 app = typer.Typer(
     help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
@@ -39,6 +49,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 app.add_typer(db_app, name="db")
 app.add_typer(companies_app, name="companies")
+app.add_typer(workspaces_app, name="workspaces")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,6 +90,17 @@ def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
         return open_database(settings.database_url, upgrade=upgrade)
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
         fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Many workspaces need a client secret and an encryption key: one line if not."""
+    from bot.slack.installations import SettingsError
+    from bot.slack.installations import check_mode as check
+
+    try:
+        check(settings, socket_mode=socket_mode)
+    except SettingsError as exc:
+        fail(str(exc), 2)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -207,12 +229,14 @@ def post(
     channel: Annotated[str, typer.Option(help="Slack channel id, e.g. C0123456789.")],
     date: Annotated[str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.")] = "latest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
+    team: Annotated[str | None, typer.Option(help=TEAM_HELP)] = None,
 ) -> None:
     """Post an issue to a channel as a thread (once: the delivery ledger remembers)."""
     from bot import bootstrap
     from bot.core import lookups
     from bot.slack.rendering import issue_messages
     from bot.terminal import print_thread
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     setup_logging(settings)
@@ -231,8 +255,9 @@ def post(
         return
     if settings.slack_bot_token is None:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
+    workspace = resolve_workspace(settings, database, team)
     deliverer = bootstrap.deliverer(settings, database)
-    result = _deliver_waiting(deliverer, channel, issue.date)
+    result = _deliver_waiting(deliverer, workspace, channel, issue.date)
     database.dispose()
     text = _outcome_text(result, issue.date, channel)
     if result.outcome in ("failed", "retry_later", "no_issue"):
@@ -262,7 +287,9 @@ def _refusal_hint(error: str | None, channel: str) -> str:
     return ""
 
 
-def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> DeliveryResult:
+def _deliver_waiting(
+    deliverer: Deliverer, workspace: Workspace, channel: str, day: dt.date
+) -> DeliveryResult:
     """Deliver; while another live process holds the delivery, wait for it (saying so)."""
     import time
 
@@ -270,7 +297,7 @@ def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> Delive
 
     said = ""
     while True:
-        result = deliverer.deliver_issue(channel, day, retry_failed=True)
+        result = deliverer.deliver_issue(workspace, channel, day, retry_failed=True)
         if result.outcome != "busy":
             return result
         holder = describe(result.holder) if result.holder else "another process"
@@ -297,13 +324,17 @@ def serve(
     settings = load_settings()
     setup_logging(settings)
     socket_mode = socket or settings.slack_app_token is not None
-    if settings.slack_bot_token is None:
-        fail("SLACK_BOT_TOKEN is not set", 2)
+    check_mode(settings, socket_mode=socket_mode)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
     if not socket_mode and settings.slack_signing_secret is None:
         fail("SLACK_SIGNING_SECRET is not set", 2)
     database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
+    from bot.slack.identity import adopt_at_start
+
+    adopt_at_start(settings, database)  # once, before the web processes fork
     if socket_mode:
         assert settings.slack_app_token is not None  # noqa: S101
         bolt = bootstrap.bolt_app(settings, database, socket_mode=True)
@@ -345,17 +376,22 @@ subs_app = typer.Typer(help="Channel subscriptions (what /digest subscribe manag
 app.add_typer(subs_app, name="subscriptions")
 
 
+TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP)]
+
+
 @subs_app.command("list")
-def subscriptions_list() -> None:
+def subscriptions_list(team: TeamOption = None) -> None:
     """Every subscribed channel with its schedule, next post and last delivery (and channels
     with a half-sent `post` thread)."""
     from bot.clock import utc_now
     from bot.core.status import all_statuses
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     database = open_db(settings)
+    workspace = resolve_workspace(settings, database, team)
     max_age = dt.timedelta(days=settings.max_issue_age_days)
-    statuses = all_statuses(database, utc_now(), max_age)
+    statuses = all_statuses(database, workspace, utc_now(), max_age)
     if not statuses:
         out.print("no subscriptions")
         return
@@ -372,11 +408,13 @@ def subscriptions_add(
     schedule: Annotated[
         list[str] | None, typer.Argument(help="[HH:MM] [TIMEZONE] [weekdays|daily]")
     ] = None,
+    team: TeamOption = None,
 ) -> None:
     """Subscribe a channel (default 09:00 UTC on weekdays)."""
     from bot.clock import utc_now
     from bot.core import subscriptions
     from bot.core.grammar import parse_schedule
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     if not CHANNEL_RE.match(channel):
@@ -386,20 +424,25 @@ def subscriptions_add(
     except ValueError as exc:
         fail(str(exc), 2)
     database = open_db(settings)
+    workspace = resolve_workspace(settings, database, team)
     sub = subscriptions.subscribe(
-        database, channel, wanted, timezone="UTC", user_id=None, now=utc_now()
+        database, workspace, channel, wanted, timezone="UTC", user_id=None, now=utc_now()
     )
     out.print(f"{channel}: {sub.time_text} {sub.timezone}, {sub.days}", markup=False)
 
 
 @subs_app.command("remove")
-def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
+def subscriptions_remove(
+    channel: Annotated[str, typer.Argument(help="Slack channel id.")], team: TeamOption = None
+) -> None:
     """Stop posting to a channel."""
     from bot.core import subscriptions
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     database = open_db(settings)
-    if not subscriptions.unsubscribe(database, channel):
+    workspace = resolve_workspace(settings, database, team)
+    if not subscriptions.unsubscribe(database, workspace, channel):
         fail(f"{channel} was not subscribed")
     out.print(f"{channel} unsubscribed")
 
@@ -411,6 +454,7 @@ def worker() -> None:
 
     settings = load_settings()
     setup_logging(settings)
-    if settings.slack_bot_token is None:
-        fail("SLACK_BOT_TOKEN is not set", 2)
+    check_mode(settings)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     bootstrap.worker(settings, open_db(settings)).start()

@@ -29,6 +29,7 @@ from bot.slack.rendering import Message, issue_messages
 from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import IssueView, get_issue
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -112,19 +113,21 @@ class Deliverer:
 
     def deliver_issue(
         self,
+        workspace: Workspace,
         channel_id: str,
         issue_date: dt.date | None,
         *,
         retry_failed: bool = False,
         origin: str = "manual",
     ) -> DeliveryResult:
-        """Post an issue (None: the latest) to a channel unless the ledger says it was posted."""
+        """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
+        was posted."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
                 return DeliveryResult("no_issue", channel_id, issue_date)
             delivery_id = ledger.ensure_delivery(
-                session, channel_id, issue.id, due_at=self.clock(), origin=origin
+                session, workspace, channel_id, issue.id, due_at=self.clock(), origin=origin
             )
         return self.run(delivery_id, retry_failed=retry_failed)
 
@@ -224,7 +227,7 @@ class Deliverer:
             return self._fail(progress, exc.error)
         with self.database.write() as session:
             ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
-            ledger.mark_subscription_failing(session, channel, None)
+            ledger.mark_subscription_failing(session, claim.workspace, channel, None)
         return self._result(progress, "posted")
 
     def _record(self, progress: _Progress, part: int, ts: str, article_id: int | None) -> None:
@@ -346,5 +349,5 @@ class Deliverer:
                 ledger.finish(
                     session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
                 )
-            ledger.mark_subscription_failing(session, claim.channel_id, error)
+            ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, error)
         return self._result(progress, "failed", error)

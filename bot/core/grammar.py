@@ -16,7 +16,9 @@ MAX_ARGUMENT = 500
 # value), so it is bounded in UTF-8 bytes too: 500 emoji would be 2,000 bytes.
 MAX_ARGUMENT_BYTES = 1500
 
-Verb = Literal["help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status"]
+Verb = Literal[
+    "help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status", "admins"
+]
 VERBS: tuple[Verb, ...] = (
     "help",
     "company",
@@ -26,9 +28,24 @@ VERBS: tuple[Verb, ...] = (
     "subscribe",
     "unsubscribe",
     "status",
+    "admins",
+)
+_ALIASES: dict[str, Verb] = {
+    "search": "topic",
+    "about": "topic",
+    "issue": "date",
+    "day": "date",
+    "admin": "admins",
+}
+# A user mention as Slack escapes it in command text (<@U123|name> or <@U123>), or a bare id.
+_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,30})(?:\|[^<>]{0,100})?>$|^([UW][A-Z0-9]{2,30})$")
+_TOKEN_RE = re.compile(r"<@[^<>]{1,140}>|\S+")
+MAX_ADMIN_CHANGES = 20
+ADMINS_USAGE = (
+    "Use `/digest admins` to list them, `/digest admins add @person` or "
+    "`/digest admins remove @person` to change the list."
 )
 RANGED_VERBS: frozenset[Verb] = frozenset({"company", "topic", "saved"})
-_ALIASES: dict[str, Verb] = {"search": "topic", "about": "topic", "issue": "date", "day": "date"}
 
 
 @dataclass(frozen=True)
@@ -250,3 +267,29 @@ def parse_bound(text: str, *, end: bool) -> dt.date:
     """A --since (start of the period) or --until (end of it) value: YYYY[-MM[-DD]]."""
     first, last = _period(text.strip())
     return last if end else first
+
+
+@dataclass(frozen=True)
+class AdminsChange:
+    """`/digest admins [add|remove @person…]`: list (no action) or change the list."""
+
+    action: Literal["list", "add", "remove"]
+    user_ids: tuple[str, ...] = ()
+
+
+def parse_admins(text: str) -> AdminsChange:
+    """'', 'add @a @b' or 'remove @a'; ValueError with a one-line hint otherwise."""
+    action, _, rest = text.strip().partition(" ")
+    if not action:
+        return AdminsChange("list")
+    action = action.casefold()
+    tokens = [m.group(0) for m in _TOKEN_RE.finditer(rest)]
+    if action not in ("add", "remove") or not tokens or len(tokens) > MAX_ADMIN_CHANGES:
+        raise ValueError(ADMINS_USAGE)
+    ids = []
+    for token in tokens:
+        match = _MENTION_RE.match(token)
+        if match is None:
+            raise ValueError(f"Mention each person with @ (as in `@name`). {ADMINS_USAGE}")
+        ids.append(match.group(1) or match.group(2))
+    return AdminsChange("add" if action == "add" else "remove", tuple(ids))

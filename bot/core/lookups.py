@@ -19,6 +19,7 @@ from bot.store.queries import (
     search_topic,
 )
 from bot.store.saves import saved_articles
+from bot.workspace import Workspace
 
 PAGE_SIZE = 10
 
@@ -70,7 +71,13 @@ def issue(database: Database, day: dt.date | None) -> IssueLookup:
     return IssueLookup(day, found, nearby)
 
 
-def saved(database: Database, user_id: str, offset: int = 0, dates: DateRange = ALL_DATES) -> Page:
-    """A person's saved articles, most recently saved first (issued within `dates`)."""
+def saved(
+    database: Database,
+    workspace: Workspace,
+    user_id: str,
+    offset: int = 0,
+    dates: DateRange = ALL_DATES,
+) -> Page:
+    """A person's saved articles in a workspace issued within `dates`, latest save first."""
     with database.read() as session:
-        return saved_articles(session, user_id, PAGE_SIZE, offset, dates)
+        return saved_articles(session, workspace, user_id, PAGE_SIZE, offset, dates)

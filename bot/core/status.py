@@ -10,6 +10,7 @@ from bot.schedule import Outlook, outlook
 from bot.store import ledger, subscriptions
 from bot.store.db import Database
 from bot.store.queries import latest_issue_date
+from bot.workspace import Workspace
 
 BOT_NAME = "Engineering @ Scale"  # features.bot_user.display_name in manifest.yml
 INVITE_HINT = f"invite the bot with `/invite @{BOT_NAME}`"
@@ -26,27 +27,32 @@ class ChannelStatus:
 
 
 def channel_status(
-    database: Database, channel_id: str, now: dt.datetime, max_age: dt.timedelta
+    database: Database,
+    workspace: Workspace,
+    channel_id: str,
+    now: dt.datetime,
+    max_age: dt.timedelta,
 ) -> ChannelStatus:
     """The status of one channel (what /digest status shows)."""
     with database.read() as session:
-        sub = subscriptions.get_subscription(session, channel_id)
-        last = ledger.last_delivery(session, channel_id)
+        sub = subscriptions.get_subscription(session, workspace, channel_id)
+        last = ledger.last_delivery(session, workspace, channel_id)
         newest = latest_issue_date(session)
-        unfinished = ledger.open_deliveries(session, channel_id)
+        unfinished = ledger.open_deliveries(session, workspace, channel_id)
     text = status_text(sub, last, now, newest, max_age, unfinished)
     return ChannelStatus(channel_id, sub is not None, text)
 
 
 def all_statuses(
-    database: Database, now: dt.datetime, max_age: dt.timedelta
+    database: Database, workspace: Workspace, now: dt.datetime, max_age: dt.timedelta
 ) -> list[ChannelStatus]:
-    """Every subscribed channel, and every channel with a half-sent `post` thread, by id."""
+    """Every subscribed channel of a workspace, and every channel with a half-sent `post`
+    thread, by id."""
     with database.read() as session:
-        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session)}
-        unfinished = [d for d in ledger.open_deliveries(session) if d.origin == "manual"]
+        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session, workspace)}
+        unfinished = [d for d in ledger.open_deliveries(session, workspace) if d.origin == "manual"]
         channels = sorted(set(subs) | {d.channel_id for d in unfinished})
-        rows = [(c, subs.get(c), ledger.last_delivery(session, c)) for c in channels]
+        rows = [(c, subs.get(c), ledger.last_delivery(session, workspace, c)) for c in channels]
         newest = latest_issue_date(session)
     return [
         ChannelStatus(

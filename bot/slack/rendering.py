@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
@@ -325,6 +326,53 @@ def render_text(text: str) -> Message:
     return Message(_fallback(text), [_section(escaped)])
 
 
+_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def _mention(user_id: str) -> str:
+    """<@U123> for a well-formed user id (shows the name, notifies nobody in an ephemeral)."""
+    return f"<@{user_id}>" if _USER_ID_RE.match(user_id) else escape(user_id)
+
+
+def render_admins(
+    listed: Sequence[str], installer: str | None, env_admins: Sequence[str], *, multi: bool
+) -> Message:
+    """Who may change this workspace's channel schedules."""
+    people = [*env_admins, *listed]
+    if multi:
+        lines = ["Slack workspace admins and owners may change channel schedules here."]
+        if installer:
+            lines.append(f"So may {_mention(installer)}, who installed the app.")
+    elif not people:
+        lines = ["No digest admins are set: anyone in a channel may change its schedule."]
+    else:
+        lines = []
+    if people:
+        lines.append(
+            "Digest admins: " + ", ".join(_mention(p) for p in dict.fromkeys(people)) + "."
+        )
+    elif multi:
+        lines.append("No other digest admins yet.")
+    lines.append("Change the list with `/digest admins add @person` or `remove @person`.")
+    text = "\n".join(lines)
+    return Message(_escaped_fallback(text), [_section(text)])
+
+
+def render_admins_changed(action: str, wanted: Sequence[str], changed: Sequence[str]) -> Message:
+    """What `/digest admins add|remove` did."""
+    done = ", ".join(_mention(u) for u in changed)
+    unchanged = ", ".join(_mention(u) for u in wanted if u not in changed)
+    lines = []
+    if action == "add":
+        lines += [f"Added as digest admins: {done}."] if done else []
+        lines += [f"Already digest admins: {unchanged}."] if unchanged else []
+    else:
+        lines += [f"No longer digest admins: {done}."] if done else []
+        lines += [f"Not on the admin list: {unchanged}."] if unchanged else []
+    text = "\n".join(lines)
+    return Message(_escaped_fallback(text), [_section(text)])
+
+
 HELP_TEXT = "\n".join(
     [
         "*Engineering @ Scale* — look things up in the digest archive:",
@@ -336,6 +384,8 @@ HELP_TEXT = "\n".join(
         "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+        "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
+        "schedules",
     ]
 )
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.core.workspaces import ForgetInstallation, forget_nothing
 from bot.slack.answers import Answers
 from bot.store.db import Database
 
@@ -22,6 +23,8 @@ class Services:
     clock: Clock  # when a reaction counts as made
     save_emoji: str  # the reaction that saves an article
     executor: ThreadPoolExecutor  # runs /digest answers so they can be awaited within 3 s
+    # Deletes a workspace's installation on uninstall (multi-workspace mode: the OAuth store).
+    forget_installation: ForgetInstallation = forget_nothing
 
 
 def answer_executor() -> ThreadPoolExecutor:

@@ -12,9 +12,12 @@ from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 from bot.store.queries import ArticleView, find_by_company, search_topic
 from bot.store.saves import apply_reaction, saved_articles
+from bot.workspace import Workspace
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 D = dt.date
+HERE = Workspace("T1")
+ELSEWHERE = Workspace("T2")
 RANGES = [
     DateRange(since=D(2026, 4, 8)),
     DateRange(until=D(2026, 4, 1)),
@@ -78,12 +81,31 @@ def test_saved_range_filters_by_the_article_issue_date(archive: Database) -> Non
     assert len(days) >= 3
     with archive.write() as session:
         for n, article in enumerate(days.values()):
-            apply_reaction(session, "U1", article.id, removed=False, event_us=n + 1, at=at)
+            apply_reaction(session, HERE, "U1", article.id, removed=False, event_us=n + 1, at=at)
     dates = DateRange(since=sorted(days)[1])
     with archive.read() as session:
-        everything = saved_articles(session, "U1", limit=50).items
-        limited = saved_articles(session, "U1", limit=50, dates=dates).items
-        other = saved_articles(session, "U2", limit=50, dates=dates).items
+        everything = saved_articles(session, HERE, "U1", limit=50).items
+        limited = saved_articles(session, HERE, "U1", limit=50, dates=dates).items
+        other = saved_articles(session, HERE, "U2", limit=50, dates=dates).items
     assert len(everything) == len(days)
     assert [a.id for a in limited] == within(everything, dates) and len(limited) == len(days) - 1
     assert other == ()
+
+
+def test_saved_range_stays_in_the_asking_workspace(archive: Database) -> None:
+    """The same user id in another workspace is another person: a range never crosses over."""
+    at = dt.datetime(2026, 5, 20, tzinfo=dt.UTC)
+    with archive.read() as session:
+        articles = find_by_company(session, "AWS", limit=50).page.items
+    mine, theirs = articles[0], articles[1]
+    with archive.write() as session:
+        apply_reaction(session, HERE, "U1", mine.id, removed=False, event_us=1, at=at)
+        apply_reaction(session, ELSEWHERE, "U1", theirs.id, removed=False, event_us=2, at=at)
+    dates = DateRange(
+        min(mine.issue_date, theirs.issue_date), max(mine.issue_date, theirs.issue_date)
+    )
+    with archive.read() as session:
+        here = saved_articles(session, HERE, "U1", limit=50, dates=dates).items
+        elsewhere = saved_articles(session, ELSEWHERE, "U1", limit=50, dates=dates).items
+    assert [a.id for a in here] == [mine.id]
+    assert [a.id for a in elsewhere] == [theirs.id]
