@@ -78,9 +78,19 @@ def parse_request(text: str | None) -> Request:
             rest, dates = split_range(rest)
         except RangeError as exc:
             return Request(verb, rest, hint=f"{exc} {RANGE_USAGE}")
+    elif verb == "date" and _is_range(rest):
+        return Request(verb, rest, hint=DATE_RANGE_HINT)
     if verb in ("company", "topic", "date") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest, dates=dates)
+
+
+def _is_range(text: str) -> bool:
+    """Whether the text is a date range (well-formed or not) rather than one day."""
+    try:
+        return split_range(text)[1] is not None
+    except RangeError:
+        return True
 
 
 def parse_day(text: str, today: dt.date) -> dt.date | None:
@@ -169,6 +179,10 @@ MAX_LAST_DAYS = 3660  # ten years and a bit: the archive's whole span
 RANGE_USAGE = (
     "A date range goes last: since 2026-04-01, until 2026-04-30, from 2026-01-01 to 2026-03-31, "
     f"in 2026-05 (or in 2026), or last 30 days (up to {MAX_LAST_DAYS})."
+)
+DATE_RANGE_HINT = (
+    "`/digest date` shows one day's issue (YYYY-MM-DD, today, yesterday or latest); a range "
+    "goes after company, topic or saved, e.g. `/digest topic kafka in 2026-05`."
 )
 _PERIOD_RE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 # A word that starts like a date is meant as one: "since 2026-13-01" is a bad range, not a topic.

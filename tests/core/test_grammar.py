@@ -103,6 +103,15 @@ def test_date_lookups_take_no_range() -> None:
     assert (request.verb, request.argument, request.dates) == ("date", "2026-05-01", None)
 
 
+@pytest.mark.parametrize(
+    "text", ["date in 2026-05", "date since 2026-04-01", "date last 7 days", "day in 2026-13"]
+)
+def test_a_date_lookup_with_a_range_says_where_ranges_go(text: str) -> None:
+    request = parse_request(text)
+    assert request.verb == "date" and request.hint is not None and "\n" not in request.hint
+    assert "one day" in request.hint and "topic" in request.hint
+
+
 def test_last_days_end_today_and_count_today() -> None:
     assert LastDays(1).resolve(D(2026, 5, 13)) == DateRange(D(2026, 5, 13), D(2026, 5, 13))
     assert LastDays(30).resolve(D(2026, 5, 13)) == DateRange(D(2026, 4, 14), D(2026, 5, 13))
