@@ -12,6 +12,7 @@ from bot.core.text import clamp
 
 if TYPE_CHECKING:
     from bot.core.lookups import IssueLookup
+    from bot.dates import DateRange
     from bot.store.db import Database
     from bot.store.queries import ArticleView, CompanyResult, Page, TopicResult
 
@@ -24,6 +25,12 @@ search_app = typer.Typer(help="Look up the archive as /digest does.", no_args_is
 Offset = Annotated[int, typer.Option(help="Skip this many results.")]
 CompanyName = Annotated[list[str], typer.Argument(help="Company name, e.g. Cloudflare.")]
 TopicWords = Annotated[list[str], typer.Argument(help="Words to search for.")]
+Since = Annotated[
+    str | None, typer.Option(help="Only issues from this day on: YYYY-MM-DD (YYYY-MM, YYYY).")
+]
+Until = Annotated[
+    str | None, typer.Option(help="Only issues up to this day: YYYY-MM-DD (YYYY-MM, YYYY).")
+]
 
 
 def _run(show: Callable[[Database], None]) -> None:
@@ -44,26 +51,45 @@ def _print(text: str, style: str = "") -> None:
 
 
 @search_app.command("company")
-def search_company(name: CompanyName, offset: Offset = 0) -> None:
+def search_company(
+    name: CompanyName, offset: Offset = 0, since: Since = None, until: Until = None
+) -> None:
     """Articles by a company, newest first (what `/digest company` shows)."""
-    _articles("company", " ".join(name), offset)
+    _articles("company", " ".join(name), offset, _date_range(since, until))
 
 
 @search_app.command("topic")
-def search_topic(words: TopicWords, offset: Offset = 0) -> None:
+def search_topic(
+    words: TopicWords, offset: Offset = 0, since: Since = None, until: Until = None
+) -> None:
     """Articles about a topic, most relevant first (what `/digest topic` shows)."""
-    _articles("topic", " ".join(words), offset)
+    _articles("topic", " ".join(words), offset, _date_range(since, until))
 
 
-def _articles(kind: Literal["company", "topic"], query: str, offset: int) -> None:
+def _date_range(since: str | None, until: str | None) -> DateRange:
+    """--since/--until as a range; a bad or reversed one is a one-line error (exit 2)."""
+    from bot.cli import fail
+    from bot.core.grammar import parse_bound
+    from bot.dates import DateRange, RangeError
+
+    try:
+        return DateRange(
+            parse_bound(since, end=False) if since else None,
+            parse_bound(until, end=True) if until else None,
+        )
+    except RangeError as exc:
+        fail(f"{exc} Use YYYY-MM-DD (or YYYY-MM, YYYY), --since not after --until.", 2)
+
+
+def _articles(kind: Literal["company", "topic"], query: str, offset: int, dates: DateRange) -> None:
     """Run a company or topic lookup and print its page."""
     from bot.core import lookups
 
     def show(database: Database) -> None:
         if kind == "company":
-            _print_company(lookups.company(database, query, offset))
+            _print_company(lookups.company(database, query, offset, dates), dates)
         else:
-            _print_topic(lookups.topic(database, query, offset))
+            _print_topic(lookups.topic(database, query, offset, dates), dates)
 
     _run(show)
 
@@ -85,7 +111,7 @@ def search_date(
     _run(lambda database: _print_issue(lookups.issue(database, wanted)))
 
 
-def _print_company(result: CompanyResult) -> None:
+def _print_company(result: CompanyResult, dates: DateRange) -> None:
     """A company's articles, or the names it may have meant."""
     if result.company is None:
         miss = f"No company called “{result.query}” in the archive."
@@ -94,21 +120,25 @@ def _print_company(result: CompanyResult) -> None:
         _print(miss)
         return
     title = f"Articles by {result.company} (newest first)"
-    _print_page(title, result.page, f"No articles by {result.company} on this page.")
+    where = "on this page" if dates.is_open else "in these dates"
+    _print_page(title, dates, result.page, f"No articles by {result.company} {where}.")
 
 
-def _print_topic(result: TopicResult) -> None:
+def _print_topic(result: TopicResult, dates: DateRange) -> None:
     """The articles matching a topic (nothing to search for: say how)."""
     if result.terms:
         title = f"Articles about “{result.query}” (most relevant first)"
-        _print_page(title, result.page, f"Nothing in the archive matches “{result.query}”.")
+        where = "" if dates.is_open else " in these dates"
+        empty = f"Nothing in the archive matches “{result.query}”{where}."
+        _print_page(title, dates, result.page, empty)
     else:
         _print("Give some words to search for, e.g. `search topic rate limiting`.")
 
 
-def _print_page(title: str, page: Page, empty: str) -> None:
-    """A lookup's title, its articles and where the next page starts."""
-    _print(title, "bold")
+def _print_page(title: str, dates: DateRange, page: Page, empty: str) -> None:
+    """A lookup's title (with its date range), its articles and where the next page starts."""
+    span = dates.describe()
+    _print(f"{title} · {span}" if span else title, "bold")
     if not page.items:
         _print(empty)
         return

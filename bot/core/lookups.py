@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.dates import ALL_DATES, DateRange
 from bot.store.archive import read_version
 from bot.store.db import Database
 from bot.store.queries import (
@@ -46,16 +47,20 @@ def archive_version(database: Database) -> int:
     return read_version(database)
 
 
-def company(database: Database, name: str, offset: int = 0) -> CompanyResult:
-    """Articles by a company, newest first."""
+def company(
+    database: Database, name: str, offset: int = 0, dates: DateRange = ALL_DATES
+) -> CompanyResult:
+    """Articles by a company, newest first (issued within `dates`)."""
     with database.read() as session:
-        return find_by_company(session, name, PAGE_SIZE, offset)
+        return find_by_company(session, name, PAGE_SIZE, offset, dates)
 
 
-def topic(database: Database, words: str, offset: int = 0) -> TopicResult:
-    """Articles about a topic, most relevant first."""
+def topic(
+    database: Database, words: str, offset: int = 0, dates: DateRange = ALL_DATES
+) -> TopicResult:
+    """Articles about a topic, most relevant first (issued within `dates`)."""
     with database.read() as session:
-        return search_topic(session, words, PAGE_SIZE, offset)
+        return search_topic(session, words, PAGE_SIZE, offset, dates)
 
 
 def issue(database: Database, day: dt.date | None) -> IssueLookup:
@@ -66,7 +71,13 @@ def issue(database: Database, day: dt.date | None) -> IssueLookup:
     return IssueLookup(day, found, nearby)
 
 
-def saved(database: Database, workspace: Workspace, user_id: str, offset: int = 0) -> Page:
-    """A person's saved articles in a workspace, most recently saved first."""
+def saved(
+    database: Database,
+    workspace: Workspace,
+    user_id: str,
+    offset: int = 0,
+    dates: DateRange = ALL_DATES,
+) -> Page:
+    """A person's saved articles in a workspace issued within `dates`, latest save first."""
     with database.read() as session:
-        return saved_articles(session, workspace, user_id, PAGE_SIZE, offset)
+        return saved_articles(session, workspace, user_id, PAGE_SIZE, offset, dates)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import lookups, workspaces
 from bot.core import subscriptions as subscribing
-from bot.core.grammar import Request, parse_admins, parse_day, parse_schedule
+from bot.core.grammar import RangeSpec, Request, parse_admins, parse_day, parse_schedule
 from bot.core.status import INVITE_HINT, channel_status
 from bot.core.workspaces import AdminPolicy, SlackAdminCheck
+from bot.dates import ALL_DATES, DateRange
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.membership import Membership, not_member_text
-from bot.slack.rendering import Message
+from bot.slack.rendering import Message, Repeat
 from bot.store.db import Database
 from bot.workspace import UNASSIGNED, Workspace
 
@@ -61,15 +63,18 @@ class Answers:
 
     def answer(self, request: Request, asker: Asker) -> Message:
         """The reply to one /digest request."""
+        if request.hint is not None:
+            return rendering.render_text(request.hint)
+        dates = self._dates(request.dates, asker.user_id)
         match request.verb:
             case "company":
-                return self.company(request.argument)
+                return self.company(request.argument, dates=dates)
             case "topic":
-                return self.topic(request.argument)
+                return self.topic(request.argument, dates=dates)
             case "date":
                 return self.date(request.argument)
             case "saved":
-                return self.saved(asker.workspace, asker.user_id)
+                return self.saved(asker.workspace, asker.user_id, dates=dates)
             case "admins":
                 return self.admins(request.argument, asker)
             case "subscribe":
@@ -81,43 +86,56 @@ class Answers:
             case _:
                 return rendering.render_help(self.settings.save_emoji, note=request.note)
 
-    def page(
-        self,
-        kind: str,
-        query: str,
-        offset: int,
-        asker: Asker,
-        *,
-        shareable: bool,
-    ) -> Message:
-        """A further page (Show more) or a shared copy of a lookup."""
-        match kind:
+    def _dates(self, spec: RangeSpec | None, user_id: str) -> DateRange:
+        """A request's date range as dates: 'last N days' ends today where the asker is."""
+        if spec is None:
+            return ALL_DATES
+        if isinstance(spec, DateRange):
+            return spec
+        try:
+            zone = ZoneInfo(self.user_timezone(user_id) or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return spec.resolve(self.clock().astimezone(zone).date())
+
+    def page(self, repeat: Repeat, asker: Asker, *, shareable: bool) -> Message:
+        """A further page (Show more) or a shared copy of a lookup, with its date range."""
+        offset, dates = repeat.offset, repeat.dates
+        match repeat.kind:
             case "company":
-                return self.company(query, offset, shareable=shareable)
+                return self.company(repeat.query, offset, dates=dates, shareable=shareable)
             case "topic":
-                return self.topic(query, offset, shareable=shareable)
+                return self.topic(repeat.query, offset, dates=dates, shareable=shareable)
             case "date":
-                return self.date(query, shareable=shareable)
+                return self.date(repeat.query, shareable=shareable)
             case "saved":
-                return self.saved(asker.workspace, asker.user_id, offset)
+                return self.saved(asker.workspace, asker.user_id, offset, dates=dates)
             case _:
                 return rendering.render_text("That button has expired; run the command again.")
 
-    def company(self, name: str, offset: int = 0, *, shareable: bool = True) -> Message:
+    def company(
+        self, name: str, offset: int = 0, *, dates: DateRange = ALL_DATES, shareable: bool = True
+    ) -> Message:
         """Articles by a company."""
         return self._lookup(
-            ("company", name, offset, shareable),
+            ("company", name, offset, dates, shareable),
             lambda: rendering.render_company(
-                lookups.company(self.database, name, offset), shareable=shareable
+                lookups.company(self.database, name, offset, dates),
+                shareable=shareable,
+                dates=dates,
             ),
         )
 
-    def topic(self, words: str, offset: int = 0, *, shareable: bool = True) -> Message:
+    def topic(
+        self, words: str, offset: int = 0, *, dates: DateRange = ALL_DATES, shareable: bool = True
+    ) -> Message:
         """Articles about a topic."""
         return self._lookup(
-            ("topic", words, offset, shareable),
+            ("topic", words, offset, dates, shareable),
             lambda: rendering.render_topic(
-                lookups.topic(self.database, words, offset), shareable=shareable
+                lookups.topic(self.database, words, offset, dates),
+                shareable=shareable,
+                dates=dates,
             ),
         )
 
@@ -137,14 +155,23 @@ class Answers:
         # Keyed by the day itself: "today" means another issue tomorrow.
         return self._lookup(("date", day, shareable), build)
 
-    def saved(self, workspace: Workspace, user_id: str, offset: int = 0) -> Message:
+    def saved(
+        self,
+        workspace: Workspace,
+        user_id: str,
+        offset: int = 0,
+        *,
+        dates: DateRange = ALL_DATES,
+    ) -> Message:
         """The asker's own saved articles (in the asking workspace)."""
-        page = lookups.saved(self.database, workspace, user_id, offset)
+        page = lookups.saved(self.database, workspace, user_id, offset, dates)
         hint = (
             f"You have not saved anything yet. React with :{self.settings.save_emoji}: "
             "to a deep dive the bot posted to save it."
         )
-        return rendering.render_saved(page, empty_hint=rendering.escape(hint))
+        if not dates.is_open:
+            hint = "None of your saved articles is from these dates."
+        return rendering.render_saved(page, empty_hint=rendering.escape(hint), dates=dates)
 
     @property
     def policy(self) -> AdminPolicy:

@@ -9,9 +9,10 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
+from bot.dates import ALL_DATES, DateRange
 from bot.store.queries import Page, articles_by_ids, clamp_page
-from bot.store.sql import dialect_insert, in_workspace, workspace_values
-from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
+from bot.store.sql import dialect_insert, in_workspace, within_dates, workspace_values
+from bot.store.tables import ArticleRow, DeliveryMessageRow, ProcessedEventRow, SaveRow
 from bot.workspace import Workspace
 
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
@@ -171,22 +172,23 @@ def is_saved(session: Session, workspace: Workspace, user_id: str, article_id: i
 
 
 def saved_articles(
-    session: Session, workspace: Workspace, user_id: str, limit: int = 10, offset: int = 0
+    session: Session,
+    workspace: Workspace,
+    user_id: str,
+    limit: int = 10,
+    offset: int = 0,
+    dates: DateRange = ALL_DATES,
 ) -> Page:
-    """A person's saved articles, most recently saved first."""
+    """A person's saved articles in a workspace issued within `dates`, latest save first."""
     limit, offset = clamp_page(limit, offset)
-    ids = list(
-        session.scalars(
-            select(SaveRow.article_id)
-            .where(
-                in_workspace(SaveRow, workspace),
-                SaveRow.user_id == user_id,
-                SaveRow.removed == false(),
-            )
-            .order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
-            .limit(limit + 1)
-            .offset(offset)
-        )
+    stmt = select(SaveRow.article_id).where(
+        in_workspace(SaveRow, workspace), SaveRow.user_id == user_id, SaveRow.removed == false()
     )
+    if not dates.is_open:
+        stmt = stmt.join(ArticleRow, ArticleRow.id == SaveRow.article_id).where(
+            *within_dates(ArticleRow.issue_date, dates)
+        )
+    stmt = stmt.order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
+    ids = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
     views = articles_by_ids(session, ids)
     return Page(tuple(views[:limit]), offset, limit, len(views) > limit)

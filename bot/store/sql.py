@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.dates import DateRange
 from bot.workspace import Workspace
 
 
@@ -21,6 +22,17 @@ def insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: li
     session.execute(
         dialect_insert(session)(table).values(**values).on_conflict_do_nothing(index_elements=keys)
     )
+
+
+def within_dates(column: Any, dates: DateRange) -> list[ColumnElement[bool]]:
+    """Conditions keeping a date column within a range, both ends included (an open end adds
+    none, so an unlimited lookup's SQL is unchanged)."""
+    conditions: list[ColumnElement[bool]] = []
+    if dates.since is not None:
+        conditions.append(column >= dates.since)
+    if dates.until is not None:
+        conditions.append(column <= dates.until)
+    return conditions
 
 
 def in_workspace(table: Any, workspace: Workspace) -> Any:

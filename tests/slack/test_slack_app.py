@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -474,3 +475,56 @@ def test_fallback_text_is_escaped_once(bot: Bot) -> None:
         )
         assert "<!channel>" not in fallback and "<@U999>" not in fallback
         assert "&lt;" in fallback
+
+
+def issue_dates(message: dict[str, Any]) -> list[str]:
+    """The issue dates of the articles listed in an answer (from each article's meta line)."""
+    return re.findall(r" · (\d{4}-\d{2}-\d{2})_", blocks_text(message))
+
+
+def test_date_ranges_page_and_share_the_same_lookup(bot: Bot) -> None:
+    first = bot.command("company AWS since 2026-04-08")
+    assert_valid(first)
+    assert first["response_type"] == "ephemeral"
+    assert "since 2026-04-08" in first["blocks"][0]["text"]["text"]
+    assert len(issue_dates(first)) == 10 and min(issue_dates(first)) >= "2026-04-08"
+    actions = next(b for b in first["blocks"] if b["type"] == "actions")["elements"]
+    more = click(bot, next(e for e in actions if e["action_id"] == "digest_more"), "more")
+    assert_valid(more)
+    assert "Results 11–" in blocks_text(more) and "since 2026-04-08" in blocks_text(more)
+    assert issue_dates(more) and min(issue_dates(more)) >= "2026-04-08"
+    unlimited = bot.command("company AWS")
+    assert min(issue_dates(click_more(bot, unlimited))) < "2026-04-08"  # the range mattered
+    share = click(bot, next(e for e in actions if e["action_id"] == "digest_share"), "share")
+    assert share["response_type"] == "in_channel"
+    assert share["blocks"][:4] == first["blocks"][:4]
+
+
+def click_more(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
+    actions = next(b for b in message["blocks"] if b["type"] == "actions")["elements"]
+    return click(bot, next(e for e in actions if e["action_id"] == "digest_more"), "more")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("company AWS since 2026-13-01", "“2026-13-01” is not a date."),
+        ("topic kafka from 2026-05-01 to 2026-04-01", "ends (2026-04-01) before it starts"),
+        ("topic kafka last 0 days", "“last 0 days” is out of range."),
+        ("company Meta last 99999 days", "“last 99999 days” is out of range."),
+    ],
+)
+def test_a_bad_date_range_gets_a_one_line_hint(bot: Bot, text: str, said: str) -> None:
+    answer = bot.command(text)
+    assert_valid(answer)
+    assert answer["response_type"] == "ephemeral"
+    assert said in answer["text"] and "\n" not in answer["text"]
+    assert "last 30 days" in answer["text"] and len(answer["blocks"]) == 1
+
+
+def test_a_topic_with_in_is_not_a_range(bot: Bot) -> None:
+    answer = bot.command("topic kafka headers in 2026-05")
+    assert "from 2026-05-01 to 2026-05-31" in blocks_text(answer)
+    assert "Confluent Moves Schema IDs" in blocks_text(answer)
+    plain = bot.command("topic rate limiting in practice")
+    assert "Articles about “rate limiting in practice”" in blocks_text(plain)

@@ -35,13 +35,12 @@ def handle_page(
     """Show more (replace the ephemeral answer with its next page) or Share in channel (post
     the same answer for everyone)."""
     decoded = decode_action(str(action.get("value", "")))
-    if decoded is None or (share and decoded[0] == "saved"):
+    if decoded is None or (share and decoded.kind == "saved"):
         refusal = "That cannot be shared." if share else "That button has expired."
         respond(text=render_text(refusal).text, replace_original=False)
         return
-    kind, query, offset = decoded
     asker = _asker(body, context)
-    message = services.answers.page(kind, query, offset, asker, shareable=not share)
+    message = services.answers.page(decoded, asker, shareable=not share)
     if not share:
         respond(text=message.text, blocks=message.blocks, replace_original=True)
         return
