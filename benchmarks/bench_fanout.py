@@ -67,6 +67,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def threads_of(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
@@ -203,8 +209,13 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
     elapsed = time.perf_counter() - start
     time.sleep(2)  # late duplicates would show up here
     peak = max(peak, peak_rss_mb(worker.pid))
+    worker_cpu = cpu_seconds(worker.pid)
+    stub_cpu = cpu_seconds(stub_process.pid)
     worker.send_signal(signal.SIGTERM)
     errors = worker.communicate(timeout=60)[1].decode()
+    error_lines = [line for line in errors.splitlines() if "ERROR" in line]
+    for line in error_lines[:5]:
+        print(f"worker error: {line[:300]}", file=sys.stderr)
     parent.send("posts")
     posts, rate_limited = parent.recv()
     parent.send("check")
@@ -231,7 +242,10 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
         "rate_limited_429s": rate_limited,
         "worker_peak_rss_mb": round(peak, 1),
         "worker_threads_max": most_threads,
-        "worker_errors": errors.count("ERROR"),
+        "worker_errors": len(error_lines),
+        "worker_cpu_ms_per_message": round(1000 * worker_cpu / max(posts, 1), 2),
+        "stand_in_cpu_ms_per_message": round(1000 * stub_cpu / max(posts, 1), 2),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 1),
     }
 
 

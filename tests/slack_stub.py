@@ -167,7 +167,7 @@ class SlackStub:
         self._state = _State()
         self._lock = threading.RLock()
         self._last_ts = 0.0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -787,6 +787,13 @@ class SlackStub:
                 self._send(status, body, extra)
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    """Slack accepts many connections at once: a listen backlog of 5 (socketserver's default)
+    would reset connections a fan-out opens together, which Slack never does."""
+
+    request_queue_size = 1024
 
 
 def _key(team: str, channel: str) -> str:

@@ -31,6 +31,13 @@ from bot.slack.rendering import Message
 
 log = logging.getLogger(__name__)
 
+# slack_sdk formats every request and response (blocks included) for its debug log whenever
+# its logger's own level is unset, before the logging filters drop it: about a tenth of a
+# millisecond per call, paid thousands of times a minute in a fan-out. A logger with a level
+# keeps that off; the bot's own logs say what was posted where.
+WEB_LOG = logging.getLogger("bot.slack.web")
+WEB_LOG.setLevel(logging.INFO)
+
 METADATA_EVENT = "engineering_digest_part"
 
 # Errors that no retry can fix: the channel's delivery stops and its subscription is flagged.
@@ -325,7 +332,12 @@ def metadata_for(delivery_id: int, part: int, issue: str) -> dict[str, Any]:
 
 def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebClient:
     """A WebClient for the bot; no automatic retries (they could re-send an accepted post)."""
-    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
+    kwargs: dict[str, Any] = {
+        "token": token,
+        "timeout": timeout,
+        "retry_handlers": [],
+        "logger": WEB_LOG,
+    }
     if base_url:
         kwargs["base_url"] = base_url
     return WebClient(**kwargs)
@@ -406,7 +418,12 @@ def make_lookup_client(
         _ServerErrorRetry(retries, sleep),
         _ConnectionRetry(min(retries, 2), sleep),
     ]
-    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": handlers}
+    kwargs: dict[str, Any] = {
+        "token": token,
+        "timeout": timeout,
+        "retry_handlers": handlers,
+        "logger": WEB_LOG,
+    }
     if base_url:
         kwargs["base_url"] = base_url
     return WebClient(**kwargs)

@@ -13,10 +13,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from bot.store.sql import dialect_insert, in_workspace, insert_ignore, workspace_values
+from bot.store.sql import in_workspace, insert_ignore, workspace_values
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
 from bot.workspace import UNASSIGNED, Workspace
 
@@ -166,10 +181,46 @@ _DELIVERIES = cast(Table, DeliveryRow.__table__)
 _MESSAGES = cast(Table, DeliveryMessageRow.__table__)
 
 
-def _core(session: Session, statement: Any) -> Any:
-    """Run a statement on the session's connection, without the ORM's per-statement work: the
-    per-message writes of a fan-out to thousands of channels (measured 0.5 vs 1.3 ms each)."""
-    return session.connection().execute(statement)
+# The per-message writes, built once: a statement built per call costs more to compile than
+# to run, and SQLAlchemy cannot cache INSERT … ON CONFLICT at all (measured 3.8 ms per
+# message before, most of it compiling).
+_RECORD = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("d_id"),
+        _DELIVERIES.c.state == SENDING,
+        _DELIVERIES.c.lease_owner == bindparam("d_owner"),
+    )
+    .values(
+        inflight_part=bindparam("d_next", type_=Integer),
+        lease_until=func.coalesce(
+            bindparam("d_lease", type_=_DELIVERIES.c.lease_until.type), _DELIVERIES.c.lease_until
+        ),
+        parent_ts=case(
+            (bindparam("d_part", type_=Integer) == 0, bindparam("d_ts", type_=String)),
+            else_=_DELIVERIES.c.parent_ts,
+        ),
+    )
+)
+# The message row takes its workspace from the delivery; NOT EXISTS keeps a recorded part
+# recorded once (only the lease holder records, so two never race on it).
+_SAVE_MESSAGE = insert(_MESSAGES).from_select(
+    ["enterprise_id", "team_id", "delivery_id", "part", "channel_id", "ts", "article_id"],
+    select(
+        _DELIVERIES.c.enterprise_id,
+        _DELIVERIES.c.team_id,
+        _DELIVERIES.c.id,
+        bindparam("m_part", type_=Integer),
+        bindparam("m_channel", type_=String),
+        bindparam("m_ts", type_=String),
+        bindparam("m_article", type_=Integer),
+    ).where(
+        _DELIVERIES.c.id == bindparam("m_id"),
+        ~exists().where(
+            _MESSAGES.c.delivery_id == bindparam("m_id"), _MESSAGES.c.part == bindparam("m_part")
+        ),
+    ),
+)
 
 
 def mark_inflight(
@@ -181,12 +232,15 @@ def mark_inflight(
     lease: dt.timedelta,
 ) -> bool:
     """Note the part about to be sent and renew the lease; False when the lease was lost."""
-    result = _core(
-        session,
-        update(_DELIVERIES)
-        .where(_held(delivery_id, owner))
-        .values(inflight_part=part, lease_until=now + lease),
-    )
+    values = {
+        "d_id": delivery_id,
+        "d_owner": owner,
+        "d_next": part,
+        "d_lease": now + lease,
+        "d_part": None,  # nothing recorded: the parent's ts stays
+        "d_ts": None,
+    }
+    result = session.connection().execute(_RECORD, values)
     return getattr(result, "rowcount", 0) == 1
 
 
@@ -259,32 +313,33 @@ def record_part(
     next_inflight: tuple[int, dt.datetime] | None = None,
 ) -> bool:
     """Record the ts Slack gave a part (and the parent's ts on the delivery); with
-    `next_inflight` (part, lease until), note the next part in flight in the same write."""
-    values: dict[str, Any] = {"inflight_part": None}
-    if next_inflight is not None:
-        values["inflight_part"], values["lease_until"] = next_inflight
-    if part == 0:
-        values["parent_ts"] = ts
-    held = _core(
-        session,
-        update(_DELIVERIES)
-        .where(_held(delivery_id, owner))
-        .values(**values)
-        .returning(_DELIVERIES.c.enterprise_id, _DELIVERIES.c.team_id),
-    ).first()
-    if held is None:
-        return False  # the lease was lost, or the workspace uninstalled (its rows are gone)
-    row = {
-        "enterprise_id": held[0],
-        "team_id": held[1],
-        "delivery_id": delivery_id,
-        "part": part,
-        "channel_id": channel_id,
-        "ts": ts,
-        "article_id": article_id,
-    }
-    insert = dialect_insert(session)(_MESSAGES).values(**row)
-    _core(session, insert.on_conflict_do_nothing(index_elements=["delivery_id", "part"]))
+    `next_inflight` (part, lease until), note the next part in flight in the same write.
+    False when the lease was lost (or the workspace uninstalled: its rows are gone)."""
+    following, lease_until = next_inflight if next_inflight is not None else (None, None)
+    connection = session.connection()
+    held = connection.execute(
+        _RECORD,
+        {
+            "d_id": delivery_id,
+            "d_owner": owner,
+            "d_next": following,
+            "d_lease": lease_until,
+            "d_part": part,
+            "d_ts": ts,
+        },
+    )
+    if getattr(held, "rowcount", 0) != 1:
+        return False
+    connection.execute(
+        _SAVE_MESSAGE,
+        {
+            "m_id": delivery_id,
+            "m_part": part,
+            "m_channel": channel_id,
+            "m_ts": ts,
+            "m_article": article_id,
+        },
+    )
     return True
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import clean_env, due_now
 from slack_stub import SlackStub
 
@@ -75,6 +76,8 @@ def base_env(database_url: str, stub: SlackStub) -> dict[str, str]:
     )
 
 
+# About fifty `bot post` processes, each paying Python's start-up: minutes on a busy 2-core box.
+@pytest.mark.timeout(900)
 def test_sigkill_at_many_points_then_immediate_rerun_posts_each_message_once(
     database_url: str, tmp_path: Path
 ) -> None:
