@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -10,6 +11,10 @@ from pathlib import Path
 
 import pytest
 from helpers import clean_env
+
+from bot.core.settings import set_save_emoji
+from bot.store.db import Database
+from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -179,3 +184,18 @@ def test_search_with_a_date_range(tmp_path: Path) -> None:
         refused = bot("search", "topic", "kafka", *bad, cwd=tmp_path)
         assert refused.returncode == 2 and refused.stdout == ""
         assert refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1
+
+
+def test_post_dry_run_shows_the_teams_own_save_emoji(tmp_path: Path) -> None:
+    assert bot("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
+    database = Database(f"sqlite:///{tmp_path / 'digest.db'}")
+    try:
+        set_save_emoji(database, Workspace("T0STAR"), "star", "bookmark", dt.datetime.now(dt.UTC))
+    finally:
+        database.dispose()
+    args = ("post", "--channel", "C0DEMO", "--dry-run")
+    own = bot(*args, "--team", "T0STAR", cwd=tmp_path)
+    assert own.returncode == 0, own.stderr
+    assert ":star: to save one" in own.stdout
+    default = bot(*args, cwd=tmp_path)
+    assert ":bookmark: to save one" in default.stdout and ":star:" not in default.stdout
