@@ -140,13 +140,21 @@ def test_each_invalid_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "PORT": "70000",
         "WEB_CONCURRENCY": "many",
         "DIGEST_MAX_ISSUE_AGE_DAYS": "-3",
+        "DIGEST_SAVE_EMOJI": "book mark",
         "SLACK_BOT_TOKEN": "xoxb-never-shown-0123456789",
     }
     result = bot("search", "date", "latest", cwd=tmp_path, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 4, lines
-    for name in ("LOG_LEVEL", "PORT", "WEB_CONCURRENCY", "DIGEST_MAX_ISSUE_AGE_DAYS"):
+    assert len(lines) == 5, lines
+    names = (
+        "LOG_LEVEL",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "DIGEST_MAX_ISSUE_AGE_DAYS",
+        "DIGEST_SAVE_EMOJI",
+    )
+    for name in names:
         assert sum(line.startswith(f"error: {name}: ") for line in lines) == 1, lines
     assert "'LOUD'" in result.stderr and "DEBUG, INFO" in result.stderr
     assert "xoxb-never-shown" not in result.stderr
