@@ -236,7 +236,7 @@ def post(
     from bot.core import lookups
     from bot.slack.rendering import issue_messages
     from bot.terminal import print_thread
-    from bot.workspaces_cli import resolve_workspace
+    from bot.workspaces_cli import preview_emoji, resolve_workspace
 
     settings = load_settings()
     setup_logging(settings)
@@ -249,7 +249,7 @@ def post(
     if issue is None:
         fail(found.missing_text())
     if dry_run:
-        thread = issue_messages(issue, settings.save_emoji)
+        thread = issue_messages(issue, preview_emoji(settings, database, team))
         print_thread(out, channel, thread)
         out.print(f"(dry run: {len(thread)} messages, nothing sent)")
         return

@@ -73,8 +73,17 @@ class Settings(BaseSettings):
 
     @field_validator("save_emoji")
     @classmethod
-    def _strip_colons(cls, value: str) -> str:
-        return value.strip().strip(":") or "bookmark"
+    def _emoji_name(cls, value: str) -> str:
+        from bot.core.grammar import emoji_name
+
+        if not value.strip().strip(":"):
+            return "bookmark"
+        try:
+            return emoji_name(value)  # ':name:' and skin tones as /digest emoji takes them
+        except ValueError:
+            raise ValueError(
+                "must be a Slack emoji name: lowercase letters, digits, _ - + ' (1-100)"
+            ) from None
 
     @field_validator("slack_api_url")
     @classmethod

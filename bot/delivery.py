@@ -30,6 +30,7 @@ from bot.slack.poster import (
 )
 from bot.slack.rendering import Message, issue_messages
 from bot.store import ledger
+from bot.store import workspaces as workspace_store
 from bot.store.db import Database, Session
 from bot.store.queries import IssueView, get_issue
 from bot.workspace import Workspace
@@ -112,6 +113,14 @@ class _Rendered:
     article_ids: list[int | None]
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A claim and the save emoji of its workspace (read in the claim's transaction)."""
+
+    claim: ledger.Claim
+    save_emoji: str
+
+
 @dataclass
 class Progress:
     """Where one send of a delivery stands."""
@@ -169,12 +178,13 @@ class Deliverer:
     ambiguous_retries: int = 4
     unreachable_retries: int = 2
     backoff: Callable[[float], None] = time.sleep
-    save_emoji: str = "bookmark"
+    save_emoji: str = "bookmark"  # the default; a workspace may have its own
     commit: Committer | None = None
 
     def __post_init__(self) -> None:
         self.keeper = LeaseKeeper(self.database, self.lease, self.clock)
-        self._rendered: weakref.WeakValueDictionary[dt.date, _Rendered] = (
+        # Keyed by (day, save emoji): workspaces with different emojis get their own footers.
+        self._rendered: weakref.WeakValueDictionary[tuple[dt.date, str], _Rendered] = (
             weakref.WeakValueDictionary()
         )
         self._rendered_lock = threading.Lock()
@@ -206,21 +216,29 @@ class Deliverer:
             )
         return self.run(delivery_id, retry_failed=retry_failed)
 
+    def _claimed(self, session: Session, claim: ledger.Claim | None) -> _Claimed | None:
+        """A claim with its workspace's save emoji (None: not claimed)."""
+        if claim is None:
+            return None
+        own = workspace_store.save_emoji(session, claim.workspace)
+        return _Claimed(claim, own or self.save_emoji)
+
     def _claim(
         self, delivery_id: int, owner: str, retry_failed: bool
-    ) -> ledger.Claim | tuple[str, str | None]:
+    ) -> _Claimed | tuple[str, str | None]:
         """The claim, or (not claimed) the delivery's state and holder; a holder known to be
         dead is taken over at once, without waiting for its lease to run out."""
 
-        def first(session: Session) -> ledger.Claim | tuple[str, str | None]:
+        def first(session: Session) -> _Claimed | tuple[str, str | None]:
             now = self.clock()
             found = ledger.claim(
                 session, delivery_id, owner, now, self.lease, retry_failed=retry_failed
             )
-            return found if found is not None else ledger.holder(session, delivery_id)
+            claimed = self._claimed(session, found)
+            return claimed if claimed is not None else ledger.holder(session, delivery_id)
 
         claim = self._write(first)
-        if isinstance(claim, ledger.Claim):
+        if isinstance(claim, _Claimed):
             return claim
         state, holder = claim
         if state != ledger.SENDING or not is_gone(holder):
@@ -236,9 +254,8 @@ class Deliverer:
                 retry_failed=retry_failed,
                 takeover_from=holder,
             )
-            if taken is not None:
-                return taken
-            return ledger.holder(session, delivery_id)
+            claimed = self._claimed(session, taken)
+            return claimed if claimed is not None else ledger.holder(session, delivery_id)
 
     def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
         """Claim a delivery and send whatever of it is missing, here and now."""
@@ -256,14 +273,15 @@ class Deliverer:
     ) -> Progress | DeliveryResult:
         """Claim a delivery and join its channel; the result when there is nothing to send."""
         owner = new_owner()
-        claim = self._claim(delivery_id, owner, retry_failed)
-        if isinstance(claim, tuple):
-            state, holder = claim
+        claimed = self._claim(delivery_id, owner, retry_failed)
+        if isinstance(claimed, tuple):
+            state, holder = claimed
             outcome: Outcome = "already" if state in (ledger.POSTED, ledger.SKIPPED) else "busy"
             if state == ledger.FAILED:
                 outcome = "failed"
             return DeliveryResult(outcome, "", None, holder=holder)
-        rendered = self._render(claim.issue_date)
+        claim = claimed.claim
+        rendered = self._render(claim.issue_date, claimed.save_emoji)
         if rendered is None:  # the issue vanished between claim and send
             with self.database.write() as session:
                 ledger.finish(
@@ -288,11 +306,12 @@ class Deliverer:
             log.info("conversations.join %s: %s", claim.channel_id, error)
         return progress
 
-    def _render(self, day: dt.date) -> _Rendered | None:
-        """The issue's messages, rendered once for all deliveries of it under way (weakly
-        held: a later run reads the issue afresh, corrections included)."""
+    def _render(self, day: dt.date, save_emoji: str) -> _Rendered | None:
+        """The issue's messages with a workspace's save emoji, rendered once for all deliveries
+        of it under way (weakly held: a later run reads the issue afresh, corrections included)."""
+        key = (day, save_emoji)
         with self._rendered_lock:
-            rendered = self._rendered.get(day)
+            rendered = self._rendered.get(key)
         if rendered is not None:
             return rendered
         with self.database.read() as session:
@@ -300,9 +319,9 @@ class Deliverer:
         if issue is None:
             return None
         article_ids: list[int | None] = [None, *(a.id for a in issue.articles), None]
-        rendered = _Rendered(issue, issue_messages(issue, self.save_emoji), article_ids)
+        rendered = _Rendered(issue, issue_messages(issue, save_emoji), article_ids)
         with self._rendered_lock:
-            return self._rendered.setdefault(day, rendered)
+            return self._rendered.setdefault(key, rendered)
 
     def advance(self, progress: Progress) -> Step:
         """Send the next missing part (at most one post); finish the delivery after the last."""

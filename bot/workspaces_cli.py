@@ -31,6 +31,18 @@ def find_workspace(known: list[Workspace], team: str) -> Workspace | None:
     return None
 
 
+def preview_emoji(settings: Settings, database: Database, team: str | None) -> str:
+    """The save emoji a `post --dry-run` shows: `--team`'s own when it has one (no Slack call)."""
+    from bot.core.settings import save_emoji
+    from bot.store import workspaces
+
+    if team is None:
+        return settings.save_emoji
+    with database.read() as session:
+        found = find_workspace(workspaces.known(session), team)
+    return save_emoji(database, found, settings.save_emoji) if found else settings.save_emoji
+
+
 def resolve_workspace(settings: Settings, database: Database, team: str | None) -> Workspace:
     """The workspace a CLI command acts on (one-line error and exit 1 when it cannot tell).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,16 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
-from bot.delivery import Deliverer, everywhere
+from bot.core import settings
+from bot.delivery import Deliverer, DeliveryResult, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.store import ledger
 from bot.store.db import Database
+from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from bot.worker import Dispatcher
+from bot.workspace import Workspace
 from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -175,3 +180,29 @@ def test_schedule_respects_time_max_age_and_grace(archive: Database, stub: Slack
     clock["now"] = dt.datetime(2026, 5, 20, 9, 0, tzinfo=dt.UTC)
     assert dispatcher.tick() == []
     assert stub.messages("C41") == []
+
+
+def test_each_workspace_gets_its_own_save_emoji_in_the_thread(
+    archive: Database, stub: SlackStub
+) -> None:
+    here, there = Workspace("T0STAR"), Workspace("T0BOOK")
+    settings.set_save_emoji(archive, here, ":star:", "bookmark", dt.datetime.now(dt.UTC))
+    deliverer = make_deliverer(archive, stub, save_emoji="bookmark")
+    with archive.write() as session:
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        ids = [
+            ledger.ensure_delivery(session, ws, ch, issue.id)
+            for ws, ch in ((here, "CS"), (there, "CB"))
+        ]
+    # Both under way at once: one rendering of the day must not serve the other workspace.
+    started = [deliverer.begin(i) for i in ids]
+    for progress in started:
+        assert not isinstance(progress, DeliveryResult)
+        while not isinstance(deliverer.advance(progress), DeliveryResult):
+            pass
+    star, book = (json.dumps(stub.messages(ch)[0]["blocks"]) for ch in ("CS", "CB"))
+    assert ":star: to save one" in star and ":bookmark:" not in star
+    assert ":bookmark: to save one" in book and ":star:" not in book
+    assert_thread_once(stub, "CS")
+    assert_thread_once(stub, "CB")

@@ -17,7 +17,16 @@ MAX_ARGUMENT = 500
 MAX_ARGUMENT_BYTES = 1500
 
 Verb = Literal[
-    "help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status", "admins"
+    "help",
+    "company",
+    "topic",
+    "date",
+    "saved",
+    "subscribe",
+    "unsubscribe",
+    "status",
+    "admins",
+    "emoji",
 ]
 VERBS: tuple[Verb, ...] = (
     "help",
@@ -29,6 +38,7 @@ VERBS: tuple[Verb, ...] = (
     "unsubscribe",
     "status",
     "admins",
+    "emoji",
 )
 _ALIASES: dict[str, Verb] = {
     "search": "topic",
@@ -36,6 +46,7 @@ _ALIASES: dict[str, Verb] = {
     "issue": "date",
     "day": "date",
     "admin": "admins",
+    "save-emoji": "emoji",
 }
 # A user mention as Slack escapes it in command text (<@U123|name> or <@U123>), or a bare id.
 _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,30})(?:\|[^<>]{0,100})?>$|^([UW][A-Z0-9]{2,30})$")
@@ -307,3 +318,46 @@ def parse_admins(text: str) -> AdminsChange:
             raise ValueError(f"Mention each person with @ (as in `@name`). {ADMINS_USAGE}")
         ids.append(match.group(1) or match.group(2))
     return AdminsChange("add" if action == "add" else "remove", tuple(ids))
+
+
+# --- the save emoji: `/digest emoji [NAME|reset]` ------------------------------------------------
+
+EMOJI_USAGE = (
+    "Use `/digest emoji` to see the save emoji, `/digest emoji NAME` (e.g. `bookmark` or "
+    "`:star:`) to change it, or `/digest emoji reset` to go back to the default."
+)
+# Slack's emoji names (standard and custom): lowercase letters, digits, _ - + and '.
+_EMOJI_RE = re.compile(r"[a-z0-9_+'-]{1,100}", re.ASCII)
+_RESET_WORDS = frozenset({"reset", "default"})
+
+
+@dataclass(frozen=True)
+class EmojiChange:
+    """`/digest emoji [NAME|reset]`: show (no action), set NAME, or reset to the default."""
+
+    action: Literal["show", "set", "reset"]
+    name: str = ""
+
+
+def emoji_name(text: str) -> str:
+    """A Slack emoji name from ':name:', 'name' or ':name::skin-tone-2:'; ValueError otherwise."""
+    word = text.strip().strip(":")
+    # A skin-tone variant saves like its base emoji (reactions arrive as name::skin-tone-N).
+    word = word.split("::", 1)[0]
+    if word.isascii():
+        word = word.lower()  # phones capitalise the first letter; Slack's names are lowercase
+    if not _EMOJI_RE.fullmatch(word):
+        raise ValueError(EMOJI_USAGE)
+    return word
+
+
+def parse_emoji(text: str) -> EmojiChange:
+    """'', 'reset' or one emoji name; ValueError with the one-line usage hint otherwise."""
+    words = text.split()
+    if not words:
+        return EmojiChange("show")
+    if len(words) > 1:
+        raise ValueError(EMOJI_USAGE)
+    if words[0].casefold() in _RESET_WORDS:
+        return EmojiChange("reset")
+    return EmojiChange("set", emoji_name(words[0]))

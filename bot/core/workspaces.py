@@ -19,6 +19,7 @@ ForgetInstallation = Callable[[Workspace], None]
 SlackAdminCheck = Callable[[str], bool | None]
 
 NOT_ALLOWED = "Only the digest admins can change this channel's schedule."
+NOT_ALLOWED_SETTINGS = "Only the digest admins can change this workspace's save emoji."
 COULD_NOT_TELL = (
     "Could not check with Slack whether you are an admin of this workspace; "
     "please try again in a moment."

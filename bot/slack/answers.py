@@ -9,9 +9,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.core import lookups, workspaces
+from bot.core import lookups, settings, workspaces
 from bot.core import subscriptions as subscribing
-from bot.core.grammar import RangeSpec, Request, parse_admins, parse_day, parse_schedule
+from bot.core.grammar import (
+    RangeSpec,
+    Request,
+    parse_admins,
+    parse_day,
+    parse_emoji,
+    parse_schedule,
+)
 from bot.core.status import INVITE_HINT, channel_status
 from bot.core.workspaces import AdminPolicy, SlackAdminCheck
 from bot.dates import ALL_DATES, DateRange
@@ -83,8 +90,10 @@ class Answers:
                 return self.unsubscribe(asker)
             case "status":
                 return self.status(asker)
+            case "emoji":
+                return self.emoji(request.argument, asker)
             case _:
-                return rendering.render_help(self.settings.save_emoji, note=request.note)
+                return rendering.render_help(self.save_emoji(asker.workspace), note=request.note)
 
     def _dates(self, spec: RangeSpec | None, user_id: str) -> DateRange:
         """A request's date range as dates: 'last N days' ends today where the asker is."""
@@ -166,26 +175,50 @@ class Answers:
         """The asker's own saved articles (in the asking workspace)."""
         page = lookups.saved(self.database, workspace, user_id, offset, dates)
         hint = (
-            f"You have not saved anything yet. React with :{self.settings.save_emoji}: "
+            f"You have not saved anything yet. React with :{self.save_emoji(workspace)}: "
             "to a deep dive the bot posted to save it."
         )
         if not dates.is_open:
             hint = "None of your saved articles is from these dates."
         return rendering.render_saved(page, empty_hint=rendering.escape(hint), dates=dates)
 
+    def save_emoji(self, workspace: Workspace) -> str:
+        """The reaction that saves an article in the workspace."""
+        return settings.save_emoji(self.database, workspace, self.settings.save_emoji)
+
+    def emoji(self, argument: str, asker: Asker) -> Message:
+        """Show the workspace's save emoji, or set or reset it (schedule managers only)."""
+        try:
+            change = parse_emoji(argument)
+        except ValueError as exc:
+            return rendering.render_text(str(exc))
+        default = self.settings.save_emoji
+        if change.action == "show":
+            found = settings.save_emoji_setting(self.database, asker.workspace, default)
+            return rendering.render_save_emoji(found.name, default=found.default)
+        refusal = self._refusal(asker, workspaces.NOT_ALLOWED_SETTINGS)
+        if refusal is not None:
+            return refusal
+        name = change.name if change.action == "set" else None
+        now = self.clock()
+        chosen = settings.set_save_emoji(self.database, asker.workspace, name, default, now)
+        return rendering.render_save_emoji(
+            chosen.name, default=chosen.default, action=change.action
+        )
+
     @property
     def policy(self) -> AdminPolicy:
         """Who may manage schedules: DIGEST_ADMINS, or per workspace with many workspaces."""
         return AdminPolicy(self.settings.multi_workspace, self.settings.admin_ids)
 
-    def _refusal(self, asker: Asker) -> Message | None:
+    def _refusal(self, asker: Asker, denied: str = workspaces.NOT_ALLOWED) -> Message | None:
         """Why the asker may not manage schedules here (None: they may)."""
         allowed = workspaces.may_manage(
             self.database, asker.workspace, asker.user_id, self.policy, asker.slack_admin
         )
         if allowed is None:
             return rendering.render_text(workspaces.COULD_NOT_TELL)
-        return None if allowed else rendering.render_text(workspaces.NOT_ALLOWED)
+        return None if allowed else rendering.render_text(denied)
 
     def admins(self, argument: str, asker: Asker) -> Message:
         """List the workspace's digest admins, or add/remove people (admins only)."""

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from bot.core.lookups import IssueLookup
@@ -386,6 +386,8 @@ HELP_TEXT = "\n".join(
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
         "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
         "schedules",
+        "• `/digest emoji` · `emoji NAME` · `emoji reset` — this workspace's save emoji "
+        "(now :{emoji}:)",
     ]
 )
 
@@ -395,6 +397,26 @@ def render_help(save_emoji: str, *, note: str | None = None) -> Message:
     text = HELP_TEXT.format(emoji=clamp_escaped(save_emoji, 100))
     if note:
         text = clamp_escaped(note, 300) + "\n\n" + text
+    return Message(_escaped_fallback(text), [_section(text)])
+
+
+def render_save_emoji(
+    name: str, *, default: bool, action: Literal["show", "set", "reset"] = "show"
+) -> Message:
+    """The answer to `/digest emoji`: the workspace's save emoji, or that it changed."""
+    shown = f":{clamp_escaped(name, 100)}: (`{clamp_escaped(name, 100)}`" + (
+        ", the default)" if default else ")"
+    )
+    match action:
+        case "set":
+            text = f"Articles in this workspace are now saved by reacting with {shown}."
+        case "reset":
+            text = f"Back to the default: articles are saved by reacting with {shown}."
+        case _:
+            text = (
+                f"Articles in this workspace are saved by reacting with {shown}. "
+                "Change it with `/digest emoji NAME`."
+            )
     return Message(_escaped_fallback(text), [_section(text)])
 
 

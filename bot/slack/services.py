@@ -21,7 +21,7 @@ class Services:
     answers: Answers  # /digest and its buttons
     database: Database  # reactions and the Home tab
     clock: Clock  # when a reaction counts as made
-    save_emoji: str  # the reaction that saves an article
+    save_emoji: str  # the deployment's default save emoji (each workspace may set its own)
     executor: ThreadPoolExecutor  # runs /digest answers so they can be awaited within 3 s
     # Deletes a workspace's installation on uninstall (multi-workspace mode: the OAuth store).
     forget_installation: ForgetInstallation = forget_nothing

@@ -298,6 +298,8 @@ class WorkspaceRow(Base):
     installer_id: Mapped[str | None] = mapped_column(String(32))
     installed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # The reaction that saves an article here; NULL: the deployment's DIGEST_SAVE_EMOJI.
+    save_emoji: Mapped[str | None] = mapped_column(String(100))
 
 
 class WorkspaceAdminRow(Base):

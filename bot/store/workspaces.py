@@ -1,4 +1,4 @@
-"""Workspaces: adopting a single-workspace database, installers and admins, purging one."""
+"""Workspaces: adopting a single-workspace database, installers, admins, settings, purging."""
 
 from __future__ import annotations
 
@@ -86,6 +86,20 @@ def installer(session: Session, workspace: Workspace) -> str | None:
     return session.scalar(
         select(WorkspaceRow.installer_id).where(in_workspace(WorkspaceRow, workspace))
     )
+
+
+def save_emoji(session: Session, workspace: Workspace) -> str | None:
+    """The workspace's own save emoji; None: it uses the deployment default."""
+    return session.scalar(
+        select(WorkspaceRow.save_emoji).where(in_workspace(WorkspaceRow, workspace))
+    )
+
+
+def set_save_emoji(
+    session: Session, workspace: Workspace, emoji: str | None, now: dt.datetime
+) -> None:
+    """Set the workspace's save emoji (None: back to the deployment default)."""
+    _upsert(session, workspace, now, {"save_emoji": emoji})
 
 
 def admins(session: Session, workspace: Workspace) -> list[str]:

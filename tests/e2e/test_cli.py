@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -10,6 +11,10 @@ from pathlib import Path
 
 import pytest
 from helpers import clean_env
+
+from bot.core.settings import set_save_emoji
+from bot.store.db import Database
+from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -135,13 +140,21 @@ def test_each_invalid_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "PORT": "70000",
         "WEB_CONCURRENCY": "many",
         "DIGEST_MAX_ISSUE_AGE_DAYS": "-3",
+        "DIGEST_SAVE_EMOJI": "book mark",
         "SLACK_BOT_TOKEN": "xoxb-never-shown-0123456789",
     }
     result = bot("search", "date", "latest", cwd=tmp_path, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 4, lines
-    for name in ("LOG_LEVEL", "PORT", "WEB_CONCURRENCY", "DIGEST_MAX_ISSUE_AGE_DAYS"):
+    assert len(lines) == 5, lines
+    names = (
+        "LOG_LEVEL",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "DIGEST_MAX_ISSUE_AGE_DAYS",
+        "DIGEST_SAVE_EMOJI",
+    )
+    for name in names:
         assert sum(line.startswith(f"error: {name}: ") for line in lines) == 1, lines
     assert "'LOUD'" in result.stderr and "DEBUG, INFO" in result.stderr
     assert "xoxb-never-shown" not in result.stderr
@@ -179,3 +192,18 @@ def test_search_with_a_date_range(tmp_path: Path) -> None:
         refused = bot("search", "topic", "kafka", *bad, cwd=tmp_path)
         assert refused.returncode == 2 and refused.stdout == ""
         assert refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1
+
+
+def test_post_dry_run_shows_the_teams_own_save_emoji(tmp_path: Path) -> None:
+    assert bot("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
+    database = Database(f"sqlite:///{tmp_path / 'digest.db'}")
+    try:
+        set_save_emoji(database, Workspace("T0STAR"), "star", "bookmark", dt.datetime.now(dt.UTC))
+    finally:
+        database.dispose()
+    args = ("post", "--channel", "C0DEMO", "--dry-run")
+    own = bot(*args, "--team", "T0STAR", cwd=tmp_path)
+    assert own.returncode == 0, own.stderr
+    assert ":star: to save one" in own.stdout
+    default = bot(*args, cwd=tmp_path)
+    assert ":bookmark: to save one" in default.stdout and ":star:" not in default.stdout

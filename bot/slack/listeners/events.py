@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
-from bot.core import workspaces
+from bot.core import settings, workspaces
 from bot.slack.rendering import render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
@@ -32,16 +32,24 @@ def _save_emoji_matches(reaction: str, wanted: str) -> bool:
 
 
 def _reaction(
-    services: Services, event: dict[str, Any], body: dict[str, Any], now: dt.datetime
+    services: Services,
+    workspace: Workspace,
+    event: dict[str, Any],
+    body: dict[str, Any],
+    now: dt.datetime,
 ) -> Reaction | None:
-    """The save-emoji reaction an event stands for; None for any other reaction or item."""
-    if not _save_emoji_matches(str(event.get("reaction", "")), services.save_emoji):
-        return None
+    """The save-emoji reaction (the workspace's own) an event stands for; None for any other
+    reaction or item."""
+    reaction = str(event.get("reaction", ""))
     item = event.get("item") or {}
     if item.get("type") != "message":
         return None
     user_id, channel_id, ts = event.get("user"), item.get("channel"), item.get("ts")
-    if not (user_id and channel_id and ts):
+    if not (user_id and channel_id and ts and reaction):
+        return None
+    # Read only for reactions to messages: the cheap checks above drop most other events.
+    wanted = settings.save_emoji(services.database, workspace, services.save_emoji)
+    if not _save_emoji_matches(reaction, wanted):
         return None
     when = saving.reaction_time(event.get("event_ts"), body.get("event_time"), now)
     removed = event.get("type") != "reaction_added"
@@ -57,11 +65,11 @@ def handle_reaction(
 ) -> None:
     """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for."""
     now = services.clock()
-    reaction = _reaction(services, event, body, now)
+    workspace = Workspace.from_context(context)
+    reaction = _reaction(services, workspace, event, body, now)
     if reaction is None:
         return
     event_id = str(body.get("event_id", ""))
-    workspace = Workspace.from_context(context)
     if not saving.record_reaction(services.database, workspace, event_id, reaction, now):
         return
     text = (
@@ -83,8 +91,10 @@ def handle_app_home_opened(
     if event.get("tab", "home") != "home":
         return
     user_id = str(event.get("user", ""))
-    home = saving.home(services.database, Workspace.from_context(context), user_id)
-    view = render_home(home.latest, home.saved, services.save_emoji)
+    workspace = Workspace.from_context(context)
+    home = saving.home(services.database, workspace, user_id)
+    emoji = settings.save_emoji(services.database, workspace, services.save_emoji)
+    view = render_home(home.latest, home.saved, emoji)
     client.views_publish(user_id=user_id, view=view)
 
 
