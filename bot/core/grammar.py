@@ -13,7 +13,19 @@ MAX_ARGUMENT = 500
 # value), so it is bounded in UTF-8 bytes too: 500 emoji would be 2,000 bytes.
 MAX_ARGUMENT_BYTES = 1500
 
-Verb = Literal["help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status"]
+Verb = Literal[
+    "help",
+    "company",
+    "topic",
+    "date",
+    "saved",
+    "subscribe",
+    "unsubscribe",
+    "status",
+    "follow",
+    "following",
+    "unfollow",
+]
 VERBS: tuple[Verb, ...] = (
     "help",
     "company",
@@ -23,6 +35,9 @@ VERBS: tuple[Verb, ...] = (
     "subscribe",
     "unsubscribe",
     "status",
+    "follow",
+    "following",
+    "unfollow",
 )
 _ALIASES: dict[str, Verb] = {"search": "topic", "about": "topic", "issue": "date", "day": "date"}
 
@@ -49,7 +64,7 @@ def parse_request(text: str | None) -> Request:
         return Request("help", note=f"Unknown subcommand “{shown}”.")
     rest = rest.strip()
     rest = rest[:MAX_ARGUMENT].encode()[:MAX_ARGUMENT_BYTES].decode(errors="ignore").strip()
-    if verb in ("company", "topic", "date") and not rest:
+    if verb in ("company", "topic", "date", "follow", "unfollow") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.core.workspace import Workspace
+from bot.store import follows as follow_store
 from bot.store import saves
-from bot.store.db import Database
+from bot.store.db import Database, Session
 from bot.store.queries import IssueView, Page, get_issue
 
 HOME_SAVED = 10
@@ -14,10 +16,11 @@ HOME_SAVED = 10
 
 @dataclass(frozen=True)
 class Home:
-    """What the Home tab shows: the latest issue and the person's newest saves."""
+    """What the Home tab shows: the latest issue, the person's newest saves and follows."""
 
     latest: IssueView | None
     saved: Page
+    follows: tuple[follow_store.Follow, ...] = ()
 
 
 def reaction_time(event_ts: object, event_time: object, now: dt.datetime) -> int:
@@ -38,7 +41,35 @@ def record_reaction(
     )
 
 
-def home(database: Database, user_id: str) -> Home:
-    """The latest issue and the person's newest saves."""
+def home(database: Database, user_id: str, workspace: Workspace | None = None) -> Home:
+    """The latest issue, the person's newest saves and their follows."""
     with database.read() as session:
-        return Home(get_issue(session, None), saves.saved_articles(session, user_id, HOME_SAVED, 0))
+        follows = tuple(follow_store.list_follows(session, workspace, user_id)) if workspace else ()
+        return Home(
+            get_issue(session, None),
+            saves.saved_articles(session, user_id, HOME_SAVED, 0),
+            follows,
+        )
+
+
+def save_article(
+    database: Database,
+    workspace: Workspace,
+    user_id: str,
+    article_id: int,
+    event_us: int,
+    now: dt.datetime,
+) -> bool:
+    """Save an article from a button (a follower's DM), as the reaction does; False when the
+    article is gone. The newest action by its time wins, like reactions."""
+    # Saves become per workspace with the workspace columns (issue 13); until then the person's
+    # user id is the key, as for reactions.
+    del workspace
+
+    def apply(session: Session) -> bool:
+        if not saves.article_exists(session, article_id):
+            return False
+        saves.apply_reaction(session, user_id, article_id, removed=False, event_us=event_us, at=now)
+        return True
+
+    return database.write_retrying(apply)

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core import follows as following
 from bot.core import lookups
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import Request, parse_day, parse_schedule
 from bot.core.status import INVITE_HINT, channel_status
+from bot.core.workspace import Workspace
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.membership import Membership, not_member_text
@@ -25,6 +27,7 @@ class Asker:
 
     user_id: str
     channel_id: str
+    workspace: Workspace = field(default_factory=lambda: Workspace(""))
 
 
 @dataclass
@@ -71,6 +74,12 @@ class Answers:
                 return self.unsubscribe(asker)
             case "status":
                 return self.status(asker)
+            case "follow":
+                return self.follow(request.argument, asker)
+            case "following":
+                return self.following(asker)
+            case "unfollow":
+                return self.unfollow(request.argument, asker)
             case _:
                 return rendering.render_help(self.settings.save_emoji, note=request.note)
 
@@ -178,3 +187,21 @@ class Answers:
         if self.membership and self.membership.check(asker.channel_id) == "not_member":
             text = not_member_text() + "\n" + text
         return rendering.render_text(text)
+
+    def follow(self, argument: str, asker: Asker) -> Message:
+        """Follow a company or a topic."""
+        done = following.follow(
+            self.database, asker.workspace, asker.user_id, argument, self.clock()
+        )
+        return rendering.render_text(done.text)
+
+    def unfollow(self, argument: str, asker: Asker) -> Message:
+        """Stop following a company, a topic or everything."""
+        done = following.unfollow(self.database, asker.workspace, asker.user_id, argument)
+        return rendering.render_text(done.text)
+
+    def following(self, asker: Asker) -> Message:
+        """The asker's follows."""
+        follows = following.following(self.database, asker.workspace, asker.user_id)
+        items = [rendering.FollowItem(f.id, f.kind, f.label) for f in follows]
+        return rendering.render_following(items, following.MAX_FOLLOWS)

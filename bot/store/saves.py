@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.queries import Page, articles_by_ids, clamp_page
 from bot.store.sql import dialect_insert
-from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
+from bot.store.tables import ArticleRow, DeliveryMessageRow, ProcessedEventRow, SaveRow
 
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
 # an id older than this can no longer come back.
@@ -162,3 +162,8 @@ def saved_articles(session: Session, user_id: str, limit: int = 10, offset: int 
     )
     views = articles_by_ids(session, ids)
     return Page(tuple(views[:limit]), offset, limit, len(views) > limit)
+
+
+def article_exists(session: Session, article_id: int) -> bool:
+    """Whether an article is (still) in the archive."""
+    return session.scalar(select(ArticleRow.id).where(ArticleRow.id == article_id)) is not None

@@ -283,3 +283,91 @@ class FeedStateRow(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class FollowRow(Base):
+    """A person's standing lookup: new articles by a company, or about a topic, come by DM."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "kind", "key"),
+        Index("ix_follows_company", "company_id"),
+        Index("ix_follows_kind_key", "kind", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # "company" or "topic"
+    # company: the company id as text; topic: the query's search terms, lower-cased, in order.
+    key: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(200))  # what the person sees: name or words
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class FollowerRow(Base):
+    """A follower's DM state: stopped (with Slack's reason) once a DM failed for good."""
+
+    __tablename__ = "followers"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    user_id: Mapped[str] = mapped_column(String(32))
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FollowMatchedRow(Base):
+    """An article already matched against the follows (each is matched once, when it arrives)."""
+
+    __tablename__ = "follow_matched"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    matched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class FollowMessageRow(Base):
+    """One DM to a follower about one issue's matching articles: claimed with a lease, then
+    sent once (the in-flight mark is committed before chat.postMessage)."""
+
+    __tablename__ = "follow_messages"
+    __table_args__ = (Index("ix_follow_messages_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    user_id: Mapped[str] = mapped_column(String(32))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    inflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowItemRow(Base):
+    """An article a DM carries; unique per (person, article), so nobody gets one twice."""
+
+    __tablename__ = "follow_items"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
+    user_id: Mapped[str] = mapped_column(String(32))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("follow_messages.id", ondelete="CASCADE"), index=True
+    )

@@ -7,12 +7,13 @@ import logging
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
-from bot.slack.rendering import render_home
+from bot.core.workspace import Workspace
+from bot.slack.rendering import FollowItem, render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
 
@@ -69,14 +70,24 @@ def handle_reaction(
         log.info("save confirmation not shown: %s", exc.response.get("error"))
 
 
-def handle_app_home_opened(services: Services, event: dict[str, Any], client: WebClient) -> None:
-    """Publish the Home tab: latest signal, the person's saves, short help."""
+def publish_home(services: Services, workspace: Workspace, user_id: str, client: WebClient) -> None:
+    """Publish a person's Home tab: latest signal, their follows and saves, short help."""
+    home = saving.home(services.database, user_id, workspace)
+    follows = [FollowItem(f.id, f.kind, f.label) for f in home.follows]
+    view = render_home(home.latest, home.saved, services.settings.save_emoji, follows)
+    client.views_publish(user_id=user_id, view=view)
+
+
+def handle_app_home_opened(
+    services: Services,
+    event: dict[str, Any],
+    client: WebClient,
+    context: BoltContext | None = None,
+) -> None:
+    """Publish the Home tab when the person opens it."""
     if event.get("tab", "home") != "home":
         return
-    user_id = str(event.get("user", ""))
-    home = saving.home(services.database, user_id)
-    view = render_home(home.latest, home.saved, services.settings.save_emoji)
-    client.views_publish(user_id=user_id, view=view)
+    publish_home(services, Workspace.from_context(context), str(event.get("user", "")), client)
 
 
 def register(app: App, services: Services) -> None:
