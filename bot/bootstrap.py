@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.delivery import Deliverer
+    from bot.follower_dms import FollowerDms
     from bot.slack.answers import Answers
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
@@ -67,6 +68,36 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
     return Deliverer(database, poster, clock, lease=lease, save_emoji=settings.save_emoji)
 
 
+def follower_dms(settings: Settings, database: Database, clock: Clock = utc_now) -> FollowerDms:
+    """Matching new articles to follows and the DMs to followers (callers check the token)."""
+    from bot.core.workspace import Workspace
+    from bot.follower_dms import FollowerDms
+    from bot.slack.dms import DirectMessenger
+    from bot.slack.poster import ChannelPacer, make_lookup_client, make_web_client
+
+    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
+    token = settings.slack_bot_token.get_secret_value()
+    # One token (single-workspace mode): every follower is in its workspace. DMs are paced per
+    # workspace: Slack's chat.postMessage limit counts per workspace as well as per channel.
+    pacer = ChannelPacer(interval=1.0 / settings.dm_per_second)
+    client = make_web_client(token, settings.slack_api_url)
+    lookup = make_lookup_client(token, settings.slack_api_url)
+    messengers: dict[Workspace, DirectMessenger] = {}
+
+    def messenger(workspace: Workspace) -> DirectMessenger:
+        if workspace not in messengers:
+            messengers[workspace] = DirectMessenger(client, lookup, pacer, pace_key=str(workspace))
+        return messengers[workspace]
+
+    return FollowerDms(
+        database,
+        messenger,
+        clock,
+        lease=dt.timedelta(seconds=settings.lease_seconds),
+        recent_days=settings.max_issue_age_days,
+    )
+
+
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
     """Scheduled posting and (when sources are configured) source polling."""
     from bot.sources import Poller
@@ -82,4 +113,10 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)
-    return Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes))
+    return Worker(
+        dispatcher,
+        poller,
+        dt.timedelta(minutes=settings.poll_minutes),
+        follows=follower_dms(settings, database, clock),
+        follow_seconds=settings.follow_poll_seconds,
+    )

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
     answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
     lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0)
+    follow_poll_seconds: float = Field(15.0, alias="DIGEST_FOLLOW_POLL_SECONDS", gt=0, le=30)
+    dm_per_second: float = Field(1.0, alias="DIGEST_DM_PER_SECOND", gt=0, le=50)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")

@@ -179,3 +179,9 @@ def match_new(database: Database, now: dt.datetime, recent_days: float) -> int:
         articles = store.claim_articles(session, ids, now)
         wanted = store.match(session, articles)
         return store.record_matches(session, wanted, articles, now)
+
+
+def followers(database: Database) -> list[store.FollowerView]:
+    """Every follower with counts and any stop, for operators."""
+    with database.read() as session:
+        return store.followers(session)
