@@ -1,4 +1,4 @@
-"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|follows|db|doctor`."""
+"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|follows|…`."""
 
 from __future__ import annotations
 
