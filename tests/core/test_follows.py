@@ -109,7 +109,9 @@ def test_new_articles_of_a_corrected_issue_reach_followers_once(
         "Quantum teleportation for Cloudflare Workers · Cloudflare Cloudflare teleports "
         "requests between data centres with quantum links, trading cost for latency.\n\n"
     )
-    newest.write_text(text.replace("Patterns Across Companies#", extra + "Patterns Across Companies#"))
+    newest.write_text(
+        text.replace("Patterns Across Companies#", extra + "Patterns Across Companies#")
+    )
     ingest_files(database, [newest])
     assert follows.match_new(database, now(), recent_days=2) == 2
     after = told(database)
