@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock, utc_now
 from bot.core import follows as following
 from bot.core.workspace import Workspace
-from bot.lease import is_gone, new_owner
+from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.dms import DirectMessenger, FollowerGoneError, dm_metadata
 from bot.slack.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
 from bot.slack.rendering import DmArticle, render_follow_dm
@@ -47,6 +47,11 @@ class FollowerDms:
     clock: Clock = utc_now
     lease: dt.timedelta = dt.timedelta(seconds=15)
     recent_days: float = 2.0
+
+    def __post_init__(self) -> None:
+        # A live sender keeps its leases fresh however slowly Slack answers, so a DM is only
+        # ever taken over from a sender that is gone.
+        self.keeper = LeaseKeeper(self.database, self.lease, self.clock, store.renew_dms)
 
     def run(self) -> list[DmOutcome]:
         """One worker wake-up: match what arrived, then send every open DM."""
@@ -109,6 +114,13 @@ class FollowerDms:
         claim = self._claim(message_id, owner)
         if claim is None:
             return "busy"
+        self.keeper.hold(claim.id, owner)
+        try:
+            return self._send(claim, owner, messenger)
+        finally:
+            self.keeper.drop(claim.id)
+
+    def _send(self, claim: store.DmClaim, owner: str, messenger: DirectMessenger) -> DmOutcome:
         try:
             if claim.inflight:
                 found = self._find(claim, messenger)

@@ -465,17 +465,17 @@ def mark_dm_inflight(
     return getattr(result, "rowcount", 0) == 1
 
 
-def renew_dm(
-    session: Session, message_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
-) -> bool:
-    """Extend the lease of a DM being sent."""
-    result = session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(lease_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+def renew_dms(
+    session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta
+) -> None:
+    """Extend the leases of the DMs this process is sending (the heartbeat)."""
+    for message_id, owner in held.items():
+        session.execute(
+            update(FollowMessageRow)
+            .where(_held(message_id, owner))
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def record_dm(

