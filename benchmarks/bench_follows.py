@@ -1,0 +1,234 @@
+"""Matching one new 31-article issue against 100,000 follows across 50 workspaces.
+
+A synthetic archive (benchmarks/generate_corpus.py, one year by default) is ingested, 100,000
+follows are spread over 50 workspaces (company follows weighted by how much a company
+publishes, topic follows of one or two words drawn Zipf-like from article titles), then one
+new 31-article issue is ingested and `bot.core.follows.match_new` (claim the new articles,
+match, record one DM per person) is timed. In the same run, on the same data: the floor (only
+reading the 100,000 follows) and the naive way (every distinct topic searched as /digest topic
+does, over the whole archive, then intersected with the new issue).
+
+    python benchmarks/bench_follows.py [--days 365] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from bot.core import follows
+from bot.ingestion import expand_paths, ingest_files
+from bot.store.db import Database, open_database
+from bot.store.fulltext import match_article_ids, search_terms, topic_key
+from bot.store.tables import (
+    ArticleCompanyRow,
+    ArticleRow,
+    CompanyRow,
+    FollowItemRow,
+    FollowRow,
+)
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORKSPACES = 50
+FOLLOWS = 100_000
+ARTICLES = 31
+
+
+def new_issue(day: dt.date) -> str:
+    """A 31-article issue in the seeds' layout, its deep dives taken from the seed issues."""
+    lines = []
+    for path in sorted((REPO / "seeds").glob("*.txt")):
+        lines += [
+            line
+            for line in path.read_text().splitlines()
+            if " · " in line and len(line) > 200 and not line.startswith("Engineering")
+        ]
+    random.Random(3).shuffle(lines)
+    dives = "\n\n".join(lines[:ARTICLES])
+    return (
+        f"Engineering @ Scale — {day.isoformat()}#\n\nSignal of the Day#\n\n"
+        "Followers hear about new articles within a minute.\n\nDeep Dives#\n\n"
+        f"{dives}\n\nPatterns Across Companies#\n\nMatching runs once per article.\n"
+    )
+
+
+def make_follows(database: Database, rng: random.Random) -> int:
+    """100,000 follows: 60 % companies (by output), 40 % topics (Zipf over title words)."""
+    with database.read() as session:
+        weights = dict(
+            session.execute(
+                select(ArticleCompanyRow.company_id, func.count()).group_by(
+                    ArticleCompanyRow.company_id
+                )
+            ).tuples()
+        )
+        labels = dict(session.execute(select(CompanyRow.id, CompanyRow.name)).tuples())
+        titles = session.scalars(select(ArticleRow.title).limit(20_000)).all()
+    words = sorted({w.lower() for t in titles for w in re.findall(r"[A-Za-z]{4,}", t)})
+    rng.shuffle(words)
+    zipf = [1.0 / (rank + 1) for rank in range(len(words))]
+    companies = list(weights)
+    company_weights = [weights[c] for c in companies]
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    while len(rows) < FOLLOWS:
+        team = f"T{rng.randrange(WORKSPACES):04d}"
+        user = f"U{rng.randrange(1000):05d}"
+        if rng.random() < 0.6:
+            company = rng.choices(companies, company_weights)[0]
+            key, label, kind, company_id = str(company), labels[company], "company", company
+        else:
+            query = " ".join(rng.choices(words, zipf, k=rng.choice((1, 1, 2))))
+            key, label, kind, company_id = topic_key(query), query, "topic", None
+        if (team, user, kind + key) in seen:
+            continue
+        seen.add((team, user, kind + key))
+        rows.append(
+            {
+                "enterprise_id": "",
+                "team_id": team,
+                "user_id": user,
+                "kind": kind,
+                "key": key,
+                "label": label[:200],
+                "company_id": company_id,
+                "created_at": now,
+            }
+        )
+    with database.write() as session:
+        for start in range(0, len(rows), 10_000):
+            session.execute(FollowRow.__table__.insert(), rows[start : start + 10_000])
+    return len({r["key"] for r in rows if r["kind"] == "topic"})
+
+
+def floor_seconds(database: Database) -> float:
+    """Reading every follow once: what any matching of all follows costs at least."""
+    start = time.perf_counter()
+    with database.read() as session:
+        session.execute(
+            select(FollowRow.team_id, FollowRow.user_id, FollowRow.kind, FollowRow.key)
+        ).all()
+    return time.perf_counter() - start
+
+
+def naive_seconds(database: Database, new_ids: set[int]) -> tuple[float, int]:
+    """Every distinct topic searched over the whole archive, as /digest topic does."""
+    start = time.perf_counter()
+    hits = 0
+    with database.read() as session:
+        keys = session.scalars(select(FollowRow.key).where(FollowRow.kind == "topic").distinct())
+        for key in keys:
+            found = match_article_ids(session, search_terms(key), 1000, 0)
+            hits += len(new_ids.intersection(found))
+    return time.perf_counter() - start, hits
+
+
+def run(url: str, days: int, corpus: Path) -> dict[str, Any]:
+    """One backend: archive, follows, then the timed match of the new issue."""
+    database = open_database(url, upgrade=True)
+    ingest_files(database, expand_paths([corpus]))
+    distinct_topics = make_follows(database, random.Random(11))
+    with database.read() as session:
+        newest = session.scalar(select(func.max(ArticleRow.issue_date)))
+    assert newest is not None
+    follows.match_new(database, dt.datetime.now(dt.UTC), 2)  # the archive's own articles
+    day = newest + dt.timedelta(days=1)
+    path = corpus.parent / f"new-{day}.txt"
+    path.write_text(new_issue(day))
+    report = ingest_files(database, [path])
+    with database.read() as session:
+        new_ids = set(session.scalars(select(ArticleRow.id).where(ArticleRow.issue_date == day)))
+    assert len(new_ids) == ARTICLES, (len(new_ids), report)
+    floor = floor_seconds(database)
+    start = time.perf_counter()
+    dms = follows.match_new(database, dt.datetime.now(dt.UTC), 2)
+    seconds = time.perf_counter() - start
+    with database.read() as session:
+        items = session.scalar(select(func.count()).select_from(FollowItemRow)) or 0
+    naive, _hits = naive_seconds(database, new_ids)
+    database.dispose()
+    return {
+        "backend": url.split(":")[0].split("+")[0],
+        "archive_days": days,
+        "follows": FOLLOWS,
+        "workspaces": WORKSPACES,
+        "distinct_topics": distinct_topics,
+        "new_articles": ARTICLES,
+        "dms_created": dms,
+        "articles_told": items,
+        "match_seconds": round(seconds, 3),
+        "floor_read_follows_seconds": round(floor, 3),
+        "naive_archive_search_seconds": round(naive, 3),
+    }
+
+
+def main() -> int:
+    """Run on SQLite (and PostgreSQL), print side by side, write results JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its schema is wiped)")
+    args = parser.parse_args()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "generate_corpus.py"),
+                str(corpus),
+                "--days",
+                str(args.days),
+            ],
+            check=True,
+        )
+        (corpus / "manifest.jsonl").unlink()
+        results.append(run(f"sqlite:///{Path(tmp) / 'follows.db'}", args.days, corpus))
+        if args.postgres:
+            from sqlalchemy import create_engine, text
+
+            from bot.config import normalise_database_url
+
+            engine = create_engine(normalise_database_url(args.postgres))
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+            results.append(run(args.postgres, args.days, corpus))
+    table = Table(title=f"Matching one {ARTICLES}-article issue against {FOLLOWS:,} follows")
+    table.add_column("metric")
+    for result in results:
+        table.add_column(str(result["backend"]), justify="right")
+    table.add_column("target", justify="right")
+    for key in results[0]:
+        if key != "backend":
+            target = "< 1 s" if key == "match_seconds" else ""
+            table.add_row(key, *(str(r[key]) for r in results), target)
+    Console().print(table)
+    (HERE / "results").mkdir(exist_ok=True)
+    for result in results:
+        result["commit"] = commit
+        (HERE / "results" / f"follows-{result['backend']}.json").write_text(
+            json.dumps(result, indent=2) + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
