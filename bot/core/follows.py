@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
@@ -177,8 +178,7 @@ def match_new(database: Database, now: dt.datetime, recent_days: float) -> int:
     with database.write() as session:
         ids = store.unmatched_articles(session, recent_days)
         articles = store.claim_articles(session, ids, now)
-        wanted = store.match(session, articles)
-        return store.record_matches(session, wanted, articles, now)
+        return store.match_and_record(session, articles, now, secrets.randbits(62))
 
 
 def followers(database: Database) -> list[store.FollowerView]:

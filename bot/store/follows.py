@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.core.workspace import Workspace
 from bot.store.fulltext import match_new_articles
 from bot.store.sql import dialect_insert, insert_ignore
 from bot.store.tables import (
-    ArticleCompanyRow,
     ArticleRow,
     DeliveryMessageRow,
     FollowerRow,
@@ -221,121 +220,81 @@ def claim_articles(session: Session, ids: Sequence[int], now: dt.datetime) -> li
     return [NewArticle(*row) for row in rows]
 
 
-def _stopped(session: Session) -> set[Person]:
-    rows = session.execute(
-        select(FollowerRow.enterprise_id, FollowerRow.team_id, FollowerRow.user_id).where(
-            FollowerRow.stopped_at.is_not(None)
+_PAIRS = """
+    SELECT f.enterprise_id, f.team_id, f.user_id, a.id, a.issue_id, :run
+    FROM follows AS f
+    JOIN article_companies AS ac ON ac.company_id = f.company_id
+    JOIN articles AS a ON a.id = ac.article_id
+    JOIN issues AS i ON i.id = a.issue_id
+    WHERE f.kind = 'company' AND ac.article_id IN ({ids}) AND f.created_at <= i.updated_at
+      AND NOT EXISTS ({stopped})
+    UNION
+    SELECT f.enterprise_id, f.team_id, f.user_id, a.id, a.issue_id, :run
+    FROM follow_topic_hits AS h
+    JOIN follows AS f ON f.kind = 'topic' AND f.key = h.key
+    JOIN articles AS a ON a.id = h.article_id
+    JOIN issues AS i ON i.id = a.issue_id
+    WHERE f.created_at <= i.updated_at AND NOT EXISTS ({stopped})
+"""
+_STOPPED = (
+    "SELECT 1 FROM followers AS s WHERE s.enterprise_id = f.enterprise_id "
+    "AND s.team_id = f.team_id AND s.user_id = f.user_id AND s.stopped_at IS NOT NULL"
+)
+_ITEMS = "(enterprise_id, team_id, user_id, article_id, issue_id, run)"
+_MESSAGES = """
+    INSERT INTO follow_messages
+        (enterprise_id, team_id, user_id, issue_id, run, state, attempt, inflight, created_at)
+    SELECT DISTINCT enterprise_id, team_id, user_id, issue_id, run, 'pending', 0, :no, :now
+    FROM follow_items WHERE run = :run
+"""
+
+
+def _topic_hits_table(session: Session) -> None:
+    """A scratch table of (topic key, new article) matches, empty, for this transaction."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            text("CREATE TEMP TABLE IF NOT EXISTS follow_topic_hits (key TEXT, article_id INT)")
         )
-    ).tuples()
-    return set(rows)
-
-
-def company_matches(
-    session: Session, article_ids: Sequence[int]
-) -> Iterable[tuple[str, str, str, int, dt.datetime]]:
-    """(enterprise, team, user, article, follow created) for every company follow that matches."""
-    return session.execute(
-        select(
-            FollowRow.enterprise_id,
-            FollowRow.team_id,
-            FollowRow.user_id,
-            ArticleCompanyRow.article_id,
-            FollowRow.created_at,
+        session.execute(text("DELETE FROM temp.follow_topic_hits"))
+    else:
+        session.execute(
+            text(
+                "CREATE TEMP TABLE IF NOT EXISTS follow_topic_hits (key TEXT, article_id INT) "
+                "ON COMMIT DELETE ROWS"
+            )
         )
-        .join(ArticleCompanyRow, ArticleCompanyRow.company_id == FollowRow.company_id)
-        .where(ArticleCompanyRow.article_id.in_(article_ids), FollowRow.kind == "company")
-    ).tuples()
 
 
-def topic_matches(
-    session: Session, articles: Sequence[NewArticle]
-) -> Iterable[tuple[str, str, str, int, dt.datetime]]:
-    """The same for topic follows: each distinct query is searched once, in the new articles."""
-    keys = list(session.scalars(select(FollowRow.key).where(FollowRow.kind == "topic").distinct()))
-    if not keys:
-        return []
-    found = match_new_articles(session, [(a.id, a.title, a.summary) for a in articles], keys)
-    if not found:
-        return []
-    rows = session.execute(
-        select(
-            FollowRow.enterprise_id,
-            FollowRow.team_id,
-            FollowRow.user_id,
-            FollowRow.key,
-            FollowRow.created_at,
-        ).where(FollowRow.kind == "topic", FollowRow.key.in_(list(found)))
-    ).tuples()
-    return [(e, t, u, article, created) for e, t, u, key, created in rows for article in found[key]]
-
-
-def match(session: Session, articles: Sequence[NewArticle]) -> dict[Person, set[int]]:
-    """Each follower's matching articles among the new ones (followed before they arrived)."""
-    if not articles:
-        return {}
-    by_id = {a.id: a for a in articles}
-    stopped = _stopped(session)
-    wanted: dict[Person, set[int]] = defaultdict(set)
-    ids = list(by_id)
-    for rows in (company_matches(session, ids), topic_matches(session, articles)):
-        for enterprise, team, user, article_id, created in rows:
-            person = (enterprise, team, user)
-            # A follow made after the article arrived is not told about it.
-            if person in stopped or created > by_id[article_id].issue_changed:
-                continue
-            wanted[person].add(article_id)
-    return wanted
-
-
-def record_matches(
-    session: Session,
-    wanted: dict[Person, set[int]],
-    articles: Sequence[NewArticle],
-    now: dt.datetime,
+def match_and_record(
+    session: Session, articles: Sequence[NewArticle], now: dt.datetime, run: int
 ) -> int:
-    """One pending DM per (person, issue) with its articles; how many DMs were created."""
-    by_id = {a.id: a for a in articles}
-    groups: dict[tuple[Person, int], list[int]] = defaultdict(list)
-    for person, ids in wanted.items():
-        for article_id in ids:
-            groups[(person, by_id[article_id].issue_id)].append(article_id)
-    if not groups:
+    """Match new articles against every follow and record one pending DM per (person, issue)
+    with its articles, all in SQL; how many DMs were created.
+
+    Company follows join article_companies; each distinct topic is searched once in the new
+    articles only. Followers who stopped, and follows made after an article arrived, are left
+    out; an article a person was already told about is skipped (unique per person, article).
+    """
+    if not articles:
         return 0
-    keys = list(groups)
-    insert = dialect_insert(session)
-    message_ids = session.scalars(
-        insert(FollowMessageRow).returning(FollowMessageRow.id, sort_by_parameter_order=True),
-        [
-            {
-                "enterprise_id": p[0],
-                "team_id": p[1],
-                "user_id": p[2],
-                "issue_id": issue,
-                "state": PENDING,
-                "attempt": 0,
-                "created_at": now,
-            }
-            for p, issue in keys
-        ],
-    ).all()
-    items = [
-        {
-            "enterprise_id": p[0],
-            "team_id": p[1],
-            "user_id": p[2],
-            "article_id": article_id,
-            "message_id": message_id,
-        }
-        for ((p, _issue), message_id) in zip(keys, message_ids, strict=True)
-        for article_id in groups[(p, _issue)]
-    ]
-    session.execute(
-        insert(FollowItemRow).on_conflict_do_nothing(
-            index_elements=["enterprise_id", "team_id", "user_id", "article_id"]
-        ),
-        items,
-    )
-    return len(keys)
+    _topic_hits_table(session)
+    keys = list(session.scalars(select(FollowRow.key).where(FollowRow.kind == "topic").distinct()))
+    found = match_new_articles(session, [(a.id, a.title, a.summary) for a in articles], keys)
+    pairs = [{"key": k, "article_id": i} for k, ids in found.items() for i in ids]
+    if pairs:
+        session.execute(
+            text("INSERT INTO follow_topic_hits (key, article_id) VALUES (:key, :article_id)"),
+            pairs,
+        )
+    ids = ", ".join(str(int(a.id)) for a in articles)
+    select_pairs = _PAIRS.format(ids=ids, stopped=_STOPPED)
+    if session.get_bind().dialect.name == "sqlite":
+        insert = f"INSERT OR IGNORE INTO follow_items {_ITEMS} {select_pairs}"
+    else:
+        insert = f"INSERT INTO follow_items {_ITEMS} {select_pairs} ON CONFLICT DO NOTHING"
+    session.execute(text(insert), {"run": run})
+    result = session.execute(text(_MESSAGES), {"run": run, "now": now, "no": False})
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- the DM ledger ----------------------------------------------------------------------------
@@ -427,7 +386,13 @@ def claim_dm(
     article_ids = session.scalars(
         select(FollowItemRow.article_id)
         .join(ArticleRow, ArticleRow.id == FollowItemRow.article_id)
-        .where(FollowItemRow.message_id == message_id)
+        .where(
+            FollowItemRow.run == row.run,
+            FollowItemRow.enterprise_id == row.enterprise_id,
+            FollowItemRow.team_id == row.team_id,
+            FollowItemRow.user_id == row.user_id,
+            FollowItemRow.issue_id == row.issue_id,
+        )
         .order_by(ArticleRow.position)
     ).all()
     return DmClaim(

@@ -144,12 +144,21 @@ def match_new_articles(
         text("INSERT INTO temp.follow_fts(rowid, title, summary) VALUES (:id, :title, :summary)"),
         [{"id": i, "title": t, "summary": s} for i, t, s in articles],
     )
-    query = text("SELECT rowid FROM temp.follow_fts WHERE follow_fts MATCH :query")
-    for key in keys:
-        terms = search_terms(key)
-        if terms:
-            ids = list(session.scalars(query, {"query": _fts5_query(terms)}))
-            if ids:
-                found[key] = ids
+    # Thousands of tiny queries: straight through the driver's cursor (SQLAlchemy's per-statement
+    # overhead would cost more than the searches).
+    cursor = session.connection().connection.cursor()
+    try:
+        for key in keys:
+            terms = search_terms(key)
+            if terms:
+                cursor.execute(
+                    "SELECT rowid FROM temp.follow_fts WHERE follow_fts MATCH ?",
+                    (_fts5_query(terms),),
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+                if ids:
+                    found[key] = ids
+    finally:
+        cursor.close()
     session.execute(text("DELETE FROM temp.follow_fts"))
     return found

@@ -338,13 +338,17 @@ class FollowMessageRow(Base):
     sent once (the in-flight mark is committed before chat.postMessage)."""
 
     __tablename__ = "follow_messages"
-    __table_args__ = (Index("ix_follow_messages_state", "state", "id"),)
+    __table_args__ = (
+        Index("ix_follow_messages_state", "state", "id"),
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "issue_id", "run"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     user_id: Mapped[str] = mapped_column(String(32))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    run: Mapped[int] = mapped_column(BigInteger)  # the matching run that created it
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
@@ -358,16 +362,19 @@ class FollowMessageRow(Base):
 
 
 class FollowItemRow(Base):
-    """An article a DM carries; unique per (person, article), so nobody gets one twice."""
+    """An article a DM carries (the DM of its person, issue and run); unique per (person,
+    article), so nobody gets one twice."""
 
     __tablename__ = "follow_items"
-    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),
+        Index("ix_follow_items_run", "run"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     user_id: Mapped[str] = mapped_column(String(32))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("follow_messages.id", ondelete="CASCADE"), index=True
-    )
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    run: Mapped[int] = mapped_column(BigInteger)

@@ -90,6 +90,7 @@ def upgrade() -> None:
         *_workspace(),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("issue_id", sa.Integer(), nullable=False),
+        sa.Column("run", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
@@ -107,6 +108,14 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_messages")),
+        sa.UniqueConstraint(
+            "enterprise_id",
+            "team_id",
+            "user_id",
+            "issue_id",
+            "run",
+            name=op.f("uq_follow_messages_enterprise_id"),
+        ),
     )
     op.create_index("ix_follow_messages_state", "follow_messages", ["state", "id"])
     op.create_table(
@@ -115,7 +124,8 @@ def upgrade() -> None:
         *_workspace(),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("article_id", sa.Integer(), nullable=False),
-        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("issue_id", sa.Integer(), nullable=False),
+        sa.Column("run", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["article_id"],
             ["articles.id"],
@@ -123,9 +133,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["message_id"],
-            ["follow_messages.id"],
-            name=op.f("fk_follow_items_message_id_follow_messages"),
+            ["issue_id"],
+            ["issues.id"],
+            name=op.f("fk_follow_items_issue_id_issues"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_items")),
@@ -137,9 +147,7 @@ def upgrade() -> None:
             name=op.f("uq_follow_items_enterprise_id"),
         ),
     )
-    op.create_index(
-        op.f("ix_follow_items_message_id"), "follow_items", ["message_id"], unique=False
-    )
+    op.create_index("ix_follow_items_run", "follow_items", ["run"])
 
 
 def downgrade() -> None:
