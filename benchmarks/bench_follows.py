@@ -67,7 +67,7 @@ def new_issue(day: dt.date) -> str:
 
 
 def make_follows(database: Database, rng: random.Random) -> int:
-    """100,000 follows: 60 % companies (by output), 40 % topics (Zipf over title words)."""  # noqa: D401
+    """100,000 follows: 60 % companies (by sqrt of output), 40 % topics (Zipf, title words)."""  # noqa: D401
     with database.read() as session:
         weights = dict(
             session.execute(
@@ -81,18 +81,19 @@ def make_follows(database: Database, rng: random.Random) -> int:
         labels = dict(session.execute(select(CompanyRow.id, CompanyRow.name)).tuples().all())
         titles = session.scalars(select(ArticleRow.title).limit(20_000)).all()
     # People follow specific subjects ("kafka", "rate limiting"), not words in every title:
-    # words in at most 2 % of titles, most followed first by how often they occur.
+    # words in at most 0.5 % of titles, most followed first by how often they occur.
     counts: dict[str, int] = {}
     for title in titles:
         for word in {w.lower() for w in re.findall(r"[A-Za-z]{4,}", title)}:
             counts[word] = counts.get(word, 0) + 1
     words = sorted(
-        (w for w, n in counts.items() if n <= 0.02 * len(titles)), key=counts.__getitem__
+        (w for w, n in counts.items() if n <= 0.005 * len(titles)), key=counts.__getitem__
     )
     words.reverse()
     zipf = [1.0 / (rank + 1) for rank in range(len(words))]
     companies = list(weights)
-    company_weights = [weights[c] for c in companies]
+    # More people follow the big publishers, but not in proportion to their output.
+    company_weights = [weights[c] ** 0.5 for c in companies]
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
