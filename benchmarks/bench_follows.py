@@ -67,7 +67,7 @@ def new_issue(day: dt.date) -> str:
 
 
 def make_follows(database: Database, rng: random.Random) -> int:
-    """100,000 follows: 60 % companies (by sqrt of output), 40 % topics (Zipf, title words)."""  # noqa: D401
+    """100,000 follows: 60 % companies (by sqrt of output), 40 % topics (Zipf, title words)."""
     with database.read() as session:
         weights = dict(
             session.execute(
