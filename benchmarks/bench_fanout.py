@@ -35,6 +35,9 @@ from bot.ingestion import expand_paths, ingest_files  # noqa: E402
 from bot.store import subscriptions  # noqa: E402
 from bot.store.db import open_database  # noqa: E402
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow  # noqa: E402
+from bot.workspace import Workspace  # noqa: E402
+
+WS = Workspace("T111")  # the Slack stand-in's workspace
 
 ISSUE = dt.date(2026, 3, 31)  # 31 deep dives: parent + 31 replies + patterns = 33 messages
 PARTS = 33
@@ -63,6 +66,7 @@ def prepare(url: str, channels: int) -> dt.datetime:
         for i in range(channels):
             subscriptions.subscribe(
                 session,
+                WS,
                 f"CFAN{i:04d}",
                 hour=slot.hour,
                 minute=slot.minute,

@@ -7,6 +7,7 @@ Imports are local so that `worker` never loads the web server and `post` never l
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
@@ -16,33 +17,67 @@ from bot.store.db import Database
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
     from bot.follower_dms import FollowerDms
-    from bot.slack.answers import Answers
+    from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
-
-
-def answers(settings: Settings, database: Database, clock: Clock = utc_now) -> Answers:
-    """The /digest answers without Slack (the CLI's lookups): no timezone or membership lookups."""
-    from bot.slack.answers import Answers
-
-    return Answers(database, settings, clock)
 
 
 def bolt_app(
     settings: Settings, database: Database, *, socket_mode: bool = False, clock: Clock = utc_now
 ) -> App:
     """The Bolt app with every listener, its Web API client and the use cases they call."""
+    from bot.core.workspaces import forget_nothing, set_installer
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
-    from bot.slack.services import Services
+    from bot.slack.services import Services, answer_executor
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
-    services = Services(settings, database, lookups, clock)
-    return create_app(settings, services, client=client, socket_mode=socket_mode)
+    # Many workspaces: one installation store serves Bolt's authorize and the uninstall listener.
+    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
+    services = Services(
+        lookups,
+        database,
+        clock,
+        settings.save_emoji,
+        answer_executor(),
+        tokens.forget if tokens is not None else forget_nothing,
+    )
+    return create_app(
+        settings,
+        services,
+        client=client,
+        socket_mode=socket_mode,
+        tokens=tokens,
+        # The installing user may manage that workspace's schedules.
+        on_installed=partial(set_installer, database),
+    )
+
+
+def installed_tokens(
+    settings: Settings, database: Database, clock: Clock = utc_now
+) -> InstalledTokens:
+    """Many workspaces: the installations (encrypted, refreshed, forgettable)."""
+    from bot.slack.installations import installed_tokens as build
+
+    return build(settings, database, clock)
+
+
+def forget_installation(settings: Settings, database: Database) -> ForgetInstallation:
+    """What deletes a workspace's installation when it uninstalls or an operator removes it.
+
+    One workspace: its token lives in the environment, so nothing is stored to delete; many:
+    the OAuth installation store's rows for that workspace.
+    """
+    from bot.core.workspaces import forget_nothing
+
+    if settings.multi_workspace:
+        return installed_tokens(settings, database).forget
+    return forget_nothing
 
 
 def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSGIApp:
@@ -69,54 +104,57 @@ def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) ->
 
 
 def follower_dms(settings: Settings, database: Database, clock: Clock = utc_now) -> FollowerDms:
-    """Matching new articles to follows and the DMs to followers (callers check the token)."""
-    from bot.core.workspace import Workspace
+    """Matching new articles to follows and the DMs to followers, each workspace's DMs sent
+    with that workspace's bot token (SLACK_BOT_TOKEN, or its installation's, refreshed)."""
     from bot.follower_dms import FollowerDms
-    from bot.slack.dms import DirectMessenger
-    from bot.slack.poster import ChannelPacer, make_lookup_client, make_web_client
+    from bot.slack.dms import DmPacer, messengers
+    from bot.slack.installations import token_source
 
-    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
-    token = settings.slack_bot_token.get_secret_value()
-    # One token (single-workspace mode): every follower is in its workspace. DMs are paced per
-    # workspace: Slack's chat.postMessage limit counts per workspace as well as per channel.
-    pacer = ChannelPacer(interval=1.0 / settings.dm_per_second)
-    client = make_web_client(token, settings.slack_api_url)
-    lookup = make_lookup_client(token, settings.slack_api_url)
-    messengers: dict[Workspace, DirectMessenger] = {}
-
-    def messenger(workspace: Workspace) -> DirectMessenger:
-        if workspace not in messengers:
-            messengers[workspace] = DirectMessenger(client, lookup, pacer, pace_key=str(workspace))
-        return messengers[workspace]
-
+    pacer = DmPacer(per_workspace=settings.dm_per_second)
     return FollowerDms(
         database,
-        messenger,
+        messengers(token_source(settings, database, clock), pacer, settings.slack_api_url),
         clock,
         lease=dt.timedelta(seconds=settings.lease_seconds),
         recent_days=settings.max_issue_age_days,
+        pacer=pacer,
     )
 
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
-    """Scheduled posting and (when sources are configured) source polling."""
+    """Scheduled posting, source polling (when sources are configured) and, with many
+    workspaces, the refresh of rotating tokens."""
+    from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
     from bot.worker import Dispatcher, Worker
 
-    dispatcher = Dispatcher(
-        database,
-        deliverer(settings, database, clock),
-        clock,
-        max_age=dt.timedelta(days=settings.max_issue_age_days),
-        grace=dt.timedelta(hours=settings.catchup_grace_hours),
-    )
+    adopt_at_start(settings, database, clock)
+    dispatcher = None
+    # Many workspaces: posting needs per-workspace transports built from
+    # bot.slack.installations.token_source(); until they exist, a SLACK_BOT_TOKEN still posts
+    # as one workspace.
+    if settings.slack_bot_token is not None:
+        dispatcher = Dispatcher(
+            database,
+            deliverer(settings, database, clock),
+            clock,
+            max_age=dt.timedelta(days=settings.max_issue_age_days),
+            grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        )
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)
+    refresh = None
+    if settings.multi_workspace:
+        refresh = installed_tokens(settings, database, clock).refresh_due
+    follows = None
+    if settings.multi_workspace or settings.slack_bot_token is not None:
+        follows = follower_dms(settings, database, clock)
     return Worker(
         dispatcher,
         poller,
         dt.timedelta(minutes=settings.poll_minutes),
-        follows=follower_dms(settings, database, clock),
+        refresh_tokens=refresh,
+        follows=follows,
         follow_seconds=settings.follow_poll_seconds,
     )

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    # Both set: one deployment serves every workspace that installs the app (OAuth).
+    slack_client_id: SecretStr | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
+    encryption_key: SecretStr | None = Field(None, alias="DIGEST_ENCRYPTION_KEY")
+    token_refresh_minutes: float = Field(
+        120.0, alias="DIGEST_TOKEN_REFRESH_MINUTES", gt=1, le=24 * 60
+    )
     save_emoji: str = Field("bookmark", alias="DIGEST_SAVE_EMOJI")
     admins: str = Field("", alias="DIGEST_ADMINS")
     source_dir: str | None = Field(None, alias="DIGEST_SOURCE_DIR")
@@ -71,6 +79,11 @@ class Settings(BaseSettings):
         if value and not value.endswith("/"):
             return value + "/"
         return value or None
+
+    @property
+    def multi_workspace(self) -> bool:
+        """Whether the app serves many workspaces (SLACK_CLIENT_ID set) rather than one token's."""
+        return self.slack_client_id is not None
 
     @property
     def admin_ids(self) -> frozenset[str]:

@@ -20,6 +20,7 @@ from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
     NotSentError,
+    PartSearch,
     PermanentError,
     UndecidedLookupError,
     metadata_for,
@@ -28,6 +29,7 @@ from bot.slack.rendering import Message, issue_messages
 from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import IssueView, get_issue
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +52,7 @@ class Transport(Protocol):
     ) -> str:
         """Post one message; its ts."""
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
+    def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part already in the channel, None when it surely is not there."""
 
 
@@ -119,19 +113,21 @@ class Deliverer:
 
     def deliver_issue(
         self,
+        workspace: Workspace,
         channel_id: str,
         issue_date: dt.date | None,
         *,
         retry_failed: bool = False,
         origin: str = "manual",
     ) -> DeliveryResult:
-        """Post an issue (None: the latest) to a channel unless the ledger says it was posted."""
+        """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
+        was posted."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
                 return DeliveryResult("no_issue", channel_id, issue_date)
             delivery_id = ledger.ensure_delivery(
-                session, channel_id, issue.id, due_at=self.clock(), origin=origin
+                session, workspace, channel_id, issue.id, due_at=self.clock(), origin=origin
             )
         return self.run(delivery_id, retry_failed=retry_failed)
 
@@ -231,7 +227,7 @@ class Deliverer:
             return self._fail(progress, exc.error)
         with self.database.write() as session:
             ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
-            ledger.mark_subscription_failing(session, channel, None)
+            ledger.mark_subscription_failing(session, claim.workspace, channel, None)
         return self._result(progress, "posted")
 
     def _record(self, progress: _Progress, part: int, ts: str, article_id: int | None) -> None:
@@ -279,11 +275,13 @@ class Deliverer:
         """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
         claim = progress.claim
         ts = self.poster.find_part(
-            claim.channel_id,
-            parent_ts=None if part == 0 else progress.parent_ts,
-            delivery_id=claim.delivery_id,
-            part=part,
-            oldest=claim.created_at.timestamp() - 60,
+            PartSearch(
+                claim.channel_id,
+                parent_ts=None if part == 0 else progress.parent_ts,
+                delivery_id=claim.delivery_id,
+                part=part,
+                oldest=claim.created_at.timestamp() - 60,
+            )
         )
         if ts is not None:
             log.info("found part %d of delivery %d already in Slack", part, claim.delivery_id)
@@ -351,5 +349,5 @@ class Deliverer:
                 ledger.finish(
                     session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
                 )
-            ledger.mark_subscription_failing(session, claim.channel_id, error)
+            ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, error)
         return self._result(progress, "failed", error)

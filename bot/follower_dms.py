@@ -9,8 +9,10 @@ that lookup cannot tell, the DM is released for a later attempt, never re-posted
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,15 +23,15 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock, utc_now
 from bot.core import follows as following
-from bot.core.workspace import Workspace
 from bot.lease import LeaseKeeper, is_gone, new_owner
-from bot.slack.dms import DirectMessenger, FollowerGoneError, dm_metadata
+from bot.slack.dms import DirectMessenger, DmPacer, FollowerGoneError, dm_metadata
 from bot.slack.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
 from bot.slack.rendering import DmArticle, render_follow_dm
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.queries import articles_by_ids
 from bot.store.tables import IssueRow
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class FollowerDms:
     clock: Clock = utc_now
     lease: dt.timedelta = dt.timedelta(seconds=15)
     recent_days: float = 2.0
+    pacer: DmPacer | None = None  # the messengers' pacer: which workspace is due first
 
     def __post_init__(self) -> None:
         # A live sender keeps its leases fresh however slowly Slack answers, so a DM is only
@@ -61,37 +64,42 @@ class FollowerDms:
         return self.send_open()
 
     def send_open(self) -> list[DmOutcome]:
-        """Send the open DMs, workspaces side by side, each workspace's DMs in turn."""
+        """Send the open DMs: one at a time per workspace (paced), many workspaces at once."""
         now = self.clock()
         with self.database.read() as session:
             open_dms = store.open_dms(session)
-        by_workspace: dict[Workspace, list[int]] = defaultdict(list)
+        queues: dict[Workspace, list[int]] = defaultdict(list)
         for dm in open_dms:
             held = dm.state == store.SENDING and dm.lease_until and dm.lease_until >= now
             if held and not is_gone(dm.lease_owner):
                 continue
-            by_workspace[dm.workspace].append(dm.id)
-        if not by_workspace:
+            queues[dm.workspace].append(dm.id)
+        if not queues:
             return []
-        workers = min(WORKSPACE_CONCURRENCY, len(by_workspace))
+        turns = _Turns(queues, self.pacer)
+        workers = min(WORKSPACE_CONCURRENCY, len(queues))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dm") as pool:
-            done = pool.map(self._send_workspace, by_workspace.items())
-            return [outcome for outcomes in done for outcome in outcomes]
+            done = list(pool.map(lambda _n: self._take_turns(turns), range(workers)))
+        return [outcome for outcomes in done for outcome in outcomes]
 
-    def _send_workspace(self, item: tuple[Workspace, list[int]]) -> list[DmOutcome]:
-        workspace, ids = item
-        try:
-            messenger = self.messengers(workspace)
-        except Exception:  # no token for the workspace (e.g. uninstalled): try again later
-            log.warning("follows: no Slack client for workspace %s", workspace, exc_info=True)
-            return []
+    def _take_turns(self, turns: _Turns) -> list[DmOutcome]:
+        """One sender thread: the workspace whose next DM is due soonest, one DM, and again."""
         outcomes: list[DmOutcome] = []
-        for message_id in ids:
+        while (turn := turns.next()) is not None:
+            workspace, message_id = turn
+            try:
+                messenger = self.messengers(workspace)
+            except Exception:  # no token (not installed): its DMs wait for a later run
+                log.warning("follows: no Slack client for workspace %s", workspace)
+                turns.drop(workspace)
+                continue
             try:
                 outcomes.append(self.send(message_id, messenger))
             except Exception:  # one person's trouble must not stop the others
                 log.exception("follower DM %d crashed", message_id)
                 outcomes.append("retry_later")
+            finally:
+                turns.done(workspace)
         return outcomes
 
     def _claim(self, message_id: int, owner: str) -> store.DmClaim | None:
@@ -223,3 +231,50 @@ class FollowerDms:
             store.finish_dm(session, claim.id, owner, store.FAILED, error, self.clock())
             store.stop_follower(session, claim.workspace, claim.user_id, error, self.clock())
         return "stopped"
+
+
+class _Turns:
+    """Whose turn it is: each workspace's DMs in order, at most one in flight per workspace,
+    the workspace the pacer lets send soonest first (so a few threads keep every workspace
+    at its pace instead of a thread sleeping per workspace)."""
+
+    def __init__(self, queues: dict[Workspace, list[int]], pacer: DmPacer | None) -> None:
+        self._queues = {ws: deque(ids) for ws, ids in queues.items()}
+        self._pacer = pacer
+        self._changed = threading.Condition()
+        self._busy = 0  # workspaces with a DM being sent now
+        self._ready: list[tuple[float, int, Workspace]] = []
+        self._seq = 0
+        for workspace in self._queues:
+            self._push(workspace)
+
+    def _push(self, workspace: Workspace) -> None:
+        at = self._pacer.ready_at(str(workspace)) if self._pacer else 0.0
+        self._seq += 1
+        heapq.heappush(self._ready, (at, self._seq, workspace))
+
+    def next(self) -> tuple[Workspace, int] | None:
+        """The next (workspace, DM) to send, waiting while the only DMs left belong to
+        workspaces busy sending; None when all are done."""
+        with self._changed:
+            while not self._ready:
+                if not self._busy:
+                    return None
+                self._changed.wait()
+            _at, _seq, workspace = heapq.heappop(self._ready)
+            self._busy += 1
+            return workspace, self._queues[workspace].popleft()
+
+    def done(self, workspace: Workspace) -> None:
+        """A DM of the workspace was handled: its next one queues by when it may go."""
+        with self._changed:
+            self._busy -= 1
+            if self._queues[workspace]:
+                self._push(workspace)
+            self._changed.notify_all()
+
+    def drop(self, workspace: Workspace) -> None:
+        """The workspace cannot send now: leave its DMs for a later run."""
+        with self._changed:
+            self._queues[workspace].clear()
+        self.done(workspace)

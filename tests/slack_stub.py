@@ -20,8 +20,10 @@ from `set_members`, chat.getPermalink links any message the stand-in holds.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import secrets
 import threading
 import time
 import urllib.parse
@@ -50,6 +52,39 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     time: float
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token the call was made with (None: no token, e.g. oauth.v2.access)."""
+        auth = self.headers.get("authorization") or ""
+        return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+
+
+@dataclass
+class Identity:
+    """Who a token belongs to: what auth.test answers for it, and whether it still works."""
+
+    team_id: str
+    team_name: str = ""
+    enterprise_id: str | None = None
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    expires_at: float | None = None  # rotating tokens expire
+    revoked: bool = False
+
+
+@dataclass
+class Grant:
+    """What a workspace admin allowed on Slack's authorize page: a one-time code's content."""
+
+    team_id: str
+    team_name: str
+    user_id: str
+    enterprise_id: str | None
+    is_enterprise_install: bool
+    redirect_uri: str | None
+    expires_at: float
+    used: bool = False
 
 
 @dataclass
@@ -99,7 +134,22 @@ class SlackStub:
         self.scopes: set[str] = manifest_scopes()
         self.invalid_tokens: set[str] = set()
         self.members: dict[str, set[str]] = {}
+        # What auth.test answers for a token the OAuth flow did not issue (team_id, team,
+        # enterprise_id); a token in neither belongs to T111 "Example".
+        self.token_teams: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
+        # OAuth (`oauth_app`): the app's credentials, codes issued by `authorize`, and every
+        # token issued with the identity it stands for. Once an app is set up, a token the
+        # stand-in did not issue answers invalid_auth, as Slack's would.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.app_id = "A0DIGEST"
+        self.token_rotation = False
+        self.token_lifetime = 43_200.0  # seconds a rotating access token lives (Slack: 12 h)
+        self.codes: dict[str, Grant] = {}
+        self.identities: dict[str, Identity] = {}
+        self.refresh_tokens: dict[str, str] = {}  # unused refresh token -> its team's key
+        self.used_refresh_tokens: set[str] = set()
         self._state = _State()
         self._lock = threading.RLock()
         self._last_ts = 0.0
@@ -198,6 +248,182 @@ class SlackStub:
         with self._lock:
             self._state = _State()
             self.rate_limited = 0
+
+    def tokens_used(self, method: str | None = None) -> list[str | None]:
+        """The token of every call (of one method), in order."""
+        return [c.token for c in self.calls if method is None or c.method == method]
+
+    # --- OAuth: install, refresh, per-token identities --------------------------------------
+
+    def oauth_app(
+        self, client_id: str, client_secret: str, *, token_rotation: bool = False
+    ) -> None:
+        """Register the app's credentials; tokens are then known per workspace (strict)."""
+        with self._lock:
+            self.client_id, self.client_secret = client_id, client_secret
+            self.token_rotation = token_rotation
+
+    def authorize(
+        self,
+        team_id: str,
+        *,
+        team_name: str = "",
+        user_id: str = "UINSTALLER",
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """An admin clicked Allow on Slack's authorize page: the one-time code Slack would
+        append to the redirect (valid ten minutes)."""
+        code = f"{team_id}.{secrets.token_hex(8)}"
+        with self._lock:
+            self.codes[code] = Grant(
+                team_id,
+                team_name or team_id.lower(),
+                user_id,
+                enterprise_id,
+                is_enterprise_install,
+                redirect_uri,
+                time.time() + 600,
+            )
+        return code
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        """Every access token issued to a workspace, oldest first."""
+        with self._lock:
+            return [t for t, i in self.identities.items() if i.team_id == team_id]
+
+    def revoke(self, team_id: str) -> None:
+        """The app was uninstalled from a workspace: its tokens stop working."""
+        with self._lock:
+            for identity in self.identities.values():
+                if identity.team_id == team_id:
+                    identity.revoked = True
+            for refresh, team in list(self.refresh_tokens.items()):
+                if team == team_id:
+                    del self.refresh_tokens[refresh]
+
+    def expire(self, token: str) -> None:
+        """Make an access token expire now."""
+        with self._lock:
+            self.identities[token].expires_at = time.time() - 1
+
+    def _token_error(self, token: str) -> str | None:
+        """Why Slack would refuse this bearer token (None: it works)."""
+        with self._lock:
+            identity = self.identities.get(token)
+            if identity is None:
+                return "invalid_auth" if self.client_id is not None else None
+            if identity.revoked:
+                return "token_revoked"
+            if identity.expires_at is not None and identity.expires_at < time.time():
+                return "token_expired"
+            return None
+
+    def _issue(self, grant: Identity) -> dict[str, Any]:
+        """New access (and, with rotation, refresh) token for a workspace."""
+        number = len(self.identities) + 1
+        body: dict[str, Any] = {"token_type": "bot"}
+        if self.token_rotation:
+            token = f"xoxe.xoxb-1-{grant.team_id}-{number}-{secrets.token_hex(12)}"
+            refresh = f"xoxe-1-{grant.team_id}-{number}-{secrets.token_hex(12)}"
+            grant.expires_at = time.time() + self.token_lifetime
+            self.refresh_tokens[refresh] = grant.team_id
+            body |= {"refresh_token": refresh, "expires_in": int(self.token_lifetime)}
+        else:
+            token = f"xoxb-{grant.team_id}-{number}-{secrets.token_hex(12)}"
+        self.identities[token] = grant
+        body |= {
+            "access_token": token,
+            "scope": ",".join(sorted(self.scopes)),
+            "bot_user_id": grant.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"id": grant.team_id, "name": grant.team_name},
+            "enterprise": (
+                {"id": grant.enterprise_id, "name": grant.enterprise_id}
+                if grant.enterprise_id
+                else None
+            ),
+        }
+        return body
+
+    def _client_ok(self, params: dict[str, Any], headers: dict[str, str]) -> str | None:
+        """Check the app's credentials (HTTP Basic or form fields); the error if wrong."""
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = headers.get("authorization") or ""
+        if auth.startswith("Basic "):
+            with contextlib.suppress(ValueError):
+                decoded = base64.b64decode(auth.removeprefix("Basic ")).decode()
+                client_id, _, client_secret = decoded.partition(":")
+        if self.client_id is None or client_id != self.client_id:
+            return "invalid_client_id"
+        if client_secret != self.client_secret:
+            return "bad_client_secret"
+        return None
+
+    def _oauth_access(self, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            error = self._client_ok(params, headers)
+            if error:
+                return {"ok": False, "error": error}
+            grant_type = params.get("grant_type") or "authorization_code"
+            if grant_type == "refresh_token":
+                return self._refresh(str(params.get("refresh_token") or ""))
+            if grant_type != "authorization_code":
+                return {"ok": False, "error": "invalid_grant_type"}
+            grant = self.codes.get(str(params.get("code") or ""))
+            if grant is None or grant.used or grant.expires_at < time.time():
+                return {"ok": False, "error": "invalid_code"}
+            if grant.redirect_uri and params.get("redirect_uri") != grant.redirect_uri:
+                return {"ok": False, "error": "bad_redirect_uri"}
+            grant.used = True
+            identity = Identity(
+                grant.team_id,
+                grant.team_name,
+                grant.enterprise_id,
+                bot_user_id=f"UBOT{grant.team_id}",
+                bot_id=f"BBOT{grant.team_id}",
+            )
+            body = self._issue(identity)
+            body["is_enterprise_install"] = grant.is_enterprise_install
+            body["authed_user"] = {"id": grant.user_id}
+            return {"ok": True} | body
+
+    def _refresh(self, refresh: str) -> dict[str, Any]:
+        # Single use: a refresh token works once, then answers invalid_refresh_token.
+        team = self.refresh_tokens.pop(refresh, None)
+        if team is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        self.used_refresh_tokens.add(refresh)
+        latest = [i for i in self.identities.values() if i.team_id == team][-1]
+        identity = Identity(
+            team, latest.team_name, latest.enterprise_id, latest.bot_user_id, latest.bot_id
+        )
+        return {"ok": True} | self._issue(identity)
+
+    def _auth_test(self, token: str) -> dict[str, Any]:
+        with self._lock:
+            identity = self.identities.get(token)
+        if identity is None:
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T111",
+                "url": "https://example.slack.com/",
+                "team": "Example",
+            } | self.token_teams.get(token, {})
+        body: dict[str, Any] = {
+            "ok": True,
+            "user_id": identity.bot_user_id,
+            "bot_id": identity.bot_id,
+            "team_id": identity.team_id,
+            "url": f"https://{identity.team_name}.slack.com/",
+            "team": identity.team_name,
+        }
+        if identity.enterprise_id:
+            body["enterprise_id"] = identity.enterprise_id
+        return body
 
     # --- channels and membership ------------------------------------------------------------
 
@@ -452,18 +678,8 @@ class SlackStub:
         self, method: str, params: dict[str, Any]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if method == "auth.test":
-            return (
-                200,
-                {
-                    "ok": True,
-                    "user_id": "UBOT",
-                    "bot_id": "BBOT",
-                    "team_id": "T111",
-                    "url": "https://example.slack.com/",
-                    "team": "Example",
-                },
-                {"x-oauth-scopes": ",".join(sorted(self.scopes))},
-            )
+            token = str(params.get("_token", ""))
+            return 200, self._auth_test(token), {"x-oauth-scopes": ",".join(sorted(self.scopes))}
         if method == "chat.postMessage":
             return self._post_message(params)
         if method == "chat.postEphemeral":
@@ -549,13 +765,22 @@ class SlackStub:
                 call.method = method
                 with stub._lock:
                     stub._state.calls.append(call)
+                if method == "oauth.v2.access":  # authenticated by the app, not a token
+                    self._send(200, stub._oauth_access(params, headers), {})
+                    return
                 authorization = headers.get("authorization") or ""
                 if not authorization.startswith("Bearer xox"):
                     self._send(200, {"ok": False, "error": "not_authed"}, {})
                     return
-                if authorization.removeprefix("Bearer ") in stub.invalid_tokens:
+                token = authorization.removeprefix("Bearer ")
+                if token in stub.invalid_tokens:
                     self._send(200, {"ok": False, "error": "invalid_auth"}, {})
                     return
+                refused = stub._token_error(token)
+                if refused:
+                    self._send(200, {"ok": False, "error": refused}, {})
+                    return
+                params = params | {"_token": token}
                 fault = stub._take_fault(method)
                 if fault is not None:
                     if fault.drop:
@@ -580,6 +805,7 @@ class SlackStub:
                     )
                     self._send(fault.status, {"ok": False, "error": error}, extra)
                     return
+                token = authorization.removeprefix("Bearer ")
                 status, body, extra = stub._answer(method, params)
                 self._send(status, body, extra)
 

@@ -12,15 +12,15 @@ from slack_sdk.models.blocks import Block
 from slack_stub import SlackStub
 
 from bot.core import follows
-from bot.core.workspace import Workspace
 from bot.follower_dms import FollowerDms
 from bot.ingestion import ingest_files
-from bot.slack.dms import DirectMessenger
-from bot.slack.poster import ChannelPacer, make_lookup_client, make_web_client
+from bot.slack.dms import DirectMessenger, DmPacer
+from bot.slack.poster import make_lookup_client, make_web_client
 from bot.slack.rendering import ACTION_FOLLOW_SAVE
 from bot.store.db import Database
 from bot.store.queries import find_by_company, get_issue
 from bot.store.tables import DeliveryMessageRow, DeliveryRow
+from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 NEWEST = dt.date(2026, 5, 13)
@@ -34,7 +34,7 @@ def now() -> dt.datetime:
 def sender(database: Database, stub: SlackStub) -> FollowerDms:
     client = make_web_client("xoxb-dm", stub.url, timeout=2)
     lookup = make_lookup_client("xoxb-dm", stub.url, timeout=2, retries=1, sleep=lambda _s: None)
-    pacer = ChannelPacer(0.0)
+    pacer = DmPacer(per_workspace=1000.0, per_channel=1000.0)
     messenger = DirectMessenger(client, lookup, pacer, pace_key=str(WS))
     return FollowerDms(database, lambda _ws: messenger, lease=dt.timedelta(seconds=5))
 

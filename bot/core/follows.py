@@ -8,11 +8,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.core.workspace import Workspace
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.fulltext import search_terms, topic_key
 from bot.store.queries import resolve_company, suggest_companies
+from bot.workspace import Workspace
 
 # Each follow is matched against every new issue and a person's DM lists one line per article,
 # so a person has at most this many; more is not a reading list but a second archive.

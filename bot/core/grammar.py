@@ -22,6 +22,7 @@ Verb = Literal[
     "subscribe",
     "unsubscribe",
     "status",
+    "admins",
     "follow",
     "following",
     "unfollow",
@@ -35,11 +36,26 @@ VERBS: tuple[Verb, ...] = (
     "subscribe",
     "unsubscribe",
     "status",
+    "admins",
     "follow",
     "following",
     "unfollow",
 )
-_ALIASES: dict[str, Verb] = {"search": "topic", "about": "topic", "issue": "date", "day": "date"}
+_ALIASES: dict[str, Verb] = {
+    "search": "topic",
+    "about": "topic",
+    "issue": "date",
+    "day": "date",
+    "admin": "admins",
+}
+# A user mention as Slack escapes it in command text (<@U123|name> or <@U123>), or a bare id.
+_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,30})(?:\|[^<>]{0,100})?>$|^([UW][A-Z0-9]{2,30})$")
+_TOKEN_RE = re.compile(r"<@[^<>]{1,140}>|\S+")
+MAX_ADMIN_CHANGES = 20
+ADMINS_USAGE = (
+    "Use `/digest admins` to list them, `/digest admins add @person` or "
+    "`/digest admins remove @person` to change the list."
+)
 
 
 @dataclass(frozen=True)
@@ -147,3 +163,29 @@ def parse_schedule(text: str) -> Schedule:
             )
         zone = found
     return Schedule(hour, minute, zone, days)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AdminsChange:
+    """`/digest admins [add|remove @person…]`: list (no action) or change the list."""
+
+    action: Literal["list", "add", "remove"]
+    user_ids: tuple[str, ...] = ()
+
+
+def parse_admins(text: str) -> AdminsChange:
+    """'', 'add @a @b' or 'remove @a'; ValueError with a one-line hint otherwise."""
+    action, _, rest = text.strip().partition(" ")
+    if not action:
+        return AdminsChange("list")
+    action = action.casefold()
+    tokens = [m.group(0) for m in _TOKEN_RE.finditer(rest)]
+    if action not in ("add", "remove") or not tokens or len(tokens) > MAX_ADMIN_CHANGES:
+        raise ValueError(ADMINS_USAGE)
+    ids = []
+    for token in tokens:
+        match = _MENTION_RE.match(token)
+        if match is None:
+            raise ValueError(f"Mention each person with @ (as in `@name`). {ADMINS_USAGE}")
+        ids.append(match.group(1) or match.group(2))
+    return AdminsChange("add" if action == "add" else "remove", tuple(ids))

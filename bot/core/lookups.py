@@ -18,6 +18,7 @@ from bot.store.queries import (
     search_topic,
 )
 from bot.store.saves import saved_articles
+from bot.workspace import Workspace
 
 PAGE_SIZE = 10
 
@@ -29,6 +30,15 @@ class IssueLookup:
     day: dt.date | None
     issue: IssueView | None
     nearby: tuple[dt.date, ...] = ()
+
+    def missing_text(self, quote: str = "") -> str:
+        """Why there is no issue to show, naming the nearby days (each wrapped in `quote`)."""
+        if self.day is None:
+            return "The archive is empty: no issue has been ingested yet."
+        if self.nearby:
+            dates = ", ".join(f"{quote}{d.isoformat()}{quote}" for d in self.nearby)
+            return f"No issue on {self.day.isoformat()}. Nearby issues: {dates}."
+        return f"No issue on {self.day.isoformat()}, and the archive is empty."
 
 
 def archive_version(database: Database) -> int:
@@ -56,7 +66,7 @@ def issue(database: Database, day: dt.date | None) -> IssueLookup:
     return IssueLookup(day, found, nearby)
 
 
-def saved(database: Database, user_id: str, offset: int = 0) -> Page:
-    """A person's saved articles, most recently saved first."""
+def saved(database: Database, workspace: Workspace, user_id: str, offset: int = 0) -> Page:
+    """A person's saved articles in a workspace, most recently saved first."""
     with database.read() as session:
-        return saved_articles(session, user_id, PAGE_SIZE, offset)
+        return saved_articles(session, workspace, user_id, PAGE_SIZE, offset)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.core.workspace import Workspace
 from bot.store import follows as follow_store
 from bot.store import saves
 from bot.store.db import Database, Session
 from bot.store.queries import IssueView, Page, get_issue
+from bot.workspace import Workspace
 
 HOME_SAVED = 10
 
@@ -33,22 +33,25 @@ def reaction_time(event_ts: object, event_time: object, now: dt.datetime) -> int
 
 
 def record_reaction(
-    database: Database, event_id: str, reaction: saves.Reaction, now: dt.datetime
+    database: Database,
+    workspace: Workspace,
+    event_id: str,
+    reaction: saves.Reaction,
+    now: dt.datetime,
 ) -> bool:
     """Save or unsave the article a bot post stands for; True when the person's saves changed."""
     return database.write_retrying(
-        lambda session: saves.record_reaction(session, event_id, reaction, now)
+        lambda session: saves.record_reaction(session, workspace, event_id, reaction, now)
     )
 
 
-def home(database: Database, user_id: str, workspace: Workspace | None = None) -> Home:
-    """The latest issue, the person's newest saves and their follows."""
+def home(database: Database, workspace: Workspace, user_id: str) -> Home:
+    """The latest issue, the person's newest saves and their follows (in that workspace)."""
     with database.read() as session:
-        follows = tuple(follow_store.list_follows(session, workspace, user_id)) if workspace else ()
         return Home(
             get_issue(session, None),
-            saves.saved_articles(session, user_id, HOME_SAVED, 0),
-            follows,
+            saves.saved_articles(session, workspace, user_id, HOME_SAVED, 0),
+            tuple(follow_store.list_follows(session, workspace, user_id)),
         )
 
 
@@ -62,14 +65,13 @@ def save_article(
 ) -> bool:
     """Save an article from a button (a follower's DM), as the reaction does; False when the
     article is gone. The newest action by its time wins, like reactions."""
-    # Saves become per workspace with the workspace columns (issue 13); until then the person's
-    # user id is the key, as for reactions.
-    del workspace
 
     def apply(session: Session) -> bool:
         if not saves.article_exists(session, article_id):
             return False
-        saves.apply_reaction(session, user_id, article_id, removed=False, event_us=event_us, at=now)
+        saves.apply_reaction(
+            session, workspace, user_id, article_id, removed=False, event_us=event_us, at=now
+        )
         return True
 
     return database.write_retrying(apply)

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -15,15 +15,20 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.poster import (
     NETWORK_ERRORS,
     AmbiguousError,
-    ChannelPacer,
     NotSentError,
     PermanentError,
     UndecidedLookupError,
     _is_rate_limited,
     _never_connected,
     _retry_after,
+    make_lookup_client,
+    make_web_client,
 )
 from bot.slack.rendering import Message
+from bot.workspace import Workspace
+
+if TYPE_CHECKING:
+    from bot.slack.installations import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,58 @@ class FollowerGoneError(PermanentError):
     """The person cannot be sent DMs any more."""
 
 
+class NotInstalledError(Exception):
+    """No bot token for the workspace (the app is not installed there): its DMs wait."""
+
+
+@dataclass
+class DmPacer:
+    """Slack's pace for DMs: at most `per_workspace` chat.postMessage calls a second in each
+    workspace, one a second into each DM channel, and after a 429 nothing more into that
+    workspace until its Retry-After has passed. Shared by every sender thread."""
+
+    per_workspace: float = 1.0
+    per_channel: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    _workspace: dict[str, float] = field(default_factory=dict)
+    _channel: dict[tuple[str, str], float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ready_at(self, workspace: str) -> float:
+        """When the workspace may get its next DM (monotonic seconds)."""
+        with self._lock:
+            return self._workspace.get(workspace, 0.0)
+
+    def wait(self, workspace: str, user_id: str) -> None:
+        """Block until a DM to the person in the workspace is within both limits; reserve it."""
+        with self._lock:
+            now = self.monotonic()
+            key = (workspace, user_id)
+            at = max(now, self._workspace.get(workspace, now), self._channel.get(key, now))
+            self._workspace[workspace] = at + 1.0 / self.per_workspace
+            self._channel[key] = at + 1.0 / self.per_channel
+        if at > now:
+            self.sleep(at - now)
+
+    def sent(self, workspace: str, user_id: str) -> None:
+        """Count the intervals from Slack's answer: a request slow in flight must not land
+        closer than the limits to the next one."""
+        with self._lock:
+            now = self.monotonic()
+            key = (workspace, user_id)
+            self._workspace[workspace] = max(
+                self._workspace.get(workspace, 0.0), now + 1.0 / self.per_workspace
+            )
+            self._channel[key] = max(self._channel.get(key, 0.0), now + 1.0 / self.per_channel)
+
+    def push_back(self, workspace: str, seconds: float) -> None:
+        """Slack answered 429: the workspace waits its Retry-After."""
+        with self._lock:
+            until = self.monotonic() + seconds
+            self._workspace[workspace] = max(self._workspace.get(workspace, 0.0), until)
+
+
 def dm_metadata(message_id: int, issue: str) -> dict[str, Any]:
     """Metadata naming the follower DM, so it can be recognised in the DM channel later."""
     return {
@@ -70,8 +127,8 @@ class DirectMessenger:
 
     client: WebClient
     lookup_client: WebClient
-    pacer: ChannelPacer
-    pace_key: str = "dm"
+    pacer: DmPacer
+    pace_key: str = "dm"  # the workspace, as the pacer knows it
     max_rate_limit_waits: int = 20
     clock: Callable[[], float] = time.monotonic
     _members: dict[str, tuple[float, frozenset[str] | None]] = field(default_factory=dict)
@@ -80,7 +137,7 @@ class DirectMessenger:
     def post(self, user_id: str, message: Message, metadata: dict[str, Any]) -> tuple[str, str]:
         """Post a DM to the person (channel = their user id); (DM channel, ts)."""
         for _ in range(self.max_rate_limit_waits):
-            self.pacer.wait(self.pace_key)
+            self.pacer.wait(self.pace_key, user_id)
             try:
                 response = self.client.chat_postMessage(
                     channel=user_id,
@@ -99,7 +156,7 @@ class DirectMessenger:
                 if _never_connected(exc):
                     raise NotSentError(type(exc).__name__) from None
                 raise AmbiguousError(type(exc).__name__) from None
-            self.pacer.sent(self.pace_key)
+            self.pacer.sent(self.pace_key, user_id)
             ts, channel = response.get("ts"), response.get("channel")
             if not isinstance(ts, str):
                 raise AmbiguousError("no ts in response")
@@ -176,6 +233,30 @@ class DirectMessenger:
             return None
         link = response.get("permalink")
         return link if isinstance(link, str) else None
+
+
+def messengers(
+    tokens: TokenSource, pacer: DmPacer, api_url: str | None
+) -> Callable[[Workspace], DirectMessenger]:
+    """Each workspace's messenger, with that workspace's current bot token (a refreshed or
+    reinstalled token gets new clients); NotInstalledError when it has none."""
+    built: dict[Workspace, tuple[str, DirectMessenger]] = {}
+    lock = threading.Lock()
+
+    def messenger(workspace: Workspace) -> DirectMessenger:
+        token = tokens.token(workspace)
+        if token is None:
+            raise NotInstalledError(str(workspace))
+        with lock:
+            known = built.get(workspace)
+            if known is None or known[0] != token:
+                client = make_web_client(token, api_url)
+                lookup = make_lookup_client(token, api_url)
+                known = (token, DirectMessenger(client, lookup, pacer, pace_key=str(workspace)))
+                built[workspace] = known
+            return known[1]
+
+    return messenger
 
 
 def _refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:

@@ -73,6 +73,18 @@ PAYLOAD_ERRORS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class PartSearch:
+    """Where to look for a part of a delivery Slack may hold: the channel's history (no parent
+    yet) from `oldest` on, or the replies to `parent_ts`."""
+
+    channel: str
+    parent_ts: str | None
+    delivery_id: int
+    part: int
+    oldest: float
+
+
 class PermanentError(Exception):
     """Slack refused for a reason retries cannot fix (e.g. channel_not_found)."""
 
@@ -219,25 +231,18 @@ class SlackPoster:
             return ts
         raise AmbiguousError("still rate limited")
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
+    def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part Slack may have accepted without us hearing back, None if it is not
         there. Raises UndecidedLookupError when Slack could not be read to the end: "could not tell"
         must never be taken for "not there", or the part would be posted twice."""
         client = self.lookup_client or self.client
         method: Callable[..., SlackResponse]
-        if parent_ts is None:
-            kwargs: dict[str, Any] = {"oldest": f"{oldest:.6f}"}
+        channel = search.channel
+        if search.parent_ts is None:
+            kwargs: dict[str, Any] = {"oldest": f"{search.oldest:.6f}"}
             method = client.conversations_history
         else:
-            kwargs = {"ts": parent_ts}
+            kwargs = {"ts": search.parent_ts}
             method = client.conversations_replies
         pages = 0
         try:
@@ -245,7 +250,7 @@ class SlackPoster:
             for page in method(channel=channel, limit=200, include_all_metadata=True, **kwargs):
                 pages += 1
                 for msg in page.get("messages") or []:
-                    if _is_part(msg, delivery_id, part):
+                    if _is_part(msg, search.delivery_id, search.part):
                         return str(msg["ts"])
                 if pages >= self.max_lookup_pages and _next_cursor(page):
                     raise UndecidedLookupError(f"more than {pages} pages of {channel}")

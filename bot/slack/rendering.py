@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from bot.core.lookups import IssueLookup
+from bot.core.text import ELLIPSIS, clamp
 from bot.store.queries import ArticleView, CompanyResult, IssueView, Page, TopicResult
 
 SECTION_LIMIT = 3000
@@ -30,7 +32,6 @@ SUMMARY_PREVIEW = 280
 MAX_URL = 1000
 MAX_PUBLISHER = 200
 QUERY_ECHO_LIMIT = 200
-ELLIPSIS = "…"
 
 ACTION_MORE = "digest_more"
 ACTION_SHARE = "digest_share"
@@ -53,18 +54,6 @@ def escape(text: str) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # Belt and braces: a zero-width space keeps '@channel' inert even if a client re-parses it.
     return _BROADCAST_RE.sub(lambda m: "@\u200b" + m.group(1), text)
-
-
-def clamp(text: str, limit: int) -> str:
-    """Cut text to `limit` characters at a word boundary, ending with an ellipsis."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + ELLIPSIS
 
 
 def clamp_escaped(text: str, limit: int) -> str:
@@ -228,8 +217,10 @@ def _buttons(kind: str, query: str, page: Page, shareable: bool) -> list[dict[st
 
 
 def _result_message(
-    title: str, kind: str, query: str, page: Page, *, shareable: bool, empty: str
+    heading: tuple[str, str], kind: str, query: str, page: Page, *, shareable: bool
 ) -> Message:
+    """A page of results under a title; `heading` is (title, what to say when it is empty)."""
+    title, empty = heading
     blocks = [_section(title)]
     if not page.items:
         blocks.append(_section(empty))
@@ -256,39 +247,28 @@ def render_company(result: CompanyResult, *, shareable: bool = True) -> Message:
         else:
             text = f"No company called “{query}” in the archive."
         return Message(_escaped_fallback(text), [_section(text)])
-    title = f"*Articles by {clamp_escaped(result.company, MAX_PUBLISHER)}* (newest first)"
-    return _result_message(
-        title,
-        "company",
-        result.query,
-        result.page,
-        shareable=shareable,
-        empty=f"No articles by {clamp_escaped(result.company, MAX_PUBLISHER)} on this page.",
-    )
+    name = clamp_escaped(result.company, MAX_PUBLISHER)
+    heading = (f"*Articles by {name}* (newest first)", f"No articles by {name} on this page.")
+    return _result_message(heading, "company", result.query, result.page, shareable=shareable)
 
 
 def render_topic(result: TopicResult, *, shareable: bool = True) -> Message:
     """/digest topic WORDS: the most relevant articles."""
-    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
     if not result.terms:
         text = "Give some words to search for, e.g. `/digest topic rate limiting`."
         return Message(_escaped_fallback(text), [_section(text)])
-    title = f"*Articles about “{query}”* (most relevant first)"
-    return _result_message(
-        title,
-        "topic",
-        result.query,
-        result.page,
-        shareable=shareable,
-        empty=f"Nothing in the archive matches “{query}”.",
+    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
+    heading = (
+        f"*Articles about “{query}”* (most relevant first)",
+        f"Nothing in the archive matches “{query}”.",
     )
+    return _result_message(heading, "topic", result.query, result.page, shareable=shareable)
 
 
 def render_saved(page: Page, *, empty_hint: str) -> Message:
     """/digest saved: the person's own saved articles, newest first (never shared)."""
-    return _result_message(
-        "*Your saved articles* (newest first)", "saved", "", page, shareable=False, empty=empty_hint
-    )
+    heading = ("*Your saved articles* (newest first)", empty_hint)
+    return _result_message(heading, "saved", "", page, shareable=False)
 
 
 def render_issue_overview(issue: IssueView, *, shareable: bool = True) -> Message:
@@ -310,15 +290,9 @@ def render_issue_overview(issue: IssueView, *, shareable: bool = True) -> Messag
     return Message(_fallback(fallback), _limit_blocks(blocks))
 
 
-def render_no_issue(day: dt.date | None, nearby: Sequence[dt.date]) -> Message:
+def render_no_issue(found: IssueLookup) -> Message:
     """No issue on that day (or none at all): say which dates exist nearby."""
-    if day is None:
-        text = "The archive is empty: no issue has been ingested yet."
-    elif nearby:
-        dates = ", ".join(f"`{d.isoformat()}`" for d in nearby)
-        text = f"No issue on {day.isoformat()}. Nearby issues: {dates}."
-    else:
-        text = f"No issue on {day.isoformat()}, and the archive is empty."
+    text = found.missing_text(quote="`")
     return Message(text, [_section(text)])
 
 
@@ -326,6 +300,53 @@ def render_text(text: str) -> Message:
     """A plain short reply (errors, confirmations), escaped."""
     escaped = clamp_escaped(text, SECTION_LIMIT)
     return Message(_fallback(text), [_section(escaped)])
+
+
+_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def _mention(user_id: str) -> str:
+    """<@U123> for a well-formed user id (shows the name, notifies nobody in an ephemeral)."""
+    return f"<@{user_id}>" if _USER_ID_RE.match(user_id) else escape(user_id)
+
+
+def render_admins(
+    listed: Sequence[str], installer: str | None, env_admins: Sequence[str], *, multi: bool
+) -> Message:
+    """Who may change this workspace's channel schedules."""
+    people = [*env_admins, *listed]
+    if multi:
+        lines = ["Slack workspace admins and owners may change channel schedules here."]
+        if installer:
+            lines.append(f"So may {_mention(installer)}, who installed the app.")
+    elif not people:
+        lines = ["No digest admins are set: anyone in a channel may change its schedule."]
+    else:
+        lines = []
+    if people:
+        lines.append(
+            "Digest admins: " + ", ".join(_mention(p) for p in dict.fromkeys(people)) + "."
+        )
+    elif multi:
+        lines.append("No other digest admins yet.")
+    lines.append("Change the list with `/digest admins add @person` or `remove @person`.")
+    text = "\n".join(lines)
+    return Message(_escaped_fallback(text), [_section(text)])
+
+
+def render_admins_changed(action: str, wanted: Sequence[str], changed: Sequence[str]) -> Message:
+    """What `/digest admins add|remove` did."""
+    done = ", ".join(_mention(u) for u in changed)
+    unchanged = ", ".join(_mention(u) for u in wanted if u not in changed)
+    lines = []
+    if action == "add":
+        lines += [f"Added as digest admins: {done}."] if done else []
+        lines += [f"Already digest admins: {unchanged}."] if unchanged else []
+    else:
+        lines += [f"No longer digest admins: {done}."] if done else []
+        lines += [f"Not on the admin list: {unchanged}."] if unchanged else []
+    text = "\n".join(lines)
+    return Message(_escaped_fallback(text), [_section(text)])
 
 
 HELP_TEXT = "\n".join(
@@ -337,6 +358,8 @@ HELP_TEXT = "\n".join(
         "• `/digest saved` — articles you saved by reacting with :{emoji}:",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+        "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
+        "schedules",
         "• `/digest follow company Cloudflare` · `/digest follow topic rate limiting` — new "
         "articles come to you by direct message; `/digest following` · "
         "`/digest unfollow company NAME | topic WORDS | all`",

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import Workspace
 from bot.store.fulltext import match_new_articles
 from bot.store.sql import dialect_insert, insert_ignore
 from bot.store.tables import (
@@ -32,6 +31,7 @@ from bot.store.tables import (
     FollowRow,
     IssueRow,
 )
+from bot.workspace import Workspace
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 Person = tuple[str, str, str]  # (enterprise_id, team_id, user_id)

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.sql import insert_ignore
+from bot.store.sql import in_workspace, insert_ignore, workspace_values
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
+from bot.workspace import UNASSIGNED, Workspace
 
 PENDING, SENDING, POSTED, FAILED, SKIPPED = "pending", "sending", "posted", "failed", "skipped"
 
@@ -36,10 +37,12 @@ class Claim:
     created_at: dt.datetime
     attempt: int
     origin: str = "schedule"
+    workspace: Workspace = UNASSIGNED
 
 
 def ensure_delivery(
     session: Session,
+    workspace: Workspace,
     channel_id: str,
     issue_id: int,
     *,
@@ -53,6 +56,7 @@ def ensure_delivery(
         session,
         DeliveryRow,
         {
+            **workspace_values(workspace),
             "channel_id": channel_id,
             "issue_id": issue_id,
             "state": state,
@@ -60,11 +64,13 @@ def ensure_delivery(
             "last_error": error,
             "origin": origin,
         },
-        ["channel_id", "issue_id"],
+        ["enterprise_id", "team_id", "channel_id", "issue_id"],
     )
     delivery_id = session.scalar(
         select(DeliveryRow.id).where(
-            DeliveryRow.channel_id == channel_id, DeliveryRow.issue_id == issue_id
+            in_workspace(DeliveryRow, workspace),
+            DeliveryRow.channel_id == channel_id,
+            DeliveryRow.issue_id == issue_id,
         )
     )
     assert delivery_id is not None  # noqa: S101  just inserted or already there
@@ -144,6 +150,7 @@ def _claimed(session: Session, delivery_id: int) -> Claim:
         row.created_at,
         row.attempt,
         row.origin,
+        Workspace(row.team_id, row.enterprise_id),
     )
 
 
@@ -234,18 +241,21 @@ def record_part(
     values: dict[str, Any] = {"inflight_part": None}
     if part == 0:
         values["parent_ts"] = ts
-    result = session.execute(
+    held = session.execute(
         update(DeliveryRow)
         .where(_held(delivery_id, owner))
         .values(**values)
+        .returning(DeliveryRow.enterprise_id, DeliveryRow.team_id)
         .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
+    ).first()
+    if held is None:
+        return False  # the lease was lost, or the workspace uninstalled (its rows are gone)
     insert_ignore(
         session,
         DeliveryMessageRow,
         {
+            "enterprise_id": held[0],
+            "team_id": held[1],
             "delivery_id": delivery_id,
             "part": part,
             "channel_id": channel_id,
@@ -284,18 +294,22 @@ def release(session: Session, delivery_id: int, owner: str, error: str | None) -
     )
 
 
-def mark_subscription_failing(session: Session, channel_id: str, error: str | None) -> None:
+def mark_subscription_failing(
+    session: Session, workspace: Workspace, channel_id: str, error: str | None
+) -> None:
     """Flag (or clear) a channel's subscription as failing, for /digest status."""
     session.execute(
         update(SubscriptionRow)
-        .where(SubscriptionRow.channel_id == channel_id)
+        .where(in_workspace(SubscriptionRow, workspace), SubscriptionRow.channel_id == channel_id)
         .values(failing=error is not None, last_error=error)
         .execution_options(synchronize_session=False)
     )
 
 
-def delivered_dates(session: Session, channel_ids: Iterable[str]) -> dict[str, set[dt.date]]:
-    """Issue dates each channel already has a delivery row for (in any state), in one query."""
+def delivered_dates(
+    session: Session, workspace: Workspace, channel_ids: Iterable[str]
+) -> dict[str, set[dt.date]]:
+    """Issue dates each channel of a workspace already has a delivery row for (any state)."""
     wanted = list(channel_ids)
     delivered: dict[str, set[dt.date]] = {channel: set() for channel in wanted}
     if not wanted:
@@ -303,7 +317,7 @@ def delivered_dates(session: Session, channel_ids: Iterable[str]) -> dict[str, s
     rows = session.execute(
         select(DeliveryRow.channel_id, IssueRow.date)
         .join(IssueRow, DeliveryRow.issue_id == IssueRow.id)
-        .where(DeliveryRow.channel_id.in_(wanted))
+        .where(in_workspace(DeliveryRow, workspace), DeliveryRow.channel_id.in_(wanted))
     )
     for channel, day in rows.tuples():
         delivered[channel].add(day)
@@ -324,10 +338,14 @@ class OpenDelivery:
     due_at: dt.datetime | None
     started: bool
     messages: int
+    workspace: Workspace = UNASSIGNED
 
 
-def open_deliveries(session: Session, channel_id: str | None = None) -> list[OpenDelivery]:
-    """Deliveries pending or being sent (held or abandoned), oldest first."""
+def open_deliveries(
+    session: Session, workspace: Workspace | None, channel_id: str | None = None
+) -> list[OpenDelivery]:
+    """Deliveries pending or being sent (held or abandoned), oldest first; of one workspace,
+    or (None) of every workspace, as the worker sends them."""
     counts = (
         select(DeliveryMessageRow.delivery_id, func.count().label("n"))
         .group_by(DeliveryMessageRow.delivery_id)
@@ -340,6 +358,8 @@ def open_deliveries(session: Session, channel_id: str | None = None) -> list[Ope
         .where(DeliveryRow.state.in_([PENDING, SENDING]))
         .order_by(DeliveryRow.id)
     )
+    if workspace is not None:
+        query = query.where(in_workspace(DeliveryRow, workspace))
     if channel_id is not None:
         query = query.where(DeliveryRow.channel_id == channel_id)
     return [
@@ -354,17 +374,18 @@ def open_deliveries(session: Session, channel_id: str | None = None) -> list[Ope
             row.due_at,
             bool(n) or row.inflight_part is not None or row.parent_ts is not None,
             n or 0,
+            Workspace(row.team_id, row.enterprise_id),
         )
         for row, date, n in session.execute(query).tuples()
     ]
 
 
-def last_delivery(session: Session, channel_id: str) -> DeliveryView | None:
+def last_delivery(session: Session, workspace: Workspace, channel_id: str) -> DeliveryView | None:
     """The newest delivery of a channel, for /digest status."""
     row = session.execute(
         select(DeliveryRow, IssueRow.date)
         .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)
-        .where(DeliveryRow.channel_id == channel_id)
+        .where(in_workspace(DeliveryRow, workspace), DeliveryRow.channel_id == channel_id)
         .order_by(IssueRow.date.desc(), DeliveryRow.id.desc())
         .limit(1)
     ).first()

@@ -182,11 +182,23 @@ class ArticleCompanyRow(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
-class SaveRow(Base):
-    """An article a person saved (by reaction); private to that person."""
+def _workspace_column(*, primary_key: bool = False) -> Mapped[str]:
+    """enterprise_id / team_id of a per-workspace row ('' when not in Enterprise Grid)."""
+    return mapped_column(String(32), default="", server_default="", primary_key=primary_key)
+
+
+class InWorkspace:
+    """The workspace columns of a per-workspace row (its unique keys start with them)."""
+
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
+
+
+class SaveRow(InWorkspace, Base):
+    """An article a person saved (by reaction); private to that person in that workspace."""
 
     __tablename__ = "saves"
-    __table_args__ = (UniqueConstraint("user_id", "article_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -204,15 +216,17 @@ class ProcessedEventRow(Base):
 
     __tablename__ = "processed_events"
 
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
 
 
-class DeliveryRow(Base):
+class DeliveryRow(InWorkspace, Base):
     """One issue going to one channel: claimed with a lease, then posted part by part."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("channel_id", "issue_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id", "issue_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -233,13 +247,13 @@ class DeliveryRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class DeliveryMessageRow(Base):
+class DeliveryMessageRow(InWorkspace, Base):
     """A message Slack accepted for a delivery: part 0 is the parent, then one per reply."""
 
     __tablename__ = "delivery_messages"
     __table_args__ = (
         UniqueConstraint("delivery_id", "part"),
-        UniqueConstraint("channel_id", "ts"),
+        UniqueConstraint("enterprise_id", "team_id", "channel_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -253,13 +267,14 @@ class DeliveryMessageRow(Base):
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
-class SubscriptionRow(Base):
+class SubscriptionRow(InWorkspace, Base):
     """A channel's schedule: local time, IANA timezone and which days."""
 
     __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
     hour: Mapped[int] = mapped_column(Integer)
     minute: Mapped[int] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64))
@@ -270,6 +285,31 @@ class SubscriptionRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WorkspaceRow(Base):
+    """A workspace the bot knows: its name (cached), who installed the app, since when."""
+
+    __tablename__ = "workspaces"
+
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    installer_id: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WorkspaceAdminRow(Base):
+    """A person `/digest admins add` made a digest admin of one workspace."""
+
+    __tablename__ = "workspace_admins"
+
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_by: Mapped[str | None] = mapped_column(String(32))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class FeedStateRow(Base):
@@ -285,7 +325,22 @@ class FeedStateRow(Base):
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
-class FollowRow(Base):
+class TokenLeaseRow(Base):
+    """Who refreshes a workspace's rotating bot token right now (refresh tokens are single-use).
+
+    slack_sdk's own installation tables (slack_installations, slack_bots, slack_oauth_states,
+    migration 0009) are read and written by its stores, not mapped here.
+    """
+
+    __tablename__ = "slack_token_leases"
+
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowRow(InWorkspace, Base):
     """A person's standing lookup: new articles by a company, or about a topic, come by DM."""
 
     __tablename__ = "follows"
@@ -296,8 +351,6 @@ class FollowRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
-    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     user_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # "company" or "topic"
     # company: the company id as text; topic: the query's search terms, lower-cased, in order.
@@ -307,15 +360,13 @@ class FollowRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
-class FollowerRow(Base):
+class FollowerRow(InWorkspace, Base):
     """A follower's DM state: stopped (with Slack's reason) once a DM failed for good."""
 
     __tablename__ = "followers"
     __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
-    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     user_id: Mapped[str] = mapped_column(String(32))
     dm_channel: Mapped[str | None] = mapped_column(String(32))
     stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -333,7 +384,7 @@ class FollowMatchedRow(Base):
     matched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
-class FollowMessageRow(Base):
+class FollowMessageRow(InWorkspace, Base):
     """One DM to a follower about one issue's matching articles: claimed with a lease, then
     sent once (the in-flight mark is committed before chat.postMessage)."""
 
@@ -344,8 +395,6 @@ class FollowMessageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
-    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     user_id: Mapped[str] = mapped_column(String(32))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     run: Mapped[int] = mapped_column(BigInteger)  # the matching run that created it
@@ -361,7 +410,7 @@ class FollowMessageRow(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class FollowItemRow(Base):
+class FollowItemRow(InWorkspace, Base):
     """An article a DM carries (the DM of its person, issue and run); unique per (person,
     article), so nobody gets one twice."""
 
@@ -372,8 +421,6 @@ class FollowItemRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
-    team_id: Mapped[str] = mapped_column(String(32), server_default="", default="")
     user_id: Mapped[str] = mapped_column(String(32))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import follows
-from bot.core.workspace import Workspace
 from bot.ingestion import ingest_files
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.queries import find_by_company, get_issue, search_topic
 from bot.store.tables import FollowItemRow, FollowMessageRow
+from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 NEWEST = dt.date(2026, 5, 13)

@@ -17,10 +17,10 @@ from slack_stub import SlackStub
 from sqlalchemy import select
 
 from bot.core import follows
-from bot.core.workspace import Workspace
 from bot.ingestion import ingest_files
 from bot.store.db import Database
 from bot.store.tables import FollowItemRow, FollowMessageRow
+from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 NEWEST = "2026-05-13"

@@ -26,6 +26,8 @@ from bot.config import normalise_database_url
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+from bot.workspace import Workspace
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret-0123"
@@ -40,11 +42,17 @@ class Bot:
     ):
         self.url, self.stub, self.database, self.process = url, stub, database, process
 
-    def command(self, text: str, user: str = "U111", channel: str = "C111") -> dict[str, Any]:
+    def command(
+        self, text: str, user: str = "U111", channel: str = "C111", team: str = "T111"
+    ) -> dict[str, Any]:
         """Send /digest TEXT; returns the message the user sees (HTTP body or response_url)."""
         before = len(self.stub.responses)
         body = slash_command_body(
-            text, user_id=user, channel_id=channel, response_url=self.stub.response_url("cmd")
+            text,
+            user_id=user,
+            channel_id=channel,
+            response_url=self.stub.response_url("cmd"),
+            team_id=team,
         )
         status, raw, _ = post(self.url, body, sign(body, SECRET))
         assert status == 200
@@ -57,8 +65,10 @@ class Bot:
             time.sleep(0.05)
         raise AssertionError("no answer within 5 s")
 
-    def event(self, event: dict[str, Any], event_id: str, retry: int | None = None) -> int:
-        body = event_body(event, event_id)
+    def event(
+        self, event: dict[str, Any], event_id: str, retry: int | None = None, team: str = "T111"
+    ) -> int:
+        body = event_body(event, event_id, team)
         headers = sign(body, SECRET)
         if retry:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
@@ -93,7 +103,8 @@ def served_bot(url: str, tmp: Path, extra_env: dict[str, str] | None = None) -> 
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # Start-up takes seconds on a loaded machine (imports, auth.test, gunicorn's fork).
+        for _ in range(300):
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=1) as r:  # noqa: S310
                     if r.status == 200:
@@ -258,7 +269,7 @@ def test_forged_and_stale_requests_are_refused(bot: Bot) -> None:
     assert post(bot.url, tampered, sign(body, SECRET))[0] == 401
 
 
-def _record_post(database: Database, channel: str, ts: str) -> int:
+def _record_post(database: Database, channel: str, ts: str, workspace: Workspace = WS) -> int:
     """Pretend the bot posted the first article of the latest issue at `ts` in `channel`."""
     with database.write() as session:
         issue_id = session.scalar(select(IssueRow.id).order_by(IssueRow.date.desc()).limit(1))
@@ -267,12 +278,24 @@ def _record_post(database: Database, channel: str, ts: str) -> int:
             .where(ArticleRow.issue_id == issue_id)
             .order_by(ArticleRow.position)
         )
-        delivery = DeliveryRow(channel_id=channel, issue_id=issue_id, state="posted")
+        delivery = DeliveryRow(
+            team_id=workspace.team_id,
+            enterprise_id=workspace.enterprise_id,
+            channel_id=channel,
+            issue_id=issue_id,
+            state="posted",
+        )
         session.add(delivery)
         session.flush()
         session.add(
             DeliveryMessageRow(
-                delivery_id=delivery.id, part=1, channel_id=channel, ts=ts, article_id=article_id
+                team_id=workspace.team_id,
+                enterprise_id=workspace.enterprise_id,
+                delivery_id=delivery.id,
+                part=1,
+                channel_id=channel,
+                ts=ts,
+                article_id=article_id,
             )
         )
     assert article_id is not None

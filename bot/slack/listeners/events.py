@@ -7,15 +7,16 @@ import logging
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
-from bot.core.workspace import Workspace
+from bot.core import workspaces
 from bot.slack.rendering import FollowItem, render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _reaction(
     services: Services, event: dict[str, Any], body: dict[str, Any], now: dt.datetime
 ) -> Reaction | None:
     """The save-emoji reaction an event stands for; None for any other reaction or item."""
-    if not _save_emoji_matches(str(event.get("reaction", "")), services.settings.save_emoji):
+    if not _save_emoji_matches(str(event.get("reaction", "")), services.save_emoji):
         return None
     item = event.get("item") or {}
     if item.get("type") != "message":
@@ -48,7 +49,11 @@ def _reaction(
 
 
 def handle_reaction(
-    services: Services, event: dict[str, Any], body: dict[str, Any], client: WebClient
+    services: Services,
+    event: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: Any,
 ) -> None:
     """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for."""
     now = services.clock()
@@ -56,7 +61,8 @@ def handle_reaction(
     if reaction is None:
         return
     event_id = str(body.get("event_id", ""))
-    if not saving.record_reaction(services.database, event_id, reaction, now):
+    workspace = Workspace.from_context(context)
+    if not saving.record_reaction(services.database, workspace, event_id, reaction, now):
         return
     text = (
         "Removed from your saved articles."
@@ -72,22 +78,30 @@ def handle_reaction(
 
 def publish_home(services: Services, workspace: Workspace, user_id: str, client: WebClient) -> None:
     """Publish a person's Home tab: latest signal, their follows and saves, short help."""
-    home = saving.home(services.database, user_id, workspace)
+    home = saving.home(services.database, workspace, user_id)
     follows = [FollowItem(f.id, f.kind, f.label) for f in home.follows]
-    view = render_home(home.latest, home.saved, services.settings.save_emoji, follows)
+    view = render_home(home.latest, home.saved, services.save_emoji, follows)
     client.views_publish(user_id=user_id, view=view)
 
 
 def handle_app_home_opened(
-    services: Services,
-    event: dict[str, Any],
-    client: WebClient,
-    context: BoltContext | None = None,
+    services: Services, event: dict[str, Any], client: WebClient, context: Any
 ) -> None:
     """Publish the Home tab when the person opens it."""
     if event.get("tab", "home") != "home":
         return
     publish_home(services, Workspace.from_context(context), str(event.get("user", "")), client)
+
+
+def handle_uninstall(services: Services, event: dict[str, Any], context: Any) -> None:
+    """app_uninstalled, or tokens_revoked naming bot tokens: forget the workspace's data."""
+    if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
+        return  # only user tokens were revoked: the bot still works there
+    workspace = Workspace.from_context(context)
+    if not (workspace.team_id or workspace.enterprise_id):
+        log.warning("%s without a workspace; ignored", event.get("type"))
+        return
+    workspaces.uninstall(services.database, workspace, services.forget_installation)
 
 
 def register(app: App, services: Services) -> None:
@@ -98,3 +112,6 @@ def register(app: App, services: Services) -> None:
     app.event("reaction_removed")(ack=ack_at_once, lazy=[reaction])
     home = partial(handle_app_home_opened, services)
     app.event("app_home_opened")(ack=ack_at_once, lazy=[home])
+    uninstall = partial(handle_uninstall, services)
+    app.event("app_uninstalled")(ack=ack_at_once, lazy=[uninstall])
+    app.event("tokens_revoked")(ack=ack_at_once, lazy=[uninstall])
