@@ -20,10 +20,11 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.store.fulltext import match_new_articles
-from bot.store.sql import dialect_insert, insert_ignore
+from bot.store.sql import dialect_insert, in_workspace, insert_ignore, workspace_values
 from bot.store.tables import (
     ArticleRow,
     DeliveryMessageRow,
+    FollowedRow,
     FollowerRow,
     FollowItemRow,
     FollowMatchedRow,
@@ -49,11 +50,7 @@ class Follow:
 
 
 def _mine(workspace: Workspace, user_id: str) -> Any:
-    return and_(
-        FollowRow.enterprise_id == workspace.enterprise_id,
-        FollowRow.team_id == workspace.team_id,
-        FollowRow.user_id == user_id,
-    )
+    return and_(in_workspace(FollowRow, workspace), FollowRow.user_id == user_id)
 
 
 def list_follows(session: Session, workspace: Workspace, user_id: str) -> list[Follow]:
@@ -71,6 +68,21 @@ def count_follows(session: Session, workspace: Workspace, user_id: str) -> int:
     return int(session.scalar(select(func.count()).where(_mine(workspace, user_id))) or 0)
 
 
+def _followed_id(session: Session, kind: str, key: str, company_id: int | None) -> int:
+    """The id of the followed thing (kind, key), added when nobody followed it yet."""
+    insert_ignore(
+        session,
+        FollowedRow,
+        {"kind": kind, "key": key, "company_id": company_id},
+        ["kind", "key"],
+    )
+    found = session.scalar(
+        select(FollowedRow.id).where(FollowedRow.kind == kind, FollowedRow.key == key)
+    )
+    assert found is not None  # noqa: S101  just inserted or already there
+    return found
+
+
 def add_follow(
     session: Session,
     workspace: Workspace,
@@ -84,13 +96,12 @@ def add_follow(
 ) -> bool:
     """Add a follow (and resume DMs to a stopped follower); False when it existed already."""
     values = {
-        "enterprise_id": workspace.enterprise_id,
-        "team_id": workspace.team_id,
+        **workspace_values(workspace),
         "user_id": user_id,
+        "followed_id": _followed_id(session, kind, key, company_id),
         "kind": kind,
         "key": key,
         "label": label,
-        "company_id": company_id,
         "created_at": now,
     }
     insert = dialect_insert(session)
@@ -105,11 +116,7 @@ def add_follow(
     # Following again is the person saying they are there: a stopped follower is resumed.
     session.execute(
         update(FollowerRow)
-        .where(
-            FollowerRow.enterprise_id == workspace.enterprise_id,
-            FollowerRow.team_id == workspace.team_id,
-            FollowerRow.user_id == user_id,
-        )
+        .where(_follower(workspace, user_id))
         .values(stopped_at=None, stop_reason=None)
         .execution_options(synchronize_session=False)
     )
@@ -220,81 +227,127 @@ def claim_articles(session: Session, ids: Sequence[int], now: dt.datetime) -> li
     return [NewArticle(*row) for row in rows]
 
 
-_PAIRS = """
-    SELECT f.enterprise_id, f.team_id, f.user_id, a.id, a.issue_id, :run
-    FROM follows AS f
-    JOIN article_companies AS ac ON ac.company_id = f.company_id
+# What one matching run found: (followed thing, new article), with when the article arrived.
+_COMPANY_MATCHES = """
+    INSERT INTO follow_matches (run, followed_id, article_id, issue_id, arrived)
+    SELECT :run, t.id, a.id, a.issue_id, i.updated_at
+    FROM article_companies AS ac
+    JOIN followed AS t ON t.company_id = ac.company_id AND t.kind = 'company'
     JOIN articles AS a ON a.id = ac.article_id
     JOIN issues AS i ON i.id = a.issue_id
-    WHERE f.kind = 'company' AND ac.article_id IN ({ids}) AND f.created_at <= i.updated_at
-      AND NOT EXISTS ({stopped})
-    UNION
-    SELECT f.enterprise_id, f.team_id, f.user_id, a.id, a.issue_id, :run
-    FROM follow_topic_hits AS h
-    JOIN follows AS f ON f.kind = 'topic' AND f.key = h.key
-    JOIN articles AS a ON a.id = h.article_id
-    JOIN issues AS i ON i.id = a.issue_id
-    WHERE f.created_at <= i.updated_at AND NOT EXISTS ({stopped})
+    WHERE ac.article_id IN ({ids})
 """
-_STOPPED = (
-    "SELECT 1 FROM followers AS s WHERE s.enterprise_id = f.enterprise_id "
-    "AND s.team_id = f.team_id AND s.user_id = f.user_id AND s.stopped_at IS NOT NULL"
-)
-_ITEMS = "(enterprise_id, team_id, user_id, article_id, issue_id, run)"
+_TOPIC_MATCH = """
+    INSERT INTO follow_matches (run, followed_id, article_id, issue_id, arrived)
+    SELECT :run, :followed, a.id, a.issue_id, i.updated_at
+    FROM articles AS a JOIN issues AS i ON i.id = a.issue_id WHERE a.id = :article
+"""
+# The follows of what matched (ix_follows_followed), made before the article arrived, of
+# people still messaged. One DM per (person, issue) is all matching records: which articles it
+# lists is settled when it is sent (_DM_ITEMS), so matching costs the DMs, not the pairs.
 _MESSAGES = """
     INSERT INTO follow_messages
         (enterprise_id, team_id, user_id, issue_id, run, state, attempt, inflight, created_at)
-    SELECT DISTINCT enterprise_id, team_id, user_id, issue_id, run, 'pending', 0, :no, :now
-    FROM follow_items WHERE run = :run
+    SELECT d.e, d.t, d.u, d.issue_id, :run, 'pending', 0, :no, :now
+    FROM (
+        SELECT DISTINCT f.enterprise_id AS e, f.team_id AS t, f.user_id AS u, h.issue_id
+        FROM follow_matches AS h
+        JOIN follows AS f ON f.followed_id = h.followed_id AND f.created_at <= h.arrived
+        WHERE h.run = :run
+    ) AS d
+    WHERE NOT EXISTS (
+        SELECT 1 FROM followers AS s
+        WHERE s.enterprise_id = d.e AND s.team_id = d.t AND s.user_id = d.u
+        AND s.stopped_at IS NOT NULL)
+"""
+# A DM's articles, claimed for it in the ledger: unique per (person, article), so an article
+# another DM already carries is left out, whatever runs or corrections happened.
+_DM_ITEMS = """
+    INSERT INTO follow_items (enterprise_id, team_id, user_id, article_id, issue_id, run)
+    SELECT DISTINCT f.enterprise_id, f.team_id, f.user_id, h.article_id, h.issue_id, h.run
+    FROM follow_matches AS h
+    JOIN follows AS f ON f.followed_id = h.followed_id AND f.created_at <= h.arrived
+    WHERE h.run = :run AND h.issue_id = :issue
+        AND f.enterprise_id = :enterprise AND f.team_id = :team AND f.user_id = :user
 """
 
 
-def _topic_hits_table(session: Session) -> None:
-    """A scratch table of (topic key, new article) matches, empty, for this transaction."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            text("CREATE TEMP TABLE IF NOT EXISTS follow_topic_hits (key TEXT, article_id INT)")
-        )
-        session.execute(text("DELETE FROM temp.follow_topic_hits"))
-    else:
-        session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS follow_topic_hits (key TEXT, article_id INT) "
-                "ON COMMIT DELETE ROWS"
-            )
-        )
+def followed_topics(session: Session) -> dict[str, int]:
+    """Every topic somebody follows now: its key and id (thousands, not one per follow)."""
+    someone = select(FollowRow.id).where(FollowRow.followed_id == FollowedRow.id).exists()
+    rows = session.execute(
+        select(FollowedRow.key, FollowedRow.id).where(FollowedRow.kind == "topic", someone)
+    ).tuples()
+    return dict(rows.all())
 
 
 def match_and_record(
     session: Session, articles: Sequence[NewArticle], now: dt.datetime, run: int
 ) -> int:
-    """Match new articles against every follow and record one pending DM per (person, issue)
-    with its articles, all in SQL; how many DMs were created.
+    """Match new articles against the things followed and record one pending DM per (person,
+    issue), in SQL; how many DMs were created.
 
-    Company follows join article_companies; each distinct topic is searched once in the new
-    articles only. Followers who stopped, and follows made after an article arrived, are left
-    out; an article a person was already told about is skipped (unique per person, article).
+    The articles are matched against the distinct things followed (a company through
+    article_companies; each topic searched once, in these articles only), then one INSERT …
+    SELECT turns the matches into DMs for their followers. Followers who stopped, and follows
+    made after an article arrived, are left out.
     """
     if not articles:
         return 0
-    _topic_hits_table(session)
-    keys = list(session.scalars(select(FollowRow.key).where(FollowRow.kind == "topic").distinct()))
-    found = match_new_articles(session, [(a.id, a.title, a.summary) for a in articles], keys)
-    pairs = [{"key": k, "article_id": i} for k, ids in found.items() for i in ids]
-    if pairs:
-        session.execute(
-            text("INSERT INTO follow_topic_hits (key, article_id) VALUES (:key, :article_id)"),
-            pairs,
-        )
     ids = ", ".join(str(int(a.id)) for a in articles)
-    select_pairs = _PAIRS.format(ids=ids, stopped=_STOPPED)
-    if session.get_bind().dialect.name == "sqlite":
-        insert = f"INSERT OR IGNORE INTO follow_items {_ITEMS} {select_pairs}"
-    else:
-        insert = f"INSERT INTO follow_items {_ITEMS} {select_pairs} ON CONFLICT DO NOTHING"
-    session.execute(text(insert), {"run": run})
+    session.execute(text(_COMPANY_MATCHES.format(ids=ids)), {"run": run})
+    topics = followed_topics(session)
+    new = [(a.id, a.title, a.summary) for a in articles]
+    found = match_new_articles(session, new, list(topics))
+    matches = [
+        {"run": run, "followed": topics[key], "article": article}
+        for key, hits in found.items()
+        for article in hits
+    ]
+    if matches:
+        session.execute(text(_TOPIC_MATCH), matches)
     result = session.execute(text(_MESSAGES), {"run": run, "now": now, "no": False})
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _claim_items(session: Session, row: FollowMessageRow) -> None:
+    """Give a DM claimed for the first time its articles (those no other DM carries)."""
+    params = {
+        "run": row.run,
+        "issue": row.issue_id,
+        "enterprise": row.enterprise_id,
+        "team": row.team_id,
+        "user": row.user_id,
+    }
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(_DM_ITEMS.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)), params)
+    else:
+        session.execute(text(_DM_ITEMS + " ON CONFLICT DO NOTHING"), params)
+
+
+def planned_articles(session: Session) -> dict[Person, set[int]]:
+    """What the open DMs will list, per person (claims each DM's articles, as sending does)."""
+    rows = session.scalars(
+        select(FollowMessageRow).where(FollowMessageRow.state.in_([PENDING, SENDING]))
+    ).all()
+    for row in rows:
+        _claim_items(session, row)
+    return told(session)
+
+
+def told(session: Session) -> dict[Person, set[int]]:
+    """Every article each person's DMs carry (sent or to be sent)."""
+    found: dict[Person, set[int]] = defaultdict(set)
+    for e, t, u, a in session.execute(
+        select(
+            FollowItemRow.enterprise_id,
+            FollowItemRow.team_id,
+            FollowItemRow.user_id,
+            FollowItemRow.article_id,
+        )
+    ).tuples():
+        found[(e, t, u)].add(a)
+    return dict(found)
 
 
 # --- the DM ledger ----------------------------------------------------------------------------
@@ -383,6 +436,8 @@ def claim_dm(
         return None
     row = session.get(FollowMessageRow, message_id, populate_existing=True)
     assert row is not None  # noqa: S101  just claimed
+    if row.attempt == 1:
+        _claim_items(session, row)
     article_ids = session.scalars(
         select(FollowItemRow.article_id)
         .join(ArticleRow, ArticleRow.id == FollowItemRow.article_id)

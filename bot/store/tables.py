@@ -340,22 +340,43 @@ class TokenLeaseRow(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class FollowedRow(Base):
+    """A thing someone follows (a company, or a topic's search terms), once however many
+    people in however many workspaces follow it: new articles are matched against these, not
+    against every follow. Only normalised keys; who follows it is in `follows`."""
+
+    __tablename__ = "followed"
+    __table_args__ = (UniqueConstraint("kind", "key"), Index("ix_followed_company", "company_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "company" or "topic"
+    # company: the company id as text; topic: the query's search terms, lower-cased, in order.
+    key: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+
+
 class FollowRow(InWorkspace, Base):
     """A person's standing lookup: new articles by a company, or about a topic, come by DM."""
 
     __tablename__ = "follows"
     __table_args__ = (
         UniqueConstraint("enterprise_id", "team_id", "user_id", "kind", "key"),
-        Index("ix_follows_company", "company_id"),
-        Index("ix_follows_kind_key", "kind", "key"),
+        # Covering: matching reads who follows a matched thing without touching the rows.
+        Index(
+            "ix_follows_followed",
+            "followed_id",
+            "created_at",
+            "enterprise_id",
+            "team_id",
+            "user_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))  # "company" or "topic"
-    # company: the company id as text; topic: the query's search terms, lower-cased, in order.
+    followed_id: Mapped[int] = mapped_column(ForeignKey("followed.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # as the followed thing's (kept for lookups)
     key: Mapped[str] = mapped_column(String(200))
-    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(200))  # what the person sees: name or words
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
@@ -382,6 +403,24 @@ class FollowMatchedRow(Base):
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     matched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class FollowMatchRow(Base):
+    """A followed thing that matched a new article in one matching run: what that run's DMs
+    list is worked out from these and `follows` when each DM is sent."""
+
+    __tablename__ = "follow_matches"
+
+    run: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    followed_id: Mapped[int] = mapped_column(
+        ForeignKey("followed.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    # When the article arrived (its issue's updated_at then): later follows are not told.
+    arrived: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class FollowMessageRow(InWorkspace, Base):

@@ -14,7 +14,7 @@ from bot.ingestion import ingest_files
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.queries import find_by_company, get_issue, search_topic
-from bot.store.tables import FollowItemRow, FollowMessageRow
+from bot.store.tables import FollowMessageRow
 from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,19 +37,9 @@ def ingest_older(database: Database, tmp: Path) -> Path:
 
 
 def told(database: Database) -> dict[tuple[str, str, str], set[int]]:
-    with database.read() as session:
-        rows = session.execute(
-            select(
-                FollowItemRow.enterprise_id,
-                FollowItemRow.team_id,
-                FollowItemRow.user_id,
-                FollowItemRow.article_id,
-            )
-        ).tuples()
-        result: dict[tuple[str, str, str], set[int]] = {}
-        for e, t, u, a in rows:
-            result.setdefault((e, t, u), set()).add(a)
-        return result
+    """What each person's DMs list (the open ones' articles settled as sending would)."""
+    with database.write() as session:
+        return store.planned_articles(session)
 
 
 def issue_ids(database: Database) -> set[int]:

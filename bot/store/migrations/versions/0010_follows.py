@@ -1,4 +1,4 @@
-"""Follows: people following a company or topic, and the DM ledger that tells them once.
+"""Follows: the things followed, who follows them, and the DM ledger that tells them once.
 
 Revision ID: 0010
 Revises: 0009
@@ -30,21 +30,37 @@ def _when(name: str, nullable: bool = False) -> sa.Column[Any]:
 
 
 def upgrade() -> None:
-    """Create follows, followers, follow_matched, follow_messages and follow_items."""
+    """Create the follow tables (followed things, follows, followers, matches, the DM ledger)."""
+    op.create_table(
+        "followed",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("company_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["company_id"],
+            ["companies.id"],
+            name=op.f("fk_followed_company_id_companies"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_followed")),
+        sa.UniqueConstraint("kind", "key", name=op.f("uq_followed_kind")),
+    )
+    op.create_index("ix_followed_company", "followed", ["company_id"])
     op.create_table(
         "follows",
         sa.Column("id", sa.Integer(), nullable=False),
         *_workspace(),
         sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("followed_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("company_id", sa.Integer(), nullable=True),
         sa.Column("label", sa.String(length=200), nullable=False),
         _when("created_at"),
         sa.ForeignKeyConstraint(
-            ["company_id"],
-            ["companies.id"],
-            name=op.f("fk_follows_company_id_companies"),
+            ["followed_id"],
+            ["followed.id"],
+            name=op.f("fk_follows_followed_id_followed"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_follows")),
@@ -57,8 +73,11 @@ def upgrade() -> None:
             name=op.f("uq_follows_enterprise_id"),
         ),
     )
-    op.create_index("ix_follows_company", "follows", ["company_id"])
-    op.create_index("ix_follows_kind_key", "follows", ["kind", "key"])
+    op.create_index(
+        "ix_follows_followed",
+        "follows",
+        ["followed_id", "created_at", "enterprise_id", "team_id", "user_id"],
+    )
     op.create_table(
         "followers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,6 +102,33 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("article_id", name=op.f("pk_follow_matched")),
+    )
+    op.create_table(
+        "follow_matches",
+        sa.Column("run", sa.BigInteger(), nullable=False),
+        sa.Column("followed_id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("issue_id", sa.Integer(), nullable=False),
+        _when("arrived"),
+        sa.ForeignKeyConstraint(
+            ["followed_id"],
+            ["followed.id"],
+            name=op.f("fk_follow_matches_followed_id_followed"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["articles.id"],
+            name=op.f("fk_follow_matches_article_id_articles"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["issue_id"],
+            ["issues.id"],
+            name=op.f("fk_follow_matches_issue_id_issues"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("run", "followed_id", "article_id", name=op.f("pk_follow_matches")),
     )
     op.create_table(
         "follow_messages",
@@ -154,6 +200,8 @@ def downgrade() -> None:
     """Drop what upgrade added."""
     op.drop_table("follow_items")
     op.drop_table("follow_messages")
+    op.drop_table("follow_matches")
     op.drop_table("follow_matched")
     op.drop_table("followers")
     op.drop_table("follows")
+    op.drop_table("followed")
