@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.core import follows
+from bot.core import follows, workspaces
 from bot.ingestion import ingest_files
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.queries import find_by_company, get_issue, search_topic
-from bot.store.tables import FollowMessageRow
+from bot.store.tables import (
+    FollowedRow,
+    FollowerRow,
+    FollowItemRow,
+    FollowMessageRow,
+    FollowRow,
+)
 from bot.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,3 +197,29 @@ def test_control_characters_are_dropped(database: Database) -> None:
     assert done.ok
     [follow] = follows.following(database, WS, "U1")
     assert follow.key == "rate limiting"
+
+
+def test_uninstall_purges_that_workspaces_follows_and_dm_ledger_only(
+    database: Database, tmp_path: Path
+) -> None:
+    newest = ingest_older(database, tmp_path)
+    for workspace in (WS, OTHER):
+        assert follows.follow(database, workspace, "U1", "company Cloudflare", now()).ok
+    assert follows.follow(database, WS, "U1", "topic only here zebra", now()).ok
+    with database.write() as session:
+        store.stop_follower(session, WS, "U9", "account_inactive", now())
+    ingest_files(database, [newest])
+    assert follows.match_new(database, now(), recent_days=2) == 2
+    told(database)  # the DMs' articles settled in the ledger
+
+    workspaces.uninstall(database, WS, workspaces.forget_nothing)
+
+    with database.read() as session:
+        for table in (FollowRow, FollowMessageRow, FollowItemRow, FollowerRow):
+            teams = set(session.scalars(select(table.team_id)))
+            assert teams == ({"T222"} if table is not FollowerRow else set()), table
+        keys = set(session.scalars(select(FollowedRow.key)))
+    assert "only here zebra" not in keys  # nobody else followed it: gone with the workspace
+    assert len(keys) == 1  # Cloudflare, still followed in the other workspace
+    assert follows.following(database, OTHER, "U1")[0].label == "Cloudflare"
+    assert follows.following(database, WS, "U1") == []
