@@ -181,7 +181,7 @@ class FollowerDms:
         self, session: Session, claim: store.DmClaim, messenger: DirectMessenger
     ) -> list[DmArticle]:
         articles = articles_by_ids(session, list(claim.article_ids))
-        replies = store.thread_replies(session, [a.id for a in articles])
+        replies = store.thread_replies(session, claim.workspace, [a.id for a in articles])
         return [
             DmArticle(a, self._thread_link(replies.get(a.id, []), claim.user_id, messenger))
             for a in articles

@@ -8,13 +8,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+from slack_bolt.oauth.oauth_flow import OAuthFlow
 from slack_sdk.models.blocks import Block
 from slack_stub import SlackStub
 
+from bot import bootstrap
+from bot.config import Settings
 from bot.core import follows
 from bot.follower_dms import FollowerDms
 from bot.ingestion import ingest_files
 from bot.slack.dms import DirectMessenger, DmPacer
+from bot.slack.installations import installed_tokens, oauth_client
+from bot.slack.oauth import oauth_settings, record_nothing
 from bot.slack.poster import make_lookup_client, make_web_client
 from bot.slack.rendering import ACTION_FOLLOW_SAVE
 from bot.store.db import Database
@@ -93,11 +99,14 @@ def test_thread_link_only_for_channels_the_person_is_in(database: Database, tmp_
     cloudflare = ids[-1]
     with database.write() as session:
         for n, channel in enumerate(("CPRIV", "CPUB"), start=1):
-            delivery = DeliveryRow(channel_id=channel, issue_id=_issue_id(session), state="posted")
+            delivery = DeliveryRow(
+                team_id=WS.team_id, channel_id=channel, issue_id=_issue_id(session), state="posted"
+            )
             session.add(delivery)
             session.flush()
             session.add(
                 DeliveryMessageRow(
+                    team_id=WS.team_id,
                     delivery_id=delivery.id,
                     part=1,
                     channel_id=channel,
@@ -178,3 +187,89 @@ def test_a_follower_who_left_stops_being_messaged(database: Database, tmp_path: 
         stub.reset_faults()
         assert dms.run() == []
         assert stub.dms("U1") == []
+
+
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "client-secret-abcdef0123456789"
+
+
+def install(stub: SlackStub, settings: Settings, database: Database, team: str) -> None:
+    """Add to Slack in a workspace: Bolt's code exchange against the stand-in, stored."""
+    tokens = installed_tokens(settings, database, now)
+    flow = OAuthFlow(
+        client=oauth_client(settings),
+        settings=oauth_settings(settings, database, tokens, record_nothing),
+    )
+    installation = flow.run_installation(stub.authorize(team))
+    assert installation is not None
+    flow.store_installation(None, installation)  # type: ignore[arg-type]
+
+
+def test_same_user_id_in_two_workspaces_gets_its_own_dms_with_its_own_token(
+    database: Database, tmp_path: Path
+) -> None:
+    one, two = Workspace("TAAA"), Workspace("TBBB")
+    older = [p for p in sorted((REPO / "seeds").glob("*.txt")) if str(NEWEST) not in p.name]
+    ingest_files(database, older)
+    assert follows.follow(database, one, "U1", "company Cloudflare", now()).ok
+    assert follows.follow(database, two, "U1", "company AWS", now()).ok
+    newest = tmp_path / f"{NEWEST}.txt"
+    shutil.copy(REPO / "seeds" / f"{NEWEST}.txt", newest)
+    ingest_files(database, [newest])
+    with database.read() as session:
+        issue = get_issue(session, NEWEST)
+        assert issue is not None
+        ids = [a.id for a in issue.articles]
+        cloudflare = [a.id for a in find_by_company(session, "Cloudflare", 50).page.items]
+        aws = [a.id for a in find_by_company(session, "AWS", 50).page.items]
+    mine = {one: [i for i in ids if i in cloudflare], two: [i for i in ids if i in aws]}
+    assert mine[one] and mine[two] and not set(mine[one]) & set(mine[two])
+    # The Cloudflare article was posted in workspace two's channel CSAME: nothing to link for
+    # workspace one's U1 (another workspace's channel, though the channel id may exist in one).
+    with database.write() as session:
+        delivery = DeliveryRow(
+            team_id="TBBB", channel_id="CSAME", issue_id=issue.id, state="posted"
+        )
+        session.add(delivery)
+        session.flush()
+        session.add(
+            DeliveryMessageRow(
+                team_id="TBBB",
+                delivery_id=delivery.id,
+                part=1,
+                channel_id="CSAME",
+                ts="100.000301",
+                article_id=mine[one][0],
+            )
+        )
+    with SlackStub() as stub:
+        stub.oauth_app(CLIENT_ID, CLIENT_SECRET)
+        settings = Settings.model_validate(
+            {
+                "SLACK_CLIENT_ID": CLIENT_ID,
+                "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+                "SLACK_SIGNING_SECRET": "s" * 20,
+                "DIGEST_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "SLACK_API_URL": stub.url,
+                "DIGEST_DM_PER_SECOND": 50,
+            }
+        )
+        install(stub, settings, database, "TAAA")
+        install(stub, settings, database, "TBBB")
+        stub.set_members("CSAME", "U1")
+        stub._state.messages["CSAME"].append({"type": "message", "ts": "100.000301"})
+        dms = bootstrap.follower_dms(settings, database)
+        assert sorted(dms.run()) == ["sent", "sent"]
+        assert dms.run() == []
+        posts = stub.calls_to("chat.postMessage")
+        assert len(posts) == 2 and {c.params["channel"] for c in posts} == {"U1"}
+        token_of = {one: stub.tokens_of("TAAA")[0], two: stub.tokens_of("TBBB")[0]}
+        for workspace in (one, two):
+            [post] = [c for c in posts if c.token == token_of[workspace]]
+            assert save_buttons(post.params) == mine[workspace]
+        # Every call on behalf of workspace one used its token only, and never looked at
+        # workspace two's channel.
+        assert all(
+            c.params.get("channel") != "CSAME" for c in stub.calls if c.token == token_of[one]
+        )
+        assert "archives/" not in str([c.params for c in posts if c.token == token_of[one]])

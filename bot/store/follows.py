@@ -644,14 +644,18 @@ def stop_follower(
 
 
 def thread_replies(
-    session: Session, article_ids: Sequence[int]
+    session: Session, workspace: Workspace, article_ids: Sequence[int]
 ) -> dict[int, list[tuple[str, str]]]:
-    """Where each article was posted as a thread reply: (channel, ts), oldest first."""
+    """Where each article was posted as a thread reply in the workspace: (channel, ts), oldest
+    first (another workspace's channels mean nothing to the person)."""
     if not article_ids:
         return {}
     rows = session.execute(
         select(DeliveryMessageRow.article_id, DeliveryMessageRow.channel_id, DeliveryMessageRow.ts)
-        .where(DeliveryMessageRow.article_id.in_(article_ids))
+        .where(
+            in_workspace(DeliveryMessageRow, workspace),
+            DeliveryMessageRow.article_id.in_(article_ids),
+        )
         .order_by(DeliveryMessageRow.id)
     ).tuples()
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
