@@ -3,7 +3,8 @@
 It records every call, keeps posted messages per channel (threads, metadata), answers the
 methods the bot uses with Slack's response shapes, and injects faults: HTTP 429 with
 Retry-After, 5xx, slow answers (client timeouts), per-channel permanent errors, a post that is
-stored but never answered, and an optional one-message-per-second-per-channel rate limit.
+stored but never answered, and optional chat.postMessage rate limits per channel and per
+workspace (the token's team) over sliding one-second windows.
 
 Membership is enforced like Slack: a channel nobody declared is public and the bot is not in it.
 Posting to a public channel works anyway (chat:write.public), but conversations.history and
@@ -127,8 +128,14 @@ class _State:
 class SlackStub:
     """Start with `with SlackStub() as stub:`; point the bot at `stub.url`."""
 
-    def __init__(self, rate_limit_per_channel: float | None = None) -> None:
+    def __init__(
+        self,
+        rate_limit_per_channel: float | None = None,
+        rate_limit_per_workspace: float | None = None,
+    ) -> None:
         self.rate_limit_per_channel = rate_limit_per_channel
+        # chat.postMessage calls a second per workspace (the token's team), on top of per channel.
+        self.rate_limit_per_workspace = rate_limit_per_workspace
         self.users: dict[str, dict[str, Any]] = {}
         # What auth.test reports in x-oauth-scopes and tokens Slack answers invalid_auth for.
         self.scopes: set[str] = manifest_scopes()
@@ -537,15 +544,13 @@ class SlackStub:
                 return 200, {"ok": False, "error": error}, {}
             if channel[:1] in ("U", "W"):  # a user id: the app's DM with that person
                 channel = self._open_dm(channel)
-            if self.rate_limit_per_channel:
-                window = self._state.recent_posts[channel]
-                now = time.monotonic()
-                while window and now - window[0] >= 1.0:
-                    window.popleft()
-                if len(window) >= self.rate_limit_per_channel:
-                    self.rate_limited += 1
-                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
-                window.append(now)
+            limits = [(channel, self.rate_limit_per_channel)]
+            if self.rate_limit_per_workspace:
+                team = self._team_of(str(params.get("_token", "")))
+                limits.append((f"team:{team}", self.rate_limit_per_workspace))
+            if not self._within_limits(limits):
+                self.rate_limited += 1
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
             ts = self._new_ts()
             message = {
                 "type": "message",
@@ -561,6 +566,29 @@ class SlackStub:
                 message["metadata"] = params["metadata"]
             self._state.messages[channel].append(message)
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
+
+    def _within_limits(self, limits: list[tuple[str, float | None]]) -> bool:
+        """Count a post against sliding one-second windows; False (nothing counted) if over."""
+        now = time.monotonic()
+        windows = []
+        for key, limit in limits:
+            if not limit:
+                continue
+            window = self._state.recent_posts[key]
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= limit:
+                return False
+            windows.append(window)
+        for window in windows:
+            window.append(now)
+        return True
+
+    def _team_of(self, token: str) -> str:
+        identity = self.identities.get(token)
+        if identity is not None:
+            return identity.team_id
+        return str(self.token_teams.get(token, {}).get("team_id", "T111"))
 
     def _open_dm(self, user_id: str) -> str:
         channel = self.dm_channel(user_id)
