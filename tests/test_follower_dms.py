@@ -4,6 +4,7 @@ exactly once after lost answers, and followers whose DMs fail for good."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,43 @@ def test_same_user_id_in_two_workspaces_gets_its_own_dms_with_its_own_token(
             c.params.get("channel") != "CSAME" for c in stub.calls if c.token == token_of[one]
         )
         assert "archives/" not in str([c.params for c in posts if c.token == token_of[one]])
+
+
+class FakeTime:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds
+
+
+def test_dm_pacer_keeps_each_workspace_and_person_within_slacks_limits() -> None:
+    clock = FakeTime()
+    pacer = DmPacer(per_workspace=4.0, sleep=clock.sleep, monotonic=clock.monotonic)
+    sent: list[tuple[float, str, str]] = []
+
+    def post(workspace: str, user: str) -> None:
+        pacer.wait(workspace, user)
+        sent.append((clock.now, workspace, user))
+        pacer.sent(workspace, user)
+
+    for user in ("U1", "U2", "U3", "U1"):
+        post("TA", user)
+    post("TB", "U1")  # another workspace: its own budget, and another person
+    times = [t for t, w, _u in sent if w == "TA"]
+    assert [round(b - a, 3) for a, b in itertools.pairwise(times)] == [0.25, 0.25, 0.5]
+    assert sent[-1][0] == sent[3][0]  # TB waited for nothing of TA's
+    # A 429's Retry-After holds the whole workspace back, and only that one.
+    pacer.push_back("TA", 3.0)
+    start = clock.now
+    post("TA", "U9")
+    assert clock.now - start == 3.0
+    post("TB", "U9")
+    assert sent[-1][0] == clock.now and pacer.ready_at("TB") <= clock.now + 0.25
