@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
+    from bot.follower_dms import FollowerDms
     from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
@@ -102,6 +103,24 @@ def deliverer(
     return Deliverer(database, posters, clock, lease=lease, save_emoji=settings.save_emoji)
 
 
+def follower_dms(settings: Settings, database: Database, clock: Clock = utc_now) -> FollowerDms:
+    """Matching new articles to follows and the DMs to followers, each workspace's DMs sent
+    with that workspace's bot token (SLACK_BOT_TOKEN, or its installation's, refreshed)."""
+    from bot.follower_dms import FollowerDms
+    from bot.slack.dms import DmPacer, messengers
+    from bot.slack.installations import token_source
+
+    pacer = DmPacer(per_workspace=settings.dm_per_second)
+    return FollowerDms(
+        database,
+        messengers(token_source(settings, database, clock), pacer, settings.slack_api_url),
+        clock,
+        lease=dt.timedelta(seconds=settings.lease_seconds),
+        recent_days=settings.max_issue_age_days,
+        pacer=pacer,
+    )
+
+
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
     """Scheduled posting through the fan-out (each workspace with its own token), source
     polling (when sources are configured) and, with many workspaces, the refresh of rotating
@@ -130,6 +149,14 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     refresh = None
     if settings.multi_workspace:
         refresh = installed_tokens(settings, database, clock).refresh_due
+    follows = None
+    if settings.multi_workspace or settings.slack_bot_token is not None:
+        follows = follower_dms(settings, database, clock)
     return Worker(
-        dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes), refresh_tokens=refresh
+        dispatcher,
+        poller,
+        dt.timedelta(minutes=settings.poll_minutes),
+        refresh_tokens=refresh,
+        follows=follows,
+        follow_seconds=settings.follow_poll_seconds,
     )

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|db|doctor`."""
+"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|follows|…`."""
 
 from __future__ import annotations
 
@@ -446,6 +446,52 @@ def subscriptions_remove(
     if not subscriptions.unsubscribe(database, workspace, channel):
         fail(f"{channel} was not subscribed")
     out.print(f"{channel} unsubscribed")
+
+
+follows_app = typer.Typer(
+    help="People following companies and topics (what /digest follow manages)."
+)
+app.add_typer(follows_app, name="follows")
+
+
+@follows_app.command("list")
+def follows_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per follower.")] = False,
+) -> None:
+    """Every follower: workspace, user, follows, DMs sent and waiting, and whether DMs to them
+    stopped for good (with Slack's reason, e.g. account_inactive)."""
+    from bot.core.follows import followers
+
+    database = open_db(load_settings())
+    people = followers(database)
+    if as_json:
+        out.print(
+            json.dumps(
+                [
+                    {
+                        "workspace": str(p.workspace),
+                        "user": p.user_id,
+                        "follows": p.follows,
+                        "dms_sent": p.sent,
+                        "dms_waiting": p.pending,
+                        "stopped": p.stop_reason,
+                    }
+                    for p in people
+                ]
+            ),
+            markup=False,
+        )
+        return
+    if not people:
+        out.print("no followers")
+        return
+    for p in people:
+        state = f"STOPPED ({p.stop_reason})" if p.stopped_at else "active"
+        out.print(
+            f"{p.workspace or '-'}  {p.user_id}  {p.follows} follows  {p.sent} DMs sent  "
+            f"{p.pending} waiting  {state}",
+            markup=False,
+        )
 
 
 @app.command()

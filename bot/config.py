@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         600.0, alias="DIGEST_WORKSPACE_POSTS_PER_MINUTE", ge=0
     )
     fanout_threads: int = Field(32, alias="DIGEST_FANOUT_THREADS", ge=1, le=256)
+    follow_poll_seconds: float = Field(15.0, alias="DIGEST_FOLLOW_POLL_SECONDS", gt=0, le=30)
+    dm_per_second: float = Field(1.0, alias="DIGEST_DM_PER_SECOND", gt=0, le=50)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")

@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import Deliverer, DeliveryResult
 from bot.fanout import FanOut, Pacing
+from bot.follower_dms import FollowerDms
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
@@ -189,9 +190,14 @@ class Worker:
         poll_interval: dt.timedelta,
         tick_seconds: float = SYNC_SECONDS,
         refresh_tokens: Callable[[], int] | None = None,
+        *,
+        follows: FollowerDms | None = None,
+        follow_seconds: float = 15.0,
     ) -> None:
         self.dispatcher = dispatcher
         self.refresh_tokens = refresh_tokens
+        self.follows = follows
+        self.follow_seconds = follow_seconds
         self.poller = poller
         self.scheduler = BlockingScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
@@ -244,6 +250,15 @@ class Worker:
             log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
             if self.dispatcher is not None:
                 self.dispatcher.tick()
+            self._tell_followers()
+
+    def _tell_followers(self) -> None:
+        if self.follows is None:
+            return
+        try:
+            self.follows.run()
+        except Exception:  # the next wake-up tries again; the ledger keeps what was done
+            log.exception("telling followers failed")
 
     def start(self) -> None:
         """Run until SIGTERM/SIGINT."""
@@ -270,6 +285,15 @@ class Worker:
                 self.dispatcher.run_open,
                 IntervalTrigger(seconds=RESUME_SECONDS),
                 id="resume",
+                **common,
+            )
+        if self.follows is not None:
+            # New issues (ingested by anyone) reach followers within this interval.
+            self.scheduler.add_job(
+                self._tell_followers,
+                IntervalTrigger(seconds=self.follow_seconds),
+                id="follows",
+                next_run_time=now,
                 **common,
             )
         if self.poller is not None:

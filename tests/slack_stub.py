@@ -11,12 +11,19 @@ Tokens may belong to different teams (`teams`: token -> team id); each team has 
 channels, so the same channel id in two teams is two channels. Inspection methods take the
 team (default: the team of tokens not listed, DEFAULT_TEAM).
 
+A chat.postMessage to a user id posts in the app's DM with that person (`dms`).
+
 Membership is enforced like Slack: a channel nobody declared is public and the bot is not in it.
 Posting to a public channel works anyway (chat:write.public), but conversations.history and
 .replies answer `not_in_channel` until the bot joins (conversations.join) or is invited
 (`set_member`). A private channel (`add_channel(..., private=True)`) cannot be joined and
 refuses posts from a bot that is not in it. Slack sends reaction events only for channels the
 bot is in, so tests check that with `require_member` before sending one.
+
+Direct messages: chat.postMessage to a user id (U…/W…) posts in the app's DM with that person,
+a channel `dm_channel(user)` (D…) that conversations.open returns and the bot can read;
+`fail_channel(user, "account_inactive")` makes both refuse. conversations.members answers
+from `set_members`, chat.getPermalink links any message the stand-in holds.
 """
 
 from __future__ import annotations
@@ -148,6 +155,7 @@ class SlackStub:
         # What auth.test reports in x-oauth-scopes and tokens Slack answers invalid_auth for.
         self.scopes: set[str] = manifest_scopes()
         self.invalid_tokens: set[str] = set()
+        self.members: dict[str, set[str]] = {}
         # What auth.test answers for a token the OAuth flow did not issue (team_id, team,
         # enterprise_id); a token in neither belongs to T111 "Example".
         self.token_teams: dict[str, dict[str, Any]] = {}
@@ -221,6 +229,20 @@ class SlackStub:
     def calls_to(self, method: str) -> list[Call]:
         """Calls of one Web API method."""
         return [c for c in self.calls if c.method == method]
+
+    @staticmethod
+    def dm_channel(user_id: str) -> str:
+        """The id of the app's DM channel with a person."""
+        return "D" + user_id[1:]
+
+    def dms(self, user_id: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
+        """Every DM the bot sent the person (of that team), oldest first."""
+        return self.all_messages(self.dm_channel(user_id), team)
+
+    def set_members(self, channel: str, *users: str) -> None:
+        """Who is in a channel (conversations.members)."""
+        with self._lock:
+            self.members[channel] = set(users)
 
     def messages(self, channel: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Top-level messages of a channel, oldest first."""
@@ -548,6 +570,8 @@ class SlackStub:
             error = self._state.channel_errors.get(channel) or self._post_refusal(channel)
             if error:
                 return 200, {"ok": False, "error": error}, {}
+            if channel[:1] in ("U", "W"):  # a user id: the app's DM with that person
+                channel = self._open_dm(channel)
             now = time.monotonic()
             limits = ((("channel", team, channel), self.rate_limit_per_channel),)
             limits += ((("team", team), self.rate_limit_per_team),)
@@ -583,6 +607,43 @@ class SlackStub:
         if len(window) < limit:
             return 0
         return max(1, math.ceil(window[0] + 1.0 - now))
+
+    def _open_dm(self, user_id: str) -> str:
+        channel = self.dm_channel(user_id)
+        self._state.channels[channel].bot_member = True
+        return channel
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("users", ""))
+        with self._lock:
+            error = self._state.channel_errors.get(user_id)
+            if error or user_id[:1] not in ("U", "W"):
+                return {"ok": False, "error": error or "user_not_found"}
+            return {"ok": True, "channel": {"id": self._open_dm(user_id)}}
+
+    def _members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        with self._lock:
+            info = self._state.channels[channel]
+            if info.private and not info.bot_member:
+                return {"ok": False, "error": "channel_not_found"}
+            members = sorted(self.members.get(channel, set()))
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        more = start + limit < len(members)
+        return {
+            "ok": True,
+            "members": members[start : start + limit],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _permalink(self, params: dict[str, Any], team: str) -> dict[str, Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
+        with self._lock:
+            if not any(m["ts"] == ts for m in self._state.messages[_key(team, channel)]):
+                return {"ok": False, "error": "message_not_found"}
+        link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _post_refusal(self, channel: str) -> str | None:
         info = self._state.channels[channel]
@@ -684,6 +745,12 @@ class SlackStub:
             return 200, self._info(params), {}
         if method == "conversations.join":
             return 200, self._join(params), {}
+        if method == "conversations.open":
+            return 200, self._conversations_open(params), {}
+        if method == "conversations.members":
+            return 200, self._members(params), {}
+        if method == "chat.getPermalink":
+            return 200, self._permalink(params, team), {}
         return 200, {"ok": True}, {}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -27,6 +27,9 @@ Verb = Literal[
     "status",
     "admins",
     "emoji",
+    "follow",
+    "following",
+    "unfollow",
 ]
 VERBS: tuple[Verb, ...] = (
     "help",
@@ -39,6 +42,9 @@ VERBS: tuple[Verb, ...] = (
     "status",
     "admins",
     "emoji",
+    "follow",
+    "following",
+    "unfollow",
 )
 _ALIASES: dict[str, Verb] = {
     "search": "topic",
@@ -91,7 +97,7 @@ def parse_request(text: str | None) -> Request:
             return Request(verb, rest, hint=f"{exc} {RANGE_USAGE}")
     elif verb == "date" and _is_range(rest):
         return Request(verb, rest, hint=DATE_RANGE_HINT)
-    if verb in ("company", "topic", "date") and not rest:
+    if verb in ("company", "topic", "date", "follow", "unfollow") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest, dates=dates)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.store import follows as follow_store
 from bot.store import saves
-from bot.store.db import Database
+from bot.store.db import Database, Session
 from bot.store.queries import IssueView, Page, get_issue
 from bot.workspace import Workspace
 
@@ -15,10 +16,11 @@ HOME_SAVED = 10
 
 @dataclass(frozen=True)
 class Home:
-    """What the Home tab shows: the latest issue and the person's newest saves."""
+    """What the Home tab shows: the latest issue, the person's newest saves and follows."""
 
     latest: IssueView | None
     saved: Page
+    follows: tuple[follow_store.Follow, ...] = ()
 
 
 def reaction_time(event_ts: object, event_time: object, now: dt.datetime) -> int:
@@ -44,7 +46,32 @@ def record_reaction(
 
 
 def home(database: Database, workspace: Workspace, user_id: str) -> Home:
-    """The latest issue and the person's newest saves (in that workspace)."""
+    """The latest issue, the person's newest saves and their follows (in that workspace)."""
     with database.read() as session:
-        latest = get_issue(session, None)
-        return Home(latest, saves.saved_articles(session, workspace, user_id, HOME_SAVED, 0))
+        return Home(
+            get_issue(session, None),
+            saves.saved_articles(session, workspace, user_id, HOME_SAVED, 0),
+            tuple(follow_store.list_follows(session, workspace, user_id)),
+        )
+
+
+def save_article(
+    database: Database,
+    workspace: Workspace,
+    user_id: str,
+    article_id: int,
+    event_us: int,
+    now: dt.datetime,
+) -> bool:
+    """Save an article from a button (a follower's DM), as the reaction does; False when the
+    article is gone. The newest action by its time wins, like reactions."""
+
+    def apply(session: Session) -> bool:
+        if not saves.article_exists(session, article_id):
+            return False
+        saves.apply_reaction(
+            session, workspace, user_id, article_id, removed=False, event_us=event_us, at=now
+        )
+        return True
+
+    return database.write_retrying(apply)

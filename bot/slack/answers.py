@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core import follows as following
 from bot.core import lookups, settings, workspaces
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import (
@@ -92,6 +93,12 @@ class Answers:
                 return self.status(asker)
             case "emoji":
                 return self.emoji(request.argument, asker)
+            case "follow":
+                return self.follow(request.argument, asker)
+            case "following":
+                return self.following(asker)
+            case "unfollow":
+                return self.unfollow(request.argument, asker)
             case _:
                 return rendering.render_help(self.save_emoji(asker.workspace), note=request.note)
 
@@ -296,3 +303,21 @@ class Answers:
         if self.membership and self.membership.check(asker.channel_id) == "not_member":
             text = not_member_text() + "\n" + text
         return rendering.render_text(text)
+
+    def follow(self, argument: str, asker: Asker) -> Message:
+        """Follow a company or a topic."""
+        done = following.follow(
+            self.database, asker.workspace, asker.user_id, argument, self.clock()
+        )
+        return rendering.render_text(done.text)
+
+    def unfollow(self, argument: str, asker: Asker) -> Message:
+        """Stop following a company, a topic or everything."""
+        done = following.unfollow(self.database, asker.workspace, asker.user_id, argument)
+        return rendering.render_text(done.text)
+
+    def following(self, asker: Asker) -> Message:
+        """The asker's follows."""
+        follows = following.following(self.database, asker.workspace, asker.user_id)
+        items = [rendering.FollowItem(f.id, f.kind, f.label) for f in follows]
+        return rendering.render_following(items, following.MAX_FOLLOWS)

@@ -36,6 +36,8 @@ QUERY_ECHO_LIMIT = 200
 
 ACTION_MORE = "digest_more"
 ACTION_SHARE = "digest_share"
+ACTION_FOLLOW_SAVE = "digest_follow_save"
+ACTION_UNFOLLOW = "digest_unfollow"
 
 _BROADCAST_RE = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 
@@ -388,6 +390,9 @@ HELP_TEXT = "\n".join(
         "schedules",
         "• `/digest emoji` · `emoji NAME` · `emoji reset` — this workspace's save emoji "
         "(now :{emoji}:)",
+        "• `/digest follow company Cloudflare` · `/digest follow topic rate limiting` — new "
+        "articles come to you by direct message; `/digest following` · "
+        "`/digest unfollow company NAME | topic WORDS | all`",
     ]
 )
 
@@ -466,14 +471,21 @@ def issue_messages(issue: IssueView, save_emoji: str = "bookmark") -> list[Messa
 # --- App Home ---------------------------------------------------------------------------------
 
 
-def render_home(latest: IssueView | None, saved: Page, save_emoji: str) -> dict[str, Any]:
-    """The Home tab: latest signal with its date, the person's saved articles, short help."""
+def render_home(
+    latest: IssueView | None,
+    saved: Page,
+    save_emoji: str,
+    follows: Sequence[FollowItem] = (),
+) -> dict[str, Any]:
+    """The Home tab: latest signal, the person's follows (Unfollow each), saves, short help."""
     blocks: list[dict[str, Any]] = [_header("Engineering @ Scale")]
     if latest is None:
         blocks.append(_section("No issue has been archived yet."))
     else:
         blocks.append(_section(f"*Latest issue — {latest.date.isoformat()}*"))
         blocks.extend(_sections("*Signal of the Day*\n" + escape(latest.signal)))
+    blocks.append(_divider())
+    blocks.extend(_home_follows(follows))
     blocks.append(_divider())
     blocks.append(_section("*Your saved articles*"))
     if saved.items:
@@ -490,3 +502,90 @@ def render_home(latest: IssueView | None, saved: Page, save_emoji: str) -> dict[
     blocks.append(_divider())
     blocks.append(_section(HELP_TEXT.format(emoji=clamp_escaped(save_emoji, 100))))
     return {"type": "home", "blocks": _limit_blocks(blocks, VIEW_BLOCK_LIMIT)}
+
+
+@dataclass(frozen=True)
+class FollowItem:
+    """A follow as rendered: its id (for Unfollow), kind and what it follows."""
+
+    id: int
+    kind: str
+    label: str
+
+
+def _follow_text(follow: FollowItem) -> str:
+    label = clamp_escaped(follow.label, MAX_PUBLISHER)
+    return f"Company *{label}*" if follow.kind == "company" else f"Topic “{label}”"
+
+
+def _home_follows(follows: Sequence[FollowItem]) -> list[dict[str, Any]]:
+    blocks = [_section("*You follow*")]
+    if not follows:
+        blocks.append(
+            _section(
+                "Nothing yet. `/digest follow company Cloudflare` or "
+                "`/digest follow topic rate limiting` sends you new articles by direct message."
+            )
+        )
+        return blocks
+    for follow in follows:
+        block = _section(_follow_text(follow))
+        block["accessory"] = _button("Unfollow", ACTION_UNFOLLOW, str(follow.id))
+        blocks.append(block)
+    return blocks
+
+
+def render_following(follows: Sequence[FollowItem], limit: int) -> Message:
+    """/digest following: the person's follows."""
+    if not follows:
+        text = (
+            "You follow nothing yet. `/digest follow company Cloudflare` or "
+            "`/digest follow topic rate limiting` sends you new articles by direct message."
+        )
+        return Message(_escaped_fallback(text), [_section(text)])
+    lines = "\n".join(f"• {_follow_text(f)}" for f in follows)
+    text = (
+        f"*You follow* ({len(follows)} of at most {limit}; new articles come by direct message)"
+        f"\n{lines}\n`/digest unfollow company NAME | topic WORDS | all` to stop."
+    )
+    return Message(_escaped_fallback(text), _sections(text))
+
+
+@dataclass(frozen=True)
+class DmArticle:
+    """An article in a follower's DM, with the permalink of its reply in a channel thread."""
+
+    article: ArticleView
+    thread_link: str | None = None
+    channel_name: str | None = None
+
+
+DM_ARTICLE_LIMIT = MESSAGE_BLOCK_LIMIT - 3
+
+
+def render_follow_dm(issue_date: dt.date, items: Sequence[DmArticle]) -> Message:
+    """A follower's DM: the new articles of one issue matching their follows, each with Save."""
+    shown = list(items[:DM_ARTICLE_LIMIT])
+    count = len(items)
+    noun = "article" if count == 1 else "articles"
+    head = f"*{count} new {noun} you follow* — Engineering @ Scale, {issue_date.isoformat()}"
+    blocks = [_section(head)]
+    for item in shown:
+        text = article_line(item.article, preview=SUMMARY_PREVIEW)
+        if item.thread_link and safe_url(item.thread_link):
+            where = f" in #{clamp_escaped(item.channel_name, 80)}" if item.channel_name else ""
+            text = clamp(
+                text + "\n" + link(item.thread_link, f"Reply in the thread{where}"), SECTION_LIMIT
+            )
+        block = _section(text)
+        block["accessory"] = _button("Save", ACTION_FOLLOW_SAVE, str(item.article.id))
+        blocks.append(block)
+    if count > len(shown):
+        blocks.append(_context(f"…and {count - len(shown)} more: `/digest date {issue_date}`"))
+    blocks.append(
+        _context("`/digest following` shows what you follow · `/digest unfollow …` stops it")
+    )
+    lines = [f"• {escape(i.article.title)} ({escape(i.article.publisher)})" for i in shown]
+    return Message(
+        _escaped_fallback(f"{count} new {noun} you follow:\n" + "\n".join(lines)), blocks
+    )

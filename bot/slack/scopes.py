@@ -13,10 +13,14 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
-    "conversations.history": ("channels:history", "groups:history"),
+    # Also the bot's DMs with followers (looked up after a crash).
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.replies": ("channels:history", "groups:history"),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.join": ("channels:join",),
+    "conversations.open": ("im:write",),
+    "conversations.members": ("channels:read", "groups:read"),
+    "chat.getPermalink": (),
     "users.info": ("users:read",),
     "views.publish": (),
 }

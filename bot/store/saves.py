@@ -192,3 +192,8 @@ def saved_articles(
     ids = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
     views = articles_by_ids(session, ids)
     return Page(tuple(views[:limit]), offset, limit, len(views) > limit)
+
+
+def article_exists(session: Session, article_id: int) -> bool:
+    """Whether an article is (still) in the archive."""
+    return session.scalar(select(ArticleRow.id).where(ArticleRow.id == article_id)) is not None

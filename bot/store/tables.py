@@ -340,3 +340,129 @@ class TokenLeaseRow(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
     owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowedRow(Base):
+    """A thing someone follows (a company, or a topic's search terms), once however many
+    people in however many workspaces follow it: new articles are matched against these, not
+    against every follow. Only normalised keys; who follows it is in `follows`."""
+
+    __tablename__ = "followed"
+    __table_args__ = (UniqueConstraint("kind", "key"), Index("ix_followed_company", "company_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "company" or "topic"
+    # company: the company id as text; topic: the query's search terms, lower-cased, in order.
+    key: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+
+
+class FollowRow(InWorkspace, Base):
+    """A person's standing lookup: new articles by a company, or about a topic, come by DM."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "kind", "key"),
+        # Covering: matching reads who follows a matched thing without touching the rows.
+        Index(
+            "ix_follows_followed",
+            "followed_id",
+            "created_at",
+            "enterprise_id",
+            "team_id",
+            "user_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    followed_id: Mapped[int] = mapped_column(ForeignKey("followed.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # as the followed thing's (kept for lookups)
+    key: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))  # what the person sees: name or words
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class FollowerRow(InWorkspace, Base):
+    """A follower's DM state: stopped (with Slack's reason) once a DM failed for good."""
+
+    __tablename__ = "followers"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FollowMatchedRow(Base):
+    """An article already matched against the follows (each is matched once, when it arrives)."""
+
+    __tablename__ = "follow_matched"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    matched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class FollowMatchRow(Base):
+    """A followed thing that matched a new article in one matching run: what that run's DMs
+    list is worked out from these and `follows` when each DM is sent."""
+
+    __tablename__ = "follow_matches"
+
+    run: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    followed_id: Mapped[int] = mapped_column(
+        ForeignKey("followed.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    # When the article arrived (its issue's updated_at then): later follows are not told.
+    arrived: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class FollowMessageRow(InWorkspace, Base):
+    """One DM to a follower about one issue's matching articles: claimed with a lease, then
+    sent once (the in-flight mark is committed before chat.postMessage)."""
+
+    __tablename__ = "follow_messages"
+    __table_args__ = (
+        Index("ix_follow_messages_state", "state", "id"),
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "issue_id", "run"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    run: Mapped[int] = mapped_column(BigInteger)  # the matching run that created it
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    inflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowItemRow(InWorkspace, Base):
+    """An article a DM carries (the DM of its person, issue and run); unique per (person,
+    article), so nobody gets one twice."""
+
+    __tablename__ = "follow_items"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),
+        Index("ix_follow_items_run", "run"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    run: Mapped[int] = mapped_column(BigInteger)

@@ -13,6 +13,11 @@ from bot.store.sql import dialect_insert, in_workspace, workspace_values
 from bot.store.tables import (
     DeliveryMessageRow,
     DeliveryRow,
+    FollowedRow,
+    FollowerRow,
+    FollowItemRow,
+    FollowMessageRow,
+    FollowRow,
     ProcessedEventRow,
     SaveRow,
     SubscriptionRow,
@@ -25,6 +30,10 @@ from bot.workspace import UNASSIGNED, Workspace
 PER_WORKSPACE: tuple[Any, ...] = (
     DeliveryMessageRow,
     DeliveryRow,
+    FollowItemRow,
+    FollowMessageRow,
+    FollowRow,
+    FollowerRow,
     SaveRow,
     ProcessedEventRow,
     SubscriptionRow,
@@ -147,12 +156,17 @@ def purge(session: Session, workspace: Workspace) -> int:
             .execution_options(synchronize_session=False)
         )
         removed += int(getattr(result, "rowcount", 0) or 0)
+    # Topics only this workspace's people followed go too (nobody else's follow points there).
+    followed = select(FollowRow.id).where(FollowRow.followed_id == FollowedRow.id).exists()
+    session.execute(
+        delete(FollowedRow).where(~followed).execution_options(synchronize_session=False)
+    )
     return removed
 
 
 def known(session: Session) -> list[Workspace]:
     """Every workspace with a row anywhere (unassigned rows not counted), sorted."""
-    keyed = (WorkspaceRow, SubscriptionRow, DeliveryRow, SaveRow, WorkspaceAdminRow)
+    keyed = (WorkspaceRow, SubscriptionRow, DeliveryRow, SaveRow, WorkspaceAdminRow, FollowRow)
     query = union(*(select(t.enterprise_id, t.team_id) for t in keyed))
     found = {Workspace(team, enterprise) for enterprise, team in session.execute(query).tuples()}
     found |= set(_installed(session))

@@ -1,4 +1,4 @@
-"""Buttons on /digest answers: Show more, Share in channel."""
+"""Buttons: Show more, Share in channel (lookups); Save (follower DMs); Unfollow (Home)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ import logging
 from functools import partial
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import App, BoltContext, Respond
+from slack_sdk import WebClient
 
+from bot.core import follows as following
+from bot.core import saves as saving
 from bot.slack.answers import Asker
-from bot.slack.listeners.events import ack_at_once
-from bot.slack.rendering import ACTION_MORE, ACTION_SHARE, decode_action, render_text
+from bot.slack.listeners.events import ack_at_once, publish_home
+from bot.slack.rendering import (
+    ACTION_FOLLOW_SAVE,
+    ACTION_MORE,
+    ACTION_SHARE,
+    ACTION_UNFOLLOW,
+    decode_action,
+    render_text,
+)
 from bot.slack.services import Services
 from bot.workspace import Workspace
 
@@ -54,8 +64,57 @@ def handle_page(
     )
 
 
+def _number(value: object) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def handle_follow_save(
+    services: Services,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    context: BoltContext,
+) -> None:
+    """The Save button on a follower's DM: save the article, as the reaction does."""
+    user_id = str((body.get("user") or {}).get("id", ""))
+    article_id = _number(action.get("value"))
+    now = services.clock()
+    if article_id is None or not user_id:
+        respond(text=render_text("That button has expired.").text, replace_original=False)
+        return
+    when = saving.reaction_time(action.get("action_ts"), None, now)
+    saved = saving.save_article(
+        services.database, Workspace.from_context(context), user_id, article_id, when, now
+    )
+    text = (
+        "Saved. Find it with `/digest saved` or in the app's Home tab."
+        if saved
+        else "That article is no longer in the archive."
+    )
+    respond(text=render_text(text).text, replace_original=False, response_type="ephemeral")
+
+
+def handle_unfollow(
+    services: Services,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+) -> None:
+    """The Unfollow button on the Home tab: remove that follow and show the tab again."""
+    user_id = str((body.get("user") or {}).get("id", ""))
+    follow_id = _number(action.get("value"))
+    workspace = Workspace.from_context(context)
+    if follow_id is not None and user_id:
+        following.unfollow_id(services.database, workspace, user_id, follow_id)
+    publish_home(services, workspace, user_id, client)
+
+
 def register(app: App, services: Services) -> None:
     """Attach the button handlers (services bound first: Bolt injects the rest by name)."""
     # Acked at once; the lookup and the post to response_url follow in Bolt's lazy runner.
     app.action(ACTION_MORE)(ack=ack_at_once, lazy=[partial(handle_page, False, services)])
     app.action(ACTION_SHARE)(ack=ack_at_once, lazy=[partial(handle_page, True, services)])
+    app.action(ACTION_FOLLOW_SAVE)(ack=ack_at_once, lazy=[partial(handle_follow_save, services)])
+    app.action(ACTION_UNFOLLOW)(ack=ack_at_once, lazy=[partial(handle_unfollow, services)])

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
 from bot.core import settings, workspaces
-from bot.slack.rendering import render_home
+from bot.slack.rendering import FollowItem, render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
 from bot.workspace import Workspace
@@ -84,18 +84,22 @@ def handle_reaction(
         log.info("save confirmation not shown: %s", exc.response.get("error"))
 
 
+def publish_home(services: Services, workspace: Workspace, user_id: str, client: WebClient) -> None:
+    """Publish a person's Home tab: latest signal, their follows and saves, short help."""
+    home = saving.home(services.database, workspace, user_id)
+    follows = [FollowItem(f.id, f.kind, f.label) for f in home.follows]
+    emoji = settings.save_emoji(services.database, workspace, services.save_emoji)
+    view = render_home(home.latest, home.saved, emoji, follows)
+    client.views_publish(user_id=user_id, view=view)
+
+
 def handle_app_home_opened(
     services: Services, event: dict[str, Any], client: WebClient, context: Any
 ) -> None:
-    """Publish the Home tab: latest signal, the person's saves, short help."""
+    """Publish the Home tab when the person opens it."""
     if event.get("tab", "home") != "home":
         return
-    user_id = str(event.get("user", ""))
-    workspace = Workspace.from_context(context)
-    home = saving.home(services.database, workspace, user_id)
-    emoji = settings.save_emoji(services.database, workspace, services.save_emoji)
-    view = render_home(home.latest, home.saved, emoji)
-    client.views_publish(user_id=user_id, view=view)
+    publish_home(services, Workspace.from_context(context), str(event.get("user", "")), client)
 
 
 def handle_uninstall(services: Services, event: dict[str, Any], context: Any) -> None:

@@ -1,7 +1,7 @@
 """Per-workspace save emoji: a nullable save_emoji on workspaces (NULL: DIGEST_SAVE_EMOJI).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-# The lead re-chains this onto "0011" when merging the branches that bring 0010 and 0011.
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

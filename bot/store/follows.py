@@ -1,0 +1,731 @@
+"""Follows (per workspace), matching new articles against them, and the follower DM ledger.
+
+Matching runs once per new article: the articles of recent issues not yet in `follow_matched`
+are claimed there (INSERT … ON CONFLICT DO NOTHING RETURNING), so two workers split them and
+none is matched twice. Company follows join `article_companies`; each distinct topic query is
+run once against the new articles only (bot/store/fulltext.py). What matched becomes one DM per
+(person, issue) in `follow_messages`, its articles in `follow_items`, unique per (person,
+article): nobody is told about an article twice, whatever retries or corrections happen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from bot.store.fulltext import match_new_articles
+from bot.store.sql import dialect_insert, in_workspace, insert_ignore, workspace_values
+from bot.store.tables import (
+    ArticleRow,
+    DeliveryMessageRow,
+    FollowedRow,
+    FollowerRow,
+    FollowItemRow,
+    FollowMatchedRow,
+    FollowMessageRow,
+    FollowRow,
+    IssueRow,
+)
+from bot.workspace import Workspace
+
+PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
+Person = tuple[str, str, str]  # (enterprise_id, team_id, user_id)
+
+
+@dataclass(frozen=True)
+class Follow:
+    """One follow as people see it."""
+
+    id: int
+    kind: str
+    key: str
+    label: str
+    created_at: dt.datetime
+
+
+def _mine(workspace: Workspace, user_id: str) -> Any:
+    return and_(in_workspace(FollowRow, workspace), FollowRow.user_id == user_id)
+
+
+def list_follows(session: Session, workspace: Workspace, user_id: str) -> list[Follow]:
+    """A person's follows, companies first, then topics, oldest first."""
+    rows = session.scalars(
+        select(FollowRow)
+        .where(_mine(workspace, user_id))
+        .order_by(FollowRow.kind, FollowRow.created_at, FollowRow.id)
+    )
+    return [Follow(r.id, r.kind, r.key, r.label, r.created_at) for r in rows]
+
+
+def count_follows(session: Session, workspace: Workspace, user_id: str) -> int:
+    """How many follows a person has."""
+    return int(session.scalar(select(func.count()).where(_mine(workspace, user_id))) or 0)
+
+
+def _followed_id(session: Session, kind: str, key: str, company_id: int | None) -> int:
+    """The id of the followed thing (kind, key), added when nobody followed it yet."""
+    insert_ignore(
+        session,
+        FollowedRow,
+        {"kind": kind, "key": key, "company_id": company_id},
+        ["kind", "key"],
+    )
+    found = session.scalar(
+        select(FollowedRow.id).where(FollowedRow.kind == kind, FollowedRow.key == key)
+    )
+    assert found is not None  # noqa: S101  just inserted or already there
+    return found
+
+
+def add_follow(
+    session: Session,
+    workspace: Workspace,
+    user_id: str,
+    *,
+    kind: str,
+    key: str,
+    label: str,
+    company_id: int | None,
+    now: dt.datetime,
+) -> bool:
+    """Add a follow (and resume DMs to a stopped follower); False when it existed already."""
+    values = {
+        **workspace_values(workspace),
+        "user_id": user_id,
+        "followed_id": _followed_id(session, kind, key, company_id),
+        "kind": kind,
+        "key": key,
+        "label": label,
+        "created_at": now,
+    }
+    insert = dialect_insert(session)
+    added = session.execute(
+        insert(FollowRow)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["enterprise_id", "team_id", "user_id", "kind", "key"]
+        )
+        .returning(FollowRow.id)
+    ).first()
+    # Following again is the person saying they are there: a stopped follower is resumed.
+    session.execute(
+        update(FollowerRow)
+        .where(_follower(workspace, user_id))
+        .values(stopped_at=None, stop_reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    return added is not None
+
+
+def remove_follow(
+    session: Session, workspace: Workspace, user_id: str, kind: str, key: str
+) -> bool:
+    """Remove one follow by its key; False when there was none."""
+    result = session.execute(
+        delete(FollowRow).where(
+            _mine(workspace, user_id), FollowRow.kind == kind, FollowRow.key == key
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def remove_follow_labelled(
+    session: Session, workspace: Workspace, user_id: str, kind: str, label: str
+) -> bool:
+    """Remove a follow by the name it was shown under (a company since renamed or merged)."""
+    result = session.execute(
+        delete(FollowRow).where(
+            _mine(workspace, user_id),
+            FollowRow.kind == kind,
+            func.lower(FollowRow.label) == label.lower(),
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def remove_follow_id(session: Session, workspace: Workspace, user_id: str, follow_id: int) -> bool:
+    """Remove one of the person's follows by id (the Home tab's Unfollow button)."""
+    result = session.execute(
+        delete(FollowRow).where(_mine(workspace, user_id), FollowRow.id == follow_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def remove_all(session: Session, workspace: Workspace, user_id: str) -> int:
+    """Remove every follow of a person; how many there were."""
+    result = session.execute(delete(FollowRow).where(_mine(workspace, user_id)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article just claimed for matching, with when its issue last changed."""
+
+    id: int
+    issue_id: int
+    position: int
+    title: str
+    summary: str
+    issue_changed: dt.datetime
+
+
+def unmatched_articles(session: Session, recent_days: float) -> list[int]:
+    """Articles of the newest issues (within `recent_days` of the newest date) not matched yet.
+
+    Only the newest issues count: importing years of old issues must not flood anyone.
+    """
+    newest = session.scalar(select(func.max(IssueRow.date)))
+    if newest is None:
+        return []
+    since = newest - dt.timedelta(days=int(recent_days))
+    return list(
+        session.scalars(
+            select(ArticleRow.id)
+            .outerjoin(FollowMatchedRow, FollowMatchedRow.article_id == ArticleRow.id)
+            .where(ArticleRow.issue_date >= since, FollowMatchedRow.article_id.is_(None))
+            .order_by(ArticleRow.id)
+        )
+    )
+
+
+def claim_articles(session: Session, ids: Sequence[int], now: dt.datetime) -> list[NewArticle]:
+    """Mark articles as matched; those this transaction marked (another worker may race)."""
+    if not ids:
+        return []
+    insert = dialect_insert(session)
+    claimed = list(
+        session.scalars(
+            insert(FollowMatchedRow)
+            .values([{"article_id": i, "matched_at": now} for i in ids])
+            .on_conflict_do_nothing(index_elements=["article_id"])
+            .returning(FollowMatchedRow.article_id)
+        )
+    )
+    if not claimed:
+        return []
+    rows = session.execute(
+        select(
+            ArticleRow.id,
+            ArticleRow.issue_id,
+            ArticleRow.position,
+            ArticleRow.title,
+            ArticleRow.summary,
+            IssueRow.updated_at,
+        )
+        .join(IssueRow, IssueRow.id == ArticleRow.issue_id)
+        .where(ArticleRow.id.in_(claimed))
+    ).tuples()
+    return [NewArticle(*row) for row in rows]
+
+
+# What one matching run found: (followed thing, new article), with when the article arrived.
+_COMPANY_MATCHES = """
+    INSERT INTO follow_matches (run, followed_id, article_id, issue_id, arrived)
+    SELECT :run, t.id, a.id, a.issue_id, i.updated_at
+    FROM article_companies AS ac
+    JOIN followed AS t ON t.company_id = ac.company_id AND t.kind = 'company'
+    JOIN articles AS a ON a.id = ac.article_id
+    JOIN issues AS i ON i.id = a.issue_id
+    WHERE ac.article_id IN ({ids})
+"""
+_TOPIC_MATCH = """
+    INSERT INTO follow_matches (run, followed_id, article_id, issue_id, arrived)
+    SELECT :run, :followed, a.id, a.issue_id, i.updated_at
+    FROM articles AS a JOIN issues AS i ON i.id = a.issue_id WHERE a.id = :article
+"""
+# The follows of what matched (ix_follows_followed), made before the article arrived, of
+# people still messaged. One DM per (person, issue) is all matching records: which articles it
+# lists is settled when it is sent (_DM_ITEMS), so matching costs the DMs, not the pairs.
+_MESSAGES = """
+    INSERT INTO follow_messages
+        (enterprise_id, team_id, user_id, issue_id, run, state, attempt, inflight, created_at)
+    SELECT d.e, d.t, d.u, d.issue_id, :run, 'pending', 0, :no, :now
+    FROM (
+        SELECT DISTINCT f.enterprise_id AS e, f.team_id AS t, f.user_id AS u, h.issue_id
+        FROM follow_matches AS h
+        JOIN follows AS f ON f.followed_id = h.followed_id AND f.created_at <= h.arrived
+        WHERE h.run = :run
+    ) AS d
+    WHERE NOT EXISTS (
+        SELECT 1 FROM followers AS s
+        WHERE s.enterprise_id = d.e AND s.team_id = d.t AND s.user_id = d.u
+        AND s.stopped_at IS NOT NULL)
+"""
+# A DM's articles, claimed for it in the ledger: unique per (person, article), so an article
+# another DM already carries is left out, whatever runs or corrections happened.
+_DM_ITEMS = """
+    INSERT INTO follow_items (enterprise_id, team_id, user_id, article_id, issue_id, run)
+    SELECT DISTINCT f.enterprise_id, f.team_id, f.user_id, h.article_id, h.issue_id, h.run
+    FROM follow_matches AS h
+    JOIN follows AS f ON f.followed_id = h.followed_id AND f.created_at <= h.arrived
+    WHERE h.run = :run AND h.issue_id = :issue
+        AND f.enterprise_id = :enterprise AND f.team_id = :team AND f.user_id = :user
+"""
+
+
+def followed_topics(session: Session) -> dict[str, int]:
+    """Every topic somebody follows now: its key and id (thousands, not one per follow)."""
+    someone = select(FollowRow.id).where(FollowRow.followed_id == FollowedRow.id).exists()
+    rows = session.execute(
+        select(FollowedRow.key, FollowedRow.id).where(FollowedRow.kind == "topic", someone)
+    ).tuples()
+    return dict(rows.all())
+
+
+def match_and_record(
+    session: Session, articles: Sequence[NewArticle], now: dt.datetime, run: int
+) -> int:
+    """Match new articles against the things followed and record one pending DM per (person,
+    issue), in SQL; how many DMs were created.
+
+    The articles are matched against the distinct things followed (a company through
+    article_companies; each topic searched once, in these articles only), then one INSERT …
+    SELECT turns the matches into DMs for their followers. Followers who stopped, and follows
+    made after an article arrived, are left out.
+    """
+    if not articles:
+        return 0
+    ids = ", ".join(str(int(a.id)) for a in articles)
+    session.execute(text(_COMPANY_MATCHES.format(ids=ids)), {"run": run})
+    topics = followed_topics(session)
+    new = [(a.id, a.title, a.summary) for a in articles]
+    found = match_new_articles(session, new, list(topics))
+    matches = [
+        {"run": run, "followed": topics[key], "article": article}
+        for key, hits in found.items()
+        for article in hits
+    ]
+    if matches:
+        session.execute(text(_TOPIC_MATCH), matches)
+    result = session.execute(text(_MESSAGES), {"run": run, "now": now, "no": False})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _claim_items(session: Session, row: FollowMessageRow) -> None:
+    """Give a DM claimed for the first time its articles (those no other DM carries)."""
+    params = {
+        "run": row.run,
+        "issue": row.issue_id,
+        "enterprise": row.enterprise_id,
+        "team": row.team_id,
+        "user": row.user_id,
+    }
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(_DM_ITEMS.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)), params)
+    else:
+        session.execute(text(_DM_ITEMS + " ON CONFLICT DO NOTHING"), params)
+
+
+def planned_articles(session: Session) -> dict[Person, set[int]]:
+    """What the open DMs will list, per person (claims each DM's articles, as sending does)."""
+    rows = session.scalars(
+        select(FollowMessageRow).where(FollowMessageRow.state.in_([PENDING, SENDING]))
+    ).all()
+    for row in rows:
+        _claim_items(session, row)
+    return told(session)
+
+
+def told(session: Session) -> dict[Person, set[int]]:
+    """Every article each person's DMs carry (sent or to be sent)."""
+    found: dict[Person, set[int]] = defaultdict(set)
+    for e, t, u, a in session.execute(
+        select(
+            FollowItemRow.enterprise_id,
+            FollowItemRow.team_id,
+            FollowItemRow.user_id,
+            FollowItemRow.article_id,
+        )
+    ).tuples():
+        found[(e, t, u)].add(a)
+    return dict(found)
+
+
+# --- the DM ledger ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DmClaim:
+    """A follower DM this process holds the lease on."""
+
+    id: int
+    workspace: Workspace
+    user_id: str
+    issue_id: int
+    inflight: bool
+    channel_id: str | None
+    created_at: dt.datetime
+    article_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OpenDm:
+    """A DM not sent yet."""
+
+    id: int
+    workspace: Workspace
+    state: str
+    lease_owner: str | None
+    lease_until: dt.datetime | None
+
+
+def open_dms(session: Session, limit: int = 5000) -> list[OpenDm]:
+    """DMs pending or being sent, oldest first."""
+    rows = session.execute(
+        select(
+            FollowMessageRow.id,
+            FollowMessageRow.enterprise_id,
+            FollowMessageRow.team_id,
+            FollowMessageRow.state,
+            FollowMessageRow.lease_owner,
+            FollowMessageRow.lease_until,
+        )
+        .where(FollowMessageRow.state.in_([PENDING, SENDING]))
+        .order_by(FollowMessageRow.id)
+        .limit(limit)
+    ).tuples()
+    return [OpenDm(i, Workspace(t, e), s, o, u) for i, e, t, s, o, u in rows]
+
+
+def _held(message_id: int, owner: str) -> Any:
+    return and_(
+        FollowMessageRow.id == message_id,
+        FollowMessageRow.state == SENDING,
+        FollowMessageRow.lease_owner == owner,
+    )
+
+
+def claim_dm(
+    session: Session,
+    message_id: int,
+    owner: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    takeover_from: str | None = None,
+) -> DmClaim | None:
+    """Take the lease on a pending (or abandoned) DM; None when someone else has it."""
+    claimable = [
+        FollowMessageRow.state == PENDING,
+        and_(FollowMessageRow.state == SENDING, FollowMessageRow.lease_until < now),
+    ]
+    if takeover_from:
+        claimable.append(
+            and_(FollowMessageRow.state == SENDING, FollowMessageRow.lease_owner == takeover_from)
+        )
+    result = session.execute(
+        update(FollowMessageRow)
+        .where(FollowMessageRow.id == message_id, or_(*claimable))
+        .values(
+            state=SENDING,
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempt=FollowMessageRow.attempt + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    row = session.get(FollowMessageRow, message_id, populate_existing=True)
+    assert row is not None  # noqa: S101  just claimed
+    if row.attempt == 1:
+        _claim_items(session, row)
+    article_ids = session.scalars(
+        select(FollowItemRow.article_id)
+        .join(ArticleRow, ArticleRow.id == FollowItemRow.article_id)
+        .where(
+            FollowItemRow.run == row.run,
+            FollowItemRow.enterprise_id == row.enterprise_id,
+            FollowItemRow.team_id == row.team_id,
+            FollowItemRow.user_id == row.user_id,
+            FollowItemRow.issue_id == row.issue_id,
+        )
+        .order_by(ArticleRow.position)
+    ).all()
+    return DmClaim(
+        row.id,
+        Workspace(row.team_id, row.enterprise_id),
+        row.user_id,
+        row.issue_id,
+        row.inflight,
+        row.channel_id,
+        row.created_at,
+        tuple(article_ids),
+    )
+
+
+def dm_holder(session: Session, message_id: int) -> tuple[str, str | None]:
+    """A DM's state and who holds it."""
+    row = session.execute(
+        select(FollowMessageRow.state, FollowMessageRow.lease_owner).where(
+            FollowMessageRow.id == message_id
+        )
+    ).first()
+    return (row[0], row[1]) if row else ("", None)
+
+
+def mark_dm_inflight(
+    session: Session, message_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
+) -> bool:
+    """Note that the DM is about to be posted (committed first); False when the lease was lost."""
+    result = session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(inflight=True, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def renew_dms(
+    session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta
+) -> None:
+    """Extend the leases of the DMs this process is sending (the heartbeat)."""
+    for message_id, owner in held.items():
+        session.execute(
+            update(FollowMessageRow)
+            .where(_held(message_id, owner))
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def record_dm(
+    session: Session, message_id: int, owner: str, channel_id: str, ts: str, now: dt.datetime
+) -> bool:
+    """Record the DM Slack accepted (its channel and ts) and release the lease."""
+    result = session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(
+            state=SENT,
+            inflight=False,
+            channel_id=channel_id,
+            ts=ts,
+            sent_at=now,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def finish_dm(
+    session: Session, message_id: int, owner: str, state: str, error: str | None, now: dt.datetime
+) -> None:
+    """End a DM as failed (permanent) or skipped (nothing to send)."""
+    session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(
+            state=state,
+            inflight=False,
+            lease_owner=None,
+            lease_until=None,
+            last_error=error,
+            sent_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def clear_dm_inflight(session: Session, message_id: int, owner: str) -> None:
+    """Slack surely has not got the DM (it refused, or was never reached): nothing to look up."""
+    session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(inflight=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_dm(session: Session, message_id: int, owner: str, error: str | None) -> None:
+    """Give a DM back after transient trouble (a later run sends it)."""
+    session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(state=PENDING, lease_owner=None, lease_until=None, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_dm_channel(session: Session, message_id: int, owner: str, channel_id: str) -> None:
+    """Remember the person's DM channel on the message (for the lookup after a crash)."""
+    session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(channel_id=channel_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _follower_values(workspace: Workspace, user_id: str) -> dict[str, str]:
+    return {
+        "enterprise_id": workspace.enterprise_id,
+        "team_id": workspace.team_id,
+        "user_id": user_id,
+    }
+
+
+def _follower(workspace: Workspace, user_id: str) -> Any:
+    return and_(
+        FollowerRow.enterprise_id == workspace.enterprise_id,
+        FollowerRow.team_id == workspace.team_id,
+        FollowerRow.user_id == user_id,
+    )
+
+
+def follower_dm_channel(session: Session, workspace: Workspace, user_id: str) -> str | None:
+    """The person's DM channel as last seen."""
+    return session.scalar(select(FollowerRow.dm_channel).where(_follower(workspace, user_id)))
+
+
+def is_stopped(session: Session, workspace: Workspace, user_id: str) -> bool:
+    """Whether DMs to the person stopped for good."""
+    stopped = session.scalar(select(FollowerRow.stopped_at).where(_follower(workspace, user_id)))
+    return stopped is not None
+
+
+def remember_dm_channel(
+    session: Session, workspace: Workspace, user_id: str, channel_id: str
+) -> None:
+    """Keep the person's DM channel (crash lookups need it; it never changes)."""
+    insert_ignore(
+        session,
+        FollowerRow,
+        _follower_values(workspace, user_id),
+        ["enterprise_id", "team_id", "user_id"],
+    )
+    session.execute(
+        update(FollowerRow)
+        .where(_follower(workspace, user_id))
+        .values(dm_channel=channel_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def stop_follower(
+    session: Session, workspace: Workspace, user_id: str, reason: str, now: dt.datetime
+) -> None:
+    """DMs to the person failed for good: stop messaging them (their open DMs are skipped)."""
+    insert_ignore(
+        session,
+        FollowerRow,
+        _follower_values(workspace, user_id),
+        ["enterprise_id", "team_id", "user_id"],
+    )
+    session.execute(
+        update(FollowerRow)
+        .where(_follower(workspace, user_id))
+        .values(stopped_at=now, stop_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(FollowMessageRow)
+        .where(
+            FollowMessageRow.enterprise_id == workspace.enterprise_id,
+            FollowMessageRow.team_id == workspace.team_id,
+            FollowMessageRow.user_id == user_id,
+            FollowMessageRow.state == PENDING,
+        )
+        .values(state=SKIPPED, last_error=f"follower stopped: {reason}", sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def thread_replies(
+    session: Session, workspace: Workspace, article_ids: Sequence[int]
+) -> dict[int, list[tuple[str, str]]]:
+    """Where each article was posted as a thread reply in the workspace: (channel, ts), oldest
+    first (another workspace's channels mean nothing to the person)."""
+    if not article_ids:
+        return {}
+    rows = session.execute(
+        select(DeliveryMessageRow.article_id, DeliveryMessageRow.channel_id, DeliveryMessageRow.ts)
+        .where(
+            in_workspace(DeliveryMessageRow, workspace),
+            DeliveryMessageRow.article_id.in_(article_ids),
+        )
+        .order_by(DeliveryMessageRow.id)
+    ).tuples()
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for article_id, channel, ts in rows:
+        if article_id is not None:
+            found[article_id].append((channel, ts))
+    return found
+
+
+@dataclass(frozen=True)
+class FollowerView:
+    """A follower as operators see it."""
+
+    workspace: Workspace
+    user_id: str
+    follows: int
+    sent: int
+    pending: int
+    stopped_at: dt.datetime | None
+    stop_reason: str | None
+
+
+def followers(session: Session) -> list[FollowerView]:
+    """Every person with follows or a stopped DM state: counts of follows and DMs."""
+    follow_counts = dict(
+        ((e, t, u), n)
+        for e, t, u, n in session.execute(
+            select(
+                FollowRow.enterprise_id, FollowRow.team_id, FollowRow.user_id, func.count()
+            ).group_by(FollowRow.enterprise_id, FollowRow.team_id, FollowRow.user_id)
+        ).tuples()
+    )
+    dm_counts: dict[tuple[str, str, str, str], int] = {
+        (e, t, u, s): n
+        for e, t, u, s, n in session.execute(
+            select(
+                FollowMessageRow.enterprise_id,
+                FollowMessageRow.team_id,
+                FollowMessageRow.user_id,
+                FollowMessageRow.state,
+                func.count(),
+            ).group_by(
+                FollowMessageRow.enterprise_id,
+                FollowMessageRow.team_id,
+                FollowMessageRow.user_id,
+                FollowMessageRow.state,
+            )
+        ).tuples()
+    }
+    states = {
+        (e, t, u): (at, why)
+        for e, t, u, at, why in session.execute(
+            select(
+                FollowerRow.enterprise_id,
+                FollowerRow.team_id,
+                FollowerRow.user_id,
+                FollowerRow.stopped_at,
+                FollowerRow.stop_reason,
+            )
+        ).tuples()
+    }
+    people = sorted(set(follow_counts) | {p for p, (at, _w) in states.items() if at is not None})
+    return [
+        FollowerView(
+            Workspace(t, e),
+            u,
+            follow_counts.get((e, t, u), 0),
+            dm_counts.get((e, t, u, SENT), 0),
+            dm_counts.get((e, t, u, PENDING), 0) + dm_counts.get((e, t, u, SENDING), 0),
+            *states.get((e, t, u), (None, None)),
+        )
+        for e, t, u in people
+    ]
