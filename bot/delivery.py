@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from bot.clock import Clock, utc_now
+from bot.core.workspace import Workspace
+from bot.delivery_edits import EditStoppedError, Target, ThreadEditor
+from bot.delivery_plan import Thread, prepare
 from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
@@ -24,14 +27,14 @@ from bot.slack.poster import (
     UndecidedLookupError,
     metadata_for,
 )
-from bot.slack.rendering import Message, issue_messages
-from bot.store import ledger
+from bot.slack.rendering import Message
+from bot.store import edits, ledger
 from bot.store.db import Database
 from bot.store.queries import IssueView, get_issue
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue"]
+Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue", "skipped"]
 
 
 class Transport(Protocol):
@@ -61,6 +64,12 @@ class Transport(Protocol):
     ) -> str | None:
         """The ts of a part already in the channel, None when it surely is not there."""
 
+    def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
+        """Edit a posted message (chat.update)."""
+
+    def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
+        """The fingerprint our last edit left in a message's metadata."""
+
 
 @dataclass
 class DeliveryResult:
@@ -73,6 +82,7 @@ class DeliveryResult:
     error: str | None = None
     holder: str | None = None  # who holds the delivery, when busy
     forgotten: bool = False  # Slack accepted nothing, so no trace of the attempt was kept
+    edited: int = 0  # messages brought up to date with chat.update (a corrected issue)
 
 
 @dataclass
@@ -88,6 +98,7 @@ class _Progress:
     # Whether Slack may hold a part we have not recorded: then the delivery must stay.
     maybe_sent: bool
     sent: int = 0
+    edited: int = 0
 
     @property
     def id(self) -> int:
@@ -113,9 +124,14 @@ class Deliverer:
     unreachable_retries: int = 2
     backoff: Callable[[float], None] = time.sleep
     save_emoji: str = "bookmark"
+    # Whose channel filters apply (None: the one workspace of a single-workspace deployment).
+    workspace: Workspace | None = None
 
     def __post_init__(self) -> None:
         self.keeper = LeaseKeeper(self.database, self.lease, self.clock)
+        self.editor = ThreadEditor(
+            self.database, self.poster, self.clock, self.lease, backoff=self.backoff
+        )
 
     def deliver_issue(
         self,
@@ -124,8 +140,10 @@ class Deliverer:
         *,
         retry_failed: bool = False,
         origin: str = "manual",
+        update: bool = False,
     ) -> DeliveryResult:
-        """Post an issue (None: the latest) to a channel unless the ledger says it was posted."""
+        """Post an issue (None: the latest) to a channel unless the ledger says it was posted;
+        `update`: a posted thread whose issue was corrected since is brought up to date."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
@@ -133,6 +151,8 @@ class Deliverer:
             delivery_id = ledger.ensure_delivery(
                 session, channel_id, issue.id, due_at=self.clock(), origin=origin
             )
+            if update:
+                edits.reopen(session, delivery_id)
         return self.run(delivery_id, retry_failed=retry_failed)
 
     def _claim(
@@ -218,23 +238,71 @@ class Deliverer:
         error = self.poster.join(channel)
         if error:
             log.info("conversations.join %s: %s", channel, error)
-        messages = issue_messages(issue, self.save_emoji)
-        article_ids: list[int | None] = [None, *(a.id for a in issue.articles), None]
+        thread = prepare(
+            self.database,
+            claim.delivery_id,
+            self.workspace,
+            channel,
+            issue.date,
+            save_emoji=self.save_emoji,
+        )
+        if thread is None or thread.nothing_matched:
+            return self._skip(progress, thread)
         try:
-            for part, message in enumerate(messages):
-                if part not in progress.posted:
-                    ts = self._send_part(progress, part, message)
-                    self._record(progress, part, ts, article_ids[part])
+            self._post_missing(progress, thread)
+            progress.edited = self.editor.run(self._target(progress), thread.parts, thread.states)
         except _Stop as stop:
             return stop.result
+        except EditStoppedError as exc:
+            if exc.lease_lost:
+                return self._result(progress, "busy", str(exc))
+            return self._release(progress, str(exc))
         except PermanentError as exc:
             return self._fail(progress, exc.error)
         with self.database.write() as session:
             ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
             ledger.mark_subscription_failing(session, channel, None)
+            edits.mark_synced(session, claim.delivery_id, thread.content_hash)
         return self._result(progress, "posted")
 
-    def _record(self, progress: _Progress, part: int, ts: str, article_id: int | None) -> None:
+    def _post_missing(self, progress: _Progress, thread: Thread) -> None:
+        """Post the parts Slack does not hold yet, in order (a correction's additions last)."""
+        for part in thread.parts:
+            if part.part not in progress.posted and not part.removed:
+                ts = self._send_part(progress, part.part, part.message)
+                self._record(progress, part.part, ts, part.article_id, part.fingerprint)
+                thread.states[part.part] = edits.MessageState(
+                    part.part, ts, part.article_id, part.fingerprint, None
+                )
+
+    def _target(self, progress: _Progress) -> Target:
+        claim = progress.claim
+        day = claim.issue_date.isoformat()
+        return Target(claim.delivery_id, progress.owner, claim.channel_id, day, progress.parent_ts)
+
+    def _skip(self, progress: _Progress, thread: Thread | None) -> DeliveryResult:
+        """Nothing to post: the issue is gone, or no deep dive matches the channel's filter."""
+        reason = "issue gone"
+        state = ledger.FAILED
+        if thread is not None:
+            state = ledger.SKIPPED
+            reason = (
+                f"none of the {thread.plan.total} deep dives matched this channel's filter "
+                f"({' · '.join(r.describe() for r in thread.plan.rules)}), so nothing was posted"
+            )
+        with self.database.write() as session:
+            ledger.finish(session, progress.id, progress.owner, state, self.clock(), reason)
+        outcome: Outcome = "skipped" if thread is not None else "failed"
+        return self._result(progress, outcome, reason)
+
+    def _record(
+        self,
+        progress: _Progress,
+        part: int,
+        ts: str,
+        article_id: int | None,
+        fingerprint: str | None = None,
+    ) -> None:
         """Record a part Slack holds (committed), so it is never posted again."""
         with self.database.write() as session:
             if not ledger.record_part(
@@ -247,6 +315,8 @@ class Deliverer:
                 article_id,
             ):
                 raise _Stop(self._result(progress, "busy", "lease lost"))
+            if fingerprint is not None:
+                edits.set_fingerprint(session, progress.id, part, fingerprint)
         progress.inflight, progress.maybe_sent = None, False
         progress.posted[part] = ts
         if part == 0:
@@ -256,7 +326,14 @@ class Deliverer:
         self, progress: _Progress, outcome: Outcome, error: str | None = None
     ) -> DeliveryResult:
         claim = progress.claim
-        return DeliveryResult(outcome, claim.channel_id, claim.issue_date, progress.sent, error)
+        return DeliveryResult(
+            outcome,
+            claim.channel_id,
+            claim.issue_date,
+            progress.sent,
+            error,
+            edited=progress.edited,
+        )
 
     def _send_part(self, progress: _Progress, part: int, message: Message) -> str:
         """The ts of one part: found in the channel if Slack may have it already, else posted

@@ -100,3 +100,27 @@ def after_bulk_load(session: Session) -> None:
         session.execute(text("SELECT gin_clean_pending_list('ix_articles_search'::regclass)"))
     else:
         session.execute(text("PRAGMA optimize"))
+
+
+def match_among(session: Session, terms: list[str], ids: list[int]) -> set[int]:
+    """Which of the given articles hold every term (stemmed), as `/digest topic` matches."""
+    if not terms or not ids:
+        return set()
+    if session.get_bind().dialect.name == "sqlite":
+        # The id list is the caller's own (one issue's articles), never user text.
+        found = session.scalars(
+            text(
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query "
+                f"AND rowid IN ({', '.join(str(int(i)) for i in ids)})"  # noqa: S608
+            ),
+            {"query": _fts5_query(terms)},
+        )
+    else:
+        found = session.scalars(
+            text(
+                "SELECT id FROM articles WHERE id = ANY(:ids) "
+                "AND search @@ websearch_to_tsquery('english', :query)"
+            ),
+            {"ids": list(ids), "query": " ".join(terms)},
+        )
+    return {int(i) for i in found}
