@@ -78,6 +78,7 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
         clock,
         max_age=dt.timedelta(days=settings.max_issue_age_days),
         grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        edit_window=dt.timedelta(days=settings.edit_window_days),
     )
     poller = None
     if settings.source_dir or settings.feed_url:

@@ -27,7 +27,7 @@ from bot.delivery import Deliverer, DeliveryResult
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
-from bot.store import ledger, queries, subscriptions
+from bot.store import edits, ledger, queries, subscriptions
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class Dispatcher:
     max_age: dt.timedelta = dt.timedelta(days=2)
     grace: dt.timedelta = dt.timedelta(hours=6)
     concurrency: int = 256
+    # Threads posted within this long are edited when their issue is corrected.
+    edit_window: dt.timedelta = dt.timedelta(days=7)
     _warned: set[tuple[str, dt.datetime]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -104,9 +106,12 @@ class Dispatcher:
         with self.database.read() as session:
             subscribed = {s.channel_id for s in subscriptions.list_subscriptions(session)}
             candidates = ledger.open_deliveries(session)
+            corrections = edits.reopened(session)  # any origin: every thread is kept up to date
         wanted: list[int] = []
         for d in candidates:
-            if d.origin != "schedule" or d.channel_id not in subscribed:
+            if (d.origin != "schedule" or d.channel_id not in subscribed) and (
+                d.id not in corrections
+            ):
                 continue
             held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
             if held and not is_gone(d.lease_owner):
@@ -132,7 +137,7 @@ class Dispatcher:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
             results = list(pool.map(self._run_one, open_ids))
         for result in results:
-            if result.outcome in ("posted", "failed", "retry_later"):
+            if result.outcome in ("posted", "failed", "retry_later", "skipped"):
                 log.info(
                     "delivery to %s of %s: %s (%d messages)%s",
                     result.channel_id,
@@ -150,9 +155,18 @@ class Dispatcher:
             log.exception("delivery %d crashed", delivery_id)
             return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
 
+    def reopen_corrected(self) -> int:
+        """Reopen threads (posted within the edit window) whose issue changed since."""
+        with self.database.write() as session:
+            reopened = edits.reopen_changed(session, self.clock() - self.edit_window)
+        if reopened:
+            log.info("%d posted threads of corrected issues to bring up to date", len(reopened))
+        return len(reopened)
+
     def tick(self, channels: Iterable[str] | None = None) -> list[DeliveryResult]:
-        """Schedule what is due, then send whatever is open."""
+        """Schedule what is due, reopen corrected threads, then send whatever is open."""
         self.schedule_due(channels)
+        self.reopen_corrected()
         return self.run_open()
 
 

@@ -13,7 +13,9 @@ MAX_ARGUMENT = 500
 # value), so it is bounded in UTF-8 bytes too: 500 emoji would be 2,000 bytes.
 MAX_ARGUMENT_BYTES = 1500
 
-Verb = Literal["help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status"]
+Verb = Literal[
+    "help", "company", "topic", "date", "saved", "subscribe", "unsubscribe", "status", "filter"
+]
 VERBS: tuple[Verb, ...] = (
     "help",
     "company",
@@ -23,6 +25,7 @@ VERBS: tuple[Verb, ...] = (
     "subscribe",
     "unsubscribe",
     "status",
+    "filter",
 )
 _ALIASES: dict[str, Verb] = {"search": "topic", "about": "topic", "issue": "date", "day": "date"}
 

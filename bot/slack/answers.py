@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core import filters as channel_filters
 from bot.core import lookups
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import Request, parse_day, parse_schedule
 from bot.core.status import INVITE_HINT, channel_status
+from bot.core.workspace import Workspace
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.membership import Membership, not_member_text
@@ -25,6 +27,7 @@ class Asker:
 
     user_id: str
     channel_id: str
+    workspace: Workspace = field(default_factory=lambda: Workspace(""))
 
 
 @dataclass
@@ -71,6 +74,8 @@ class Answers:
                 return self.unsubscribe(asker)
             case "status":
                 return self.status(asker)
+            case "filter":
+                return self.filter(request.argument, asker)
             case _:
                 return rendering.render_help(self.settings.save_emoji, note=request.note)
 
@@ -171,10 +176,25 @@ class Answers:
             return rendering.render_text("This channel was not subscribed.")
         return rendering.render_text("This channel will no longer get the digest.")
 
+    def filter(self, argument: str, asker: Asker) -> Message:
+        """Show or change the channel's filter."""
+        text = channel_filters.change(
+            self.database,
+            asker.workspace,
+            asker.channel_id,
+            argument,
+            user_id=asker.user_id,
+            admin_ids=self.settings.admin_ids,
+        )
+        return rendering.render_text(text)
+
     def status(self, asker: Asker) -> Message:
         """The channel's schedule, next post, last delivery and any failure."""
         max_age = dt.timedelta(days=self.settings.max_issue_age_days)
         text = channel_status(self.database, asker.channel_id, self.clock(), max_age).text
+        found = channel_filters.rules(self.database, asker.workspace, asker.channel_id)
+        if found:
+            text += f"\nFilter: {channel_filters.describe(found)} (see `/digest filter`)."
         if self.membership and self.membership.check(asker.channel_id) == "not_member":
             text = not_member_text() + "\n" + text
         return rendering.render_text(text)

@@ -335,6 +335,8 @@ HELP_TEXT = "\n".join(
         "• `/digest saved` — articles you saved by reacting with :{emoji}:",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+        "• `/digest filter include|exclude company NAME|topic WORDS` · `/digest filter clear` — "
+        "post only matching deep dives here",
     ]
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 # Ranking cost grows with the number of matches; very common words ("AI") match a large part of
@@ -107,13 +107,11 @@ def match_among(session: Session, terms: list[str], ids: list[int]) -> set[int]:
     if not terms or not ids:
         return set()
     if session.get_bind().dialect.name == "sqlite":
-        # The id list is the caller's own (one issue's articles), never user text.
         found = session.scalars(
             text(
-                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query "
-                f"AND rowid IN ({', '.join(str(int(i)) for i in ids)})"  # noqa: S608
-            ),
-            {"query": _fts5_query(terms)},
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query AND rowid IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"query": _fts5_query(terms), "ids": list(ids)},
         )
     else:
         found = session.scalars(

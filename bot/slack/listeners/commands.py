@@ -7,9 +7,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.core.grammar import parse_request
+from bot.core.workspace import Workspace
 from bot.slack.answers import Asker
 from bot.slack.rendering import Message, render_text
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
@@ -17,10 +18,20 @@ from bot.slack.services import INLINE_ANSWER_SECONDS, Services
 log = logging.getLogger(__name__)
 
 
-def handle_digest(services: Services, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+def handle_digest(
+    services: Services,
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    context: BoltContext | None = None,
+) -> None:
     """Answer in the HTTP response when fast, else ack at once and follow up via respond."""
     request = parse_request(command.get("text"))
-    asker = Asker(command.get("user_id", ""), command.get("channel_id", ""))
+    asker = Asker(
+        command.get("user_id", ""),
+        command.get("channel_id", ""),
+        Workspace.from_context(context or {}),
+    )
     future = services.executor.submit(services.answers.answer, request, asker)
     try:
         message = future.result(timeout=INLINE_ANSWER_SECONDS)
