@@ -46,6 +46,9 @@ from bot.ingestion import DEFAULT_PACE, IngestPace, expand_paths, ingest_files  
 from bot.store import saves  # noqa: E402
 from bot.store.db import Database, open_database  # noqa: E402
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow  # noqa: E402
+from bot.workspace import Workspace  # noqa: E402
+
+WS = Workspace("T111")  # the Slack stand-in's workspace
 
 # Before: 64 files per transaction, no time bound, no pause.
 OLD_PACE = IngestPace(files=64, seconds=float("inf"), sqlite_pause=0.0)
@@ -114,7 +117,7 @@ def save_once(database: Database, ts: str, n: int, *, retrying: bool) -> None:
     event_id = f"EvBusy{uuid.uuid4().hex}"
 
     def work(session: Any) -> bool:
-        return saves.record_reaction(session, event_id, reaction, now)
+        return saves.record_reaction(session, WS, event_id, reaction, now)
 
     if retrying:
         database.write_retrying(work)

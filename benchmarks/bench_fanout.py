@@ -1,10 +1,19 @@
-"""Fan-out benchmark: one 31-article issue to 200 channels through the real worker.
+"""Fan-out benchmark: one 31-article issue (33 messages) to many channels through the worker.
 
-    python benchmarks/bench_fanout.py [--channels 200] [--postgres URL]
+    python benchmarks/bench_fanout.py [--teams 50 --per-team 40] [--team-limit 10]
+        [--postgres URL] [--runs headline,channel-only,200]
 
-The Slack stand-in enforces one message per second per channel (429 + Retry-After beyond it).
-The floor is what that limit imposes: (messages per channel - 1) seconds. Reports total time,
-the ratio to the floor, lost and duplicate messages, 429s received, and the worker's peak RSS.
+The Slack stand-in runs in its own process and enforces one message per second per channel
+and (headline run) a per-workspace limit of --team-limit posts per sliding second, both with
+429 + Retry-After. The floor is what those limits impose: the larger of (messages per channel
+- 1) seconds and ceil(messages per workspace / team limit) - 1 seconds. Reports total time
+(worker start to last message), the ratio to the floor, lost, duplicate and misordered
+messages, 429s received, and the worker's peak RSS.
+
+Runs: `headline` (--teams x --per-team channels: `python -m bot worker` in many-workspace mode,
+each team installed with its own bot token in the encrypted installation store),
+`channel-only` (the same channels in one workspace with SLACK_BOT_TOKEN, per-channel limit
+only), `200` (the old 200-channel case, one workspace).
 """
 
 from __future__ import annotations
@@ -12,14 +21,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
+import multiprocessing as mp
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
+from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
@@ -28,13 +42,19 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
 from bot.ingestion import expand_paths, ingest_files  # noqa: E402
 from bot.store import subscriptions  # noqa: E402
-from bot.store.db import open_database  # noqa: E402
+from bot.store.db import Database, open_database  # noqa: E402
+from bot.store.installations import EncryptedInstallationStore  # noqa: E402
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow  # noqa: E402
+from bot.workspace import Workspace  # noqa: E402
+
+CLIENT_ID = "1.bench"
+KEY = Fernet.generate_key().decode()
 
 ISSUE = dt.date(2026, 3, 31)  # 31 deep dives: parent + 31 replies + patterns = 33 messages
 PARTS = 33
@@ -47,8 +67,32 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def prepare(url: str, channels: int) -> dt.datetime:
-    """Archive with the 31-article issue dated today and `channels` subscriptions due now."""
+def threads_of(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def install(database: Database, teams: list[str]) -> None:
+    """Each team installed the app (as /slack/oauth_redirect would store it): token xoxb-<team>."""
+    from cryptography.fernet import MultiFernet
+
+    store = EncryptedInstallationStore(CLIENT_ID, database, MultiFernet([Fernet(KEY)]))
+    for team in teams:
+        store.save(
+            Installation(
+                app_id="ABENCH",
+                team_id=team,
+                bot_token=f"xoxb-{team}",
+                bot_id=f"B{team}",
+                bot_user_id=f"U{team}",
+                bot_scopes=["chat:write", "channels:join", "channels:history"],
+                user_id="UBENCH",
+            )
+        )
+
+
+def prepare(url: str, layout: list[tuple[str, str]], multi: bool) -> None:
+    """Archive with the 31-article issue dated today and every (team, channel) subscribed, due
+    now; with many teams, each one's installation."""
     database = open_database(url, upgrade=True)
     ingest_files(database, expand_paths([REPO / "seeds" / f"{ISSUE}.txt"]))
     now = dt.datetime.now(dt.UTC)
@@ -60,10 +104,11 @@ def prepare(url: str, channels: int) -> dt.datetime:
             (ArticleCompanyRow, ArticleCompanyRow.issue_date),
         ):
             session.execute(update(table).where(column == ISSUE).values({column.key: slot.date()}))
-        for i in range(channels):
+        for team, channel in layout:
             subscriptions.subscribe(
                 session,
-                f"CFAN{i:04d}",
+                Workspace(team),
+                channel,
                 hour=slot.hour,
                 minute=slot.minute,
                 timezone="UTC",
@@ -71,108 +116,187 @@ def prepare(url: str, channels: int) -> dt.datetime:
                 user_id="UBENCH",
                 now=slot - dt.timedelta(hours=1),
             )
+    if multi:
+        install(database, sorted({team for team, _ in layout}))
     database.dispose()
-    return slot
 
 
-def run(url: str, channels: int) -> dict[str, float | int | str]:
-    prepare(url, channels)
-    with SlackStub(rate_limit_per_channel=1) as stub:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_API_URL": stub.url,
-            "LOG_LEVEL": "WARNING",
+def serve_stub(conn: Connection, team_limit: float | None, teams: dict[str, str]) -> None:
+    """The stand-in's own process: answers 'posts', 'check <json>' and 'stop' on the pipe."""
+    with SlackStub(
+        rate_limit_per_channel=1, rate_limit_per_team=team_limit, teams=teams, lean=True
+    ) as stub:
+        conn.send(stub.url)
+        while True:
+            command = conn.recv()
+            if command == "posts":
+                conn.send((stub.posts, stub.rate_limited))
+            elif command == "check":
+                conn.send(check(stub, conn.recv()))
+            else:
+                return
+
+
+def check(stub: SlackStub, layout: list[tuple[str, str]]) -> dict[str, int]:
+    """Lost, duplicate and misordered messages over every (team, channel)."""
+    lost = duplicates = misordered = 0
+    for team, channel in layout:
+        parents = stub.messages(channel, team)
+        duplicates += max(0, len(parents) - 1)
+        if not parents:
+            lost += PARTS
+            continue
+        parts = [
+            m["metadata"]["event_payload"]["part"]
+            for m in stub.thread(channel, parents[0]["ts"], team)
+        ]
+        duplicates += len(parts) - len(set(parts))
+        lost += len(set(range(1, PARTS)) - set(parts))
+        misordered += parts != sorted(parts)
+    return {"lost": lost, "duplicates": duplicates, "misordered_threads": misordered}
+
+
+def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None) -> dict[str, Any]:
+    channels = teams * per_team
+    multi = teams > 1
+    team_ids = [f"TFAN{t:02d}" for t in range(teams)] if multi else ["T111"]
+    tokens = {f"xoxb-{team}": team for team in team_ids} if multi else {}
+    layout = [
+        (team_ids[i // per_team] if multi else "T111", f"CFAN{i:04d}") for i in range(channels)
+    ]
+    prepare(url, layout, multi)
+    parent, child = mp.Pipe()
+    stub_process = mp.get_context("fork").Process(
+        target=serve_stub, args=(child, team_limit, tokens), daemon=True
+    )
+    stub_process.start()
+    stub_url = parent.recv()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SLACK_API_URL": stub_url,
+        "LOG_LEVEL": "WARNING",
+        "DIGEST_WORKSPACE_POSTS_PER_MINUTE": str(team_limit * 60 if team_limit else 0),
+    }
+    if multi:
+        env |= {
+            "SLACK_CLIENT_ID": CLIENT_ID,
+            "SLACK_CLIENT_SECRET": "bench-secret",
+            "DIGEST_ENCRYPTION_KEY": KEY,
         }
-        start = time.perf_counter()
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        ids = [f"CFAN{i:04d}" for i in range(channels)]
-        peak = 0.0
-        deadline = start + 600
-        while time.perf_counter() < deadline:
-            peak = max(peak, peak_rss_mb(worker.pid))
-            if sum(len(stub.all_messages(c)) for c in ids) >= channels * PARTS:
-                break
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - start
-        time.sleep(2)  # late duplicates would show up here
+    else:
+        env["SLACK_BOT_TOKEN"] = "xoxb-T111"  # noqa: S105  the stand-in's
+    command = [sys.executable, "-m", "bot", "worker"]
+    start = time.perf_counter()
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+    most_threads = 0
+    deadline = start + 1200
+    while time.perf_counter() < deadline and worker.poll() is None:
         peak = max(peak, peak_rss_mb(worker.pid))
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(30)
-        lost = duplicates = misordered = 0
-        for channel in ids:
-            parents = stub.messages(channel)
-            duplicates += max(0, len(parents) - 1)
-            if not parents:
-                lost += PARTS
-                continue
-            parts = [
-                m["metadata"]["event_payload"]["part"]
-                for m in stub.thread(channel, parents[0]["ts"])
-            ]
-            duplicates += len(parts) - len(set(parts))
-            lost += len(set(range(1, PARTS)) - set(parts))
-            misordered += parts != sorted(parts)
-        floor = PARTS - 1.0
-        return {
-            "backend": url.split(":")[0].split("+")[0],
-            "channels": channels,
-            "messages": channels * PARTS,
-            "seconds": round(elapsed, 1),
-            "floor_seconds": floor,
-            "ratio_to_floor": round(elapsed / floor, 3),
-            "lost": lost,
-            "duplicates": duplicates,
-            "misordered_threads": misordered,
-            "rate_limited_429s": stub.rate_limited,
-            "worker_peak_rss_mb": round(peak, 1),
-        }
+        most_threads = max(most_threads, threads_of(worker.pid))
+        parent.send("posts")
+        posts, _ = parent.recv()
+        if posts >= channels * PARTS:
+            break
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - start
+    time.sleep(2)  # late duplicates would show up here
+    peak = max(peak, peak_rss_mb(worker.pid))
+    worker.send_signal(signal.SIGTERM)
+    errors = worker.communicate(timeout=60)[1].decode()
+    parent.send("posts")
+    posts, rate_limited = parent.recv()
+    parent.send("check")
+    parent.send(layout)
+    verdict = parent.recv()
+    parent.send("stop")
+    stub_process.join(30)
+    per_team_messages = per_team * PARTS
+    channel_floor = PARTS - 1.0
+    team_floor = math.ceil(per_team_messages / team_limit) - 1.0 if team_limit else 0.0
+    floor = max(channel_floor, team_floor)
+    return {
+        "run": name,
+        "backend": url.split(":")[0].split("+")[0],
+        "teams": teams,
+        "channels": channels,
+        "messages": channels * PARTS,
+        "team_limit_per_s": team_limit or "none",
+        "seconds": round(elapsed, 1),
+        "floor_seconds": floor,
+        "ratio_to_floor": round(elapsed / floor, 3),
+        "posted": posts,
+        **verdict,
+        "rate_limited_429s": rate_limited,
+        "worker_peak_rss_mb": round(peak, 1),
+        "worker_threads_max": most_threads,
+        "worker_errors": errors.count("ERROR"),
+    }
+
+
+def fresh_postgres(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    from bot.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--teams", type=int, default=50)
+    parser.add_argument("--per-team", type=int, default=40)
+    parser.add_argument("--team-limit", type=float, default=10.0, help="posts/s per workspace")
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its schema is wiped)")
+    parser.add_argument("--runs", default="headline,channel-only,200")
+    parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
+    cases = {
+        "headline": (args.teams, args.per_team, args.team_limit),
+        "channel-only": (1, args.teams * args.per_team, None),
+        "200": (1, 200, None),
+    }
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results.append(run(f"sqlite:///{Path(tmp) / 'fanout.db'}", args.channels))
-    if args.postgres:
-        from sqlalchemy import create_engine, text
-
-        from bot.config import normalise_database_url
-
-        engine = create_engine(normalise_database_url(args.postgres))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        results.append(run(args.postgres, args.channels))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    for name in args.runs.split(","):
+        teams, per_team, limit = cases[name]
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(
+                run(f"sqlite:///{Path(tmp) / 'fanout.db'}", name, teams, per_team, limit)
+            )
+        print(json.dumps(results[-1]), flush=True)
+        if args.postgres:
+            results.append(run(fresh_postgres(args.postgres), name, teams, per_team, limit))
+            print(json.dumps(results[-1]), flush=True)
     table = Table(
-        title=f"Fan-out of one 31-article issue to {args.channels} channels (1 msg/s/channel)"
+        title=f"Fan-out of one 31-article issue (33 messages per channel), commit {commit}"
     )
     table.add_column("metric")
     for result in results:
-        table.add_column(str(result["backend"]), justify="right")
-    table.add_column("target", justify="right")
+        table.add_column(f"{result['run']} {result['backend']}", justify="right")
     targets = {
-        "ratio_to_floor": "<= 1.2",
+        "ratio_to_floor": "<= 1.1",
         "lost": "0",
         "duplicates": "0",
         "worker_peak_rss_mb": "< 150",
     }
+    table.add_column("target", justify="right")
     for key in results[0]:
-        if key != "backend":
+        if key not in ("run", "backend"):
             table.add_row(key, *(str(r[key]) for r in results), targets.get(key, ""))
     Console().print(table)
     (HERE / "results").mkdir(exist_ok=True)
     for result in results:
-        (HERE / "results" / f"fanout-{result['backend']}.json").write_text(
+        result["commit"] = commit
+        result["machine"] = f"{os.cpu_count()} cores, shared"
+        (HERE / "results" / f"fanout-{result['run']}-{result['backend']}.json").write_text(
             json.dumps(result, indent=2) + "\n"
         )
     return 0

@@ -7,6 +7,7 @@ Imports are local so that `worker` never loads the web server and `post` never l
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
@@ -16,32 +17,66 @@ from bot.store.db import Database
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from bot.core.workspaces import ForgetInstallation
     from bot.delivery import Deliverer
-    from bot.slack.answers import Answers
+    from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
     from bot.worker import Worker
-
-
-def answers(settings: Settings, database: Database, clock: Clock = utc_now) -> Answers:
-    """The /digest answers without Slack (the CLI's lookups): no timezone or membership lookups."""
-    from bot.slack.answers import Answers
-
-    return Answers(database, settings, clock)
 
 
 def bolt_app(
     settings: Settings, database: Database, *, socket_mode: bool = False, clock: Clock = utc_now
 ) -> App:
     """The Bolt app with every listener, its Web API client and the use cases they call."""
+    from bot.core.workspaces import forget_nothing, set_installer
     from bot.slack.answers import Answers
     from bot.slack.app import create_app, make_client, user_timezone_lookup
     from bot.slack.membership import Membership
-    from bot.slack.services import Services
+    from bot.slack.services import Services, answer_executor
 
     client = make_client(settings)
     lookups = Answers(database, settings, clock, user_timezone_lookup(client), Membership(client))
-    services = Services(settings, database, lookups, clock)
-    return create_app(settings, services, client=client, socket_mode=socket_mode)
+    # Many workspaces: one installation store serves Bolt's authorize and the uninstall listener.
+    tokens = installed_tokens(settings, database, clock) if settings.multi_workspace else None
+    services = Services(
+        lookups,
+        database,
+        clock,
+        settings.save_emoji,
+        answer_executor(),
+        tokens.forget if tokens is not None else forget_nothing,
+    )
+    return create_app(
+        settings,
+        services,
+        client=client,
+        socket_mode=socket_mode,
+        tokens=tokens,
+        # The installing user may manage that workspace's schedules.
+        on_installed=partial(set_installer, database),
+    )
+
+
+def installed_tokens(
+    settings: Settings, database: Database, clock: Clock = utc_now
+) -> InstalledTokens:
+    """Many workspaces: the installations (encrypted, refreshed, forgettable)."""
+    from bot.slack.installations import installed_tokens as build
+
+    return build(settings, database, clock)
+
+
+def forget_installation(settings: Settings, database: Database) -> ForgetInstallation:
+    """What deletes a workspace's installation when it uninstalls or an operator removes it.
+
+    One workspace: its token lives in the environment, so nothing is stored to delete; many:
+    the OAuth installation store's rows for that workspace.
+    """
+    from bot.core.workspaces import forget_nothing
+
+    if settings.multi_workspace:
+        return installed_tokens(settings, database).forget
+    return forget_nothing
 
 
 def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSGIApp:
@@ -51,36 +86,51 @@ def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSG
     return make_wsgi_app(bolt_app(settings, database), signing_secret)
 
 
-def deliverer(settings: Settings, database: Database, clock: Clock = utc_now) -> Deliverer:
-    """The delivery path shared by `post` and the worker (callers check SLACK_BOT_TOKEN)."""
+def deliverer(
+    settings: Settings, database: Database, clock: Clock = utc_now, *, paced: bool = True
+) -> Deliverer:
+    """The delivery path shared by `post` and the worker: each workspace's poster with its own
+    bot token (SLACK_BOT_TOKEN, or the workspace's installation). `post` paces each channel
+    itself; the worker's fan-out paces (paced=False). Callers check the mode's settings."""
     from bot.delivery import Deliverer
-    from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
+    from bot.slack.installations import token_source
+    from bot.slack.transports import PosterCache
 
-    assert settings.slack_bot_token is not None  # noqa: S101  checked by callers
-    token = settings.slack_bot_token.get_secret_value()
-    client = make_web_client(token, settings.slack_api_url)
+    interval = settings.post_interval if paced else None
+    posters = PosterCache(token_source(settings, database, clock), settings.slack_api_url, interval)
     lease = dt.timedelta(seconds=settings.lease_seconds)
-    pacer = ChannelPacer(interval=settings.post_interval)
-    poster = SlackPoster(
-        client, pacer, lookup_client=make_lookup_client(token, settings.slack_api_url)
-    )
-    return Deliverer(database, poster, clock, lease=lease, save_emoji=settings.save_emoji)
+    return Deliverer(database, posters, clock, lease=lease, save_emoji=settings.save_emoji)
 
 
 def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Worker:
-    """Scheduled posting and (when sources are configured) source polling."""
+    """Scheduled posting through the fan-out (each workspace with its own token), source
+    polling (when sources are configured) and, with many workspaces, the refresh of rotating
+    tokens."""
+    from bot.fanout import FanOut, Pacing
+    from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
+    from bot.store.group_commit import GroupCommit
     from bot.worker import Dispatcher, Worker
 
+    adopt_at_start(settings, database, clock)
+    sender = deliverer(settings, database, clock, paced=False)
+    sender.commit = GroupCommit(database)
+    pacing = Pacing(settings.post_interval, settings.workspace_posts_per_minute or None)
     dispatcher = Dispatcher(
         database,
-        deliverer(settings, database, clock),
+        sender,
         clock,
         max_age=dt.timedelta(days=settings.max_issue_age_days),
         grace=dt.timedelta(hours=settings.catchup_grace_hours),
+        fanout=FanOut(sender, pacing, threads=settings.fanout_threads),
         edit_window=dt.timedelta(days=settings.edit_window_days),
     )
     poller = None
     if settings.source_dir or settings.feed_url:
         poller = Poller(database, settings.source_dir, settings.feed_url)
-    return Worker(dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes))
+    refresh = None
+    if settings.multi_workspace:
+        refresh = installed_tokens(settings, database, clock).refresh_due
+    return Worker(
+        dispatcher, poller, dt.timedelta(minutes=settings.poll_minutes), refresh_tokens=refresh
+    )

@@ -7,6 +7,8 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -17,28 +19,37 @@ from rich.console import Console
 from bot.companies_cli import companies_app
 from bot.config import Settings
 from bot.logs import LOG_FORMAT, install_secret_filter
+from bot.search_cli import search_app
+from bot.workspaces_cli import TEAM_HELP, workspaces_app
 
 if TYPE_CHECKING:
     from bot.delivery import Deliverer, DeliveryResult
     from bot.ingestion import FileOutcome
-    from bot.slack.answers import Answers
-    from bot.slack.rendering import Message
     from bot.store.db import Database
+    from bot.workspace import Workspace
 
 # Commands import what they use when they run: `worker` never loads the web server or the
 # parser's word lists, and every command starts faster.
 
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
-SECRET_SETTINGS = frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"})
+SECRET_SETTINGS = frozenset(
+    {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_SECRET",
+        "DIGEST_ENCRYPTION_KEY",
+    }
+)
 
 app = typer.Typer(
     help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
 )
-search_app = typer.Typer(help="Look up the archive as /digest does.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 app.add_typer(db_app, name="db")
 app.add_typer(companies_app, name="companies")
+app.add_typer(workspaces_app, name="workspaces")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,6 +90,17 @@ def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
         return open_database(settings.database_url, upgrade=upgrade)
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
         fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Many workspaces need a client secret and an encryption key: one line if not."""
+    from bot.slack.installations import SettingsError
+    from bot.slack.installations import check_mode as check
+
+    try:
+        check(settings, socket_mode=socket_mode)
+    except SettingsError as exc:
+        fail(str(exc), 2)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -143,8 +165,6 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of digest issues.")],
 ) -> None:
     """Store issues in the archive: new, updated in place, or unchanged; bad files skipped."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from bot.ingestion import expand_paths, ingest_files
 
     settings = load_settings()
@@ -153,12 +173,17 @@ def ingest(
     if not files:
         fail("no digest files found (.txt or .md)")
     database = open_db(settings, upgrade=None)
-    failures: list[FileOutcome] = []
+    with _ingest_progress(len(files)) as on_file:
+        result = ingest_files(database, files, on_file)
+    database.dispose()
+    out.print(result.summary(), markup=False)
+    raise typer.Exit(1 if result.failed else 0)
 
-    def report(outcome: FileOutcome) -> None:
-        if outcome.status is None:
-            failures.append(outcome)
-            err.print(f"{outcome.path}: {outcome.error}", markup=False)
+
+@contextmanager
+def _ingest_progress(total: int) -> Iterator[Callable[[FileOutcome], None]]:
+    """A progress bar on a terminal's stderr; yields what to call per file (failures printed)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(
         TextColumn("ingesting"),
@@ -169,16 +194,14 @@ def ingest(
         disable=not err.is_terminal,
     )
     with progress:
-        task = progress.add_task("ingest", total=len(files))
+        task = progress.add_task("ingest", total=total)
 
         def on_file(outcome: FileOutcome) -> None:
-            report(outcome)
+            if outcome.status is None:
+                err.print(f"{outcome.path}: {outcome.error}", markup=False)
             progress.advance(task)
 
-        result = ingest_files(database, files, on_file)
-    database.dispose()
-    out.print(result.summary(), markup=False)
-    raise typer.Exit(1 if result.failed else 0)
+        yield on_file
 
 
 @db_app.command("upgrade")
@@ -189,50 +212,6 @@ def db_upgrade() -> None:
     database = open_db(settings, upgrade=True)
     database.dispose()
     out.print("database is up to date")
-
-
-def _answers(settings: Settings, database: Database) -> Answers:
-    from bot import bootstrap
-
-    return bootstrap.answers(settings, database)
-
-
-def _show(message: Message) -> None:
-    from bot.terminal import print_message
-
-    print_message(out, message)
-
-
-@search_app.command("company")
-def search_company(
-    name: Annotated[list[str], typer.Argument(help="Company name, e.g. Cloudflare.")],
-    offset: Annotated[int, typer.Option(help="Skip this many results.")] = 0,
-) -> None:
-    """Articles by a company, newest first (what `/digest company` shows)."""
-    settings = load_settings()
-    database = open_db(settings)
-    _show(_answers(settings, database).company(" ".join(name), offset))
-
-
-@search_app.command("topic")
-def search_topic_cmd(
-    words: Annotated[list[str], typer.Argument(help="Words to search for.")],
-    offset: Annotated[int, typer.Option(help="Skip this many results.")] = 0,
-) -> None:
-    """Articles about a topic, most relevant first (what `/digest topic` shows)."""
-    settings = load_settings()
-    database = open_db(settings)
-    _show(_answers(settings, database).topic(" ".join(words), offset))
-
-
-@search_app.command("date")
-def search_date(
-    day: Annotated[str, typer.Argument(help="YYYY-MM-DD, today, yesterday or latest.")],
-) -> None:
-    """One issue (what `/digest date` shows)."""
-    settings = load_settings()
-    database = open_db(settings)
-    _show(_answers(settings, database).date(day))
 
 
 def _parse_day_option(value: str) -> dt.date | None:
@@ -250,12 +229,14 @@ def post(
     channel: Annotated[str, typer.Option(help="Slack channel id, e.g. C0123456789.")],
     date: Annotated[str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.")] = "latest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
+    team: Annotated[str | None, typer.Option(help=TEAM_HELP)] = None,
 ) -> None:
     """Post an issue to a channel as a thread (once: the delivery ledger remembers)."""
     from bot import bootstrap
     from bot.core import lookups
-    from bot.slack.rendering import issue_messages, render_no_issue
+    from bot.slack.rendering import issue_messages
     from bot.terminal import print_thread
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     setup_logging(settings)
@@ -266,16 +247,18 @@ def post(
     found = lookups.issue(database, day)
     issue = found.issue
     if issue is None:
-        fail(render_no_issue(day, found.nearby).text.replace("`", ""))
+        fail(found.missing_text())
     if dry_run:
         thread = issue_messages(issue, settings.save_emoji)
         print_thread(out, channel, thread)
         out.print(f"(dry run: {len(thread)} messages, nothing sent)")
         return
-    if settings.slack_bot_token is None:
+    check_mode(settings)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
+    workspace = resolve_workspace(settings, database, team)
     deliverer = bootstrap.deliverer(settings, database)
-    result = _deliver_waiting(deliverer, channel, issue.date)
+    result = _deliver_waiting(deliverer, workspace, channel, issue.date)
     database.dispose()
     text = _outcome_text(result, issue.date, channel)
     if result.outcome in ("failed", "retry_later", "no_issue"):
@@ -311,7 +294,9 @@ def _refusal_hint(error: str | None, channel: str) -> str:
     return ""
 
 
-def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> DeliveryResult:
+def _deliver_waiting(
+    deliverer: Deliverer, workspace: Workspace, channel: str, day: dt.date
+) -> DeliveryResult:
     """Deliver; while another live process holds the delivery, wait for it (saying so)."""
     import time
 
@@ -319,7 +304,7 @@ def _deliver_waiting(deliverer: Deliverer, channel: str, day: dt.date) -> Delive
 
     said = ""
     while True:
-        result = deliverer.deliver_issue(channel, day, retry_failed=True, update=True)
+        result = deliverer.deliver_issue(workspace, channel, day, retry_failed=True, update=True)
         if result.outcome != "busy":
             return result
         holder = describe(result.holder) if result.holder else "another process"
@@ -346,13 +331,17 @@ def serve(
     settings = load_settings()
     setup_logging(settings)
     socket_mode = socket or settings.slack_app_token is not None
-    if settings.slack_bot_token is None:
-        fail("SLACK_BOT_TOKEN is not set", 2)
+    check_mode(settings, socket_mode=socket_mode)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
     if not socket_mode and settings.slack_signing_secret is None:
         fail("SLACK_SIGNING_SECRET is not set", 2)
     database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
+    from bot.slack.identity import adopt_at_start
+
+    adopt_at_start(settings, database)  # once, before the web processes fork
     if socket_mode:
         assert settings.slack_app_token is not None  # noqa: S101
         bolt = bootstrap.bolt_app(settings, database, socket_mode=True)
@@ -394,17 +383,22 @@ subs_app = typer.Typer(help="Channel subscriptions (what /digest subscribe manag
 app.add_typer(subs_app, name="subscriptions")
 
 
+TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP)]
+
+
 @subs_app.command("list")
-def subscriptions_list() -> None:
+def subscriptions_list(team: TeamOption = None) -> None:
     """Every subscribed channel with its schedule, next post and last delivery (and channels
     with a half-sent `post` thread)."""
     from bot.clock import utc_now
     from bot.core.status import all_statuses
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     database = open_db(settings)
+    workspace = resolve_workspace(settings, database, team)
     max_age = dt.timedelta(days=settings.max_issue_age_days)
-    statuses = all_statuses(database, utc_now(), max_age)
+    statuses = all_statuses(database, workspace, utc_now(), max_age)
     if not statuses:
         out.print("no subscriptions")
         return
@@ -421,11 +415,13 @@ def subscriptions_add(
     schedule: Annotated[
         list[str] | None, typer.Argument(help="[HH:MM] [TIMEZONE] [weekdays|daily]")
     ] = None,
+    team: TeamOption = None,
 ) -> None:
     """Subscribe a channel (default 09:00 UTC on weekdays)."""
     from bot.clock import utc_now
     from bot.core import subscriptions
     from bot.core.grammar import parse_schedule
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     if not CHANNEL_RE.match(channel):
@@ -435,20 +431,25 @@ def subscriptions_add(
     except ValueError as exc:
         fail(str(exc), 2)
     database = open_db(settings)
+    workspace = resolve_workspace(settings, database, team)
     sub = subscriptions.subscribe(
-        database, channel, wanted, timezone="UTC", user_id=None, now=utc_now()
+        database, workspace, channel, wanted, timezone="UTC", user_id=None, now=utc_now()
     )
     out.print(f"{channel}: {sub.time_text} {sub.timezone}, {sub.days}", markup=False)
 
 
 @subs_app.command("remove")
-def subscriptions_remove(channel: Annotated[str, typer.Argument(help="Slack channel id.")]) -> None:
+def subscriptions_remove(
+    channel: Annotated[str, typer.Argument(help="Slack channel id.")], team: TeamOption = None
+) -> None:
     """Stop posting to a channel."""
     from bot.core import subscriptions
+    from bot.workspaces_cli import resolve_workspace
 
     settings = load_settings()
     database = open_db(settings)
-    if not subscriptions.unsubscribe(database, channel):
+    workspace = resolve_workspace(settings, database, team)
+    if not subscriptions.unsubscribe(database, workspace, channel):
         fail(f"{channel} was not subscribed")
     out.print(f"{channel} unsubscribed")
 
@@ -460,6 +461,7 @@ def worker() -> None:
 
     settings = load_settings()
     setup_logging(settings)
-    if settings.slack_bot_token is None:
-        fail("SLACK_BOT_TOKEN is not set", 2)
+    check_mode(settings)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     bootstrap.worker(settings, open_db(settings)).start()

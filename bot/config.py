@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    # Both set: one deployment serves every workspace that installs the app (OAuth).
+    slack_client_id: SecretStr | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
+    encryption_key: SecretStr | None = Field(None, alias="DIGEST_ENCRYPTION_KEY")
+    token_refresh_minutes: float = Field(
+        120.0, alias="DIGEST_TOKEN_REFRESH_MINUTES", gt=1, le=24 * 60
+    )
     save_emoji: str = Field("bookmark", alias="DIGEST_SAVE_EMOJI")
     admins: str = Field("", alias="DIGEST_ADMINS")
     source_dir: str | None = Field(None, alias="DIGEST_SOURCE_DIR")
@@ -40,6 +48,12 @@ class Settings(BaseSettings):
     answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
     edit_window_days: float = Field(7.0, alias="DIGEST_EDIT_WINDOW_DAYS", ge=0)
     lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0)
+    # Slack's workspace-wide chat.postMessage limit is unpublished ("several hundred messages
+    # per minute"); 0 turns the cap off. A lower real limit is learned from 429s.
+    workspace_posts_per_minute: float = Field(
+        600.0, alias="DIGEST_WORKSPACE_POSTS_PER_MINUTE", ge=0
+    )
+    fanout_threads: int = Field(32, alias="DIGEST_FANOUT_THREADS", ge=1, le=256)
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
@@ -70,6 +84,11 @@ class Settings(BaseSettings):
         if value and not value.endswith("/"):
             return value + "/"
         return value or None
+
+    @property
+    def multi_workspace(self) -> bool:
+        """Whether the app serves many workspaces (SLACK_CLIENT_ID set) rather than one token's."""
+        return self.slack_client_id is not None
 
     @property
     def admin_ids(self) -> frozenset[str]:

@@ -1,40 +1,57 @@
 """Delivering an issue to a channel exactly once: the one code path of `post` and the worker.
 
 Per message: note the part as in flight (committed), post it with metadata naming the delivery
-and part, record the ts (committed). After a crash or an ambiguous failure the in-flight part
-is looked up in the channel by its metadata before it is ever posted again, so a message Slack
-accepted but we never heard back about is recorded, not duplicated.
+and part, record the ts and the fingerprint of its content (committed). After a crash or an
+ambiguous failure the in-flight part is looked up in the channel by its metadata before it is
+ever posted again, so a message Slack accepted but we never heard back about is recorded, not
+duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery_plan.py);
+a thread whose issue was corrected since gets its missing parts, then its changed messages
+edited (chat.update), one Slack write per step, exactly once (bot/delivery_edits.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
-from bot.core.workspace import Workspace
-from bot.delivery_edits import EditStoppedError, Target, ThreadEditor
-from bot.delivery_plan import Thread, prepare
+from bot.delivery_edits import EditStep, edit_step
+from bot.delivery_plan import Part, Recorded, Rendered, Thread, settle, thread
 from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
     NotSentError,
+    PartSearch,
     PermanentError,
+    RateLimitedError,
     UndecidedLookupError,
     metadata_for,
 )
 from bot.slack.rendering import Message
 from bot.store import edits, ledger
-from bot.store.db import Database
-from bot.store.queries import IssueView, get_issue
+from bot.store.db import Database, Session
+from bot.store.edits import MessageState
+from bot.store.queries import get_issue
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue", "skipped"]
+T = TypeVar("T")
+
+
+class Committer(Protocol):
+    """Runs one unit of ledger work in a write transaction and returns once it is committed
+    (the fan-out batches many channels' units into one transaction)."""
+
+    def __call__(self, work: Callable[[Session], T]) -> T:
+        """The work's result, committed."""
 
 
 class Transport(Protocol):
@@ -42,7 +59,8 @@ class Transport(Protocol):
 
     `post` raises PermanentError (refused for good), NotSentError (never reached Slack) or
     AmbiguousError (may have been posted); `find_part` raises UndecidedLookupError when it
-    cannot tell whether a part is there.
+    cannot tell whether a part is there. `update` (chat.update) raises as `post` does, or
+    MessageGoneError when that one message can no longer be edited.
     """
 
     def join(self, channel: str) -> str | None:
@@ -53,15 +71,7 @@ class Transport(Protocol):
     ) -> str:
         """Post one message; its ts."""
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
+    def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part already in the channel, None when it surely is not there."""
 
     def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
@@ -69,6 +79,15 @@ class Transport(Protocol):
 
     def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
         """The fingerprint our last edit left in a message's metadata."""
+
+
+# Each workspace's transport (posting with that workspace's own bot token).
+Transports = Callable[[Workspace], Transport]
+
+
+def everywhere(transport: Transport) -> Transports:
+    """One transport for every workspace (one bot token, or a test's fake)."""
+    return lambda _workspace: transport
 
 
 @dataclass
@@ -85,13 +104,27 @@ class DeliveryResult:
     edited: int = 0  # messages brought up to date with chat.update (a corrected issue)
 
 
+@dataclass(frozen=True)
+class Wait:
+    """Send the delivery's next part no sooner than `seconds` from now (backoff or a 429)."""
+
+    seconds: float
+    rate_limited: bool = False
+
+
+# What one step of a delivery did: finished (the result), wait, or None (more parts to send,
+# as soon as pacing allows).
+Step = DeliveryResult | Wait | None
+
+
 @dataclass
-class _Progress:
+class Progress:
     """Where one send of a delivery stands."""
 
     claim: ledger.Claim
     owner: str
-    issue: IssueView
+    thread: Thread
+    transport: Transport
     posted: dict[int, str]
     parent_ts: str | None
     inflight: int | None
@@ -99,14 +132,30 @@ class _Progress:
     maybe_sent: bool
     sent: int = 0
     edited: int = 0
+    attempts: int = 0  # failed tries of the current part (or edit)
+    # When a committed ledger write last showed the lease still ours (the deliverer's clock).
+    held_at: dt.datetime | None = None
 
     @property
     def id(self) -> int:
         """The delivery's id."""
         return self.claim.delivery_id
 
+    @property
+    def channel(self) -> str:
+        """The channel it goes to."""
+        return self.claim.channel_id
 
-class _Stop(Exception):  # noqa: N818  control flow inside _send, never escapes it
+    def next_part(self) -> Part | None:
+        """The first part Slack does not have yet; None when all are recorded."""
+        return self.thread.next_post(self.posted)
+
+    def pending(self) -> bool:
+        """Whether a part is still to be posted or a message to be edited."""
+        return self.next_part() is not None or self.thread.next_edit() is not None
+
+
+class _Stop(Exception):  # noqa: N818  control flow inside a step, never escapes it
     def __init__(self, result: DeliveryResult) -> None:
         super().__init__(result.outcome)
         self.result = result
@@ -114,27 +163,41 @@ class _Stop(Exception):  # noqa: N818  control flow inside _send, never escapes 
 
 @dataclass
 class Deliverer:
-    """Sends claimed deliveries through a Transport, recording everything in the ledger."""
+    """Sends claimed deliveries through their workspace's Transport, recording everything in the
+    ledger.
+
+    A delivery is a sequence of steps (`begin`, then `advance` until it returns a result), so
+    the fan-out can interleave thousands of them on a few threads; `run` does all steps of
+    one delivery in the calling thread.
+    """
 
     database: Database
-    poster: Transport
+    transports: Transports
     clock: Clock = utc_now
     lease: dt.timedelta = dt.timedelta(seconds=15)
     ambiguous_retries: int = 4
     unreachable_retries: int = 2
     backoff: Callable[[float], None] = time.sleep
     save_emoji: str = "bookmark"
-    # Whose channel filters apply (None: the one workspace of a single-workspace deployment).
-    workspace: Workspace | None = None
+    commit: Committer | None = None
 
     def __post_init__(self) -> None:
         self.keeper = LeaseKeeper(self.database, self.lease, self.clock)
-        self.editor = ThreadEditor(
-            self.database, self.poster, self.clock, self.lease, backoff=self.backoff
+        self._rendered: weakref.WeakValueDictionary[dt.date, Rendered] = (
+            weakref.WeakValueDictionary()
         )
+        self._rendered_lock = threading.Lock()
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """Run ledger work in a committed transaction (batched when a committer is set)."""
+        if self.commit is not None:
+            return self.commit(work)
+        with self.database.write() as session:
+            return work(session)
 
     def deliver_issue(
         self,
+        workspace: Workspace,
         channel_id: str,
         issue_date: dt.date | None,
         *,
@@ -142,14 +205,15 @@ class Deliverer:
         origin: str = "manual",
         update: bool = False,
     ) -> DeliveryResult:
-        """Post an issue (None: the latest) to a channel unless the ledger says it was posted;
-        `update`: a posted thread whose issue was corrected since is brought up to date."""
+        """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
+        was posted; `update`: a posted thread whose issue was corrected since is brought up to
+        date (whatever its age)."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
                 return DeliveryResult("no_issue", channel_id, issue_date)
             delivery_id = ledger.ensure_delivery(
-                session, channel_id, issue.id, due_at=self.clock(), origin=origin
+                session, workspace, channel_id, issue.id, due_at=self.clock(), origin=origin
             )
             if update:
                 edits.reopen(session, delivery_id)
@@ -157,21 +221,29 @@ class Deliverer:
 
     def _claim(
         self, delivery_id: int, owner: str, retry_failed: bool
-    ) -> ledger.Claim | tuple[str, str | None]:
+    ) -> _Claimed | tuple[str, str | None]:
         """The claim, or (not claimed) the delivery's state and holder; a holder known to be
-        dead is taken over at once, without waiting for its lease to run out."""
-        with self.database.write() as session:
-            claim = ledger.claim(
-                session, delivery_id, owner, self.clock(), self.lease, retry_failed=retry_failed
+        dead is taken over at once, without waiting for its lease to run out. The plan is
+        read, or decided and recorded, in the claiming transaction."""
+
+        def first(session: Session) -> _Claimed | tuple[str, str | None]:
+            now = self.clock()
+            found = ledger.claim(
+                session, delivery_id, owner, now, self.lease, retry_failed=retry_failed
             )
-            if claim is not None:
-                return claim
-            state, holder = ledger.holder(session, delivery_id)
+            if found is None:
+                return ledger.holder(session, delivery_id)
+            return _settled(session, found)
+
+        claim = self._write(first)
+        if isinstance(claim, _Claimed):
+            return claim
+        state, holder = claim
         if state != ledger.SENDING or not is_gone(holder):
             return state, holder
         log.warning("delivery %d: its sender %s is gone; taking over", delivery_id, holder)
         with self.database.write() as session:
-            claim = ledger.claim(
+            taken = ledger.claim(
                 session,
                 delivery_id,
                 owner,
@@ -180,45 +252,175 @@ class Deliverer:
                 retry_failed=retry_failed,
                 takeover_from=holder,
             )
-            if claim is not None:
-                return claim
+            if taken is not None:
+                return _settled(session, taken)
             return ledger.holder(session, delivery_id)
 
     def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
-        """Claim a delivery and send whatever of it is missing."""
+        """Claim a delivery and send whatever of it is missing, here and now."""
+        progress = self.begin(delivery_id, retry_failed=retry_failed)
+        while not isinstance(progress, DeliveryResult):
+            step = self.advance(progress)
+            if isinstance(step, DeliveryResult):
+                return step
+            if step is not None:
+                self.backoff(step.seconds)
+        return progress
+
+    def begin(
+        self, delivery_id: int, *, retry_failed: bool = False, transport: Transport | None = None
+    ) -> Progress | DeliveryResult:
+        """Claim a delivery and join its channel; the result when there is nothing to send."""
         owner = new_owner()
-        claim = self._claim(delivery_id, owner, retry_failed)
-        if isinstance(claim, tuple):
-            state, holder = claim
+        claimed = self._claim(delivery_id, owner, retry_failed)
+        if not isinstance(claimed, _Claimed):
+            state, holder = claimed
             outcome: Outcome = "already" if state in (ledger.POSTED, ledger.SKIPPED) else "busy"
             if state == ledger.FAILED:
                 outcome = "failed"
             return DeliveryResult(outcome, "", None, holder=holder)
-        with self.database.read() as session:
-            issue = get_issue(session, claim.issue_date)
-        if issue is None:  # the issue vanished between claim and send
-            with self.database.write() as session:
-                ledger.finish(
-                    session, delivery_id, owner, ledger.FAILED, self.clock(), "issue gone"
-                )
-            return DeliveryResult("failed", claim.channel_id, claim.issue_date, error="issue gone")
-        progress = _Progress(
+        claim = claimed.claim
+        rendered = self._render(claim.issue_date, claimed.recorded.content_hash)
+        if rendered is None:  # the issue vanished between claim and send
+            return self._finish_unsent(claim, owner, ledger.FAILED, "issue gone")
+        laid_out = thread(rendered, claimed.recorded)
+        if laid_out.nothing_matched:
+            plan = laid_out.plan
+            reason = (
+                f"none of the {plan.total} deep dives matched this channel's filter "
+                f"({' · '.join(r.describe() for r in plan.rules)}), so nothing was posted"
+            )
+            return self._finish_unsent(claim, owner, ledger.SKIPPED, reason)
+        progress = Progress(
             claim,
             owner,
-            issue,
+            laid_out,
+            transport or self.transports(claim.workspace),
             dict(claim.posted),
             claim.parent_ts or claim.posted.get(0),
             claim.inflight_part,
             claim.inflight_part is not None,
         )
         self.keeper.hold(delivery_id, owner)
-        try:
-            result = self._send(progress)
-        finally:
-            self.keeper.drop(delivery_id)
-        return result
+        if progress.next_part() is not None:
+            # Public channels are joined first: lookups after a crash and save-by-reaction need
+            # membership (chat:write.public alone posts, but cannot read history or get events).
+            error = progress.transport.join(claim.channel_id)
+            if error:
+                log.info("conversations.join %s: %s", claim.channel_id, error)
+        return progress
 
-    def _discard_if_unsent(self, progress: _Progress) -> bool:
+    def _finish_unsent(
+        self, claim: ledger.Claim, owner: str, state: str, reason: str
+    ) -> DeliveryResult:
+        """End a claimed delivery that has nothing to send (issue gone, or nothing matched)."""
+        with self.database.write() as session:
+            ledger.finish(session, claim.delivery_id, owner, state, self.clock(), reason)
+        outcome: Outcome = "skipped" if state == ledger.SKIPPED else "failed"
+        return DeliveryResult(outcome, claim.channel_id, claim.issue_date, error=reason)
+
+    def _render(self, day: dt.date, content_hash: str) -> Rendered | None:
+        """The issue's messages, rendered once for all deliveries of it under way (weakly
+        held: a later run reads the issue afresh, corrections included)."""
+        with self._rendered_lock:
+            rendered = self._rendered.get(day)
+        if rendered is not None and rendered.content_hash == content_hash:
+            return rendered
+        with self.database.read() as session:
+            issue = get_issue(session, day)
+        if issue is None:
+            return None
+        # Labelled with the hash read at the claim, before this read: the content shown is
+        # never older than the version a thread is then marked as synced with.
+        rendered = Rendered(issue, content_hash, self.save_emoji)
+        with self._rendered_lock:
+            held = self._rendered.get(day)
+            if held is not None and held.content_hash == content_hash:
+                return held
+            self._rendered[day] = rendered
+            return rendered
+
+    def advance(self, progress: Progress) -> Step:
+        """Send the next missing part (at most one post); finish the delivery after the last."""
+        try:
+            step = self._step(progress)
+        except _Stop as stop:
+            step = stop.result
+        except PermanentError as exc:
+            step = self._fail(progress, exc.error)
+        except BaseException:
+            self.keeper.drop(progress.id)
+            raise
+        if isinstance(step, DeliveryResult):
+            self.keeper.drop(progress.id)
+        return step
+
+    def _step(self, progress: Progress) -> Step:
+        part = progress.next_part()
+        if part is None:
+            return self._edit_step(progress)
+        try:
+            ts = self._send_part(progress, part.part, part.message)
+        except RateLimitedError as exc:
+            return Wait(exc.retry_after, rate_limited=True)
+        except UndecidedLookupError as exc:
+            # Could not tell whether Slack has the part: posting it could duplicate it, so
+            # give the delivery back for a later attempt (the subscription is not failing).
+            log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part.part, exc)
+            raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
+        except AmbiguousError as exc:
+            progress.attempts += 1
+            return self._back_off(progress, part.part, exc)
+        progress.attempts = 0
+        self._record(progress, part, ts)
+        return None if progress.pending() else self._complete(progress)
+
+    def _edit_step(self, progress: Progress) -> Step:
+        """Bring one changed message up to date (a corrected issue); finish after the last."""
+        part = progress.thread.next_edit()
+        if part is None:
+            return self._complete(progress)
+        step = edit_step(self._edits(progress), part)
+        if step.result == "lease_lost":
+            raise _Stop(self._result(progress, "busy", "lease lost"))
+        if step.result == "rate_limited":
+            return Wait(step.wait, rate_limited=True)
+        if step.result == "ambiguous":
+            progress.attempts += 1
+            return self._back_off(progress, part.part, AmbiguousError(step.error))
+        progress.attempts = 0
+        progress.edited += step.result == "edited"
+        progress.held_at = self.clock()
+        return None if progress.pending() else self._complete(progress)
+
+    def _edits(self, progress: Progress) -> EditStep:
+        claim = progress.claim
+        return EditStep(
+            delivery_id=claim.delivery_id,
+            owner=progress.owner,
+            channel=claim.channel_id,
+            issue=claim.issue_date.isoformat(),
+            parent_ts=progress.parent_ts,
+            states=progress.thread.states,
+            transport=progress.transport,
+            write=self._write,
+            now=self.clock,
+            lease=self.lease,
+        )
+
+    def _complete(self, progress: Progress) -> DeliveryResult:
+        claim = progress.claim
+        content_hash = progress.thread.recorded.content_hash
+
+        def done(session: Session) -> None:
+            ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
+            ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, None)
+            edits.mark_synced(session, claim.delivery_id, content_hash)
+
+        self._write(done)
+        return self._result(progress, "posted")
+
+    def _discard_if_unsent(self, progress: Progress) -> bool:
         """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
         for anyone to send later, and the schedule may still post the issue there)."""
         claim = progress.claim
@@ -230,100 +432,43 @@ class Deliverer:
         log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
         return True
 
-    def _send(self, progress: _Progress) -> DeliveryResult:
-        claim, issue = progress.claim, progress.issue
-        channel = claim.channel_id
-        # Public channels are joined first: lookups after a crash and save-by-reaction need
-        # membership (chat:write.public alone posts, but cannot read history or get events).
-        error = self.poster.join(channel)
-        if error:
-            log.info("conversations.join %s: %s", channel, error)
-        thread = prepare(
-            self.database,
-            claim.delivery_id,
-            self.workspace,
-            channel,
-            issue.date,
-            save_emoji=self.save_emoji,
-        )
-        if thread is None or thread.nothing_matched:
-            return self._skip(progress, thread)
-        try:
-            self._post_missing(progress, thread)
-            progress.edited = self.editor.run(self._target(progress), thread.parts, thread.states)
-        except _Stop as stop:
-            return stop.result
-        except EditStoppedError as exc:
-            if exc.lease_lost:
-                return self._result(progress, "busy", str(exc))
-            return self._release(progress, str(exc))
-        except PermanentError as exc:
-            return self._fail(progress, exc.error)
-        with self.database.write() as session:
-            ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
-            ledger.mark_subscription_failing(session, channel, None)
-            edits.mark_synced(session, claim.delivery_id, thread.content_hash)
-        return self._result(progress, "posted")
-
-    def _post_missing(self, progress: _Progress, thread: Thread) -> None:
-        """Post the parts Slack does not hold yet, in order (a correction's additions last)."""
-        for part in thread.parts:
-            if part.part not in progress.posted and not part.removed:
-                ts = self._send_part(progress, part.part, part.message)
-                self._record(progress, part.part, ts, part.article_id, part.fingerprint)
-                thread.states[part.part] = edits.MessageState(
-                    part.part, ts, part.article_id, part.fingerprint, None
-                )
-
-    def _target(self, progress: _Progress) -> Target:
+    def _record(self, progress: Progress, part: Part, ts: str) -> None:
+        """Record a part Slack holds and the fingerprint of its content (committed), so it is
+        never posted again, and note the next part in flight in the same write (one write per
+        message, not two)."""
         claim = progress.claim
-        day = claim.issue_date.isoformat()
-        return Target(claim.delivery_id, progress.owner, claim.channel_id, day, progress.parent_ts)
+        following = progress.thread.next_post(progress.posted, after=part.part)
+        ahead = None if following is None else (following.part, self.clock() + self.lease)
 
-    def _skip(self, progress: _Progress, thread: Thread | None) -> DeliveryResult:
-        """Nothing to post: the issue is gone, or no deep dive matches the channel's filter."""
-        reason = "issue gone"
-        state = ledger.FAILED
-        if thread is not None:
-            state = ledger.SKIPPED
-            reason = (
-                f"none of the {thread.plan.total} deep dives matched this channel's filter "
-                f"({' · '.join(r.describe() for r in thread.plan.rules)}), so nothing was posted"
-            )
-        with self.database.write() as session:
-            ledger.finish(session, progress.id, progress.owner, state, self.clock(), reason)
-        outcome: Outcome = "skipped" if thread is not None else "failed"
-        return self._result(progress, outcome, reason)
-
-    def _record(
-        self,
-        progress: _Progress,
-        part: int,
-        ts: str,
-        article_id: int | None,
-        fingerprint: str | None = None,
-    ) -> None:
-        """Record a part Slack holds (committed), so it is never posted again."""
-        with self.database.write() as session:
-            if not ledger.record_part(
+        def record(session: Session) -> bool:
+            recorded = ledger.record_part(
                 session,
-                progress.id,
+                claim.delivery_id,
                 progress.owner,
-                part,
-                progress.claim.channel_id,
+                part.part,
+                claim.channel_id,
                 ts,
-                article_id,
-            ):
-                raise _Stop(self._result(progress, "busy", "lease lost"))
-            if fingerprint is not None:
-                edits.set_fingerprint(session, progress.id, part, fingerprint)
-        progress.inflight, progress.maybe_sent = None, False
-        progress.posted[part] = ts
-        if part == 0:
+                part.article_id,
+                next_inflight=ahead,
+            )
+            if recorded:
+                edits.set_fingerprint(session, claim.delivery_id, part.part, part.fingerprint)
+            return recorded
+
+        if not self._write(record):
+            raise _Stop(self._result(progress, "busy", "lease lost"))
+        progress.inflight = None if following is None else following.part
+        progress.maybe_sent = False
+        progress.held_at = self.clock()
+        progress.posted[part.part] = ts
+        progress.thread.states[part.part] = MessageState(
+            part.part, ts, part.article_id, part.fingerprint, None
+        )
+        if part.part == 0:
             progress.parent_ts = ts
 
     def _result(
-        self, progress: _Progress, outcome: Outcome, error: str | None = None
+        self, progress: Progress, outcome: Outcome, error: str | None = None
     ) -> DeliveryResult:
         claim = progress.claim
         return DeliveryResult(
@@ -335,32 +480,23 @@ class Deliverer:
             edited=progress.edited,
         )
 
-    def _send_part(self, progress: _Progress, part: int, message: Message) -> str:
-        """The ts of one part: found in the channel if Slack may have it already, else posted
-        (ambiguous failures retried with backoff, then the delivery is released)."""
-        attempts = 0
-        while True:
-            try:
-                found = self._find(progress, part) if progress.inflight == part else None
-                return found or self._post(progress, part, message)
-            except UndecidedLookupError as exc:
-                # Could not tell whether Slack has the part: posting it could duplicate it, so
-                # give the delivery back for a later attempt (the subscription is not failing).
-                log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part, exc)
-                raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
-            except AmbiguousError as exc:
-                attempts += 1
-                self._back_off(progress, part, exc, attempts)
+    def _send_part(self, progress: Progress, part: int, message: Message) -> str:
+        """The ts of one part: found in the channel if Slack may have it already, else posted."""
+        maybe_there = progress.inflight == part and progress.maybe_sent
+        found = self._find(progress, part) if maybe_there else None
+        return found or self._post(progress, part, message)
 
-    def _find(self, progress: _Progress, part: int) -> str | None:
+    def _find(self, progress: Progress, part: int) -> str | None:
         """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
         claim = progress.claim
-        ts = self.poster.find_part(
-            claim.channel_id,
-            parent_ts=None if part == 0 else progress.parent_ts,
-            delivery_id=claim.delivery_id,
-            part=part,
-            oldest=claim.created_at.timestamp() - 60,
+        ts = progress.transport.find_part(
+            PartSearch(
+                claim.channel_id,
+                parent_ts=None if part == 0 else progress.parent_ts,
+                delivery_id=claim.delivery_id,
+                part=part,
+                oldest=claim.created_at.timestamp() - 60,
+            )
         )
         if ts is not None:
             log.info("found part %d of delivery %d already in Slack", part, claim.delivery_id)
@@ -368,30 +504,44 @@ class Deliverer:
             progress.maybe_sent = False
         return ts
 
-    def _post(self, progress: _Progress, part: int, message: Message) -> str:
+    def _post(self, progress: Progress, part: int, message: Message) -> str:
         """Note the part as in flight (committed), then post it with metadata naming it."""
         claim = progress.claim
-        with self.database.write() as session:
-            if not ledger.mark_inflight(
-                session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
-            ):
+        # Noted in flight with the previous part's record, lately enough that the lease is
+        # surely still ours: no second write. Otherwise (first part, a retry, or a long wait in
+        # the workspace's lane) note it now, which also checks the lease.
+        held_at = progress.held_at
+        fresh = held_at is not None and self.clock() - held_at < self.lease / 3
+        if progress.inflight != part or not fresh:
+            marked = self._write(
+                lambda session: ledger.mark_inflight(
+                    session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
+                )
+            )
+            if not marked:
                 raise _Stop(self._result(progress, "busy", "lease lost"))
+            progress.held_at = self.clock()
         progress.inflight, progress.maybe_sent = part, True
         try:
-            ts = self.poster.post(
+            ts = progress.transport.post(
                 claim.channel_id,
                 message,
                 thread_ts=None if part == 0 else progress.parent_ts,
                 metadata=metadata_for(claim.delivery_id, part, claim.issue_date.isoformat()),
             )
-        except (PermanentError, NotSentError):
-            progress.maybe_sent = False  # Slack refused it, or never saw it
+        except NotSentError:
+            # It never reached Slack (or Slack refused it with a 429): nothing to look up.
+            progress.inflight, progress.maybe_sent = None, False
+            raise
+        except PermanentError:
+            progress.maybe_sent = False  # Slack refused it
             raise
         progress.sent += 1
         return ts
 
-    def _back_off(self, progress: _Progress, part: int, exc: AmbiguousError, attempts: int) -> None:
-        """Wait before another try, or give the delivery back after too many."""
+    def _back_off(self, progress: Progress, part: int, exc: AmbiguousError) -> Wait:
+        """How long to wait before another try; gives the delivery back after too many."""
+        attempts = progress.attempts
         log.warning(
             "delivery %d part %d to %s: %s (attempt %d)",
             progress.id,
@@ -405,12 +555,9 @@ class Deliverer:
         if attempts > (self.unreachable_retries if unreachable else self.ambiguous_retries):
             raise _Stop(self._release(progress, str(exc)))
         delay = min(30.0, 0.5 * 2**attempts)
-        if unreachable:
-            progress.inflight = None  # nothing to look up: it never reached Slack
-            delay = min(delay, 2.0)
-        self.backoff(delay)
+        return Wait(min(delay, 2.0) if unreachable else delay)
 
-    def _release(self, progress: _Progress, error: str) -> DeliveryResult:
+    def _release(self, progress: Progress, error: str) -> DeliveryResult:
         forgotten = self._discard_if_unsent(progress)
         if not forgotten:
             with self.database.write() as session:
@@ -419,7 +566,7 @@ class Deliverer:
         result.forgotten = forgotten
         return result
 
-    def _fail(self, progress: _Progress, error: str) -> DeliveryResult:
+    def _fail(self, progress: Progress, error: str) -> DeliveryResult:
         claim = progress.claim
         log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
         discarded = self._discard_if_unsent(progress)
@@ -428,5 +575,19 @@ class Deliverer:
                 ledger.finish(
                     session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
                 )
-            ledger.mark_subscription_failing(session, claim.channel_id, error)
+            ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, error)
         return self._result(progress, "failed", error)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A claim with what the ledger records of its thread."""
+
+    claim: ledger.Claim
+    recorded: Recorded
+
+
+def _settled(session: Session, claim: ledger.Claim) -> _Claimed:
+    """A fresh claim with its plan (decided now at the first claim) and recorded messages."""
+    recorded = settle(session, claim.delivery_id, claim.workspace, claim.channel_id, claim.issue_id)
+    return _Claimed(claim, recorded)

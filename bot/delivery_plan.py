@@ -1,7 +1,7 @@
 """What a channel's thread of an issue holds: decided once per delivery, laid out each send.
 
-The plan (which deep dives, under which filter) is recorded with the delivery at its first
-send, so a filter changed mid-delivery, a crash or a rerun never changes which parts a
+The plan (which deep dives, under which filter) is recorded with the delivery when it is first
+claimed, so a filter changed mid-delivery, a crash or a rerun never changes which parts a
 half-sent thread gets. Parts: 0 the parent, 1…k the planned deep dives, k+1 the patterns, then
 deep dives a correction added (appended, numbered on). The layout is computed from the plan,
 the issue as stored now and what was recorded, so every run wants the same thread.
@@ -9,15 +9,14 @@ the issue as stored now and what was recorded, so every run wants the same threa
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import Workspace
 from bot.slack.rendering import (
     REMOVED_ARTICLE,
     REMOVED_PATTERNS,
@@ -28,10 +27,10 @@ from bot.slack.rendering import (
     render_removed,
 )
 from bot.store import edits, filters
-from bot.store.db import Database
 from bot.store.edits import MessageState
 from bot.store.filters import Rule
-from bot.store.queries import IssueView, get_issue
+from bot.store.queries import IssueView
+from bot.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -65,16 +64,6 @@ class Plan:
         return cls(tuple(int(i) for i in data["articles"]), int(data["total"]), rules)
 
 
-def decide(
-    session: Session, workspace: Workspace | None, channel_id: str, issue: IssueView
-) -> Plan:
-    """The plan for a new delivery: the deep dives the channel's filter lets through now."""
-    rules = tuple(filters.channel_rules(session, workspace, channel_id))
-    ids = [a.id for a in issue.articles]
-    chosen = filters.passing(session, rules, ids) if rules else ids
-    return Plan(tuple(chosen), len(ids), rules)
-
-
 def fingerprint(message: Message) -> str:
     """A hash of what Slack shows for a message (text and blocks)."""
     data = json.dumps([message.text, message.blocks], sort_keys=True, ensure_ascii=False)
@@ -83,84 +72,131 @@ def fingerprint(message: Message) -> str:
 
 @dataclass(frozen=True)
 class Part:
-    """One message of the thread as it should be now."""
+    """One message of the thread as it should be now, with the fingerprint of that content."""
 
     part: int
     message: Message
+    fingerprint: str
     article_id: int | None = None
     # A part whose deep dive (or patterns) left the issue: edited to say so if it was posted,
     # never posted otherwise.
     removed: bool = False
 
-    @property
-    def fingerprint(self) -> str:
-        """The fingerprint of the wanted content."""
-        return fingerprint(self.message)
-
-
-def appendable(
-    session: Session, plan: Plan, issue: IssueView, appended: Mapping[int, int | None]
-) -> list[int]:
-    """Deep dives of the issue in no part yet that the plan's filter lets through (in order)."""
-    present = set(plan.articles) | {a for a in appended.values() if a is not None}
-    new = [a.id for a in issue.articles if a.id not in present]
-    if not new or not plan.rules:
-        return new
-    return filters.passing(session, plan.rules, new)
-
-
-def layout(
-    plan: Plan,
-    issue: IssueView,
-    appended: Mapping[int, int | None],
-    new: Sequence[int],
-    *,
-    posted: Mapping[int, str],
-    save_emoji: str,
-) -> list[Part]:
-    """Every part of the thread as it should read now, parent first (see the module doc).
-
-    `appended`: article ids of the parts a correction added (part → id, None once deleted);
-    `new`: deep dives to append now; `posted`: the parts Slack holds.
-    """
-    by_id = {a.id: a for a in issue.articles}
-    replies: list[Part] = []
-    numbered: list[tuple[int, int | None]] = list(enumerate(plan.articles, start=1))
-    numbered += sorted(appended.items())
-    for part, article_id in numbered:
-        article = by_id.get(article_id) if article_id is not None else None
-        if article is not None:
-            replies.append(Part(part, render_article_reply(article), article.id))
-        elif part in posted:
-            replies.append(Part(part, render_removed(REMOVED_ARTICLE), article_id, removed=True))
-    if issue.patterns:
-        replies.append(Part(plan.patterns_part, render_patterns(issue.patterns)))
-    elif plan.patterns_part in posted:
-        replies.append(Part(plan.patterns_part, render_removed(REMOVED_PATTERNS), removed=True))
-    following = max([plan.patterns_part, *appended]) + 1
-    replies += [
-        Part(following + i, render_article_reply(by_id[aid]), aid) for i, aid in enumerate(new)
-    ]
-    shown = sum(1 for r in replies if r.article_id is not None and not r.removed)
-    replies.sort(key=lambda r: r.part)
-    parent = render_issue_parent(
-        issue,
-        save_emoji,
-        in_thread=shown,
-        filter_text=" · ".join(r.describe() for r in plan.rules) if plan.rules else None,
-    )
-    return [Part(0, parent), *replies]
-
 
 @dataclass(frozen=True)
+class Recorded:
+    """What the ledger holds of a claimed delivery: its plan, messages and what to append."""
+
+    plan: Plan
+    states: dict[int, MessageState]
+    content_hash: str  # the issue's version when claimed (read before the issue is rendered)
+    new: tuple[int, ...]  # deep dives of the issue in no part yet that the plan lets through
+
+
+def settle(
+    session: Session, delivery_id: int, workspace: Workspace, channel_id: str, issue_id: int
+) -> Recorded:
+    """Read (or decide and record, at the first claim) the plan, in the claim's transaction."""
+    content_hash = edits.issue_hash(session, issue_id)
+    ids = edits.article_ids(session, issue_id)
+    recorded = edits.load_plan(session, delivery_id)
+    if recorded is None:
+        rules = tuple(filters.channel_rules(session, workspace, channel_id))
+        chosen = filters.passing(session, rules, ids) if rules else ids
+        plan = Plan(tuple(chosen), len(ids), rules)
+        recorded = edits.save_plan(session, delivery_id, plan.to_json())
+    plan = Plan.from_json(recorded)
+    states = edits.message_states(session, delivery_id)
+    present: set[int | None] = set(plan.articles)
+    present |= {s.article_id for p, s in states.items() if p > plan.patterns_part}
+    new = [i for i in ids if i not in present]
+    if new and plan.rules:
+        new = filters.passing(session, plan.rules, new)
+    return Recorded(plan, states, content_hash, tuple(new))
+
+
+@dataclass(eq=False)
+class Rendered:
+    """An issue's messages, rendered once for every delivery of it under way."""
+
+    issue: IssueView
+    content_hash: str
+    save_emoji: str
+    replies: dict[int, tuple[Message, str]] = field(init=False)
+    patterns: tuple[Message, str] | None = field(init=False)
+    _parents: dict[tuple[int, str | None], tuple[Message, str]] = field(
+        init=False, default_factory=dict
+    )
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.replies = {a.id: _with_print(render_article_reply(a)) for a in self.issue.articles}
+        patterns = self.issue.patterns
+        self.patterns = _with_print(render_patterns(patterns)) if patterns else None
+
+    def parent(self, shown: int, filter_text: str | None) -> tuple[Message, str]:
+        """The parent message saying `shown` deep dives are in the thread (of how many)."""
+        key = (shown, filter_text)
+        with self._lock:
+            found = self._parents.get(key)
+        if found is None:
+            message = render_issue_parent(
+                self.issue, self.save_emoji, in_thread=shown, filter_text=filter_text
+            )
+            found = _with_print(message)
+            with self._lock:
+                self._parents[key] = found
+        return found
+
+
+def _with_print(message: Message) -> tuple[Message, str]:
+    return message, fingerprint(message)
+
+
+def _removed(part: int, text: str, article_id: int | None = None) -> Part:
+    message = render_removed(text)
+    return Part(part, message, fingerprint(message), article_id, removed=True)
+
+
+def layout(rendered: Rendered, recorded: Recorded) -> list[Part]:
+    """Every part of the thread as it should read now, parent first (see the module doc)."""
+    plan, states = recorded.plan, recorded.states
+    replies: list[Part] = []
+    numbered: list[tuple[int, int | None]] = list(enumerate(plan.articles, start=1))
+    appended = {p: s.article_id for p, s in states.items() if p > plan.patterns_part}
+    numbered += sorted(appended.items())
+    for part, article_id in numbered:
+        reply = rendered.replies.get(article_id) if article_id is not None else None
+        if reply is not None:
+            replies.append(Part(part, *reply, article_id))
+        elif part in states:
+            replies.append(_removed(part, REMOVED_ARTICLE, article_id))
+    if rendered.patterns is not None:
+        replies.append(Part(plan.patterns_part, *rendered.patterns))
+    elif plan.patterns_part in states:
+        replies.append(_removed(plan.patterns_part, REMOVED_PATTERNS))
+    following = max([plan.patterns_part, *appended]) + 1
+    added = [i for i in recorded.new if i in rendered.replies]
+    replies += [Part(following + n, *rendered.replies[aid], aid) for n, aid in enumerate(added)]
+    shown = sum(1 for r in replies if r.article_id is not None and not r.removed)
+    replies.sort(key=lambda r: r.part)
+    filter_text = " · ".join(r.describe() for r in plan.rules) if plan.rules else None
+    return [Part(0, *rendered.parent(shown, filter_text)), *replies]
+
+
+@dataclass
 class Thread:
     """A delivery's thread as it should be now, with what is recorded of it."""
 
-    plan: Plan
-    issue: IssueView
-    parts: list[Part]
+    recorded: Recorded
+    parts: Sequence[Part]
     states: dict[int, MessageState]
-    content_hash: str  # the issue version `parts` show
+    rendered: Rendered  # held, so the shared rendering lives while a delivery uses it
+
+    @property
+    def plan(self) -> Plan:
+        """The delivery's plan."""
+        return self.recorded.plan
 
     @property
     def nothing_matched(self) -> bool:
@@ -171,31 +207,22 @@ class Thread:
             and not any(p.article_id is not None for p in self.parts)
         )
 
+    def next_post(self, posted: Mapping[int, str], after: int = -1) -> Part | None:
+        """The first part (after `after`, in thread order) Slack does not hold yet."""
+        return next(
+            (p for p in self.parts if p.part > after and not p.removed and p.part not in posted),
+            None,
+        )
 
-def prepare(
-    database: Database,
-    delivery_id: int,
-    workspace: Workspace | None,
-    channel_id: str,
-    day: dt.date,
-    *,
-    save_emoji: str,
-) -> Thread | None:
-    """Read (or decide and record) the plan and lay the thread out; None if the issue is gone."""
-    with database.write() as session:
-        # The hash first: an issue corrected after it is read newer, never older, than it.
-        content_hash = edits.issue_hash(session, day)
-        issue = get_issue(session, day)
-        if issue is None:
-            return None
-        recorded = edits.load_plan(session, delivery_id)
-        if recorded is None:
-            plan = decide(session, workspace, channel_id, issue)
-            recorded = edits.save_plan(session, delivery_id, plan.to_json())
-        plan = Plan.from_json(recorded)
-        states = edits.message_states(session, delivery_id)
-        appended = {p: s.article_id for p, s in states.items() if p > plan.patterns_part}
-        new = appendable(session, plan, issue, appended)
-    posted = {p: s.ts for p, s in states.items()}
-    parts = layout(plan, issue, appended, new, posted=posted, save_emoji=save_emoji)
-    return Thread(plan, issue, parts, states, content_hash)
+    def next_edit(self) -> Part | None:
+        """The first recorded message whose content is not what it should be now."""
+        for part in self.parts:
+            state = self.states.get(part.part)
+            if state is not None and state.fingerprint != part.fingerprint:
+                return part
+        return None
+
+
+def thread(rendered: Rendered, recorded: Recorded) -> Thread:
+    """The thread a claimed delivery should show."""
+    return Thread(recorded, layout(rendered, recorded), dict(recorded.states), rendered)

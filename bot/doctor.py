@@ -61,6 +61,9 @@ def warn(check: str, detail: str, fix: str) -> Finding:
 
 def check_settings(settings: Settings) -> Iterator[Finding]:
     """Required settings present (named, never shown), and the risky defaults."""
+    if settings.multi_workspace:
+        yield check_many_workspaces(settings)
+        return
     missing = [] if settings.slack_bot_token else ["SLACK_BOT_TOKEN"]
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         missing.append("SLACK_SIGNING_SECRET")
@@ -75,6 +78,19 @@ def check_settings(settings: Settings) -> Iterator[Finding]:
             "DIGEST_ADMINS is not set: anyone in a channel can change its schedule",
             "set DIGEST_ADMINS to the Slack user ids (U…) of the digest admins",
         )
+
+
+def check_many_workspaces(settings: Settings) -> Finding:
+    """SLACK_CLIENT_ID set: client secret, a usable encryption key and the signing secret."""
+    from bot.slack.installations import SettingsError, check_mode
+
+    try:
+        check_mode(settings)
+    except SettingsError as exc:
+        return fail("settings", str(exc), "see README 'Distribute to many workspaces'")
+    if settings.slack_signing_secret is None:
+        return fail("settings", "SLACK_SIGNING_SECRET not set", "see README 'Create the Slack app'")
+    return ok("settings", "many workspaces: Add to Slack at /slack/install, tokens encrypted")
 
 
 def open_checked(settings: Settings) -> tuple[Finding, Database | None]:
@@ -188,7 +204,7 @@ def check_subscriptions(database: Database, client: WebClient | None) -> Iterato
     from bot.store import subscriptions
 
     with database.read() as session:
-        subs = subscriptions.list_subscriptions(session)
+        subs = subscriptions.all_subscriptions(session)
     if not subs:
         fix = "in a channel: /digest subscribe 09:00 Europe/Berlin weekdays"
         yield warn("subscriptions", "no channel is subscribed", fix)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from bot.config import Settings
 
 REDACTED = "[redacted]"
+# Any Slack token (xoxb-, xoxp-, rotating xoxe.xoxb-1-…, refresh xoxe-1-…): with many workspaces
+# the tokens are not known in advance, so they are recognised by their shape.
+SLACK_TOKEN = re.compile(r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Anything a log reader could take for the end of a line.
 _LINE_BREAKS = str.maketrans(
@@ -45,10 +49,8 @@ class SecretFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
-        if not self._secrets:
-            return True
         message = record.getMessage()
-        clean = message
+        clean = SLACK_TOKEN.sub(REDACTED, message)
         for secret in self._secrets:
             clean = clean.replace(secret, REDACTED)
         if clean != message:
@@ -64,6 +66,8 @@ def secret_filter(settings: Settings) -> SecretFilter:
             settings.slack_bot_token,
             settings.slack_signing_secret,
             settings.slack_app_token,
+            settings.slack_client_secret,
+            settings.encryption_key,
         )
         if value is not None
     ]

@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,35 +23,49 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import Deliverer, DeliveryResult
+from bot.fanout import FanOut, Pacing
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
 from bot.store import edits, ledger, queries, subscriptions
 from bot.store.db import Database
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+# A channel of one workspace: channel ids are only unique within a workspace.
+ChannelKey = tuple[Workspace, str]
 
 SYNC_SECONDS = 30
 RESUME_SECONDS = 5
 RECENT_ISSUES = 14
+TOKEN_REFRESH_SECONDS = 60
 
 
 @dataclass
 class Dispatcher:
-    """Turns subscriptions and the archive into deliveries, and runs them concurrently."""
+    """Turns subscriptions and the archive into deliveries, and sends them through the fan-out.
+
+    Without a fan-out of its own it sends unpaced beyond what the deliverer's posters do (tests;
+    the worker passes one built from the settings)."""
 
     database: Database
     deliverer: Deliverer
     clock: Callable[[], dt.datetime]
     max_age: dt.timedelta = dt.timedelta(days=2)
     grace: dt.timedelta = dt.timedelta(hours=6)
-    concurrency: int = 256
+    fanout: FanOut | None = None
     # Threads posted within this long are edited when their issue is corrected.
     edit_window: dt.timedelta = dt.timedelta(days=7)
-    _warned: set[tuple[str, dt.datetime]] = field(default_factory=set)
+    _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def schedule_due(self, channels: Iterable[str] | None = None) -> int:
+    def __post_init__(self) -> None:
+        if self.fanout is None:
+            unpaced = Pacing(channel_interval=0.0, workspace_per_minute=None)
+            self.fanout = FanOut(self.deliverer, unpaced)
+
+    def schedule_due(self, channels: Iterable[ChannelKey] | None = None) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
         now = self.clock()
         created = 0
@@ -61,22 +74,30 @@ class Dispatcher:
             ids = queries.recent_issues(session, RECENT_ISSUES)
             subs = [
                 sub
-                for sub in subscriptions.list_subscriptions(session)
-                if wanted is None or sub.channel_id in wanted
+                for sub in subscriptions.all_subscriptions(session)
+                if wanted is None or (sub.workspace, sub.channel_id) in wanted
             ]
-            delivered = ledger.delivered_dates(session, (sub.channel_id for sub in subs))
+            delivered: dict[ChannelKey, set[dt.date]] = {}
+            for workspace in {sub.workspace for sub in subs}:
+                mine = [sub.channel_id for sub in subs if sub.workspace == workspace]
+                dates = ledger.delivered_dates(session, workspace, mine)
+                delivered |= {(workspace, c): days for c, days in dates.items()}
             for sub in subs:
                 decision = decide(
                     sub.schedule,
                     now,
                     list(ids),
-                    delivered[sub.channel_id],
+                    delivered[(sub.workspace, sub.channel_id)],
                     max_age=self.max_age,
                     grace=self.grace,
                 )
                 if decision.action == "post" and decision.issue_date is not None:
                     ledger.ensure_delivery(
-                        session, sub.channel_id, ids[decision.issue_date], due_at=decision.slot
+                        session,
+                        sub.workspace,
+                        sub.channel_id,
+                        ids[decision.issue_date],
+                        due_at=decision.slot,
                     )
                     created += 1
                 elif decision.action == "missed" and decision.slot is not None:
@@ -86,7 +107,7 @@ class Dispatcher:
     def _warn_missed(
         self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
     ) -> None:
-        key = (sub.channel_id, slot)
+        key = ((sub.workspace, sub.channel_id), slot)
         if key in self._warned:
             return
         self._warned.add(key)
@@ -95,23 +116,26 @@ class Dispatcher:
             f"missed the {local:%Y-%m-%d %H:%M %Z} post of issue {day} (the worker was not "
             f"running within {self.grace} of it); skipped"
         )
-        log.warning("channel %s %s", sub.channel_id, message)
-        subscriptions.note_problem(session, sub.channel_id, message[0].upper() + message[1:] + ".")
+        log.warning("channel %s of %s %s", sub.channel_id, sub.workspace, message)
+        subscriptions.note_problem(
+            session, sub.workspace, sub.channel_id, message[0].upper() + message[1:] + "."
+        )
 
-    def sendable(self) -> list[int]:
+    def sendable(self) -> list[ledger.OpenDelivery]:
         """The open deliveries the worker may send: scheduled ones of subscribed channels, not
         held by a live sender, and (unless already started) still within the grace period.
         Manual `post` deliveries are left to a rerun of `post`."""
         now = self.clock()
         with self.database.read() as session:
-            subscribed = {s.channel_id for s in subscriptions.list_subscriptions(session)}
-            candidates = ledger.open_deliveries(session)
+            subscribed = {
+                (s.workspace, s.channel_id) for s in subscriptions.all_subscriptions(session)
+            }
+            candidates = ledger.open_deliveries(session, None)
             corrections = edits.reopened(session)  # any origin: every thread is kept up to date
-        wanted: list[int] = []
+        wanted: list[ledger.OpenDelivery] = []
         for d in candidates:
-            if (d.origin != "schedule" or d.channel_id not in subscribed) and (
-                d.id not in corrections
-            ):
+            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in subscribed
+            if not scheduled and d.id not in corrections:
                 continue
             held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
             if held and not is_gone(d.lease_owner):
@@ -119,7 +143,7 @@ class Dispatcher:
             if not d.started and d.due_at is not None and now - d.due_at > self.grace:
                 self._skip_late(d, now)
                 continue
-            wanted.append(d.id)
+            wanted.append(d)
         return wanted
 
     def _skip_late(self, d: ledger.OpenDelivery, now: dt.datetime) -> None:
@@ -130,12 +154,11 @@ class Dispatcher:
 
     def run_open(self) -> list[DeliveryResult]:
         """Send every open delivery, many channels at once (each channel paced on its own)."""
-        open_ids = self.sendable()
-        if not open_ids:
+        sendable = self.sendable()
+        if not sendable:
             return []
-        workers = max(1, min(self.concurrency, len(open_ids)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-            results = list(pool.map(self._run_one, open_ids))
+        assert self.fanout is not None  # noqa: S101  set in __post_init__
+        results = self.fanout.run((d.workspace, d.id) for d in sendable)
         for result in results:
             if result.outcome in ("posted", "failed", "retry_later", "skipped"):
                 log.info(
@@ -148,13 +171,6 @@ class Dispatcher:
                 )
         return results
 
-    def _run_one(self, delivery_id: int) -> DeliveryResult:
-        try:
-            return self.deliverer.run(delivery_id)
-        except Exception as exc:  # one channel's trouble must not stop the others
-            log.exception("delivery %d crashed", delivery_id)
-            return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
-
     def reopen_corrected(self) -> int:
         """Reopen threads (posted within the edit window) whose issue changed since."""
         with self.database.write() as session:
@@ -163,35 +179,45 @@ class Dispatcher:
             log.info("%d posted threads of corrected issues to bring up to date", len(reopened))
         return len(reopened)
 
-    def tick(self, channels: Iterable[str] | None = None) -> list[DeliveryResult]:
+    def tick(self, channels: Iterable[ChannelKey] | None = None) -> list[DeliveryResult]:
         """Schedule what is due, reopen corrected threads, then send whatever is open."""
         self.schedule_due(channels)
         self.reopen_corrected()
         return self.run_open()
 
 
+def _job_id(channel: ChannelKey) -> str:
+    workspace, channel_id = channel
+    return f"channel:{workspace}:{channel_id}"
+
+
 class Worker:
-    """One process: the scheduler, the dispatcher and the poller."""
+    """One process: the scheduler, the dispatcher, the poller and (many workspaces) the
+    refresh of rotating bot tokens before they expire."""
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        dispatcher: Dispatcher | None,
         poller: Poller | None,
         poll_interval: dt.timedelta,
         tick_seconds: float = SYNC_SECONDS,
+        refresh_tokens: Callable[[], int] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.refresh_tokens = refresh_tokens
         self.poller = poller
         self.scheduler = BlockingScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
         self.tick_seconds = tick_seconds
-        self._jobs: dict[str, tuple[int, int, str, str]] = {}
+        self._jobs: dict[ChannelKey, tuple[int, int, str, str]] = {}
 
     def sync_jobs(self) -> None:
         """Make the cron jobs match the subscriptions table (added, changed, removed)."""
+        if self.dispatcher is None:
+            return
         with self.dispatcher.database.read() as session:
-            subs = subscriptions.list_subscriptions(session)
-        wanted = {s.channel_id: (s.hour, s.minute, s.timezone, s.days) for s in subs}
+            subs = subscriptions.all_subscriptions(session)
+        wanted = {(s.workspace, s.channel_id): (s.hour, s.minute, s.timezone, s.days) for s in subs}
         for channel, spec in wanted.items():
             if self._jobs.get(channel) == spec:
                 continue
@@ -205,7 +231,7 @@ class Worker:
                     day_of_week="mon-fri" if days == "weekdays" else "*",
                 ),
                 kwargs={"channels": [channel]},
-                id=f"channel:{channel}",
+                id=_job_id(channel),
                 replace_existing=True,
                 # The database, not APScheduler, decides catch-up; a late wake-up still runs.
                 misfire_grace_time=int(self.dispatcher.grace.total_seconds()),
@@ -214,10 +240,12 @@ class Worker:
             )
             self._jobs[channel] = spec
         for channel in set(self._jobs) - set(wanted):
-            self.scheduler.remove_job(f"channel:{channel}")
+            self.scheduler.remove_job(_job_id(channel))
             del self._jobs[channel]
 
     def _sync_and_tick(self) -> None:
+        if self.dispatcher is None:
+            return
         self.sync_jobs()
         self.dispatcher.tick()
 
@@ -227,38 +255,54 @@ class Worker:
         report = self.poller.poll()
         if report.ingested or report.failed:
             log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
-            self.dispatcher.tick()
+            if self.dispatcher is not None:
+                self.dispatcher.tick()
 
     def start(self) -> None:
         """Run until SIGTERM/SIGINT."""
+        self._add_jobs()
+        self._stop_on_signals()
+        log.info("worker started")
+        self.scheduler.start()
+
+    def _add_jobs(self) -> None:
+        """Posting (when a dispatcher exists), polling and token refresh, as configured."""
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
-        self.scheduler.add_job(
-            self._sync_and_tick,
-            IntervalTrigger(seconds=self.tick_seconds),
-            id="tick",
-            next_run_time=self.dispatcher.clock(),
-            **common,
-        )
-        # Between ticks, pick up any delivery whose sender died (its lease ran out) within
-        # seconds, not at the next tick: one indexed read when there is nothing to do.
-        self.scheduler.add_job(
-            self.dispatcher.run_open,
-            IntervalTrigger(seconds=RESUME_SECONDS),
-            id="resume",
-            **common,
-        )
+        now = self.dispatcher.clock() if self.dispatcher else dt.datetime.now(dt.UTC)
+        if self.dispatcher is not None:
+            self.scheduler.add_job(
+                self._sync_and_tick,
+                IntervalTrigger(seconds=self.tick_seconds),
+                id="tick",
+                next_run_time=now,
+                **common,
+            )
+            # Between ticks, pick up any delivery whose sender died (its lease ran out) within
+            # seconds, not at the next tick: one indexed read when there is nothing to do.
+            self.scheduler.add_job(
+                self.dispatcher.run_open,
+                IntervalTrigger(seconds=RESUME_SECONDS),
+                id="resume",
+                **common,
+            )
         if self.poller is not None:
             self.scheduler.add_job(
                 self._poll,
                 IntervalTrigger(seconds=self.poll_interval.total_seconds()),
                 id="poll",
-                next_run_time=self.dispatcher.clock(),
+                next_run_time=now,
                 **common,
             )
-
-        self._stop_on_signals()
-        log.info("worker started")
-        self.scheduler.start()
+        if self.refresh_tokens is not None:
+            # Outside any request: tokens are refreshed well before they expire, one
+            # workspace at a time (and under a per-workspace lease shared with the web).
+            self.scheduler.add_job(
+                self.refresh_tokens,
+                IntervalTrigger(seconds=TOKEN_REFRESH_SECONDS),
+                id="tokens",
+                next_run_time=now,
+                **common,
+            )
 
     def _stop_on_signals(self) -> None:
         """SIGTERM/SIGINT stop the scheduler; a second one exits at once."""

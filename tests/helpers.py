@@ -12,8 +12,12 @@ from bot.schedule import Days
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.tables import ArticleCompanyRow, ArticleRow, IssueRow
+from bot.workspace import Workspace
 
 # The bot's own settings: a test states the ones it means, never inherits the developer's.
+# The workspace of the Slack stand-in's token (auth.test) and of the signed test payloads.
+WS = Workspace("T111")
+
 SETTING_PREFIXES = ("SLACK_", "DIGEST_", "DATABASE_")
 
 
@@ -38,6 +42,7 @@ def subscribe(
         for channel in channels:
             subscriptions.subscribe(
                 session,
+                WS,
                 channel,
                 hour=hour,
                 minute=minute,

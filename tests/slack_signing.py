@@ -33,12 +33,13 @@ def slash_command_body(
     channel_id: str = "C111",
     response_url: str = "https://hooks.slack.com/commands/T111/1/x",
     command: str = "/digest",
+    team_id: str = "T111",
 ) -> str:
     """A form-encoded slash command payload with every field Slack sends."""
     return urllib.parse.urlencode(
         {
             "token": "verification-token-deprecated",
-            "team_id": "T111",
+            "team_id": team_id,
             "team_domain": "example",
             "enterprise_id": "",
             "enterprise_name": "",
@@ -56,12 +57,12 @@ def slash_command_body(
     )
 
 
-def event_body(event: dict[str, Any], event_id: str) -> str:
+def event_body(event: dict[str, Any], event_id: str, team_id: str = "T111") -> str:
     """An Events API envelope around one event."""
     return json.dumps(
         {
             "token": "verification-token-deprecated",
-            "team_id": "T111",
+            "team_id": team_id,
             "api_app_id": "A111",
             "event": event,
             "type": "event_callback",
@@ -70,7 +71,7 @@ def event_body(event: dict[str, Any], event_id: str) -> str:
             "authorizations": [
                 {
                     "enterprise_id": None,
-                    "team_id": "T111",
+                    "team_id": team_id,
                     "user_id": "UBOT",
                     "is_bot": True,
                     "is_enterprise_install": False,

@@ -3,7 +3,13 @@
 It records every call, keeps posted messages per channel (threads, metadata), answers the
 methods the bot uses with Slack's response shapes, and injects faults: HTTP 429 with
 Retry-After, 5xx, slow answers (client timeouts), per-channel permanent errors, a post that is
-stored but never answered, and an optional one-message-per-second-per-channel rate limit.
+stored but never answered, an optional one-message-per-second-per-channel rate limit and an
+optional workspace-wide one (`rate_limit_per_team` posts per second per team, counted over a
+sliding second like Slack's unpublished per-workspace limit; both answer 429 + Retry-After).
+
+Tokens may belong to different teams (`teams`: token -> team id); each team has its own
+channels, so the same channel id in two teams is two channels. Inspection methods take the
+team (default: the team of tokens not listed, DEFAULT_TEAM).
 
 Membership is enforced like Slack: a channel nobody declared is public and the bot is not in it.
 Posting to a public channel works anyway (chat:write.public), but conversations.history and
@@ -15,8 +21,11 @@ bot is in, so tests check that with `require_member` before sending one.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import math
+import secrets
 import threading
 import time
 import urllib.parse
@@ -29,6 +38,7 @@ from typing import Any
 import yaml
 
 JSON_FIELDS = ("blocks", "metadata", "view", "attachments")
+DEFAULT_TEAM = "T111"
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
 
@@ -45,6 +55,39 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     time: float
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token the call was made with (None: no token, e.g. oauth.v2.access)."""
+        auth = self.headers.get("authorization") or ""
+        return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+
+
+@dataclass
+class Identity:
+    """Who a token belongs to: what auth.test answers for it, and whether it still works."""
+
+    team_id: str
+    team_name: str = ""
+    enterprise_id: str | None = None
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    expires_at: float | None = None  # rotating tokens expire
+    revoked: bool = False
+
+
+@dataclass
+class Grant:
+    """What a workspace admin allowed on Slack's authorize page: a one-time code's content."""
+
+    team_id: str
+    team_name: str
+    user_id: str
+    enterprise_id: str | None
+    is_enterprise_install: bool
+    redirect_uri: str | None
+    expires_at: float
+    used: bool = False
 
 
 @dataclass
@@ -79,7 +122,7 @@ class _State:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     faults: list[Fault] = field(default_factory=list)
     channel_errors: dict[str, str] = field(default_factory=dict)
-    recent_posts: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    recent_posts: dict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     channels: dict[str, Channel] = field(default_factory=lambda: defaultdict(Channel))
 
@@ -87,13 +130,40 @@ class _State:
 class SlackStub:
     """Start with `with SlackStub() as stub:`; point the bot at `stub.url`."""
 
-    def __init__(self, rate_limit_per_channel: float | None = None) -> None:
+    def __init__(
+        self,
+        rate_limit_per_channel: float | None = None,
+        *,
+        rate_limit_per_team: float | None = None,
+        teams: dict[str, str] | None = None,
+        lean: bool = False,
+    ) -> None:
         self.rate_limit_per_channel = rate_limit_per_channel
+        self.rate_limit_per_team = rate_limit_per_team
+        self.teams = dict(teams or {})
+        # Lean (benchmarks): calls are counted, not kept, and messages keep no text or blocks.
+        self.lean = lean
+        self.posts = 0
         self.users: dict[str, dict[str, Any]] = {}
         # What auth.test reports in x-oauth-scopes and tokens Slack answers invalid_auth for.
         self.scopes: set[str] = manifest_scopes()
         self.invalid_tokens: set[str] = set()
+        # What auth.test answers for a token the OAuth flow did not issue (team_id, team,
+        # enterprise_id); a token in neither belongs to T111 "Example".
+        self.token_teams: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
+        # OAuth (`oauth_app`): the app's credentials, codes issued by `authorize`, and every
+        # token issued with the identity it stands for. Once an app is set up, a token the
+        # stand-in did not issue answers invalid_auth, as Slack's would.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.app_id = "A0DIGEST"
+        self.token_rotation = False
+        self.token_lifetime = 43_200.0  # seconds a rotating access token lives (Slack: 12 h)
+        self.codes: dict[str, Grant] = {}
+        self.identities: dict[str, Identity] = {}
+        self.refresh_tokens: dict[str, str] = {}  # unused refresh token -> its team's key
+        self.used_refresh_tokens: set[str] = set()
         self._state = _State()
         self._lock = threading.RLock()
         self._last_ts = 0.0
@@ -152,20 +222,30 @@ class SlackStub:
         """Calls of one Web API method."""
         return [c for c in self.calls if c.method == method]
 
-    def messages(self, channel: str) -> list[dict[str, Any]]:
+    def messages(self, channel: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Top-level messages of a channel, oldest first."""
         with self._lock:
-            return [m for m in self._state.messages[channel] if not m.get("thread_ts")]
+            posted = self._state.messages[_key(team, channel)]
+            return [m for m in posted if not m.get("thread_ts")]
 
-    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+    def thread(self, channel: str, ts: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Replies in a thread, oldest first (without the parent)."""
         with self._lock:
-            return [m for m in self._state.messages[channel] if m.get("thread_ts") == ts]
+            posted = self._state.messages[_key(team, channel)]
+            return [m for m in posted if m.get("thread_ts") == ts]
 
-    def all_messages(self, channel: str) -> list[dict[str, Any]]:
+    def all_messages(self, channel: str, team: str = DEFAULT_TEAM) -> list[dict[str, Any]]:
         """Everything posted to a channel, in order."""
         with self._lock:
-            return list(self._state.messages[channel])
+            return list(self._state.messages[_key(team, channel)])
+
+    def team_of(self, token: str) -> str:
+        """The team a token belongs to."""
+        with self._lock:
+            identity = self.identities.get(token)
+        if identity is not None:
+            return identity.team_id
+        return self.teams.get(token, DEFAULT_TEAM)
 
     def reset_faults(self) -> None:
         """Drop every pending fault (messages and calls stay)."""
@@ -178,6 +258,183 @@ class SlackStub:
         with self._lock:
             self._state = _State()
             self.rate_limited = 0
+            self.posts = 0
+
+    def tokens_used(self, method: str | None = None) -> list[str | None]:
+        """The token of every call (of one method), in order."""
+        return [c.token for c in self.calls if method is None or c.method == method]
+
+    # --- OAuth: install, refresh, per-token identities --------------------------------------
+
+    def oauth_app(
+        self, client_id: str, client_secret: str, *, token_rotation: bool = False
+    ) -> None:
+        """Register the app's credentials; tokens are then known per workspace (strict)."""
+        with self._lock:
+            self.client_id, self.client_secret = client_id, client_secret
+            self.token_rotation = token_rotation
+
+    def authorize(
+        self,
+        team_id: str,
+        *,
+        team_name: str = "",
+        user_id: str = "UINSTALLER",
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """An admin clicked Allow on Slack's authorize page: the one-time code Slack would
+        append to the redirect (valid ten minutes)."""
+        code = f"{team_id}.{secrets.token_hex(8)}"
+        with self._lock:
+            self.codes[code] = Grant(
+                team_id,
+                team_name or team_id.lower(),
+                user_id,
+                enterprise_id,
+                is_enterprise_install,
+                redirect_uri,
+                time.time() + 600,
+            )
+        return code
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        """Every access token issued to a workspace, oldest first."""
+        with self._lock:
+            return [t for t, i in self.identities.items() if i.team_id == team_id]
+
+    def revoke(self, team_id: str) -> None:
+        """The app was uninstalled from a workspace: its tokens stop working."""
+        with self._lock:
+            for identity in self.identities.values():
+                if identity.team_id == team_id:
+                    identity.revoked = True
+            for refresh, team in list(self.refresh_tokens.items()):
+                if team == team_id:
+                    del self.refresh_tokens[refresh]
+
+    def expire(self, token: str) -> None:
+        """Make an access token expire now."""
+        with self._lock:
+            self.identities[token].expires_at = time.time() - 1
+
+    def _token_error(self, token: str) -> str | None:
+        """Why Slack would refuse this bearer token (None: it works)."""
+        with self._lock:
+            identity = self.identities.get(token)
+            if identity is None:
+                return "invalid_auth" if self.client_id is not None else None
+            if identity.revoked:
+                return "token_revoked"
+            if identity.expires_at is not None and identity.expires_at < time.time():
+                return "token_expired"
+            return None
+
+    def _issue(self, grant: Identity) -> dict[str, Any]:
+        """New access (and, with rotation, refresh) token for a workspace."""
+        number = len(self.identities) + 1
+        body: dict[str, Any] = {"token_type": "bot"}
+        if self.token_rotation:
+            token = f"xoxe.xoxb-1-{grant.team_id}-{number}-{secrets.token_hex(12)}"
+            refresh = f"xoxe-1-{grant.team_id}-{number}-{secrets.token_hex(12)}"
+            grant.expires_at = time.time() + self.token_lifetime
+            self.refresh_tokens[refresh] = grant.team_id
+            body |= {"refresh_token": refresh, "expires_in": int(self.token_lifetime)}
+        else:
+            token = f"xoxb-{grant.team_id}-{number}-{secrets.token_hex(12)}"
+        self.identities[token] = grant
+        body |= {
+            "access_token": token,
+            "scope": ",".join(sorted(self.scopes)),
+            "bot_user_id": grant.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"id": grant.team_id, "name": grant.team_name},
+            "enterprise": (
+                {"id": grant.enterprise_id, "name": grant.enterprise_id}
+                if grant.enterprise_id
+                else None
+            ),
+        }
+        return body
+
+    def _client_ok(self, params: dict[str, Any], headers: dict[str, str]) -> str | None:
+        """Check the app's credentials (HTTP Basic or form fields); the error if wrong."""
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = headers.get("authorization") or ""
+        if auth.startswith("Basic "):
+            with contextlib.suppress(ValueError):
+                decoded = base64.b64decode(auth.removeprefix("Basic ")).decode()
+                client_id, _, client_secret = decoded.partition(":")
+        if self.client_id is None or client_id != self.client_id:
+            return "invalid_client_id"
+        if client_secret != self.client_secret:
+            return "bad_client_secret"
+        return None
+
+    def _oauth_access(self, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            error = self._client_ok(params, headers)
+            if error:
+                return {"ok": False, "error": error}
+            grant_type = params.get("grant_type") or "authorization_code"
+            if grant_type == "refresh_token":
+                return self._refresh(str(params.get("refresh_token") or ""))
+            if grant_type != "authorization_code":
+                return {"ok": False, "error": "invalid_grant_type"}
+            grant = self.codes.get(str(params.get("code") or ""))
+            if grant is None or grant.used or grant.expires_at < time.time():
+                return {"ok": False, "error": "invalid_code"}
+            if grant.redirect_uri and params.get("redirect_uri") != grant.redirect_uri:
+                return {"ok": False, "error": "bad_redirect_uri"}
+            grant.used = True
+            identity = Identity(
+                grant.team_id,
+                grant.team_name,
+                grant.enterprise_id,
+                bot_user_id=f"UBOT{grant.team_id}",
+                bot_id=f"BBOT{grant.team_id}",
+            )
+            body = self._issue(identity)
+            body["is_enterprise_install"] = grant.is_enterprise_install
+            body["authed_user"] = {"id": grant.user_id}
+            return {"ok": True} | body
+
+    def _refresh(self, refresh: str) -> dict[str, Any]:
+        # Single use: a refresh token works once, then answers invalid_refresh_token.
+        team = self.refresh_tokens.pop(refresh, None)
+        if team is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        self.used_refresh_tokens.add(refresh)
+        latest = [i for i in self.identities.values() if i.team_id == team][-1]
+        identity = Identity(
+            team, latest.team_name, latest.enterprise_id, latest.bot_user_id, latest.bot_id
+        )
+        return {"ok": True} | self._issue(identity)
+
+    def _auth_test(self, token: str) -> dict[str, Any]:
+        with self._lock:
+            identity = self.identities.get(token)
+        if identity is None:
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T111",
+                "url": "https://example.slack.com/",
+                "team": "Example",
+            } | self.token_teams.get(token, {})
+        body: dict[str, Any] = {
+            "ok": True,
+            "user_id": identity.bot_user_id,
+            "bot_id": identity.bot_id,
+            "team_id": identity.team_id,
+            "url": f"https://{identity.team_name}.slack.com/",
+            "team": identity.team_name,
+        }
+        if identity.enterprise_id:
+            body["enterprise_id"] = identity.enterprise_id
+        return body
 
     # --- channels and membership ------------------------------------------------------------
 
@@ -283,45 +540,49 @@ class SlackStub:
             self._last_ts = now
             return f"{now:.6f}"
 
-    def _post_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _post_message(
+        self, params: dict[str, Any], team: str = DEFAULT_TEAM
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel = str(params.get("channel", ""))
         with self._lock:
             error = self._state.channel_errors.get(channel) or self._post_refusal(channel)
             if error:
                 return 200, {"ok": False, "error": error}, {}
-            if self.rate_limit_per_channel:
-                window = self._state.recent_posts[channel]
-                now = time.monotonic()
-                while window and now - window[0] >= 1.0:
-                    window.popleft()
-                if len(window) >= self.rate_limit_per_channel:
+            now = time.monotonic()
+            limits = ((("channel", team, channel), self.rate_limit_per_channel),)
+            limits += ((("team", team), self.rate_limit_per_team),)
+            for key, limit in limits:
+                retry_after = self._over_limit(key, limit, now)
+                if retry_after:
                     self.rate_limited += 1
-                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
-                window.append(now)
+                    body = {"ok": False, "error": "ratelimited"}
+                    return 429, body, {"Retry-After": str(retry_after)}
+            for key, limit in limits:
+                if limit:
+                    self._state.recent_posts[key].append(now)
             ts = self._new_ts()
-            message = {
-                "type": "message",
-                "ts": ts,
-                "user": "UBOT",
-                "bot_id": "BBOT",
-                "text": params.get("text", ""),
-                "blocks": params.get("blocks") or [],
-            }
+            message = {"type": "message", "ts": ts, "user": "UBOT", "bot_id": "BBOT"}
+            if not self.lean:
+                message |= {"text": params.get("text", ""), "blocks": params.get("blocks") or []}
             if params.get("thread_ts"):
                 message["thread_ts"] = str(params["thread_ts"])
             if params.get("metadata"):
                 message["metadata"] = params["metadata"]
-            self._state.messages[channel].append(message)
+            self._state.messages[_key(team, channel)].append(message)
+            self.posts += 1
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
 
-    def _update_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _update_message(
+        self, params: dict[str, Any], team: str = DEFAULT_TEAM
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """chat.update: replaces a message's text and blocks (and metadata, when given)."""
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
         with self._lock:
             error = self._state.channel_errors.get(channel)
             if error:
                 return 200, {"ok": False, "error": error}, {}
-            found = next((m for m in self._state.messages[channel] if m["ts"] == ts), None)
+            in_channel = self._state.messages[_key(team, channel)]
+            found = next((m for m in in_channel if m["ts"] == ts), None)
             if found is None:
                 return 200, {"ok": False, "error": "message_not_found"}, {}
             found["text"] = params.get("text", "")
@@ -331,6 +592,18 @@ class SlackStub:
                 found["metadata"] = params["metadata"]
             message = dict(found)
         return 200, {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}, {}
+
+    def _over_limit(self, key: Any, limit: float | None, now: float) -> int:
+        """Seconds to wait (Retry-After, whole seconds like Slack) if one more post in the
+        sliding second would exceed `limit`; 0 when it may go."""
+        if not limit:
+            return 0
+        window = self._state.recent_posts[key]
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) < limit:
+            return 0
+        return max(1, math.ceil(window[0] + 1.0 - now))
 
     def _post_refusal(self, channel: str) -> str | None:
         info = self._state.channels[channel]
@@ -373,9 +646,10 @@ class SlackStub:
                 },
             }
 
-    def _history(self, params: dict[str, Any], replies: bool) -> dict[str, Any]:
+    def _history(self, params: dict[str, Any], replies: bool, team: str) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
         with self._lock:
+            posted = self._state.messages[_key(team, channel)]
             error = self._state.channel_errors.get(channel)
             if not error and not self._state.channels[channel].bot_member:
                 error = "not_in_channel"
@@ -383,13 +657,9 @@ class SlackStub:
                 return {"ok": False, "error": error}
             if replies:
                 ts = str(params.get("ts", ""))
-                items = [
-                    m
-                    for m in self._state.messages[channel]
-                    if m["ts"] == ts or m.get("thread_ts") == ts
-                ]
+                items = [m for m in posted if m["ts"] == ts or m.get("thread_ts") == ts]
             else:
-                items = [m for m in self._state.messages[channel] if not m.get("thread_ts")]
+                items = [m for m in posted if not m.get("thread_ts")]
                 items = list(reversed(items))  # history is newest first
             oldest = float(params.get("oldest") or 0)
             items = [m for m in items if float(m["ts"]) >= oldest]
@@ -408,29 +678,19 @@ class SlackStub:
         }
 
     def _answer(
-        self, method: str, params: dict[str, Any]
+        self, method: str, params: dict[str, Any], team: str = DEFAULT_TEAM
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if method == "auth.test":
-            return (
-                200,
-                {
-                    "ok": True,
-                    "user_id": "UBOT",
-                    "bot_id": "BBOT",
-                    "team_id": "T111",
-                    "url": "https://example.slack.com/",
-                    "team": "Example",
-                },
-                {"x-oauth-scopes": ",".join(sorted(self.scopes))},
-            )
+            token = str(params.get("_token", ""))
+            return 200, self._auth_test(token), {"x-oauth-scopes": ",".join(sorted(self.scopes))}
         if method == "chat.postMessage":
-            return self._post_message(params)
+            return self._post_message(params, team)
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._new_ts()}, {}
         if method == "chat.update":
-            return self._update_message(params)
+            return self._update_message(params, team)
         if method in ("conversations.history", "conversations.replies"):
-            return 200, self._history(params, method == "conversations.replies"), {}
+            return 200, self._history(params, method == "conversations.replies", team), {}
         if method == "users.info":
             user_id = str(params.get("user", ""))
             user = {"id": user_id, "name": user_id.lower(), "tz": "America/New_York"}
@@ -500,24 +760,35 @@ class SlackStub:
                     return
                 method = path.removeprefix("/api/")
                 call.method = method
-                with stub._lock:
-                    stub._state.calls.append(call)
+                if not stub.lean:
+                    with stub._lock:
+                        stub._state.calls.append(call)
+                if method == "oauth.v2.access":  # authenticated by the app, not a token
+                    self._send(200, stub._oauth_access(params, headers), {})
+                    return
                 authorization = headers.get("authorization") or ""
+                team = stub.team_of(authorization.removeprefix("Bearer "))
                 if not authorization.startswith("Bearer xox"):
                     self._send(200, {"ok": False, "error": "not_authed"}, {})
                     return
-                if authorization.removeprefix("Bearer ") in stub.invalid_tokens:
+                token = authorization.removeprefix("Bearer ")
+                if token in stub.invalid_tokens:
                     self._send(200, {"ok": False, "error": "invalid_auth"}, {})
                     return
+                refused = stub._token_error(token)
+                if refused:
+                    self._send(200, {"ok": False, "error": refused}, {})
+                    return
+                params = params | {"_token": token}
                 fault = stub._take_fault(method)
                 if fault is not None:
                     if fault.drop:
-                        stub._answer(method, params)
+                        stub._answer(method, params, team)
                         self.close_connection = True
                         self.connection.shutdown(2)
                         return
                     if fault.hold:
-                        status, body, extra = stub._answer(method, params)
+                        status, body, extra = stub._answer(method, params, team)
                         time.sleep(fault.hold)
                         self._send(status, body, extra)
                         return
@@ -533,7 +804,12 @@ class SlackStub:
                     )
                     self._send(fault.status, {"ok": False, "error": error}, extra)
                     return
-                status, body, extra = stub._answer(method, params)
+                status, body, extra = stub._answer(method, params, team)
                 self._send(status, body, extra)
 
         return Handler
+
+
+def _key(team: str, channel: str) -> str:
+    """Where a team's channel is kept (the default team's under the bare id)."""
+    return channel if team == DEFAULT_TEAM else f"{team}/{channel}"

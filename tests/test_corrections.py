@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from corrected_issue import ADDED_TITLE, CHANGED_TITLE, REMOVED_TITLE, write_corrected
+from helpers import WS
 from slack_stub import SlackStub
 from sqlalchemy import select, update
 
 from bot.clock import utc_now
-from bot.core.workspace import Workspace
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.rendering import REMOVED_ARTICLE
@@ -45,7 +45,7 @@ def archive(database: Database) -> Database:
 def make_deliverer(database: Database, stub: SlackStub) -> Deliverer:
     client = make_web_client("xoxb-test", stub.url, timeout=2)
     poster = SlackPoster(client, ChannelPacer(interval=0.0), lookup_client=client)
-    return Deliverer(database, poster, backoff=lambda _s: None)
+    return Deliverer(database, everywhere(poster), backoff=lambda _s: None)
 
 
 def content(message: dict[str, Any]) -> str:
@@ -75,9 +75,9 @@ def test_a_corrected_issue_edits_every_thread_that_got_it(
     deliverer = make_deliverer(archive, stub)
     with archive.write() as session:
         rule = Rule("include", "company", "Cloudflare")
-        filters.add_rule(session, Workspace("T111"), "CFILT", rule, "U1")
-    assert deliverer.deliver_issue("CALL", LATEST).outcome == "posted"
-    assert deliverer.deliver_issue("CFILT", LATEST).outcome == "posted"
+        filters.add_rule(session, WS, "CFILT", rule, "U1")
+    assert deliverer.deliver_issue(WS, "CALL", LATEST).outcome == "posted"
+    assert deliverer.deliver_issue(WS, "CFILT", LATEST).outcome == "posted"
     removed_ts = reply_titled(stub, "CALL", REMOVED_TITLE)["ts"]
     changed_ts = reply_titled(stub, "CALL", CHANGED_TITLE)["ts"]
     assert "1 of 28 deep dives" in json.dumps(stub.messages("CFILT")[0]["blocks"])
@@ -106,7 +106,7 @@ def test_a_corrected_issue_edits_every_thread_that_got_it(
     assert "2 of 28 deep dives" in json.dumps(stub.messages("CFILT")[0]["blocks"])
 
     # The thread now reads as a fresh post of the corrected issue does (plus the removal note).
-    assert deliverer.deliver_issue("CFRESH", LATEST).outcome == "posted"
+    assert deliverer.deliver_issue(WS, "CFRESH", LATEST).outcome == "posted"
     fresh = stub.all_messages("CFRESH")
     edited = [m for m in stub.all_messages("CALL") if m["ts"] != removed_ts]
     assert content(fresh[0]) == content(edited[0])
@@ -115,7 +115,7 @@ def test_a_corrected_issue_edits_every_thread_that_got_it(
     # Nothing more to do: a second pass and a `post` rerun edit and post nothing.
     calls = len(stub.calls)
     assert dispatcher.tick() == []
-    again = deliverer.deliver_issue("CALL", LATEST, update=True)
+    again = deliverer.deliver_issue(WS, "CALL", LATEST, update=True)
     assert (again.outcome, again.edited, again.posted) == ("already", 0, 0)
     assert [c.method for c in stub.calls[calls:]] == []
 
@@ -124,13 +124,13 @@ def test_post_rerun_brings_a_posted_thread_up_to_date(
     archive: Database, stub: SlackStub, tmp_path: Path
 ) -> None:
     deliverer = make_deliverer(archive, stub)
-    deliverer.deliver_issue("CPOST", LATEST)
+    deliverer.deliver_issue(WS, "CPOST", LATEST)
     correct(archive, tmp_path)
     # Without `update` (the schedule's own path) nothing is touched.
-    assert deliverer.deliver_issue("CPOST", LATEST).outcome == "already"
+    assert deliverer.deliver_issue(WS, "CPOST", LATEST).outcome == "already"
     assert not stub.calls_to("chat.update")
     stub.fail_next("chat.update", status=500, after=1)  # an ambiguous failure is retried
-    result = deliverer.deliver_issue("CPOST", LATEST, update=True)
+    result = deliverer.deliver_issue(WS, "CPOST", LATEST, update=True)
     assert (result.outcome, result.edited, result.posted) == ("posted", 3, 1)
     assert len(updates(stub, "CPOST")) == 4  # three edits, one of them sent twice
     assert len(set(updates(stub, "CPOST"))) == 3
@@ -146,7 +146,7 @@ def test_only_threads_posted_within_the_edit_window_are_edited(
 ) -> None:
     deliverer = make_deliverer(archive, stub)
     for channel in ("COLD", "CNEW"):
-        deliverer.deliver_issue(channel, LATEST)
+        deliverer.deliver_issue(WS, channel, LATEST)
     with archive.write() as session:
         session.execute(
             update(DeliveryRow)
@@ -166,10 +166,10 @@ def test_an_edit_whose_message_was_deleted_is_skipped(
     archive: Database, stub: SlackStub, tmp_path: Path
 ) -> None:
     deliverer = make_deliverer(archive, stub)
-    deliverer.deliver_issue("CDEL", LATEST)
+    deliverer.deliver_issue(WS, "CDEL", LATEST)
     changed_ts = reply_titled(stub, "CDEL", CHANGED_TITLE)["ts"]
     stub.fail_next("chat.update", status=200, error="message_not_found", after=1)
     correct(archive, tmp_path)
-    result = deliverer.deliver_issue("CDEL", LATEST, update=True)
+    result = deliverer.deliver_issue(WS, "CDEL", LATEST, update=True)
     assert result.outcome == "posted" and len(updates(stub, "CDEL")) == 3
     assert changed_ts in updates(stub, "CDEL")

@@ -12,12 +12,13 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from bot.worker import Dispatcher
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
@@ -39,7 +40,7 @@ def archive(database: Database) -> Database:
 def make_deliverer(database: Database, stub: SlackStub, **kwargs: object) -> Deliverer:
     client = make_web_client("xoxb-test", stub.url, timeout=1)
     poster = SlackPoster(client, ChannelPacer(interval=0.0))
-    return Deliverer(database, poster, backoff=lambda _s: None, **kwargs)  # type: ignore[arg-type]
+    return Deliverer(database, everywhere(poster), backoff=lambda _s: None, **kwargs)  # type: ignore[arg-type]
 
 
 def assert_thread_once(stub: SlackStub, channel: str, parts: int = LATEST_PARTS) -> None:
@@ -54,9 +55,9 @@ def assert_thread_once(stub: SlackStub, channel: str, parts: int = LATEST_PARTS)
 
 def test_post_then_post_again_sends_nothing(archive: Database, stub: SlackStub) -> None:
     deliverer = make_deliverer(archive, stub)
-    first = deliverer.deliver_issue("C1", LATEST)
+    first = deliverer.deliver_issue(WS, "C1", LATEST)
     assert (first.outcome, first.posted) == ("posted", LATEST_PARTS)
-    second = deliverer.deliver_issue("C1", LATEST)
+    second = deliverer.deliver_issue(WS, "C1", LATEST)
     assert (second.outcome, second.posted) == ("already", 0)
     assert_thread_once(stub, "C1")
     calls = stub.calls_to("chat.postMessage")
@@ -66,7 +67,7 @@ def test_post_then_post_again_sends_nothing(archive: Database, stub: SlackStub) 
 
 def test_rate_limit_mid_thread_waits_and_continues(archive: Database, stub: SlackStub) -> None:
     stub.fail_next("chat.postMessage", status=429, retry_after=1, after=5, times=2)
-    result = make_deliverer(archive, stub).deliver_issue("C2", LATEST)
+    result = make_deliverer(archive, stub).deliver_issue(WS, "C2", LATEST)
     assert result.outcome == "posted"
     assert_thread_once(stub, "C2")
 
@@ -75,7 +76,7 @@ def test_server_errors_mid_thread_are_retried_without_duplicates(
     archive: Database, stub: SlackStub
 ) -> None:
     stub.fail_next("chat.postMessage", status=500, after=3, times=2)
-    result = make_deliverer(archive, stub).deliver_issue("C3", LATEST)
+    result = make_deliverer(archive, stub).deliver_issue(WS, "C3", LATEST)
     assert result.outcome == "posted"
     assert_thread_once(stub, "C3")
 
@@ -84,7 +85,7 @@ def test_accepted_but_unanswered_post_is_found_not_reposted(
     archive: Database, stub: SlackStub
 ) -> None:
     stub.drop_response_next("chat.postMessage", after=7)
-    result = make_deliverer(archive, stub).deliver_issue("C4", LATEST)
+    result = make_deliverer(archive, stub).deliver_issue(WS, "C4", LATEST)
     assert result.outcome == "posted"
     assert_thread_once(stub, "C4")
     assert stub.calls_to("conversations.replies") or stub.calls_to("conversations.history")
@@ -92,7 +93,7 @@ def test_accepted_but_unanswered_post_is_found_not_reposted(
 
 def test_timeout_mid_thread(archive: Database, stub: SlackStub) -> None:
     stub.fail_next("chat.postMessage", timeout=2.0, after=10)
-    result = make_deliverer(archive, stub).deliver_issue("C5", LATEST)
+    result = make_deliverer(archive, stub).deliver_issue(WS, "C5", LATEST)
     assert result.outcome == "posted"
     assert_thread_once(stub, "C5")
 
@@ -123,7 +124,7 @@ def test_two_senders_at_once_post_once(archive: Database, stub: SlackStub) -> No
 
     def run(d: Deliverer) -> None:
         barrier.wait()
-        results.append(d.deliver_issue("C20", LATEST))
+        results.append(d.deliver_issue(WS, "C20", LATEST))
 
     threads = [threading.Thread(target=run, args=(d,)) for d in deliverers]
     for t in threads:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import WS
 from slack_stub import SlackStub
 from sqlalchemy import select
 
 from bot.core.filters import parse_filter
-from bot.core.workspace import Workspace
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import filters
@@ -45,7 +45,7 @@ Bot, blocks_text, served_bot = _harness.Bot, _harness.blocks_text, _harness.serv
 def make_deliverer(database: Database, stub: SlackStub) -> Deliverer:
     client = make_web_client("xoxb-test", stub.url, timeout=2)
     poster = SlackPoster(client, ChannelPacer(interval=0.0), lookup_client=client)
-    return Deliverer(database, poster, backoff=lambda _s: None)
+    return Deliverer(database, everywhere(poster), backoff=lambda _s: None)
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_filter_command_and_a_filtered_thread(served: Bot) -> None:
         and "AWS" not in a.publisher.split(" / ")
     ]
     assert 1 < len(expected) < len(articles)
-    result = make_deliverer(database, bot.stub).deliver_issue("CF1", LATEST)
+    result = make_deliverer(database, bot.stub).deliver_issue(WS, "CF1", LATEST)
     assert result.outcome == "posted" and result.posted == 1 + len(expected) + 1
     parent = bot.stub.messages("CF1")[0]
     assert f"holds the {len(expected)} of {len(articles)} deep dives matching" in json.dumps(
@@ -140,14 +140,14 @@ def test_filter_command_and_a_filtered_thread(served: Bot) -> None:
 def test_nothing_matching_posts_nothing_and_status_says_why(served: Bot) -> None:
     bot = served
     bot.command("filter include topic zyzzyva quokka", channel="CNONE")
-    result = make_deliverer(bot.database, bot.stub).deliver_issue("CNONE", LATEST)
+    result = make_deliverer(bot.database, bot.stub).deliver_issue(WS, "CNONE", LATEST)
     assert result.outcome == "skipped"
     assert bot.stub.all_messages("CNONE") == []
     assert not [c for c in bot.stub.calls_to("chat.postMessage") if c.params["channel"] == "CNONE"]
     status = blocks_text(bot.command("status", channel="CNONE"))
     assert "none of the 28 deep dives matched this channel's filter" in status
     assert "include topic zyzzyva quokka" in status
-    again = make_deliverer(bot.database, bot.stub).deliver_issue("CNONE", LATEST)
+    again = make_deliverer(bot.database, bot.stub).deliver_issue(WS, "CNONE", LATEST)
     assert again.outcome == "already" and bot.stub.all_messages("CNONE") == []
 
 
@@ -159,14 +159,14 @@ def archive(database: Database) -> Database:
 
 def test_the_matching_set_is_decided_once_per_delivery(archive: Database) -> None:
     with archive.write() as session:
-        filters.add_rule(session, Workspace("T1"), "CMID", Rule("include", "company", "AWS"), None)
+        filters.add_rule(session, WS, "CMID", Rule("include", "company", "AWS"), None)
     with SlackStub() as stub:
         deliverer = make_deliverer(archive, stub)
         stub.fail_next("chat.postMessage", status=500, after=2, times=50)
-        first = deliverer.deliver_issue("CMID", LATEST, origin="schedule")
+        first = deliverer.deliver_issue(WS, "CMID", LATEST, origin="schedule")
         assert first.outcome == "retry_later" and len(stub.all_messages("CMID")) >= 2
         with archive.write() as session:  # the filter changes mid-delivery
-            filters.clear_rules(session, Workspace("T1"), "CMID")
+            filters.clear_rules(session, WS, "CMID")
         stub.reset_faults()
         with archive.read() as session:
             delivery_id = session.scalar(

@@ -15,7 +15,7 @@ import pytest
 from slack_stub import SlackStub
 from sqlalchemy import select, update
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.lease import host_id, is_gone, new_owner, process_start
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
@@ -23,6 +23,7 @@ from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
@@ -70,7 +71,7 @@ def deliverer(database: Database, stub: SlackStub, clock: object, lease: float =
     )
     return Deliverer(
         database,
-        poster,
+        everywhere(poster),
         clock=clock,  # type: ignore[arg-type]
         lease=dt.timedelta(seconds=lease),
         backoff=lambda _s: None,
@@ -84,7 +85,7 @@ def test_a_sender_on_another_host_is_waited_for_until_its_lease_runs_out(
     with archive.write() as session:
         issue = get_issue(session, LATEST)
         assert issue is not None
-        delivery_id = ledger.ensure_delivery(session, "CHOST", issue.id, origin="manual")
+        delivery_id = ledger.ensure_delivery(session, WS, "CHOST", issue.id, origin="manual")
         session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.id == delivery_id)
@@ -112,7 +113,7 @@ def test_a_live_sender_keeps_its_lease_while_slack_is_slow(archive: Database) ->
         first = deliverer(archive, stub, clock, lease=1.5)
         results = []
         thread = threading.Thread(
-            target=lambda: results.append(first.deliver_issue("CSLOW", LATEST))
+            target=lambda: results.append(first.deliver_issue(WS, "CSLOW", LATEST))
         )
         thread.start()
         while len(stub.all_messages("CSLOW")) < 4:

@@ -16,10 +16,11 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import (
     ChannelPacer,
+    PartSearch,
     SlackPoster,
     UndecidedLookupError,
     make_lookup_client,
@@ -27,6 +28,7 @@ from bot.slack.poster import (
 )
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
@@ -46,7 +48,7 @@ def deliverer(database: Database, stub: SlackStub, slept: list[float], **poster:
     )
     for name, value in poster.items():
         setattr(slack, name, value)
-    return Deliverer(database, slack, backoff=lambda _s: None)
+    return Deliverer(database, everywhere(slack), backoff=lambda _s: None)
 
 
 def assert_once(stub: SlackStub, channel: str) -> None:
@@ -74,7 +76,7 @@ def test_lookup_retries_through_transient_failures_and_finds_the_part(
         stub.fail_next(
             f"conversations.{method}", status=status, retry_after=2, timeout=timeout, times=2
         )
-        result = deliverer(archive, stub, slept).deliver_issue("CL1", LATEST)
+        result = deliverer(archive, stub, slept).deliver_issue(WS, "CL1", LATEST)
         assert result.outcome == "posted", result
         assert_once(stub, "CL1")
         assert len(stub.calls_to(f"conversations.{method}")) == 3  # two failures, the answer
@@ -90,7 +92,7 @@ def test_lookup_that_cannot_decide_releases_and_a_later_run_finishes(archive: Da
     with SlackStub() as stub:
         stub.drop_response_next("chat.postMessage", after=4)
         stub.fail_next("conversations.replies", status=429, retry_after=1, times=50)
-        first = deliverer(archive, stub, slept).deliver_issue("CL2", LATEST, origin="schedule")
+        first = deliverer(archive, stub, slept).deliver_issue(WS, "CL2", LATEST, origin="schedule")
         assert first.outcome == "retry_later" and "could not check" in (first.error or "")
         assert len(stub.all_messages("CL2")) == 5  # parts 0-4; part 4 not re-posted
         with archive.read() as session:
@@ -115,9 +117,9 @@ def test_more_pages_than_the_limit_is_undecided_not_absent(archive: Database) ->
         )
         poster.max_lookup_pages = 2
         with pytest.raises(UndecidedLookupError):
-            poster.find_part("CL3", parent_ts=None, delivery_id=1, part=0, oldest=0.0)
+            poster.find_part(PartSearch("CL3", None, 1, 0, 0.0))
         poster.max_lookup_pages = 3  # with enough pages, absent is absent
-        assert poster.find_part("CL3", parent_ts=None, delivery_id=1, part=0, oldest=0.0) is None
+        assert poster.find_part(PartSearch("CL3", None, 1, 0, 0.0)) is None
         assert len(stub.calls_to("conversations.history")) == 5
 
 
@@ -129,7 +131,7 @@ def test_a_channel_the_bot_cannot_read_is_undecided_not_failing(archive: Databas
         # An install without channels:join: posts work (chat:write.public), reading does not.
         stub.fail_next("conversations.join", status=200, error="missing_scope", times=10)
         stub.drop_response_next("chat.postMessage", after=3)
-        first = deliverer(archive, stub, slept).deliver_issue("CL4", LATEST, origin="schedule")
+        first = deliverer(archive, stub, slept).deliver_issue(WS, "CL4", LATEST, origin="schedule")
         assert first.outcome == "retry_later" and "not_in_channel" in (first.error or "")
         assert len(stub.all_messages("CL4")) == 4  # part 3 was not posted blind a second time
         with archive.read() as session:

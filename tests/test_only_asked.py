@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
@@ -26,6 +26,7 @@ from bot.store.db import Database
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
 from bot.worker import Dispatcher
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
@@ -52,11 +53,11 @@ def deliverer(database: Database, url: str) -> Deliverer:
     poster = SlackPoster(
         make_web_client("xoxb-p", url, timeout=1), ChannelPacer(0), lookup_client=lookup
     )
-    return Deliverer(database, poster, clock=lambda: NOW, backoff=lambda _s: None)
+    return Deliverer(database, everywhere(poster), clock=lambda: NOW, backoff=lambda _s: None)
 
 
 def test_a_manual_post_that_sent_nothing_leaves_nothing_for_the_worker(archive: Database) -> None:
-    result = deliverer(archive, closed_port_url()).deliver_issue("C1", OLD)
+    result = deliverer(archive, closed_port_url()).deliver_issue(WS, "C1", OLD)
     assert result.outcome == "retry_later" and result.posted == 0 and result.forgotten
     with archive.read() as session:
         assert session.scalars(select(DeliveryRow)).all() == []
@@ -78,10 +79,10 @@ def test_the_worker_sends_only_scheduled_deliveries_of_subscribed_channels_in_ti
         assert issue is not None
         # Pending deliveries nobody asked the worker for: a channel without subscription,
         # a manual post, and a scheduled one whose grace period is long over.
-        ledger.ensure_delivery(session, "CNOSUB", issue.id, due_at=NOW, origin="schedule")
-        ledger.ensure_delivery(session, "CMANUAL", issue.id, due_at=NOW, origin="manual")
+        ledger.ensure_delivery(session, WS, "CNOSUB", issue.id, due_at=NOW, origin="schedule")
+        ledger.ensure_delivery(session, WS, "CMANUAL", issue.id, due_at=NOW, origin="manual")
         ledger.ensure_delivery(
-            session, "CLATE", issue.id, due_at=NOW - dt.timedelta(hours=7), origin="schedule"
+            session, WS, "CLATE", issue.id, due_at=NOW - dt.timedelta(hours=7), origin="schedule"
         )
     for channel in ("CMANUAL", "CLATE"):
         subscribe(archive, channel, now=SUBSCRIBED)
@@ -113,7 +114,7 @@ def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
 ) -> None:
     with SlackStub() as stub:
         stub.fail_next("chat.postMessage", status=500, after=5, times=100)
-        half = deliverer(archive, stub.url).deliver_issue("CHALF", LATEST)
+        half = deliverer(archive, stub.url).deliver_issue(WS, "CHALF", LATEST)
         assert half.outcome == "retry_later" and len(stub.all_messages("CHALF")) == 5
         stub.reset_faults()
         # The worker leaves it alone (not subscribed, and manual).
@@ -121,7 +122,7 @@ def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
         assert len(stub.all_messages("CHALF")) == 5
         hint = f"python -m bot post --channel CHALF --date {LATEST}"
         status = Answers(archive, Settings(), lambda: NOW).answer(
-            parse_request("status"), Asker("U1", "CHALF")
+            parse_request("status"), Asker("U1", "CHALF", WS)
         )
         assert "Unfinished" in status.text and hint in status.text
         listed = subprocess.run(
@@ -133,11 +134,11 @@ def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
             check=True,
         ).stdout
         assert "CHALF (not subscribed)" in listed and hint in listed
-        done = deliverer(archive, stub.url).deliver_issue("CHALF", LATEST, retry_failed=True)
+        done = deliverer(archive, stub.url).deliver_issue(WS, "CHALF", LATEST, retry_failed=True)
         assert done.outcome == "posted"
         parents = stub.messages("CHALF")
         assert len(parents) == 1 and len(stub.thread("CHALF", parents[0]["ts"])) == 29
         status = Answers(archive, Settings(), lambda: NOW).answer(
-            parse_request("status"), Asker("U1", "CHALF")
+            parse_request("status"), Asker("U1", "CHALF", WS)
         )
         assert "Unfinished" not in status.text

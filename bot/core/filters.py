@@ -7,24 +7,22 @@ does (case, aliases, a unique whole-word prefix), topics as `/digest topic` (ful
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.core.subscriptions import may_change
-from bot.core.workspace import Workspace
 from bot.store import filters
 from bot.store.db import Database
 from bot.store.filters import MAX_RULES, Rule
 from bot.store.fulltext import search_terms
 from bot.store.queries import resolve_company, suggest_companies
+from bot.workspace import Workspace
 
 USAGE = (
     "Use `/digest filter include company NAME`, `/digest filter include topic WORDS`, "
     "`/digest filter exclude company NAME|topic WORDS`, `/digest filter clear`, "
     "or `/digest filter` to see it."
 )
-NOT_ALLOWED = "Only the digest admins can change this channel's filter."
 SEMANTICS = (
     "Deep dives matching any include (every one, when there is none) and no exclude are "
     "posted here; the parent message says how many."
@@ -71,7 +69,7 @@ def describe(rules: Sequence[Rule]) -> str:
     return " · ".join(r.describe() for r in rules) or "none"
 
 
-def rules(database: Database, workspace: Workspace | None, channel_id: str) -> list[Rule]:
+def rules(database: Database, workspace: Workspace, channel_id: str) -> list[Rule]:
     """A channel's filter rules."""
     with database.read() as session:
         return filters.channel_rules(session, workspace, channel_id)
@@ -97,23 +95,14 @@ def _resolved(database: Database, rule: Rule) -> Rule | str:
     return Rule(rule.mode, rule.kind, company[1])
 
 
-def change(
-    database: Database,
-    workspace: Workspace,
-    channel_id: str,
-    argument: str,
-    *,
-    user_id: str,
-    admin_ids: Iterable[str],
+def run(
+    database: Database, workspace: Workspace, channel_id: str, command: FilterCommand, user_id: str
 ) -> str:
-    """Run `/digest filter ARGUMENT` for a person in a channel; the reply text."""
-    command = parse_filter(argument)
+    """Carry out a parsed `/digest filter …` (the caller checked who may change it); the reply."""
     if command.action == "error":
         return command.error
     if command.action == "show":
         return show_text(rules(database, workspace, channel_id))
-    if not may_change(admin_ids, user_id):
-        return NOT_ALLOWED
     if command.action == "clear":
         database.write_retrying(lambda s: filters.clear_rules(s, workspace, channel_id))
         return "This channel's filter is cleared: every deep dive is posted."

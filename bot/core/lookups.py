@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.dates import ALL_DATES, DateRange
 from bot.store.archive import read_version
 from bot.store.db import Database
 from bot.store.queries import (
@@ -18,6 +19,7 @@ from bot.store.queries import (
     search_topic,
 )
 from bot.store.saves import saved_articles
+from bot.workspace import Workspace
 
 PAGE_SIZE = 10
 
@@ -30,22 +32,35 @@ class IssueLookup:
     issue: IssueView | None
     nearby: tuple[dt.date, ...] = ()
 
+    def missing_text(self, quote: str = "") -> str:
+        """Why there is no issue to show, naming the nearby days (each wrapped in `quote`)."""
+        if self.day is None:
+            return "The archive is empty: no issue has been ingested yet."
+        if self.nearby:
+            dates = ", ".join(f"{quote}{d.isoformat()}{quote}" for d in self.nearby)
+            return f"No issue on {self.day.isoformat()}. Nearby issues: {dates}."
+        return f"No issue on {self.day.isoformat()}, and the archive is empty."
+
 
 def archive_version(database: Database) -> int:
     """The archive's version: equal versions mean identical lookup results."""
     return read_version(database)
 
 
-def company(database: Database, name: str, offset: int = 0) -> CompanyResult:
-    """Articles by a company, newest first."""
+def company(
+    database: Database, name: str, offset: int = 0, dates: DateRange = ALL_DATES
+) -> CompanyResult:
+    """Articles by a company, newest first (issued within `dates`)."""
     with database.read() as session:
-        return find_by_company(session, name, PAGE_SIZE, offset)
+        return find_by_company(session, name, PAGE_SIZE, offset, dates)
 
 
-def topic(database: Database, words: str, offset: int = 0) -> TopicResult:
-    """Articles about a topic, most relevant first."""
+def topic(
+    database: Database, words: str, offset: int = 0, dates: DateRange = ALL_DATES
+) -> TopicResult:
+    """Articles about a topic, most relevant first (issued within `dates`)."""
     with database.read() as session:
-        return search_topic(session, words, PAGE_SIZE, offset)
+        return search_topic(session, words, PAGE_SIZE, offset, dates)
 
 
 def issue(database: Database, day: dt.date | None) -> IssueLookup:
@@ -56,7 +71,13 @@ def issue(database: Database, day: dt.date | None) -> IssueLookup:
     return IssueLookup(day, found, nearby)
 
 
-def saved(database: Database, user_id: str, offset: int = 0) -> Page:
-    """A person's saved articles, most recently saved first."""
+def saved(
+    database: Database,
+    workspace: Workspace,
+    user_id: str,
+    offset: int = 0,
+    dates: DateRange = ALL_DATES,
+) -> Page:
+    """A person's saved articles in a workspace issued within `dates`, latest save first."""
     with database.read() as session:
-        return saved_articles(session, user_id, PAGE_SIZE, offset)
+        return saved_articles(session, workspace, user_id, PAGE_SIZE, offset, dates)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.store import saves
 from bot.store.db import Database
 from bot.store.queries import IssueView, Page, get_issue
+from bot.workspace import Workspace
 
 HOME_SAVED = 10
 
@@ -30,15 +31,20 @@ def reaction_time(event_ts: object, event_time: object, now: dt.datetime) -> int
 
 
 def record_reaction(
-    database: Database, event_id: str, reaction: saves.Reaction, now: dt.datetime
+    database: Database,
+    workspace: Workspace,
+    event_id: str,
+    reaction: saves.Reaction,
+    now: dt.datetime,
 ) -> bool:
     """Save or unsave the article a bot post stands for; True when the person's saves changed."""
     return database.write_retrying(
-        lambda session: saves.record_reaction(session, event_id, reaction, now)
+        lambda session: saves.record_reaction(session, workspace, event_id, reaction, now)
     )
 
 
-def home(database: Database, user_id: str) -> Home:
-    """The latest issue and the person's newest saves."""
+def home(database: Database, workspace: Workspace, user_id: str) -> Home:
+    """The latest issue and the person's newest saves (in that workspace)."""
     with database.read() as session:
-        return Home(get_issue(session, None), saves.saved_articles(session, user_id, HOME_SAVED, 0))
+        latest = get_issue(session, None)
+        return Home(latest, saves.saved_articles(session, workspace, user_id, HOME_SAVED, 0))

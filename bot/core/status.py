@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.schedule import ChannelSchedule, Outlook, outlook
+from bot.schedule import Outlook, outlook
 from bot.store import ledger, subscriptions
 from bot.store.db import Database
 from bot.store.queries import latest_issue_date
+from bot.workspace import Workspace
 
 BOT_NAME = "Engineering @ Scale"  # features.bot_user.display_name in manifest.yml
 INVITE_HINT = f"invite the bot with `/invite @{BOT_NAME}`"
@@ -26,27 +27,32 @@ class ChannelStatus:
 
 
 def channel_status(
-    database: Database, channel_id: str, now: dt.datetime, max_age: dt.timedelta
+    database: Database,
+    workspace: Workspace,
+    channel_id: str,
+    now: dt.datetime,
+    max_age: dt.timedelta,
 ) -> ChannelStatus:
     """The status of one channel (what /digest status shows)."""
     with database.read() as session:
-        sub = subscriptions.get_subscription(session, channel_id)
-        last = ledger.last_delivery(session, channel_id)
+        sub = subscriptions.get_subscription(session, workspace, channel_id)
+        last = ledger.last_delivery(session, workspace, channel_id)
         newest = latest_issue_date(session)
-        unfinished = ledger.open_deliveries(session, channel_id)
+        unfinished = ledger.open_deliveries(session, workspace, channel_id)
     text = status_text(sub, last, now, newest, max_age, unfinished)
     return ChannelStatus(channel_id, sub is not None, text)
 
 
 def all_statuses(
-    database: Database, now: dt.datetime, max_age: dt.timedelta
+    database: Database, workspace: Workspace, now: dt.datetime, max_age: dt.timedelta
 ) -> list[ChannelStatus]:
-    """Every subscribed channel, and every channel with a half-sent `post` thread, by id."""
+    """Every subscribed channel of a workspace, and every channel with a half-sent `post`
+    thread, by id."""
     with database.read() as session:
-        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session)}
-        unfinished = [d for d in ledger.open_deliveries(session) if d.origin == "manual"]
+        subs = {s.channel_id: s for s in subscriptions.list_subscriptions(session, workspace)}
+        unfinished = [d for d in ledger.open_deliveries(session, workspace) if d.origin == "manual"]
         channels = sorted(set(subs) | {d.channel_id for d in unfinished})
-        rows = [(c, subs.get(c), ledger.last_delivery(session, c)) for c in channels]
+        rows = [(c, subs.get(c), ledger.last_delivery(session, workspace, c)) for c in channels]
         newest = latest_issue_date(session)
     return [
         ChannelStatus(
@@ -69,37 +75,43 @@ def status_text(
     unfinished: Sequence[ledger.OpenDelivery] = (),
 ) -> str:
     """The status text; `newest` is the archive's newest issue."""
-    lines: list[str] = []
     if sub is None:
-        lines.append("This channel is not subscribed. Use /digest subscribe [HH:MM] [Timezone].")
+        lines = ["This channel is not subscribed. Use /digest subscribe [HH:MM] [Timezone]."]
     else:
-        schedule: ChannelSchedule = sub.schedule
-        days = "every day" if sub.days == "daily" else "weekdays"
-        lines.append(f"Schedule: {sub.time_text} {sub.timezone}, {days}.")
         delivered = last is not None and newest is not None and last.issue_date >= newest
-        lines.append(next_post_text(outlook(schedule, now, newest, delivered, max_age=max_age)))
-        if sub.failing:
-            fix = INVITE_HINT if sub.last_error in NOT_IN_CHANNEL else "fix it"
-            lines.append(f"FAILING: {sub.last_error}. To resume, {fix}, then subscribe again.")
-        elif sub.last_error:
-            lines.append(f"Note: {sub.last_error}")
-    if last is None:
-        lines.append("Last delivery: none yet.")
-    else:
-        when = f" at {last.finished_at:%Y-%m-%d %H:%M} UTC" if last.finished_at else ""
-        error = f" ({last.last_error})" if last.last_error else ""
-        lines.append(
-            f"Last delivery: issue {last.issue_date} — {last.state}{when}, "
-            f"{last.messages} messages{error}."
-        )
-    for d in unfinished:
-        if d.origin == "manual" and d.started:
-            lines.append(
-                f"Unfinished: issue {d.issue_date} posted by hand, {d.messages} messages so far; "
-                f"finish it with: python -m bot post --channel {d.channel_id} "
-                f"--date {d.issue_date}"
-            )
+        coming = outlook(sub.schedule, now, newest, delivered, max_age=max_age)
+        lines = _schedule_lines(sub, coming)
+    lines.append(_last_delivery_line(last))
+    lines.extend(
+        f"Unfinished: issue {d.issue_date} posted by hand, {d.messages} messages so far; "
+        f"finish it with: python -m bot post --channel {d.channel_id} --date {d.issue_date}"
+        for d in unfinished
+        if d.origin == "manual" and d.started
+    )
     return "\n".join(lines)
+
+
+def _schedule_lines(sub: subscriptions.Subscription, coming: Outlook) -> list[str]:
+    """The schedule, the next post and any failure of a subscribed channel."""
+    days = "every day" if sub.days == "daily" else "weekdays"
+    lines = [f"Schedule: {sub.time_text} {sub.timezone}, {days}.", next_post_text(coming)]
+    if sub.failing:
+        fix = INVITE_HINT if sub.last_error in NOT_IN_CHANNEL else "fix it"
+        lines.append(f"FAILING: {sub.last_error}. To resume, {fix}, then subscribe again.")
+    elif sub.last_error:
+        lines.append(f"Note: {sub.last_error}")
+    return lines
+
+
+def _last_delivery_line(last: ledger.DeliveryView | None) -> str:
+    if last is None:
+        return "Last delivery: none yet."
+    when = f" at {last.finished_at:%Y-%m-%d %H:%M} UTC" if last.finished_at else ""
+    error = f" ({last.last_error})" if last.last_error else ""
+    return (
+        f"Last delivery: issue {last.issue_date} — {last.state}{when}, "
+        f"{last.messages} messages{error}."
+    )
 
 
 def next_post_text(coming: Outlook) -> str:

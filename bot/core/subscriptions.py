@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from bot.core.grammar import Schedule
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.subscriptions import Subscription
-
-NOT_ALLOWED = "Only the digest admins can change this channel's schedule."
-
-
-def may_change(admin_ids: Iterable[str], user_id: str) -> bool:
-    """Whether a person may change a channel's subscription (anyone, when no admins are set)."""
-    admins = set(admin_ids)
-    return not admins or user_id in admins
+from bot.workspace import Workspace
 
 
 def subscribe(
     database: Database,
+    workspace: Workspace,
     channel_id: str,
     wanted: Schedule,
     *,
@@ -34,6 +27,7 @@ def subscribe(
     return database.write_retrying(
         lambda session: subscriptions.subscribe(
             session,
+            workspace,
             channel_id,
             hour=wanted.hour,
             minute=wanted.minute,
@@ -45,6 +39,8 @@ def subscribe(
     )
 
 
-def unsubscribe(database: Database, channel_id: str) -> bool:
+def unsubscribe(database: Database, workspace: Workspace, channel_id: str) -> bool:
     """Stop posting to the channel; False when it was not subscribed."""
-    return database.write_retrying(lambda session: subscriptions.unsubscribe(session, channel_id))
+    return database.write_retrying(
+        lambda session: subscriptions.unsubscribe(session, workspace, channel_id)
+    )

@@ -5,29 +5,34 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import filters as channel_filters
-from bot.core import lookups
+from bot.core import lookups, workspaces
 from bot.core import subscriptions as subscribing
-from bot.core.grammar import Request, parse_day, parse_schedule
+from bot.core.grammar import RangeSpec, Request, parse_admins, parse_day, parse_schedule
 from bot.core.status import INVITE_HINT, channel_status
-from bot.core.workspace import Workspace
+from bot.core.workspaces import AdminPolicy, SlackAdminCheck
+from bot.dates import ALL_DATES, DateRange
 from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.membership import Membership, not_member_text
-from bot.slack.rendering import Message
+from bot.slack.rendering import Message, Repeat
 from bot.store.db import Database
+from bot.workspace import UNASSIGNED, Workspace
 
 
 @dataclass(frozen=True)
 class Asker:
-    """Who asked, and where."""
+    """Who asked, where, and in which workspace (from Bolt's context, never from text)."""
 
     user_id: str
     channel_id: str
-    workspace: Workspace = field(default_factory=lambda: Workspace(""))
+    workspace: Workspace = UNASSIGNED
+    # users.info through the asking workspace's own token: is the person a Slack admin/owner.
+    slack_admin: SlackAdminCheck | None = None
 
 
 @dataclass
@@ -59,15 +64,20 @@ class Answers:
 
     def answer(self, request: Request, asker: Asker) -> Message:
         """The reply to one /digest request."""
+        if request.hint is not None:
+            return rendering.render_text(request.hint)
+        dates = self._dates(request.dates, asker.user_id)
         match request.verb:
             case "company":
-                return self.company(request.argument)
+                return self.company(request.argument, dates=dates)
             case "topic":
-                return self.topic(request.argument)
+                return self.topic(request.argument, dates=dates)
             case "date":
                 return self.date(request.argument)
             case "saved":
-                return self.saved(asker.user_id)
+                return self.saved(asker.workspace, asker.user_id, dates=dates)
+            case "admins":
+                return self.admins(request.argument, asker)
             case "subscribe":
                 return self.subscribe(request.argument, asker)
             case "unsubscribe":
@@ -79,35 +89,56 @@ class Answers:
             case _:
                 return rendering.render_help(self.settings.save_emoji, note=request.note)
 
-    def page(self, kind: str, query: str, offset: int, user_id: str, *, shareable: bool) -> Message:
-        """A further page (Show more) or a shared copy of a lookup."""
-        match kind:
+    def _dates(self, spec: RangeSpec | None, user_id: str) -> DateRange:
+        """A request's date range as dates: 'last N days' ends today where the asker is."""
+        if spec is None:
+            return ALL_DATES
+        if isinstance(spec, DateRange):
+            return spec
+        try:
+            zone = ZoneInfo(self.user_timezone(user_id) or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return spec.resolve(self.clock().astimezone(zone).date())
+
+    def page(self, repeat: Repeat, asker: Asker, *, shareable: bool) -> Message:
+        """A further page (Show more) or a shared copy of a lookup, with its date range."""
+        offset, dates = repeat.offset, repeat.dates
+        match repeat.kind:
             case "company":
-                return self.company(query, offset, shareable=shareable)
+                return self.company(repeat.query, offset, dates=dates, shareable=shareable)
             case "topic":
-                return self.topic(query, offset, shareable=shareable)
+                return self.topic(repeat.query, offset, dates=dates, shareable=shareable)
             case "date":
-                return self.date(query, shareable=shareable)
+                return self.date(repeat.query, shareable=shareable)
             case "saved":
-                return self.saved(user_id, offset)
+                return self.saved(asker.workspace, asker.user_id, offset, dates=dates)
             case _:
                 return rendering.render_text("That button has expired; run the command again.")
 
-    def company(self, name: str, offset: int = 0, *, shareable: bool = True) -> Message:
+    def company(
+        self, name: str, offset: int = 0, *, dates: DateRange = ALL_DATES, shareable: bool = True
+    ) -> Message:
         """Articles by a company."""
         return self._lookup(
-            ("company", name, offset, shareable),
+            ("company", name, offset, dates, shareable),
             lambda: rendering.render_company(
-                lookups.company(self.database, name, offset), shareable=shareable
+                lookups.company(self.database, name, offset, dates),
+                shareable=shareable,
+                dates=dates,
             ),
         )
 
-    def topic(self, words: str, offset: int = 0, *, shareable: bool = True) -> Message:
+    def topic(
+        self, words: str, offset: int = 0, *, dates: DateRange = ALL_DATES, shareable: bool = True
+    ) -> Message:
         """Articles about a topic."""
         return self._lookup(
-            ("topic", words, offset, shareable),
+            ("topic", words, offset, dates, shareable),
             lambda: rendering.render_topic(
-                lookups.topic(self.database, words, offset), shareable=shareable
+                lookups.topic(self.database, words, offset, dates),
+                shareable=shareable,
+                dates=dates,
             ),
         )
 
@@ -121,25 +152,73 @@ class Answers:
         def build() -> Message:
             found = lookups.issue(self.database, day)
             if found.issue is None:
-                return rendering.render_no_issue(day, found.nearby)
+                return rendering.render_no_issue(found)
             return rendering.render_issue_overview(found.issue, shareable=shareable)
 
         # Keyed by the day itself: "today" means another issue tomorrow.
         return self._lookup(("date", day, shareable), build)
 
-    def saved(self, user_id: str, offset: int = 0) -> Message:
-        """The asker's own saved articles."""
-        page = lookups.saved(self.database, user_id, offset)
+    def saved(
+        self,
+        workspace: Workspace,
+        user_id: str,
+        offset: int = 0,
+        *,
+        dates: DateRange = ALL_DATES,
+    ) -> Message:
+        """The asker's own saved articles (in the asking workspace)."""
+        page = lookups.saved(self.database, workspace, user_id, offset, dates)
         hint = (
             f"You have not saved anything yet. React with :{self.settings.save_emoji}: "
             "to a deep dive the bot posted to save it."
         )
-        return rendering.render_saved(page, empty_hint=rendering.escape(hint))
+        if not dates.is_open:
+            hint = "None of your saved articles is from these dates."
+        return rendering.render_saved(page, empty_hint=rendering.escape(hint), dates=dates)
+
+    @property
+    def policy(self) -> AdminPolicy:
+        """Who may manage schedules: DIGEST_ADMINS, or per workspace with many workspaces."""
+        return AdminPolicy(self.settings.multi_workspace, self.settings.admin_ids)
+
+    def _refusal(self, asker: Asker) -> Message | None:
+        """Why the asker may not manage schedules here (None: they may)."""
+        allowed = workspaces.may_manage(
+            self.database, asker.workspace, asker.user_id, self.policy, asker.slack_admin
+        )
+        if allowed is None:
+            return rendering.render_text(workspaces.COULD_NOT_TELL)
+        return None if allowed else rendering.render_text(workspaces.NOT_ALLOWED)
+
+    def admins(self, argument: str, asker: Asker) -> Message:
+        """List the workspace's digest admins, or add/remove people (admins only)."""
+        try:
+            change = parse_admins(argument)
+        except ValueError as exc:
+            return rendering.render_text(str(exc))
+        if change.action != "list":
+            refusal = self._refusal(asker)
+            if refusal is not None:
+                return refusal
+            changed = workspaces.change_admins(
+                self.database,
+                asker.workspace,
+                change.user_ids,
+                add=change.action == "add",
+                by=asker.user_id,
+                now=self.clock(),
+            )
+            return rendering.render_admins_changed(change.action, change.user_ids, changed)
+        found = workspaces.admins(self.database, asker.workspace, self.policy)
+        return rendering.render_admins(
+            found.listed, found.installer, found.env_admins, multi=self.policy.multi_workspace
+        )
 
     def subscribe(self, argument: str, asker: Asker) -> Message:
         """Subscribe the channel (or change its schedule)."""
-        if not subscribing.may_change(self.settings.admin_ids, asker.user_id):
-            return rendering.render_text(subscribing.NOT_ALLOWED)
+        refusal = self._refusal(asker)
+        if refusal is not None:
+            return refusal
         try:
             wanted = parse_schedule(argument)
         except ValueError as exc:
@@ -147,6 +226,7 @@ class Answers:
         zone = wanted.timezone or self.user_timezone(asker.user_id) or "UTC"
         sub = subscribing.subscribe(
             self.database,
+            asker.workspace,
             asker.channel_id,
             wanted,
             timezone=zone,
@@ -170,28 +250,31 @@ class Answers:
 
     def unsubscribe(self, asker: Asker) -> Message:
         """Stop posting to the channel."""
-        if not subscribing.may_change(self.settings.admin_ids, asker.user_id):
-            return rendering.render_text(subscribing.NOT_ALLOWED)
-        if not subscribing.unsubscribe(self.database, asker.channel_id):
+        refusal = self._refusal(asker)
+        if refusal is not None:
+            return refusal
+        if not subscribing.unsubscribe(self.database, asker.workspace, asker.channel_id):
             return rendering.render_text("This channel was not subscribed.")
         return rendering.render_text("This channel will no longer get the digest.")
 
     def filter(self, argument: str, asker: Asker) -> Message:
-        """Show or change the channel's filter."""
-        text = channel_filters.change(
-            self.database,
-            asker.workspace,
-            asker.channel_id,
-            argument,
-            user_id=asker.user_id,
-            admin_ids=self.settings.admin_ids,
+        """Show the channel's filter, or change it (those who may change schedules only)."""
+        command = channel_filters.parse_filter(argument)
+        if command.action in ("add", "clear"):
+            refusal = self._refusal(asker)
+            if refusal is not None:
+                return refusal
+        text = channel_filters.run(
+            self.database, asker.workspace, asker.channel_id, command, asker.user_id
         )
         return rendering.render_text(text)
 
     def status(self, asker: Asker) -> Message:
         """The channel's schedule, next post, last delivery and any failure."""
         max_age = dt.timedelta(days=self.settings.max_issue_age_days)
-        text = channel_status(self.database, asker.channel_id, self.clock(), max_age).text
+        text = channel_status(
+            self.database, asker.workspace, asker.channel_id, self.clock(), max_age
+        ).text
         found = channel_filters.rules(self.database, asker.workspace, asker.channel_id)
         if found:
             text += f"\nFilter: {channel_filters.describe(found)} (see `/digest filter`)."

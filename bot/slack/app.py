@@ -15,7 +15,16 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.slack.installations import InstalledTokens
 from bot.slack.listeners import register_all
+from bot.slack.oauth import (
+    NOT_INSTALLED,
+    LeasedRotationAuthorize,
+    OnInstalled,
+    oauth_settings,
+    record_nothing,
+)
+from bot.slack.request_token import RequestTokenClient
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,11 +60,17 @@ def bolt_logger() -> logging.Logger:
 
 
 def make_client(settings: Settings) -> WebClient:
-    """The Web API client for listeners: retries 429s and dropped connections."""
-    if settings.slack_bot_token is None:
-        raise MissingSettingError("SLACK_BOT_TOKEN")
+    """The Web API client for listeners: retries 429s and dropped connections.
+
+    Many workspaces: no token here; Bolt gives each request a copy with its workspace's token.
+    """
+    token = None
+    if not settings.multi_workspace:
+        if settings.slack_bot_token is None:
+            raise MissingSettingError("SLACK_BOT_TOKEN")
+        token = settings.slack_bot_token.get_secret_value()
     kwargs: dict[str, Any] = {
-        "token": settings.slack_bot_token.get_secret_value(),
+        "token": token,
         "timeout": 10,
         "retry_handlers": [
             ConnectionErrorRetryHandler(max_retry_count=1),
@@ -64,6 +79,8 @@ def make_client(settings: Settings) -> WebClient:
     }
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url
+    if settings.multi_workspace:
+        return RequestTokenClient(**kwargs)
     return WebClient(**kwargs)
 
 
@@ -82,19 +99,37 @@ def user_timezone_lookup(client: WebClient) -> Callable[[str], str | None]:
     return lookup
 
 
+def _oauth_options(
+    settings: Settings, services: Services, tokens: InstalledTokens, on_installed: OnInstalled
+) -> dict[str, Any]:
+    """Many workspaces: Add to Slack, and each request authorized by its installation."""
+    return {
+        "oauth_settings": oauth_settings(settings, services.database, tokens, on_installed),
+        "authorize": LeasedRotationAuthorize(tokens, settings),
+        "user_facing_authorize_error_message": NOT_INSTALLED,
+    }
+
+
 def create_app(
     settings: Settings,
     services: Services,
     *,
     client: WebClient,
     socket_mode: bool = False,
+    tokens: InstalledTokens | None = None,
+    on_installed: OnInstalled = record_nothing,
 ) -> App:
-    """Build the Bolt app with every listener; nothing Slack-related exists before this call."""
+    """Build the Bolt app with every listener; nothing Slack-related exists before this call.
+
+    With `tokens` (many workspaces) it also serves Add to Slack (/slack/install and
+    /slack/oauth_redirect) and authorizes each request with its workspace's installation.
+    """
     if not socket_mode and settings.slack_signing_secret is None:
         raise MissingSettingError("SLACK_SIGNING_SECRET")
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
+    oauth = _oauth_options(settings, services, tokens, on_installed) if tokens else {}
     app = App(
         client=client,
         signing_secret=secret or "socket-mode-does-not-sign",
@@ -107,6 +142,7 @@ def create_app(
         # inline only within its own deadline.
         process_before_response=True,
         logger=bolt_logger(),
+        **oauth,
     )
     register_all(app, services)
 

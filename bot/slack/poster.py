@@ -73,6 +73,18 @@ PAYLOAD_ERRORS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class PartSearch:
+    """Where to look for a part of a delivery Slack may hold: the channel's history (no parent
+    yet) from `oldest` on, or the replies to `parent_ts`."""
+
+    channel: str
+    parent_ts: str | None
+    delivery_id: int
+    part: int
+    oldest: float
+
+
 class PermanentError(Exception):
     """Slack refused for a reason retries cannot fix (e.g. channel_not_found)."""
 
@@ -95,6 +107,14 @@ class AmbiguousError(Exception):
 
 class NotSentError(AmbiguousError):
     """The request never reached Slack (connection refused, unknown host): nothing was posted."""
+
+
+class RateLimitedError(NotSentError):
+    """Slack answered 429: nothing was posted; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:g}s")
+        self.retry_after = retry_after
 
 
 class UndecidedLookupError(AmbiguousError):
@@ -177,10 +197,15 @@ def _is_rate_limited(error: SlackApiError) -> bool:
 
 @dataclass
 class SlackPoster:
-    """chat.postMessage with 429 handled here and every other failure classified for the caller."""
+    """chat.postMessage with every failure classified for the caller.
+
+    With a pacer, posts wait their turn and 429s are waited out here (one delivery at a time,
+    `python -m bot post`); without one the caller paces, and a 429 raises RateLimitedError
+    (the fan-out, which paces every channel and workspace itself).
+    """
 
     client: WebClient
-    pacer: ChannelPacer
+    pacer: ChannelPacer | None
     max_rate_limit_waits: int = 20
     # Lookups and joins are safe to repeat, so they go through a client that retries
     # (make_lookup_client); posts never do.
@@ -196,56 +221,61 @@ class SlackPoster:
         metadata: dict[str, Any],
     ) -> str:
         """Post one message; returns its ts. Raises PermanentError or AmbiguousError."""
+        if self.pacer is None:
+            return self._post_once(channel, message, thread_ts, metadata)
         for _ in range(self.max_rate_limit_waits):
             self.pacer.wait(channel)
             try:
-                response = self.client.chat_postMessage(
-                    channel=channel,
-                    text=message.text,
-                    blocks=message.blocks,
-                    thread_ts=thread_ts,
-                    metadata=metadata,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            except SlackApiError as exc:
-                if not _is_rate_limited(exc):
-                    raise _refusal(exc) from None
+                ts = self._post_once(channel, message, thread_ts, metadata)
+            except RateLimitedError as exc:
                 # A 429 is a refusal: nothing was posted, so waiting and re-sending is safe.
-                delay = _retry_after(exc)
-                log.warning("rate limited on %s; waiting %.1fs", channel, delay)
-                self.pacer.push_back(channel, delay)
+                log.warning("rate limited on %s; waiting %.1fs", channel, exc.retry_after)
+                self.pacer.push_back(channel, exc.retry_after)
                 continue
-            except NETWORK_ERRORS as exc:
-                if _never_connected(exc):
-                    raise NotSentError(type(exc).__name__) from None
-                raise AmbiguousError(type(exc).__name__) from None
             self.pacer.sent(channel)
-            ts = response.get("ts")
-            if not isinstance(ts, str):
-                raise AmbiguousError("no ts in response")
             return ts
         raise AmbiguousError("still rate limited")
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
+    def _post_once(
+        self, channel: str, message: Message, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> str:
+        """One chat.postMessage; its ts. Raises RateLimitedError, PermanentError or
+        AmbiguousError."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread_ts,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            if _is_rate_limited(exc):
+                raise RateLimitedError(_retry_after(exc)) from None
+            raise _refusal(exc) from None
+        except NETWORK_ERRORS as exc:
+            if _never_connected(exc):
+                raise NotSentError(type(exc).__name__) from None
+            raise AmbiguousError(type(exc).__name__) from None
+        ts = response.get("ts")
+        if not isinstance(ts, str):
+            raise AmbiguousError("no ts in response")
+        return ts
+
+    def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part Slack may have accepted without us hearing back, None if it is not
         there. Raises UndecidedLookupError when Slack could not be read to the end: "could not tell"
         must never be taken for "not there", or the part would be posted twice."""
         client = self.lookup_client or self.client
         method: Callable[..., SlackResponse]
-        if parent_ts is None:
-            kwargs: dict[str, Any] = {"oldest": f"{oldest:.6f}"}
+        channel = search.channel
+        if search.parent_ts is None:
+            kwargs: dict[str, Any] = {"oldest": f"{search.oldest:.6f}"}
             method = client.conversations_history
         else:
-            kwargs = {"ts": parent_ts}
+            kwargs = {"ts": search.parent_ts}
             method = client.conversations_replies
         pages = 0
         try:
@@ -253,7 +283,7 @@ class SlackPoster:
             for page in method(channel=channel, limit=200, include_all_metadata=True, **kwargs):
                 pages += 1
                 for msg in page.get("messages") or []:
-                    if _is_part(msg, delivery_id, part):
+                    if _is_part(msg, search.delivery_id, search.part):
                         return str(msg["ts"])
                 if pages >= self.max_lookup_pages and _next_cursor(page):
                     raise UndecidedLookupError(f"more than {pages} pages of {channel}")
@@ -267,34 +297,43 @@ class SlackPoster:
         return None
 
     def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
-        """Edit a message in place (chat.update). Raises PermanentError (the channel is gone),
-        MessageGoneError (this message cannot be edited) or AmbiguousError (safe to repeat:
-        the same content twice is one edit)."""
+        """Edit a message in place (chat.update), paced like posts. Raises PermanentError (the
+        channel is gone), MessageGoneError (this message cannot be edited), RateLimitedError
+        (unpaced: the fan-out waits) or AmbiguousError (safe to repeat: the same content twice
+        is one edit)."""
+        if self.pacer is None:
+            self._update_once(channel, ts, message, metadata)
+            return
         for _ in range(self.max_rate_limit_waits):
             self.pacer.wait(channel)
             try:
-                self.client.chat_update(
-                    channel=channel,
-                    ts=ts,
-                    text=message.text,
-                    blocks=message.blocks,
-                    metadata=metadata,
-                )
-            except SlackApiError as exc:
-                if _is_rate_limited(exc):
-                    self.pacer.push_back(channel, _retry_after(exc))
-                    continue
-                error = str(exc.response.get("error") or "")
-                if error in MESSAGE_GONE:
-                    raise MessageGoneError(error) from None
-                raise _refusal(exc) from None
-            except NETWORK_ERRORS as exc:
-                if _never_connected(exc):
-                    raise NotSentError(type(exc).__name__) from None
-                raise AmbiguousError(type(exc).__name__) from None
+                self._update_once(channel, ts, message, metadata)
+            except RateLimitedError as exc:
+                self.pacer.push_back(channel, exc.retry_after)
+                continue
             self.pacer.sent(channel)
             return
         raise AmbiguousError("still rate limited")
+
+    def _update_once(
+        self, channel: str, ts: str, message: Message, metadata: dict[str, Any]
+    ) -> None:
+        """One chat.update."""
+        try:
+            self.client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks, metadata=metadata
+            )
+        except SlackApiError as exc:
+            if _is_rate_limited(exc):
+                raise RateLimitedError(_retry_after(exc)) from None
+            error = str(exc.response.get("error") or "")
+            if error in MESSAGE_GONE:
+                raise MessageGoneError(error) from None
+            raise _refusal(exc) from None
+        except NETWORK_ERRORS as exc:
+            if _never_connected(exc):
+                raise NotSentError(type(exc).__name__) from None
+            raise AmbiguousError(type(exc).__name__) from None
 
     def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
         """The content fingerprint our last edit left in a message's metadata (None: none, or

@@ -11,10 +11,13 @@ import datetime as dt
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
+from bot.core.lookups import IssueLookup
+from bot.core.text import ELLIPSIS, clamp
+from bot.dates import ALL_DATES, DateRange
 from bot.store.queries import ArticleView, CompanyResult, IssueView, Page, TopicResult
 
 SECTION_LIMIT = 3000
@@ -30,7 +33,6 @@ SUMMARY_PREVIEW = 280
 MAX_URL = 1000
 MAX_PUBLISHER = 200
 QUERY_ECHO_LIMIT = 200
-ELLIPSIS = "…"
 
 ACTION_MORE = "digest_more"
 ACTION_SHARE = "digest_share"
@@ -51,18 +53,6 @@ def escape(text: str) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # Belt and braces: a zero-width space keeps '@channel' inert even if a client re-parses it.
     return _BROADCAST_RE.sub(lambda m: "@\u200b" + m.group(1), text)
-
-
-def clamp(text: str, limit: int) -> str:
-    """Cut text to `limit` characters at a word boundary, ending with an ellipsis."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + ELLIPSIS
 
 
 def clamp_escaped(text: str, limit: int) -> str:
@@ -188,46 +178,66 @@ def article_line(
     return clamp(text, SECTION_LIMIT)
 
 
-def encode_action(kind: str, query: str, offset: int) -> str:
+@dataclass(frozen=True)
+class Repeat:
+    """A lookup a Show more / Share button repeats: kind, query, offset and date range."""
+
+    kind: str
+    query: str
+    offset: int
+    dates: DateRange = ALL_DATES
+
+
+def encode_action(repeat: Repeat) -> str:
     """A button value carrying a lookup to repeat, always valid JSON within Slack's limit.
 
-    The /digest grammar already bounds a query so that it fits whole (and every page repeats
-    the same lookup); only a query from elsewhere is shortened here, never cut mid-JSON.
+    The /digest grammar already bounds a query so that it fits whole with its date range (and
+    every page repeats the same lookup); only a query from elsewhere is shortened here, never
+    cut mid-JSON.
     """
+    data: dict[str, object] = {"k": repeat.kind, "q": repeat.query, "o": repeat.offset}
+    if repeat.dates.since:
+        data["s"] = repeat.dates.since.isoformat()
+    if repeat.dates.until:
+        data["u"] = repeat.dates.until.isoformat()
     while True:
-        value = json.dumps(
-            {"k": kind, "q": query, "o": offset}, ensure_ascii=False, separators=(",", ":")
-        )
+        value = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if len(value.encode()) <= BUTTON_VALUE_BYTES:
             return value
-        query = query[: len(query) * 3 // 4]
+        data["q"] = str(data["q"])[: len(str(data["q"])) * 3 // 4]
 
 
-def decode_action(value: str) -> tuple[str, str, int] | None:
-    """The (kind, query, offset) a button carries, or None when it is not ours."""
+def decode_action(value: str) -> Repeat | None:
+    """The lookup a button carries, or None when it is not ours (or its range is invalid)."""
     try:
         data = json.loads(value)
-        return str(data["k"]), str(data["q"]), max(0, int(data["o"]))
-    except (ValueError, KeyError, TypeError):
+        since, until = (dt.date.fromisoformat(data[k]) if data.get(k) else None for k in "su")
+        dates = DateRange(since, until)
+        return Repeat(str(data["k"]), str(data["q"]), max(0, int(data["o"])), dates)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _buttons(kind: str, query: str, page: Page, shareable: bool) -> list[dict[str, Any]]:
+def _buttons(repeat: Repeat, page: Page, shareable: bool) -> list[dict[str, Any]]:
+    """Show more (the next page) and Share (this page), repeating the same lookup."""
     elements = []
     if page.next_offset is not None:
-        elements.append(
-            _button("Show more", ACTION_MORE, encode_action(kind, query, page.next_offset))
-        )
+        more = replace(repeat, offset=page.next_offset)
+        elements.append(_button("Show more", ACTION_MORE, encode_action(more)))
     if shareable and page.items:
-        elements.append(
-            _button("Share in channel", ACTION_SHARE, encode_action(kind, query, page.offset))
-        )
+        this = replace(repeat, offset=page.offset)
+        elements.append(_button("Share in channel", ACTION_SHARE, encode_action(this)))
     return [{"type": "actions", "elements": elements}] if elements else []
 
 
 def _result_message(
-    title: str, kind: str, query: str, page: Page, *, shareable: bool, empty: str
+    heading: tuple[str, str], repeat: Repeat, page: Page, *, shareable: bool
 ) -> Message:
+    """A page of results under a title; `heading` is (title, what to say when it is empty)."""
+    title, empty = heading
+    span = repeat.dates.describe()
+    if span:
+        title += f" · {span}"
     blocks = [_section(title)]
     if not page.items:
         blocks.append(_section(empty))
@@ -237,15 +247,17 @@ def _result_message(
     first, last = page.offset + 1, page.offset + len(page.items)
     more = " · more available" if page.has_more else ""
     blocks.append(_context(f"Results {first}–{last}{more}"))
-    blocks.extend(_buttons(kind, query, page, shareable))
+    blocks.extend(_buttons(repeat, page, shareable))
     # The title is mrkdwn, escaped already: the article lines are escaped here, and the whole
     # is not escaped again (which would show '&amp;lt;' for a '<').
     lines = [f"• {escape(a.title)} ({escape(a.publisher)}, {a.issue_date})" for a in page.items]
     return Message(_escaped_fallback(title + "\n" + "\n".join(lines)), _limit_blocks(blocks))
 
 
-def render_company(result: CompanyResult, *, shareable: bool = True) -> Message:
-    """/digest company NAME: the company's articles, or 'did you mean …?'."""
+def render_company(
+    result: CompanyResult, *, shareable: bool = True, dates: DateRange = ALL_DATES
+) -> Message:
+    """/digest company NAME [RANGE]: the company's articles, or 'did you mean …?'."""
     query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
     if result.company is None:
         if result.suggestions:
@@ -254,39 +266,33 @@ def render_company(result: CompanyResult, *, shareable: bool = True) -> Message:
         else:
             text = f"No company called “{query}” in the archive."
         return Message(_escaped_fallback(text), [_section(text)])
-    title = f"*Articles by {clamp_escaped(result.company, MAX_PUBLISHER)}* (newest first)"
-    return _result_message(
-        title,
-        "company",
-        result.query,
-        result.page,
-        shareable=shareable,
-        empty=f"No articles by {clamp_escaped(result.company, MAX_PUBLISHER)} on this page.",
-    )
+    name = clamp_escaped(result.company, MAX_PUBLISHER)
+    where = "on this page" if dates.is_open else "in these dates"
+    heading = (f"*Articles by {name}* (newest first)", f"No articles by {name} {where}.")
+    repeat = Repeat("company", result.query, result.page.offset, dates)
+    return _result_message(heading, repeat, result.page, shareable=shareable)
 
 
-def render_topic(result: TopicResult, *, shareable: bool = True) -> Message:
-    """/digest topic WORDS: the most relevant articles."""
-    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
+def render_topic(
+    result: TopicResult, *, shareable: bool = True, dates: DateRange = ALL_DATES
+) -> Message:
+    """/digest topic WORDS [RANGE]: the most relevant articles."""
     if not result.terms:
         text = "Give some words to search for, e.g. `/digest topic rate limiting`."
         return Message(_escaped_fallback(text), [_section(text)])
-    title = f"*Articles about “{query}”* (most relevant first)"
-    return _result_message(
-        title,
-        "topic",
-        result.query,
-        result.page,
-        shareable=shareable,
-        empty=f"Nothing in the archive matches “{query}”.",
+    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
+    heading = (
+        f"*Articles about “{query}”* (most relevant first)",
+        f"Nothing in the archive matches “{query}”{'' if dates.is_open else ' in these dates'}.",
     )
+    repeat = Repeat("topic", result.query, result.page.offset, dates)
+    return _result_message(heading, repeat, result.page, shareable=shareable)
 
 
-def render_saved(page: Page, *, empty_hint: str) -> Message:
-    """/digest saved: the person's own saved articles, newest first (never shared)."""
-    return _result_message(
-        "*Your saved articles* (newest first)", "saved", "", page, shareable=False, empty=empty_hint
-    )
+def render_saved(page: Page, *, empty_hint: str, dates: DateRange = ALL_DATES) -> Message:
+    """/digest saved [RANGE]: the person's own saved articles, newest first (never shared)."""
+    heading = ("*Your saved articles* (newest first)", empty_hint)
+    return _result_message(heading, Repeat("saved", "", page.offset, dates), page, shareable=False)
 
 
 def render_issue_overview(issue: IssueView, *, shareable: bool = True) -> Message:
@@ -303,20 +309,14 @@ def render_issue_overview(issue: IssueView, *, shareable: bool = True) -> Messag
     blocks.extend(_sections(f"*Deep Dives ({len(issue.articles)})*\n" + "\n".join(lines)))
     if shareable:
         page = Page(issue.articles, 0, len(issue.articles), False)
-        blocks.extend(_buttons("date", issue.date.isoformat(), page, True))
+        blocks.extend(_buttons(Repeat("date", issue.date.isoformat(), 0), page, True))
     fallback = f"Engineering @ Scale — {issue.date}: {issue.signal}"
     return Message(_fallback(fallback), _limit_blocks(blocks))
 
 
-def render_no_issue(day: dt.date | None, nearby: Sequence[dt.date]) -> Message:
+def render_no_issue(found: IssueLookup) -> Message:
     """No issue on that day (or none at all): say which dates exist nearby."""
-    if day is None:
-        text = "The archive is empty: no issue has been ingested yet."
-    elif nearby:
-        dates = ", ".join(f"`{d.isoformat()}`" for d in nearby)
-        text = f"No issue on {day.isoformat()}. Nearby issues: {dates}."
-    else:
-        text = f"No issue on {day.isoformat()}, and the archive is empty."
+    text = found.missing_text(quote="`")
     return Message(text, [_section(text)])
 
 
@@ -326,6 +326,53 @@ def render_text(text: str) -> Message:
     return Message(_fallback(text), [_section(escaped)])
 
 
+_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def _mention(user_id: str) -> str:
+    """<@U123> for a well-formed user id (shows the name, notifies nobody in an ephemeral)."""
+    return f"<@{user_id}>" if _USER_ID_RE.match(user_id) else escape(user_id)
+
+
+def render_admins(
+    listed: Sequence[str], installer: str | None, env_admins: Sequence[str], *, multi: bool
+) -> Message:
+    """Who may change this workspace's channel schedules."""
+    people = [*env_admins, *listed]
+    if multi:
+        lines = ["Slack workspace admins and owners may change channel schedules here."]
+        if installer:
+            lines.append(f"So may {_mention(installer)}, who installed the app.")
+    elif not people:
+        lines = ["No digest admins are set: anyone in a channel may change its schedule."]
+    else:
+        lines = []
+    if people:
+        lines.append(
+            "Digest admins: " + ", ".join(_mention(p) for p in dict.fromkeys(people)) + "."
+        )
+    elif multi:
+        lines.append("No other digest admins yet.")
+    lines.append("Change the list with `/digest admins add @person` or `remove @person`.")
+    text = "\n".join(lines)
+    return Message(_escaped_fallback(text), [_section(text)])
+
+
+def render_admins_changed(action: str, wanted: Sequence[str], changed: Sequence[str]) -> Message:
+    """What `/digest admins add|remove` did."""
+    done = ", ".join(_mention(u) for u in changed)
+    unchanged = ", ".join(_mention(u) for u in wanted if u not in changed)
+    lines = []
+    if action == "add":
+        lines += [f"Added as digest admins: {done}."] if done else []
+        lines += [f"Already digest admins: {unchanged}."] if unchanged else []
+    else:
+        lines += [f"No longer digest admins: {done}."] if done else []
+        lines += [f"Not on the admin list: {unchanged}."] if unchanged else []
+    text = "\n".join(lines)
+    return Message(_escaped_fallback(text), [_section(text)])
+
+
 HELP_TEXT = "\n".join(
     [
         "*Engineering @ Scale* — look things up in the digest archive:",
@@ -333,8 +380,12 @@ HELP_TEXT = "\n".join(
         "• `/digest topic rate limiting` — articles about a topic, most relevant first",
         "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
         "• `/digest saved` — articles you saved by reacting with :{emoji}:",
+        "• End company, topic or saved with a date range: `since 2026-04-01`, "
+        "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+        "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
+        "schedules",
         "• `/digest filter include|exclude company NAME|topic WORDS` · `/digest filter clear` — "
         "post only matching deep dives here",
     ]

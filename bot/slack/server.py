@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Add to Slack (many workspaces only): Bolt's OAuth flow answers these two GETs.
+OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
+# A redirect carries a code and a state (well under 1 KB); anything longer is not from Slack.
+MAX_QUERY_BYTES = 4096
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -29,13 +33,16 @@ def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[b
 
 
 class _Front:
-    """The WSGI app: /slack/events (gated, then Bolt), GET /healthz, 404 otherwise."""
+    """The WSGI app: /slack/events (gated, then Bolt), GET /healthz, Add to Slack's two GETs
+    (many workspaces), 404 otherwise."""
 
     def __init__(self, app: App, signing_secret: str, health: Callable[[], bool]) -> None:
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
         self.check = SignatureCheck(signing_secret.encode())
         self.refusals = RefusalLog()
         self.health = health
+        flow = app.oauth_flow
+        self.oauth_paths = OAUTH_PATHS if flow is not None else frozenset()
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -46,6 +53,8 @@ class _Front:
             return self.healthz(start_response)
         if path == EVENTS_PATH:
             return self.events(environ, start_response)
+        if path in self.oauth_paths:
+            return self.oauth(environ, start_response)
         return _plain(start_response, "404 Not Found", "Not Found")
 
     def healthz(self, start_response: Callable[..., Any]) -> list[bytes]:
@@ -78,6 +87,21 @@ class _Front:
             # Signed but unreadable (not UTF-8, not JSON, too deeply nested): Slack never sends
             # that, so it is a bad request, told in one line without the body.
             log.warning("signed request not understood: %s", type(exc).__name__)
+            return _plain(start_response, "400 Bad Request", "request not understood")
+
+    def oauth(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The install page or Slack's redirect back: a GET whose body is never read."""
+        if environ.get("REQUEST_METHOD") != "GET":
+            return _plain(start_response, "405 Method Not Allowed", "GET only")
+        if len(str(environ.get("QUERY_STRING") or "")) > MAX_QUERY_BYTES:
+            return _plain(start_response, "414 URI Too Long", "query string too long")
+        environ["wsgi.input"] = io.BytesIO(b"")
+        environ["CONTENT_LENGTH"] = "0"
+        try:
+            return self.slack(environ, start_response)
+        except (ValueError, UnicodeError, KeyError, TypeError, AttributeError) as exc:
+            # A mangled query string or cookie: say so in one line, never echo it.
+            log.warning("install request not understood: %s", type(exc).__name__)
             return _plain(start_response, "400 Bad Request", "request not understood")
 
     def refuse(

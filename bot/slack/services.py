@@ -1,12 +1,12 @@
-"""What listeners are given: the domain services, built once by `create_app`."""
+"""What the listeners are given: exactly the dependencies they use, built once in bootstrap."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.core.workspaces import ForgetInstallation, forget_nothing
 from bot.slack.answers import Answers
 from bot.store.db import Database
 
@@ -14,14 +14,19 @@ from bot.store.db import Database
 INLINE_ANSWER_SECONDS = 2.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """Everything the listeners need, passed in rather than imported."""
+    """The listeners' dependencies, passed in rather than imported."""
 
-    settings: Settings
-    database: Database
-    answers: Answers
-    clock: Clock
-    executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="digest")
-    )
+    answers: Answers  # /digest and its buttons
+    database: Database  # reactions and the Home tab
+    clock: Clock  # when a reaction counts as made
+    save_emoji: str  # the reaction that saves an article
+    executor: ThreadPoolExecutor  # runs /digest answers so they can be awaited within 3 s
+    # Deletes a workspace's installation on uninstall (multi-workspace mode: the OAuth store).
+    forget_installation: ForgetInstallation = forget_nothing
+
+
+def answer_executor() -> ThreadPoolExecutor:
+    """The pool /digest answers run in (one per web worker process)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="digest")

@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.ledger import PENDING, POSTED, SENDING
-from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow
+from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,20 @@ def save_plan(session: Session, delivery_id: int, plan: str) -> str:
     return stored
 
 
-def issue_hash(session: Session, day: dt.date) -> str:
-    """The content hash of the issue of `day` as stored now ("" when there is none)."""
-    return session.scalar(select(IssueRow.content_hash).where(IssueRow.date == day)) or ""
+def issue_hash(session: Session, issue_id: int) -> str:
+    """The content hash of an issue as stored now ("" when it is gone)."""
+    return session.scalar(select(IssueRow.content_hash).where(IssueRow.id == issue_id)) or ""
+
+
+def article_ids(session: Session, issue_id: int) -> list[int]:
+    """An issue's deep dives in issue order."""
+    return list(
+        session.scalars(
+            select(ArticleRow.id)
+            .where(ArticleRow.issue_id == issue_id)
+            .order_by(ArticleRow.position)
+        )
+    )
 
 
 def message_states(session: Session, delivery_id: int) -> dict[int, MessageState]:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.core.workspace import Workspace
 from bot.store.fulltext import match_among, search_terms
 from bot.store.queries import resolve_company
-from bot.store.sql import insert_ignore
+from bot.store.sql import in_workspace, insert_ignore, workspace_values
 from bot.store.tables import ArticleCompanyRow, ChannelFilterRow
+from bot.workspace import Workspace
 
 MAX_RULES = 20
 
@@ -35,21 +36,15 @@ def rule_key(value: str) -> str:
     return " ".join(value.casefold().split())
 
 
-def _where(workspace: Workspace | None, channel_id: str) -> list[object]:
-    clauses: list[object] = [ChannelFilterRow.channel_id == channel_id]
-    if workspace is not None:  # None: the one workspace of a single-workspace deployment
-        clauses += [
-            ChannelFilterRow.enterprise_id == workspace.enterprise_id,
-            ChannelFilterRow.team_id == workspace.team_id,
-        ]
-    return clauses
+def _where(workspace: Workspace, channel_id: str) -> list[Any]:
+    return [in_workspace(ChannelFilterRow, workspace), ChannelFilterRow.channel_id == channel_id]
 
 
-def channel_rules(session: Session, workspace: Workspace | None, channel_id: str) -> list[Rule]:
+def channel_rules(session: Session, workspace: Workspace, channel_id: str) -> list[Rule]:
     """A channel's filter rules, includes first, in the order they were added."""
     rows = session.execute(
         select(ChannelFilterRow.mode, ChannelFilterRow.kind, ChannelFilterRow.value)
-        .where(*_where(workspace, channel_id))  # type: ignore[arg-type]
+        .where(*_where(workspace, channel_id))
         .order_by(ChannelFilterRow.mode.desc(), ChannelFilterRow.id)
     ).tuples()
     return [Rule(mode, kind, value) for mode, kind, value in rows]
@@ -60,7 +55,7 @@ def add_rule(
 ) -> bool:
     """Add a rule (once); False when the channel already has MAX_RULES rules."""
     count = session.scalar(
-        select(func.count()).select_from(ChannelFilterRow).where(*_where(workspace, channel_id))  # type: ignore[arg-type]
+        select(func.count()).select_from(ChannelFilterRow).where(*_where(workspace, channel_id))
     )
     if (count or 0) >= MAX_RULES:
         return False
@@ -68,8 +63,7 @@ def add_rule(
         session,
         ChannelFilterRow,
         {
-            "enterprise_id": workspace.enterprise_id,
-            "team_id": workspace.team_id,
+            **workspace_values(workspace),
             "channel_id": channel_id,
             "mode": rule.mode,
             "kind": rule.kind,
@@ -86,7 +80,7 @@ def clear_rules(session: Session, workspace: Workspace, channel_id: str) -> int:
     """Remove every rule of a channel; how many there were."""
     result = session.execute(
         delete(ChannelFilterRow)
-        .where(*_where(workspace, channel_id))  # type: ignore[arg-type]
+        .where(*_where(workspace, channel_id))
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Date, TextClause, bindparam, text
 from sqlalchemy.orm import Session
+
+from bot.dates import ALL_DATES, DateRange
 
 # Ranking cost grows with the number of matches; very common words ("AI") match a large part of
 # the archive, so relevance is ranked among the newest matches only.
@@ -43,18 +46,35 @@ _SQLITE = text(
     """
 )
 
+# With a date range: the newest matches within it (articles.id is the FTS rowid).
+_SQLITE_DATED = text(
+    """
+    SELECT id FROM (
+        SELECT articles_fts.rowid AS id, bm25(articles_fts, 5.0, 1.0) AS rank
+        FROM articles_fts JOIN articles AS a ON a.id = articles_fts.rowid
+        WHERE articles_fts MATCH :query AND a.issue_date BETWEEN :since AND :until
+        ORDER BY articles_fts.rowid DESC LIMIT :window
+    ) ORDER BY rank, id DESC LIMIT :limit OFFSET :offset
+    """
+).bindparams(bindparam("since", type_=Date()), bindparam("until", type_=Date()))
+
 _POSTGRES = """
     SELECT id FROM (
         SELECT a.id, ts_rank_cd(a.search, q.query) AS rank
         FROM articles AS a, websearch_to_tsquery('english', :query) AS q(query)
-        WHERE a.search @@ q.query
+        WHERE a.search @@ q.query{dated}
         ORDER BY {order} DESC LIMIT :window
     ) AS matches ORDER BY rank DESC, id DESC LIMIT :limit OFFSET :offset
     """
 # Newest-first by walking the primary key: cheap when matches are dense (a common word).
-_POSTGRES_WALK = text(_POSTGRES.format(order="a.id"))
+_POSTGRES_WALK = text(_POSTGRES.format(order="a.id", dated=""))
 # All matches from the GIN index, then sorted: cheap when matches are few.
-_POSTGRES_GIN = text(_POSTGRES.format(order="a.id + 0"))
+_POSTGRES_GIN = text(_POSTGRES.format(order="a.id + 0", dated=""))
+# Within a date range the planner chooses (full-text index, issue-date index, or both): walking
+# the primary key could read the whole archive for a range far back.
+_POSTGRES_DATED = text(
+    _POSTGRES.format(order="a.id + 0", dated=" AND a.issue_date BETWEEN :since AND :until")
+).bindparams(bindparam("since", type_=Date()), bindparam("until", type_=Date()))
 _POSTGRES_ESTIMATE = text(
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM articles "
     "WHERE search @@ websearch_to_tsquery('english', :query)"
@@ -76,15 +96,24 @@ def _postgres_plan(session: Session, query: str) -> TextClause:
     return _POSTGRES_WALK if walk_is_cheaper else _POSTGRES_GIN
 
 
-def match_article_ids(session: Session, terms: list[str], limit: int, offset: int) -> list[int]:
-    """Ids of articles whose title or summary holds every term (stemmed), best first."""
+def match_article_ids(
+    session: Session, terms: list[str], limit: int, offset: int, dates: DateRange = ALL_DATES
+) -> list[int]:
+    """Ids of articles whose title or summary holds every term (stemmed), best first; only
+    those issued within `dates`."""
     if not terms:
         return []
-    params = {"limit": limit, "offset": offset, "window": RANK_WINDOW}
-    if session.get_bind().dialect.name == "sqlite":
-        return list(session.scalars(_SQLITE, {"query": _fts5_query(terms), **params}))
-    query = " ".join(terms)
-    return list(session.scalars(_postgres_plan(session, query), {"query": query, **params}))
+    params: dict[str, object] = {"limit": limit, "offset": offset, "window": RANK_WINDOW}
+    dated = not dates.is_open
+    if dated:
+        params |= {"since": dates.since or dt.date.min, "until": dates.until or dt.date.max}
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        statement, query = (_SQLITE_DATED if dated else _SQLITE), _fts5_query(terms)
+    else:
+        query = " ".join(terms)
+        statement = _POSTGRES_DATED if dated else _postgres_plan(session, query)
+    return list(session.scalars(statement, {"query": query, **params}))
 
 
 def after_bulk_load(session: Session) -> None:

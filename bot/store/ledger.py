@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from bot.store.sql import insert_ignore
+from bot.store.sql import dialect_insert, in_workspace, insert_ignore, workspace_values
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
+from bot.workspace import UNASSIGNED, Workspace
 
 PENDING, SENDING, POSTED, FAILED, SKIPPED = "pending", "sending", "posted", "failed", "skipped"
 
@@ -36,10 +37,12 @@ class Claim:
     created_at: dt.datetime
     attempt: int
     origin: str = "schedule"
+    workspace: Workspace = UNASSIGNED
 
 
 def ensure_delivery(
     session: Session,
+    workspace: Workspace,
     channel_id: str,
     issue_id: int,
     *,
@@ -53,6 +56,7 @@ def ensure_delivery(
         session,
         DeliveryRow,
         {
+            **workspace_values(workspace),
             "channel_id": channel_id,
             "issue_id": issue_id,
             "state": state,
@@ -60,11 +64,13 @@ def ensure_delivery(
             "last_error": error,
             "origin": origin,
         },
-        ["channel_id", "issue_id"],
+        ["enterprise_id", "team_id", "channel_id", "issue_id"],
     )
     delivery_id = session.scalar(
         select(DeliveryRow.id).where(
-            DeliveryRow.channel_id == channel_id, DeliveryRow.issue_id == issue_id
+            in_workspace(DeliveryRow, workspace),
+            DeliveryRow.channel_id == channel_id,
+            DeliveryRow.issue_id == issue_id,
         )
     )
     assert delivery_id is not None  # noqa: S101  just inserted or already there
@@ -144,6 +150,7 @@ def _claimed(session: Session, delivery_id: int) -> Claim:
         row.created_at,
         row.attempt,
         row.origin,
+        Workspace(row.team_id, row.enterprise_id),
     )
 
 
@@ -155,6 +162,16 @@ def _held(delivery_id: int, owner: str) -> Any:
     )
 
 
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_MESSAGES = cast(Table, DeliveryMessageRow.__table__)
+
+
+def _core(session: Session, statement: Any) -> Any:
+    """Run a statement on the session's connection, without the ORM's per-statement work: the
+    per-message writes of a fan-out to thousands of channels (measured 0.5 vs 1.3 ms each)."""
+    return session.connection().execute(statement)
+
+
 def mark_inflight(
     session: Session,
     delivery_id: int,
@@ -164,21 +181,30 @@ def mark_inflight(
     lease: dt.timedelta,
 ) -> bool:
     """Note the part about to be sent and renew the lease; False when the lease was lost."""
-    result = session.execute(
-        update(DeliveryRow)
+    result = _core(
+        session,
+        update(_DELIVERIES)
         .where(_held(delivery_id, owner))
-        .values(inflight_part=part, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
+        .values(inflight_part=part, lease_until=now + lease),
     )
     return getattr(result, "rowcount", 0) == 1
 
 
+RENEW_CHUNK = 500
+
+
 def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta) -> None:
-    """Extend the leases this process still holds (the heartbeat)."""
-    for delivery_id, owner in held.items():
+    """Extend the leases this process still holds (the heartbeat): one UPDATE per 500, so
+    thousands of deliveries in flight hold the write lock for milliseconds, not seconds."""
+    pairs = list(held.items())
+    for start in range(0, len(pairs), RENEW_CHUNK):
+        chunk = pairs[start : start + RENEW_CHUNK]
         session.execute(
             update(DeliveryRow)
-            .where(_held(delivery_id, owner))
+            .where(
+                DeliveryRow.state == SENDING,
+                tuple_(DeliveryRow.id, DeliveryRow.lease_owner).in_(chunk),
+            )
             .values(lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
@@ -229,31 +255,36 @@ def record_part(
     channel_id: str,
     ts: str,
     article_id: int | None,
+    *,
+    next_inflight: tuple[int, dt.datetime] | None = None,
 ) -> bool:
-    """Record the ts Slack gave a part (and the parent's ts on the delivery)."""
+    """Record the ts Slack gave a part (and the parent's ts on the delivery); with
+    `next_inflight` (part, lease until), note the next part in flight in the same write."""
     values: dict[str, Any] = {"inflight_part": None}
+    if next_inflight is not None:
+        values["inflight_part"], values["lease_until"] = next_inflight
     if part == 0:
         values["parent_ts"] = ts
-    result = session.execute(
-        update(DeliveryRow)
+    held = _core(
+        session,
+        update(_DELIVERIES)
         .where(_held(delivery_id, owner))
         .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
-    insert_ignore(
-        session,
-        DeliveryMessageRow,
-        {
-            "delivery_id": delivery_id,
-            "part": part,
-            "channel_id": channel_id,
-            "ts": ts,
-            "article_id": article_id,
-        },
-        ["delivery_id", "part"],
-    )
+        .returning(_DELIVERIES.c.enterprise_id, _DELIVERIES.c.team_id),
+    ).first()
+    if held is None:
+        return False  # the lease was lost, or the workspace uninstalled (its rows are gone)
+    row = {
+        "enterprise_id": held[0],
+        "team_id": held[1],
+        "delivery_id": delivery_id,
+        "part": part,
+        "channel_id": channel_id,
+        "ts": ts,
+        "article_id": article_id,
+    }
+    insert = dialect_insert(session)(_MESSAGES).values(**row)
+    _core(session, insert.on_conflict_do_nothing(index_elements=["delivery_id", "part"]))
     return True
 
 
@@ -284,18 +315,22 @@ def release(session: Session, delivery_id: int, owner: str, error: str | None) -
     )
 
 
-def mark_subscription_failing(session: Session, channel_id: str, error: str | None) -> None:
+def mark_subscription_failing(
+    session: Session, workspace: Workspace, channel_id: str, error: str | None
+) -> None:
     """Flag (or clear) a channel's subscription as failing, for /digest status."""
     session.execute(
         update(SubscriptionRow)
-        .where(SubscriptionRow.channel_id == channel_id)
+        .where(in_workspace(SubscriptionRow, workspace), SubscriptionRow.channel_id == channel_id)
         .values(failing=error is not None, last_error=error)
         .execution_options(synchronize_session=False)
     )
 
 
-def delivered_dates(session: Session, channel_ids: Iterable[str]) -> dict[str, set[dt.date]]:
-    """Issue dates each channel already has a delivery row for (in any state), in one query."""
+def delivered_dates(
+    session: Session, workspace: Workspace, channel_ids: Iterable[str]
+) -> dict[str, set[dt.date]]:
+    """Issue dates each channel of a workspace already has a delivery row for (any state)."""
     wanted = list(channel_ids)
     delivered: dict[str, set[dt.date]] = {channel: set() for channel in wanted}
     if not wanted:
@@ -303,7 +338,7 @@ def delivered_dates(session: Session, channel_ids: Iterable[str]) -> dict[str, s
     rows = session.execute(
         select(DeliveryRow.channel_id, IssueRow.date)
         .join(IssueRow, DeliveryRow.issue_id == IssueRow.id)
-        .where(DeliveryRow.channel_id.in_(wanted))
+        .where(in_workspace(DeliveryRow, workspace), DeliveryRow.channel_id.in_(wanted))
     )
     for channel, day in rows.tuples():
         delivered[channel].add(day)
@@ -324,10 +359,14 @@ class OpenDelivery:
     due_at: dt.datetime | None
     started: bool
     messages: int
+    workspace: Workspace = UNASSIGNED
 
 
-def open_deliveries(session: Session, channel_id: str | None = None) -> list[OpenDelivery]:
-    """Deliveries pending or being sent (held or abandoned), oldest first."""
+def open_deliveries(
+    session: Session, workspace: Workspace | None, channel_id: str | None = None
+) -> list[OpenDelivery]:
+    """Deliveries pending or being sent (held or abandoned), oldest first; of one workspace,
+    or (None) of every workspace, as the worker sends them."""
     counts = (
         select(DeliveryMessageRow.delivery_id, func.count().label("n"))
         .group_by(DeliveryMessageRow.delivery_id)
@@ -340,6 +379,8 @@ def open_deliveries(session: Session, channel_id: str | None = None) -> list[Ope
         .where(DeliveryRow.state.in_([PENDING, SENDING]))
         .order_by(DeliveryRow.id)
     )
+    if workspace is not None:
+        query = query.where(in_workspace(DeliveryRow, workspace))
     if channel_id is not None:
         query = query.where(DeliveryRow.channel_id == channel_id)
     return [
@@ -354,17 +395,18 @@ def open_deliveries(session: Session, channel_id: str | None = None) -> list[Ope
             row.due_at,
             bool(n) or row.inflight_part is not None or row.parent_ts is not None,
             n or 0,
+            Workspace(row.team_id, row.enterprise_id),
         )
         for row, date, n in session.execute(query).tuples()
     ]
 
 
-def last_delivery(session: Session, channel_id: str) -> DeliveryView | None:
+def last_delivery(session: Session, workspace: Workspace, channel_id: str) -> DeliveryView | None:
     """The newest delivery of a channel, for /digest status."""
     row = session.execute(
         select(DeliveryRow, IssueRow.date)
         .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)
-        .where(DeliveryRow.channel_id == channel_id)
+        .where(in_workspace(DeliveryRow, workspace), DeliveryRow.channel_id == channel_id)
         .order_by(IssueRow.date.desc(), DeliveryRow.id.desc())
         .limit(1)
     ).first()

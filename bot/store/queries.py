@@ -11,8 +11,10 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.dates import ALL_DATES, DateRange
 from bot.digest.companies import company_key
 from bot.store.fulltext import match_article_ids, search_terms
+from bot.store.sql import within_dates
 from bot.store.tables import (
     ArticleCompanyRow,
     ArticleRow,
@@ -170,8 +172,11 @@ def suggest_companies(session: Session, name: str, limit: int = 3) -> tuple[str,
     return tuple(suggestions[:limit])
 
 
-def find_by_company(session: Session, name: str, limit: int = 10, offset: int = 0) -> CompanyResult:
-    """Every article by a company, newest first; suggestions when nothing matches."""
+def find_by_company(
+    session: Session, name: str, limit: int = 10, offset: int = 0, dates: DateRange = ALL_DATES
+) -> CompanyResult:
+    """Every article by a company (issued within `dates`), newest first; suggestions when the
+    name matches no company."""
     limit, offset = clamp_page(limit, offset)
     company = resolve_company(session, name)
     if company is None:
@@ -181,7 +186,11 @@ def find_by_company(session: Session, name: str, limit: int = 10, offset: int = 
     ids = list(
         session.scalars(
             select(ArticleCompanyRow.article_id)
-            .where(ArticleCompanyRow.company_id == company_id)
+            # (company_id, issue_date, article_id) is indexed: the range is an index range.
+            .where(
+                ArticleCompanyRow.company_id == company_id,
+                *within_dates(ArticleCompanyRow.issue_date, dates),
+            )
             .order_by(
                 ArticleCompanyRow.issue_date.desc(),
                 ArticleCompanyRow.position,
@@ -195,11 +204,14 @@ def find_by_company(session: Session, name: str, limit: int = 10, offset: int = 
     return CompanyResult(name, display, page)
 
 
-def search_topic(session: Session, query: str, limit: int = 10, offset: int = 0) -> TopicResult:
-    """Full-text search over titles and summaries, most relevant first (stemmed, safe)."""
+def search_topic(
+    session: Session, query: str, limit: int = 10, offset: int = 0, dates: DateRange = ALL_DATES
+) -> TopicResult:
+    """Full-text search over titles and summaries (of articles issued within `dates`), most
+    relevant first (stemmed, safe)."""
     limit, offset = clamp_page(limit, offset)
     terms = search_terms(query)
-    ids = match_article_ids(session, terms, limit + 1, offset)
+    ids = match_article_ids(session, terms, limit + 1, offset, dates)
     views = articles_by_ids(session, ids)
     page = Page(tuple(views[:limit]), offset, limit, len(views) > limit)
     return TopicResult(query, tuple(terms), page)

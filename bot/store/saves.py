@@ -9,9 +9,11 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
+from bot.dates import ALL_DATES, DateRange
 from bot.store.queries import Page, articles_by_ids, clamp_page
-from bot.store.sql import dialect_insert
-from bot.store.tables import DeliveryMessageRow, ProcessedEventRow, SaveRow
+from bot.store.sql import dialect_insert, in_workspace, within_dates, workspace_values
+from bot.store.tables import ArticleRow, DeliveryMessageRow, ProcessedEventRow, SaveRow
+from bot.workspace import Workspace
 
 # Slack retries an event within minutes (three times, the last about 5 minutes after the first);
 # an id older than this can no longer come back.
@@ -40,15 +42,17 @@ def event_micros(event_ts: object) -> int | None:
     return int(value * 1_000_000)
 
 
-def first_time_event(session: Session, event_id: str, now: dt.datetime) -> bool:
+def first_time_event(
+    session: Session, workspace: Workspace, event_id: str, now: dt.datetime
+) -> bool:
     """Record an event id; False when it was handled before (Slack retries the same id)."""
     if not event_id:
         return True
     insert = dialect_insert(session)
     recorded = session.execute(
         insert(ProcessedEventRow)
-        .values(event_id=event_id, received_at=now)
-        .on_conflict_do_nothing(index_elements=["event_id"])
+        .values(**workspace_values(workspace), event_id=event_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["enterprise_id", "team_id", "event_id"])
         .returning(ProcessedEventRow.event_id)
     ).first()
     if recorded is None:
@@ -66,17 +70,22 @@ def prune_events(session: Session, now: dt.datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def article_for_message(session: Session, channel_id: str, ts: str) -> int | None:
+def article_for_message(
+    session: Session, workspace: Workspace, channel_id: str, ts: str
+) -> int | None:
     """The article a message the bot posted stands for (None for parents and other messages)."""
     return session.scalar(
         select(DeliveryMessageRow.article_id).where(
-            DeliveryMessageRow.channel_id == channel_id, DeliveryMessageRow.ts == ts
+            in_workspace(DeliveryMessageRow, workspace),
+            DeliveryMessageRow.channel_id == channel_id,
+            DeliveryMessageRow.ts == ts,
         )
     )
 
 
 def apply_reaction(
     session: Session,
+    workspace: Workspace,
     user_id: str,
     article_id: int,
     *,
@@ -89,12 +98,15 @@ def apply_reaction(
     One conditional UPSERT, so the newest event by event_ts wins whatever order events are
     applied in, by any thread or process. At equal times a removal wins (deterministic).
     """
-    before = session.scalar(
-        select(SaveRow.removed).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
-    )
+    before = _removed(session, workspace, user_id, article_id)
     insert = dialect_insert(session)
     stmt = insert(SaveRow).values(
-        user_id=user_id, article_id=article_id, removed=removed, event_us=event_us, saved_at=at
+        **workspace_values(workspace),
+        user_id=user_id,
+        article_id=article_id,
+        removed=removed,
+        event_us=event_us,
+        saved_at=at,
     )
     new = stmt.excluded
     newer = or_(
@@ -104,7 +116,7 @@ def apply_reaction(
     )
     applied = session.execute(
         stmt.on_conflict_do_update(
-            index_elements=["user_id", "article_id"],
+            index_elements=["enterprise_id", "team_id", "user_id", "article_id"],
             set_={"removed": new.removed, "event_us": new.event_us, "saved_at": new.saved_at},
             where=newer,
         ).returning(SaveRow.id)
@@ -117,6 +129,7 @@ def apply_reaction(
 
 def record_reaction(
     session: Session,
+    workspace: Workspace,
     event_id: str,
     reaction: Reaction,
     now: dt.datetime,
@@ -125,13 +138,14 @@ def record_reaction(
 
     The event id and the change commit together: a retried event has no second effect.
     """
-    if not first_time_event(session, event_id, now):
+    if not first_time_event(session, workspace, event_id, now):
         return False
-    article_id = article_for_message(session, reaction.channel_id, reaction.ts)
+    article_id = article_for_message(session, workspace, reaction.channel_id, reaction.ts)
     if article_id is None:
         return False
     return apply_reaction(
         session,
+        workspace,
         reaction.user_id,
         article_id,
         removed=reaction.removed,
@@ -140,25 +154,41 @@ def record_reaction(
     )
 
 
-def is_saved(session: Session, user_id: str, article_id: int) -> bool:
-    """Whether the person currently has the article saved."""
-    removed = session.scalar(
-        select(SaveRow.removed).where(SaveRow.user_id == user_id, SaveRow.article_id == article_id)
+def _removed(session: Session, workspace: Workspace, user_id: str, article_id: int) -> bool | None:
+    """A save's removed flag (None: never saved)."""
+    return session.scalar(
+        select(SaveRow.removed).where(
+            in_workspace(SaveRow, workspace),
+            SaveRow.user_id == user_id,
+            SaveRow.article_id == article_id,
+        )
     )
+
+
+def is_saved(session: Session, workspace: Workspace, user_id: str, article_id: int) -> bool:
+    """Whether the person currently has the article saved."""
+    removed = _removed(session, workspace, user_id, article_id)
     return removed is not None and not removed
 
 
-def saved_articles(session: Session, user_id: str, limit: int = 10, offset: int = 0) -> Page:
-    """A person's saved articles, most recently saved first."""
+def saved_articles(
+    session: Session,
+    workspace: Workspace,
+    user_id: str,
+    limit: int = 10,
+    offset: int = 0,
+    dates: DateRange = ALL_DATES,
+) -> Page:
+    """A person's saved articles in a workspace issued within `dates`, latest save first."""
     limit, offset = clamp_page(limit, offset)
-    ids = list(
-        session.scalars(
-            select(SaveRow.article_id)
-            .where(SaveRow.user_id == user_id, SaveRow.removed == false())
-            .order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
-            .limit(limit + 1)
-            .offset(offset)
-        )
+    stmt = select(SaveRow.article_id).where(
+        in_workspace(SaveRow, workspace), SaveRow.user_id == user_id, SaveRow.removed == false()
     )
+    if not dates.is_open:
+        stmt = stmt.join(ArticleRow, ArticleRow.id == SaveRow.article_id).where(
+            *within_dates(ArticleRow.issue_date, dates)
+        )
+    stmt = stmt.order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
+    ids = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
     views = articles_by_ids(session, ids)
     return Page(tuple(views[:limit]), offset, limit, len(views) > limit)

@@ -9,8 +9,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.schedule import ChannelSchedule, Days
-from bot.store.sql import insert_ignore
+from bot.store.sql import in_workspace, insert_ignore, workspace_values
 from bot.store.tables import SubscriptionRow
+from bot.workspace import UNASSIGNED, Workspace
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Subscription:
     last_error: str | None
     created_by: str | None
     updated_at: dt.datetime
+    workspace: Workspace = UNASSIGNED
 
     @property
     def schedule(self) -> ChannelSchedule:
@@ -52,11 +54,21 @@ def _view(row: SubscriptionRow) -> Subscription:
         row.last_error,
         row.created_by,
         row.updated_at,
+        Workspace(row.team_id, row.enterprise_id),
     )
+
+
+def _row(session: Session, workspace: Workspace, channel_id: str) -> SubscriptionRow | None:
+    return session.scalars(
+        select(SubscriptionRow).where(
+            in_workspace(SubscriptionRow, workspace), SubscriptionRow.channel_id == channel_id
+        )
+    ).first()
 
 
 def subscribe(
     session: Session,
+    workspace: Workspace,
     channel_id: str,
     *,
     hour: int,
@@ -71,6 +83,7 @@ def subscribe(
         session,
         SubscriptionRow,
         {
+            **workspace_values(workspace),
             "channel_id": channel_id,
             "hour": hour,
             "minute": minute,
@@ -82,11 +95,10 @@ def subscribe(
             "active": True,
             "failing": False,
         },
-        ["channel_id"],
+        ["enterprise_id", "team_id", "channel_id"],
     )
-    row = session.scalars(
-        select(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
-    ).one()
+    row = _row(session, workspace, channel_id)
+    assert row is not None  # noqa: S101  just inserted or already there
     row.hour, row.minute, row.timezone, row.days = hour, minute, timezone, days
     row.active, row.failing, row.last_error, row.updated_at = True, False, None, now
     if user_id:
@@ -95,36 +107,50 @@ def subscribe(
     return _view(row)
 
 
-def unsubscribe(session: Session, channel_id: str) -> bool:
+def unsubscribe(session: Session, workspace: Workspace, channel_id: str) -> bool:
     """Stop posting to a channel; False when it was not subscribed."""
     result = session.execute(
-        delete(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
+        delete(SubscriptionRow).where(
+            in_workspace(SubscriptionRow, workspace), SubscriptionRow.channel_id == channel_id
+        )
     )
     return bool(getattr(result, "rowcount", 0))
 
 
-def get_subscription(session: Session, channel_id: str) -> Subscription | None:
+def get_subscription(
+    session: Session, workspace: Workspace, channel_id: str
+) -> Subscription | None:
     """A channel's subscription, if any."""
-    row = session.scalars(
-        select(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
-    ).first()
+    row = _row(session, workspace, channel_id)
     return _view(row) if row else None
 
 
-def list_subscriptions(session: Session) -> list[Subscription]:
-    """Every active subscription, by channel."""
+def list_subscriptions(session: Session, workspace: Workspace) -> list[Subscription]:
+    """Every active subscription of a workspace, by channel."""
     rows = session.scalars(
         select(SubscriptionRow)
-        .where(SubscriptionRow.active.is_(True))
+        .where(in_workspace(SubscriptionRow, workspace), SubscriptionRow.active.is_(True))
         .order_by(SubscriptionRow.channel_id)
     )
     return [_view(r) for r in rows]
 
 
-def note_problem(session: Session, channel_id: str, message: str | None) -> None:
+def all_subscriptions(session: Session) -> list[Subscription]:
+    """Every active subscription of every workspace (the worker's view)."""
+    rows = session.scalars(
+        select(SubscriptionRow)
+        .where(SubscriptionRow.active.is_(True))
+        .order_by(
+            SubscriptionRow.enterprise_id, SubscriptionRow.team_id, SubscriptionRow.channel_id
+        )
+    )
+    return [_view(r) for r in rows]
+
+
+def note_problem(
+    session: Session, workspace: Workspace, channel_id: str, message: str | None
+) -> None:
     """Record a non-fatal note for /digest status (e.g. a missed post)."""
-    row = session.scalars(
-        select(SubscriptionRow).where(SubscriptionRow.channel_id == channel_id)
-    ).first()
+    row = _row(session, workspace, channel_id)
     if row is not None and not row.failing:
         row.last_error = message

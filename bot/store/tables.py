@@ -182,11 +182,23 @@ class ArticleCompanyRow(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
-class SaveRow(Base):
-    """An article a person saved (by reaction); private to that person."""
+def _workspace_column(*, primary_key: bool = False) -> Mapped[str]:
+    """enterprise_id / team_id of a per-workspace row ('' when not in Enterprise Grid)."""
+    return mapped_column(String(32), default="", server_default="", primary_key=primary_key)
+
+
+class InWorkspace:
+    """The workspace columns of a per-workspace row (its unique keys start with them)."""
+
+    enterprise_id: Mapped[str] = _workspace_column()
+    team_id: Mapped[str] = _workspace_column()
+
+
+class SaveRow(InWorkspace, Base):
+    """An article a person saved (by reaction); private to that person in that workspace."""
 
     __tablename__ = "saves"
-    __table_args__ = (UniqueConstraint("user_id", "article_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -204,15 +216,17 @@ class ProcessedEventRow(Base):
 
     __tablename__ = "processed_events"
 
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
 
 
-class DeliveryRow(Base):
+class DeliveryRow(InWorkspace, Base):
     """One issue going to one channel: claimed with a lease, then posted part by part."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("channel_id", "issue_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id", "issue_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -231,7 +245,7 @@ class DeliveryRow(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    # --- filtered deliveries and corrections (0011) ---
+    # --- filtered deliveries and corrections (0010) ---
     # Which deep dives this thread carries, decided once at the first send (JSON, see
     # bot/delivery_plan.py), so a filter change or a rerun never changes a half-sent thread.
     plan: Mapped[str | None] = mapped_column(Text)
@@ -240,13 +254,13 @@ class DeliveryRow(Base):
     synced_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class DeliveryMessageRow(Base):
+class DeliveryMessageRow(InWorkspace, Base):
     """A message Slack accepted for a delivery: part 0 is the parent, then one per reply."""
 
     __tablename__ = "delivery_messages"
     __table_args__ = (
         UniqueConstraint("delivery_id", "part"),
-        UniqueConstraint("channel_id", "ts"),
+        UniqueConstraint("enterprise_id", "team_id", "channel_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -258,14 +272,14 @@ class DeliveryMessageRow(Base):
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
-    # --- corrections (0011) ---
+    # --- corrections (0010) ---
     # Fingerprint of the content Slack shows for this message, and of an edit under way
     # (set before chat.update, cleared after): a rerun edits nothing twice, misses nothing.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     editing: Mapped[str | None] = mapped_column(String(64))
 
 
-class ChannelFilterRow(Base):
+class ChannelFilterRow(InWorkspace, Base):
     """One rule of a channel's filter: include or exclude a company or a topic."""
 
     __tablename__ = "channel_filters"
@@ -274,8 +288,6 @@ class ChannelFilterRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(String(32), server_default="")
-    team_id: Mapped[str] = mapped_column(String(32), server_default="")
     channel_id: Mapped[str] = mapped_column(String(32))
     mode: Mapped[str] = mapped_column(String(8))  # include | exclude
     kind: Mapped[str] = mapped_column(String(8))  # company | topic
@@ -285,13 +297,14 @@ class ChannelFilterRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
-class SubscriptionRow(Base):
+class SubscriptionRow(InWorkspace, Base):
     """A channel's schedule: local time, IANA timezone and which days."""
 
     __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
     hour: Mapped[int] = mapped_column(Integer)
     minute: Mapped[int] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64))
@@ -302,6 +315,31 @@ class SubscriptionRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WorkspaceRow(Base):
+    """A workspace the bot knows: its name (cached), who installed the app, since when."""
+
+    __tablename__ = "workspaces"
+
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    installer_id: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WorkspaceAdminRow(Base):
+    """A person `/digest admins add` made a digest admin of one workspace."""
+
+    __tablename__ = "workspace_admins"
+
+    enterprise_id: Mapped[str] = _workspace_column(primary_key=True)
+    team_id: Mapped[str] = _workspace_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_by: Mapped[str | None] = mapped_column(String(32))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class FeedStateRow(Base):
@@ -315,3 +353,18 @@ class FeedStateRow(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class TokenLeaseRow(Base):
+    """Who refreshes a workspace's rotating bot token right now (refresh tokens are single-use).
+
+    slack_sdk's own installation tables (slack_installations, slack_bots, slack_oauth_states,
+    migration 0009) are read and written by its stores, not mapped here.
+    """
+
+    __tablename__ = "slack_token_leases"
+
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

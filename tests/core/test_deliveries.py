@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import ingest_files
-from bot.slack.poster import AmbiguousError, NotSentError, PermanentError
+from bot.slack.poster import AmbiguousError, NotSentError, PartSearch, PermanentError
 from bot.slack.rendering import Message, issue_messages
 from bot.store.db import Database
 from bot.store.queries import get_issue
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 4, 8)
@@ -52,16 +53,12 @@ class FakeSlack:
             raise AmbiguousError("TimeoutError")
         return ts
 
-    def find_part(
-        self,
-        channel: str,
-        *,
-        parent_ts: str | None,
-        delivery_id: int,
-        part: int,
-        oldest: float,
-    ) -> str | None:
-        found = [m["ts"] for m in self.messages if m["channel"] == channel and m["part"] == part]
+    def find_part(self, search: PartSearch) -> str | None:
+        found = [
+            m["ts"]
+            for m in self.messages
+            if m["channel"] == search.channel and m["part"] == search.part
+        ]
         return found[0] if found else None
 
     def parts(self, channel: str) -> list[int]:
@@ -84,38 +81,38 @@ def thread_parts(database: Database) -> list[int]:
 
 def deliverer(database: Database, slack: FakeSlack) -> Deliverer:
     waits: list[float] = []
-    return Deliverer(database, slack, backoff=waits.append)
+    return Deliverer(database, everywhere(slack), backoff=waits.append)
 
 
 def test_a_thread_is_posted_once(archive: Database) -> None:
     slack = FakeSlack()
     parts = thread_parts(archive)
-    first = deliverer(archive, slack).deliver_issue("C1", DAY)
+    first = deliverer(archive, slack).deliver_issue(WS, "C1", DAY)
     assert (first.outcome, first.posted) == ("posted", len(parts))
     assert slack.parts("C1") == parts and slack.joined == ["C1"]
     parent = slack.messages[0]["ts"]
     assert [m["thread_ts"] for m in slack.messages] == [None] + [parent] * (len(parts) - 1)
-    again = deliverer(archive, slack).deliver_issue("C1", DAY)
+    again = deliverer(archive, slack).deliver_issue(WS, "C1", DAY)
     assert again.outcome == "already" and slack.parts("C1") == parts
 
 
 def test_a_part_slack_kept_without_answering_is_found_not_reposted(archive: Database) -> None:
     slack = FakeSlack(["ok", "lost", "ok"])
-    result = deliverer(archive, slack).deliver_issue("C1", DAY)
+    result = deliverer(archive, slack).deliver_issue(WS, "C1", DAY)
     assert result.outcome == "posted"
     assert slack.parts("C1") == thread_parts(archive)  # part 1 once, found after the timeout
 
 
 def test_a_refusal_fails_the_delivery(archive: Database) -> None:
     slack = FakeSlack(["ok", "refuse"])
-    result = deliverer(archive, slack).deliver_issue("C1", DAY)
+    result = deliverer(archive, slack).deliver_issue(WS, "C1", DAY)
     assert (result.outcome, result.error) == ("failed", "channel_not_found")
     assert slack.parts("C1") == [0]
 
 
 def test_unreachable_slack_leaves_nothing_behind(archive: Database) -> None:
     slack = FakeSlack(["unreachable"] * 5)
-    result = deliverer(archive, slack).deliver_issue("C1", DAY)
+    result = deliverer(archive, slack).deliver_issue(WS, "C1", DAY)
     assert (result.outcome, result.forgotten) == ("retry_later", True)
     assert slack.messages == []
-    assert deliverer(archive, slack).deliver_issue("C1", DAY).outcome == "posted"
+    assert deliverer(archive, slack).deliver_issue(WS, "C1", DAY).outcome == "posted"

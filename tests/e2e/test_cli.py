@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,22 @@ def test_subscriptions_list_shows_the_max_age_rule(tmp_path: Path) -> None:
         "subscriptions", "list", cwd=tmp_path, env={"DIGEST_MAX_ISSUE_AGE_DAYS": "100000"}
     )
     assert ", issue 2026-05-13." in lenient.stdout and "Nothing new" not in lenient.stdout
+
+
+def test_search_with_a_date_range(tmp_path: Path) -> None:
+    assert bot("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
+    shown = bot("search", "company", "aws", "--since", "2026-04-08", "--offset", "10", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Articles by AWS (newest first) · since 2026-04-08" in shown.stdout
+    assert "Results 11–12" in shown.stdout
+    dates = re.findall(r"· (\d{4}-\d{2}-\d{2})$", shown.stdout, re.MULTILINE)
+    assert dates and min(dates) >= "2026-04-08"
+    april = bot(
+        "search", "topic", "kafka", "--since", "2026-04", "--until", "2026-04", cwd=tmp_path
+    )
+    assert "from 2026-04-01 to 2026-04-30" in april.stdout
+    assert set(re.findall(r"· (\d{4}-\d{2})-\d{2}$", april.stdout, re.MULTILINE)) == {"2026-04"}
+    for bad in (["--since", "2026-13-01"], ["--since", "2026-05-02", "--until", "2026-05-01"]):
+        refused = bot("search", "topic", "kafka", *bad, cwd=tmp_path)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from corrected_issue import ADDED_TITLE, write_corrected
-from helpers import clean_env
+from helpers import WS, clean_env
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.rendering import REMOVED_ARTICLE
@@ -69,9 +69,9 @@ def test_sigkill_between_edits_then_immediate_rerun_edits_once_and_appends_once(
     channels = [f"CEDIT{k}" for k in range(4)]
     with SlackStub() as stub:
         client = make_web_client("xoxb-crash-test", stub.url, timeout=5)
-        deliverer = Deliverer(database, SlackPoster(client, ChannelPacer(0.0)))
+        deliverer = Deliverer(database, everywhere(SlackPoster(client, ChannelPacer(0.0))))
         for channel in channels:
-            assert deliverer.deliver_issue(channel, LATEST).outcome == "posted"
+            assert deliverer.deliver_issue(WS, channel, LATEST).outcome == "posted"
         assert not ingest_files(database, [write_corrected(tmp_path / "fix")]).failed
         env = clean_env(
             DATABASE_URL=database_url,
@@ -103,7 +103,7 @@ def test_sigkill_between_edits_then_immediate_rerun_edits_once_and_appends_once(
             assert rerun.returncode == 0, output
             assert "waiting" not in output, output
 
-        assert deliverer.deliver_issue("CFRESH", LATEST).outcome == "posted"
+        assert deliverer.deliver_issue(WS, "CFRESH", LATEST).outcome == "posted"
         fresh = stub.all_messages("CFRESH")
         for channel in channels:
             messages = stub.all_messages(channel)

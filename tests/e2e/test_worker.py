@@ -12,12 +12,13 @@ from pathlib import Path
 from helpers import clean_env, due_now, subscribe
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker import Dispatcher, Worker
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
@@ -25,7 +26,7 @@ NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
 def worker_for(database: Database) -> Worker:
     poster = SlackPoster(make_web_client("xoxb-x", "http://127.0.0.1:9/api/"), ChannelPacer(0))
-    dispatcher = Dispatcher(database, Deliverer(database, poster), lambda: NOW)
+    dispatcher = Dispatcher(database, Deliverer(database, everywhere(poster)), lambda: NOW)
     return Worker(dispatcher, None, dt.timedelta(minutes=5))
 
 
@@ -35,21 +36,29 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
     subscribe(database, "C2", hour=7, minute=30, timezone="Asia/Kolkata", now=NOW)
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"channel:C1", "channel:C2"}
-    berlin = jobs["channel:C1"].trigger
+    assert set(jobs) == {"channel:T111:C1", "channel:T111:C2"}
+    berlin = jobs["channel:T111:C1"].trigger
     assert str(berlin.timezone) == "Europe/Berlin"
     fields = {f.name: str(f) for f in berlin.fields}
     assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("9", "0", "mon-fri")
     # A change made through /digest subscribe is picked up by the next sync (every 30 s).
     with database.write() as session:
         subscriptions.subscribe(
-            session, "C1", hour=10, minute=15, timezone="UTC", days="daily", user_id="U1", now=NOW
+            session,
+            WS,
+            "C1",
+            hour=10,
+            minute=15,
+            timezone="UTC",
+            days="daily",
+            user_id="U1",
+            now=NOW,
         )
-        subscriptions.unsubscribe(session, "C2")
+        subscriptions.unsubscribe(session, WS, "C2")
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"channel:C1"}
-    fields = {f.name: str(f) for f in jobs["channel:C1"].trigger.fields}
+    assert set(jobs) == {"channel:T111:C1"}
+    fields = {f.name: str(f) for f in jobs["channel:T111:C1"].trigger.fields}
     assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("10", "15", "*")
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
+from bot.dates import DateRange
 from bot.ingestion import IngestPace, ingest_files
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.answers import Answers, Asker
-from bot.slack.rendering import render_text
+from bot.slack.rendering import Repeat, render_text
 from bot.store.archive import archive_version
 from bot.store.db import Database
+from bot.store.queries import find_by_company
+from bot.store.saves import apply_reaction
+from bot.workspace import Workspace
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
+D = dt.date
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
 
@@ -139,3 +145,60 @@ def test_status_says_when_the_newest_issue_is_too_old_to_post(database: Database
     fresh = service.answer(parse_request("status"), Asker("U1", "C1")).text
     assert "Next post: Thu 2026-05-14 09:00 UTC, issue 2026-05-13." in fresh
     assert "Nothing new" not in fresh
+
+
+def listed_dates(reply_text: str) -> set[str]:
+    """The issue dates in an answer's fallback lines ('• Title (Company, 2026-05-13)')."""
+    return set(re.findall(r", (\d{4}-\d{2}-\d{2})\)$", reply_text, re.MULTILINE))
+
+
+def test_last_days_end_today_in_the_askers_timezone(database: Database) -> None:
+    ingest_files(database, [SEEDS / "2026-05-13.txt", SEEDS / "2026-05-01.txt"])
+    settings = Settings(DIGEST_ADMINS="")  # type: ignore[call-arg]
+    late = dt.datetime(2026, 5, 13, 23, 30, tzinfo=dt.UTC)
+    request = parse_request("company AWS last 1 days")
+    in_utc = Answers(database, settings, lambda: late, lambda _user: "UTC")
+    assert listed_dates(in_utc.answer(request, Asker("U1", "C1")).text) == {"2026-05-13"}
+    # Already May 14th at UTC+14: the one day asked for holds no issue.
+    ahead = Answers(database, settings, lambda: late, lambda _user: "Pacific/Kiritimati")
+    assert "in these dates" in ahead.answer(request, Asker("U1", "C1")).text
+    unknown = Answers(database, settings, lambda: late, lambda _user: "Not/AZone")
+    assert listed_dates(unknown.answer(request, Asker("U1", "C1")).text) == {"2026-05-13"}
+    wide = in_utc.answer(parse_request("company AWS last 13 days"), Asker("U1", "C1"))
+    assert listed_dates(wide.text) == {"2026-05-13", "2026-05-01"}
+
+
+def test_cached_answers_are_kept_apart_by_date_range(database: Database) -> None:
+    ingest_files(database, [SEEDS / "2026-05-13.txt", SEEDS / "2026-05-01.txt"])
+    service = answers(database)
+    asker = Asker("U1", "C1")
+    everything = service.answer(parse_request("company AWS"), asker)
+    may_1 = service.answer(parse_request("company AWS in 2026-05-01"), asker)
+    assert listed_dates(everything.text) == {"2026-05-13", "2026-05-01"}
+    assert listed_dates(may_1.text) == {"2026-05-01"}
+    assert service.answer(parse_request("company AWS"), asker) == everything
+
+
+def test_saved_with_a_range_answers_from_the_asking_workspace_only(database: Database) -> None:
+    ingest_files(database, [SEEDS / "2026-05-13.txt", SEEDS / "2026-05-01.txt"])
+    with database.read() as session:
+        may_13 = find_by_company(session, "AWS", limit=1, dates=DateRange(D(2026, 5, 13))).page
+        may_1 = find_by_company(session, "AWS", limit=1, dates=DateRange(until=D(2026, 5, 1))).page
+    here, elsewhere = Workspace("T1"), Workspace("T2")
+    with database.write() as session:
+        apply_reaction(session, here, "U1", may_1.items[0].id, removed=False, event_us=1, at=NOW)
+        apply_reaction(session, here, "U1", may_13.items[0].id, removed=False, event_us=2, at=NOW)
+        apply_reaction(
+            session, elsewhere, "U1", may_1.items[0].id, removed=False, event_us=3, at=NOW
+        )
+    service = answers(database)
+    asker = Asker("U1", "C1", here)
+    request = parse_request("saved in 2026-05-13")
+    assert listed_dates(service.answer(request, asker).text) == {"2026-05-13"}
+    # The same user id in another workspace saved only May 1st's article.
+    other = service.answer(request, Asker("U1", "C1", elsewhere)).text
+    assert listed_dates(other) == set() and "from these dates" in other
+    again = service.page(
+        Repeat("saved", "", 0, DateRange(until=D(2026, 5, 1))), asker, shareable=True
+    )
+    assert listed_dates(again.text) == {"2026-05-01"}

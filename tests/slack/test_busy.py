@@ -13,6 +13,7 @@ from test_reactions import reaction, wait_applied
 from test_slack_app import REPO, _record_post, served_bot
 
 from bot.store import saves
+from tests.helpers import WS
 
 DAYS = 150  # ~3,300 articles: several ingest transactions, each holding the write lock
 
@@ -52,7 +53,7 @@ def test_a_save_during_a_large_ingest_is_not_lost(database_url: str, tmp_path: P
         assert len(sent) >= 10  # the saves really ran while the ingest was writing
         wait_applied(bot, sent, timeout=60)
         with bot.database.read() as session:
-            lost = [u for u in users if not saves.is_saved(session, u, article_id)]
+            lost = [u for u in users if not saves.is_saved(session, WS, u, article_id)]
         assert not lost
 
 
@@ -75,4 +76,4 @@ def test_a_save_waits_out_a_write_lock_held_longer_than_the_busy_timeout(
             locker.close()
         wait_applied(bot, {"EvLocked"}, timeout=15)
         with bot.database.read() as session:
-            assert saves.is_saved(session, "U9L", article_id)
+            assert saves.is_saved(session, WS, "U9L", article_id)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from slack_bolt import BoltContext
+
 from bot.config import Settings
 from bot.slack.answers import Answers
-from bot.slack.listeners.actions import handle_more, handle_share
+from bot.slack.listeners.actions import handle_page
 from bot.slack.listeners.commands import handle_digest
 from bot.slack.listeners.events import handle_app_home_opened, handle_reaction
-from bot.slack.services import Services
+from bot.slack.services import Services, answer_executor
 from bot.store.db import Database
 
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
+CONTEXT = BoltContext({"team_id": "T1"})
 
 
 class Recorder:
@@ -43,13 +46,13 @@ class FakeClient:
 def services(database: Database) -> Services:
     settings = Settings(DIGEST_ADMINS="")  # type: ignore[call-arg]
     answers = Answers(database, settings, lambda: NOW, lambda _user: "Europe/Berlin")
-    return Services(settings, database, answers, lambda: NOW)
+    return Services(answers, database, lambda: NOW, settings.save_emoji, answer_executor())
 
 
 def digest(svc: Services, text: str) -> str:
     ack = Recorder()
     command = {"text": text, "user_id": "U1", "channel_id": "C1"}
-    handle_digest(svc, ack, command, Recorder())  # type: ignore[arg-type]
+    handle_digest(svc, ack, command, Recorder(), CONTEXT, FakeClient())  # type: ignore[arg-type]
     assert len(ack.calls) == 1 and ack.calls[0]["response_type"] == "ephemeral"
     return str(ack.calls[0]["text"])
 
@@ -65,8 +68,8 @@ def test_buttons_with_bad_values_say_so(database: Database) -> None:
     svc = services(database)
     respond = Recorder()
     body = {"user": {"id": "U1"}}
-    handle_more(svc, {"value": "garbage"}, body, respond)  # type: ignore[arg-type]
-    handle_share(svc, {"value": "garbage"}, body, respond)  # type: ignore[arg-type]
+    handle_page(False, svc, {"value": "garbage"}, body, respond, CONTEXT)  # type: ignore[arg-type]
+    handle_page(True, svc, {"value": "garbage"}, body, respond, CONTEXT)  # type: ignore[arg-type]
     assert [c["text"] for c in respond.calls] == [
         "That button has expired.",
         "That cannot be shared.",
@@ -82,15 +85,15 @@ def test_other_reactions_are_ignored(database: Database) -> None:
         "user": "U1",
         "item": {"type": "message", "channel": "C1", "ts": "1.0"},
     }
-    handle_reaction(services(database), event, {"event_id": "Ev1"}, client)  # type: ignore[arg-type]
+    handle_reaction(services(database), event, {"event_id": "Ev1"}, client, CONTEXT)  # type: ignore[arg-type]
     assert client.ephemeral == []
 
 
 def test_home_tab_is_published_for_the_person(database: Database) -> None:
     client = FakeClient()
     svc = services(database)
-    handle_app_home_opened(svc, {"tab": "messages", "user": "U1"}, client)  # type: ignore[arg-type]
+    handle_app_home_opened(svc, {"tab": "messages", "user": "U1"}, client, CONTEXT)  # type: ignore[arg-type]
     assert client.views == []
-    handle_app_home_opened(svc, {"tab": "home", "user": "U1"}, client)  # type: ignore[arg-type]
+    handle_app_home_opened(svc, {"tab": "home", "user": "U1"}, client, CONTEXT)  # type: ignore[arg-type]
     assert [v["user_id"] for v in client.views] == ["U1"]
     assert client.views[0]["view"]["type"] == "home"

@@ -42,7 +42,13 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict[str, Any]) -> None:
         "reaction_added",
         "reaction_removed",
         "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
     }
+    # Add to Slack: Slack sends the browser back to Bolt's OAuth redirect path.
+    assert manifest["oauth_config"]["redirect_urls"] == [
+        "https://YOUR-APP-HOST/slack/oauth_redirect"
+    ]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == required_scopes()

@@ -21,6 +21,7 @@ from test_slack_app import Bot, _record_post, blocks_text, served_bot
 
 from bot.store import saves
 from bot.store.tables import ProcessedEventRow
+from tests.helpers import WS
 
 SEQUENCES = 30
 BASE_TS = 1_790_000_000
@@ -87,7 +88,7 @@ def check_final_states(bot: Bot, article_id: int, runs: dict[str, list[Step]]) -
         for user, steps in runs.items():
             newest = max(steps, key=lambda s: saves.event_micros(s.event_ts) or 0)
             expected = newest.kind == "reaction_added"
-            if saves.is_saved(session, user, article_id) != expected:
+            if saves.is_saved(session, WS, user, article_id) != expected:
                 wrong.append((user, [s.kind for s in steps]))
     assert not wrong, f"{len(wrong)} of {len(runs)} sequences ended in the wrong state: {wrong}"
 

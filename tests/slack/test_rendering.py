@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.dates import DateRange
 from bot.slack import rendering
 from bot.store.queries import ArticleView, CompanyResult, IssueView, Page, TopicResult
 
@@ -133,8 +134,34 @@ def test_more_and_share_buttons_round_trip() -> None:
     actions = next(b for b in message.blocks if b["type"] == "actions")["elements"]
     ids = [e["action_id"] for e in actions]
     assert ids == [rendering.ACTION_MORE, rendering.ACTION_SHARE]
-    assert rendering.decode_action(actions[0]["value"]) == ("topic", "rate limiting", 10)
+    assert rendering.decode_action(actions[0]["value"]) == rendering.Repeat(
+        "topic", "rate limiting", 10
+    )
     assert rendering.decode_action("not json") is None
+
+
+def test_buttons_carry_the_date_range_and_refuse_a_forged_one() -> None:
+    page = Page((article(),) * 10, 0, 10, True)
+    dates = DateRange(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    message = rendering.render_topic(TopicResult("kafka", ("kafka",), page), dates=dates)
+    assert "from 2026-01-01 to 2026-03-31" in message.blocks[0]["text"]["text"]
+    actions = next(b for b in message.blocks if b["type"] == "actions")["elements"]
+    more, share = (rendering.decode_action(e["value"]) for e in actions)
+    assert more == rendering.Repeat("topic", "kafka", 10, dates)
+    assert share == rendering.Repeat("topic", "kafka", 0, dates)
+    reversed_range = '{"k":"topic","q":"x","o":0,"s":"2026-05-01","u":"2026-04-01"}'
+    for forged in (reversed_range, '{"k":"topic","q":"x","o":0,"s":"2026-13-01"}'):
+        assert rendering.decode_action(forged) is None
+    since_only = rendering.Repeat("company", "AWS", 0, DateRange(since=dt.date(2026, 4, 1)))
+    assert rendering.decode_action(rendering.encode_action(since_only)) == since_only
+
+
+def test_a_full_length_query_keeps_its_range_within_the_button_limit() -> None:
+    query = "🚀" * 375  # 1,500 UTF-8 bytes: the most the grammar lets through
+    dates = DateRange(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    value = rendering.encode_action(rendering.Repeat("topic", query, 10, dates))
+    assert len(value.encode()) <= rendering.BUTTON_VALUE_BYTES
+    assert rendering.decode_action(value) == rendering.Repeat("topic", query, 10, dates)
 
 
 def test_no_more_button_on_last_page_and_no_share_when_shared() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,8 @@ from bot.config import normalise_database_url
 from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+from bot.workspace import Workspace
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret-0123"
@@ -40,11 +43,17 @@ class Bot:
     ):
         self.url, self.stub, self.database, self.process = url, stub, database, process
 
-    def command(self, text: str, user: str = "U111", channel: str = "C111") -> dict[str, Any]:
+    def command(
+        self, text: str, user: str = "U111", channel: str = "C111", team: str = "T111"
+    ) -> dict[str, Any]:
         """Send /digest TEXT; returns the message the user sees (HTTP body or response_url)."""
         before = len(self.stub.responses)
         body = slash_command_body(
-            text, user_id=user, channel_id=channel, response_url=self.stub.response_url("cmd")
+            text,
+            user_id=user,
+            channel_id=channel,
+            response_url=self.stub.response_url("cmd"),
+            team_id=team,
         )
         status, raw, _ = post(self.url, body, sign(body, SECRET))
         assert status == 200
@@ -57,8 +66,10 @@ class Bot:
             time.sleep(0.05)
         raise AssertionError("no answer within 5 s")
 
-    def event(self, event: dict[str, Any], event_id: str, retry: int | None = None) -> int:
-        body = event_body(event, event_id)
+    def event(
+        self, event: dict[str, Any], event_id: str, retry: int | None = None, team: str = "T111"
+    ) -> int:
+        body = event_body(event, event_id, team)
         headers = sign(body, SECRET)
         if retry:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
@@ -93,7 +104,8 @@ def served_bot(url: str, tmp: Path, extra_env: dict[str, str] | None = None) -> 
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # Start-up takes seconds on a loaded machine (imports, auth.test, gunicorn's fork).
+        for _ in range(300):
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=1) as r:  # noqa: S310
                     if r.status == 200:
@@ -258,7 +270,7 @@ def test_forged_and_stale_requests_are_refused(bot: Bot) -> None:
     assert post(bot.url, tampered, sign(body, SECRET))[0] == 401
 
 
-def _record_post(database: Database, channel: str, ts: str) -> int:
+def _record_post(database: Database, channel: str, ts: str, workspace: Workspace = WS) -> int:
     """Pretend the bot posted the first article of the latest issue at `ts` in `channel`."""
     with database.write() as session:
         issue_id = session.scalar(select(IssueRow.id).order_by(IssueRow.date.desc()).limit(1))
@@ -267,12 +279,24 @@ def _record_post(database: Database, channel: str, ts: str) -> int:
             .where(ArticleRow.issue_id == issue_id)
             .order_by(ArticleRow.position)
         )
-        delivery = DeliveryRow(channel_id=channel, issue_id=issue_id, state="posted")
+        delivery = DeliveryRow(
+            team_id=workspace.team_id,
+            enterprise_id=workspace.enterprise_id,
+            channel_id=channel,
+            issue_id=issue_id,
+            state="posted",
+        )
         session.add(delivery)
         session.flush()
         session.add(
             DeliveryMessageRow(
-                delivery_id=delivery.id, part=1, channel_id=channel, ts=ts, article_id=article_id
+                team_id=workspace.team_id,
+                enterprise_id=workspace.enterprise_id,
+                delivery_id=delivery.id,
+                part=1,
+                channel_id=channel,
+                ts=ts,
+                article_id=article_id,
             )
         )
     assert article_id is not None
@@ -451,3 +475,56 @@ def test_fallback_text_is_escaped_once(bot: Bot) -> None:
         )
         assert "<!channel>" not in fallback and "<@U999>" not in fallback
         assert "&lt;" in fallback
+
+
+def issue_dates(message: dict[str, Any]) -> list[str]:
+    """The issue dates of the articles listed in an answer (from each article's meta line)."""
+    return re.findall(r" · (\d{4}-\d{2}-\d{2})_", blocks_text(message))
+
+
+def test_date_ranges_page_and_share_the_same_lookup(bot: Bot) -> None:
+    first = bot.command("company AWS since 2026-04-08")
+    assert_valid(first)
+    assert first["response_type"] == "ephemeral"
+    assert "since 2026-04-08" in first["blocks"][0]["text"]["text"]
+    assert len(issue_dates(first)) == 10 and min(issue_dates(first)) >= "2026-04-08"
+    actions = next(b for b in first["blocks"] if b["type"] == "actions")["elements"]
+    more = click(bot, next(e for e in actions if e["action_id"] == "digest_more"), "more")
+    assert_valid(more)
+    assert "Results 11–" in blocks_text(more) and "since 2026-04-08" in blocks_text(more)
+    assert issue_dates(more) and min(issue_dates(more)) >= "2026-04-08"
+    unlimited = bot.command("company AWS")
+    assert min(issue_dates(click_more(bot, unlimited))) < "2026-04-08"  # the range mattered
+    share = click(bot, next(e for e in actions if e["action_id"] == "digest_share"), "share")
+    assert share["response_type"] == "in_channel"
+    assert share["blocks"][:4] == first["blocks"][:4]
+
+
+def click_more(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
+    actions = next(b for b in message["blocks"] if b["type"] == "actions")["elements"]
+    return click(bot, next(e for e in actions if e["action_id"] == "digest_more"), "more")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("company AWS since 2026-13-01", "“2026-13-01” is not a date."),
+        ("topic kafka from 2026-05-01 to 2026-04-01", "ends (2026-04-01) before it starts"),
+        ("topic kafka last 0 days", "“last 0 days” is out of range."),
+        ("company Meta last 99999 days", "“last 99999 days” is out of range."),
+    ],
+)
+def test_a_bad_date_range_gets_a_one_line_hint(bot: Bot, text: str, said: str) -> None:
+    answer = bot.command(text)
+    assert_valid(answer)
+    assert answer["response_type"] == "ephemeral"
+    assert said in answer["text"] and "\n" not in answer["text"]
+    assert "last 30 days" in answer["text"] and len(answer["blocks"]) == 1
+
+
+def test_a_topic_with_in_is_not_a_range(bot: Bot) -> None:
+    answer = bot.command("topic kafka headers in 2026-05")
+    assert "from 2026-05-01 to 2026-05-31" in blocks_text(answer)
+    assert "Confluent Moves Schema IDs" in blocks_text(answer)
+    plain = bot.command("topic rate limiting in practice")
+    assert "Articles about “rate limiting in practice”" in blocks_text(plain)

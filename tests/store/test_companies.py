@@ -33,6 +33,7 @@ from bot.store.tables import (
     PublisherCorrectionRow,
     TaughtNameRow,
 )
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 6, 2, 12, 0, tzinfo=dt.UTC)
@@ -127,6 +128,7 @@ def test_fix_longer_keeps_ids_and_saves_and_takes_effect_at_once(
     with database.write() as session:
         saves.apply_reaction(
             session,
+            WS,
             "U1",
             before["Warehouse Arms at Scale"][0],
             removed=False,
@@ -164,7 +166,7 @@ def test_fix_longer_keeps_ids_and_saves_and_takes_effect_at_once(
     assert titles_in(service.topic("robotics").blocks) == set()  # re-indexed for search
     assert titles_in(service.topic("builds arms").blocks) == {"Warehouse Arms at Scale"}
     with database.read() as session:
-        saved = saves.saved_articles(session, "U1")
+        saved = saves.saved_articles(session, WS, "U1")
     assert [(a.title, a.publisher) for a in saved.items] == [
         ("Warehouse Arms at Scale", "Zorblax Robotics")
     ]

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from bot.config import normalise_database_url
 from bot.store import saves
 from bot.store.db import MIGRATIONS, Database
+from bot.workspace import UNASSIGNED
 
 
 def migrate(url: str, revision: str, *, down: bool = False) -> None:
@@ -51,13 +52,15 @@ def test_0005_keeps_existing_saves_and_widens_event_ids(database_url: str) -> No
     database = Database(database_url)
     try:
         with database.read() as session:
-            assert saves.is_saved(session, "U1", 7)
+            assert saves.is_saved(session, UNASSIGNED, "U1", 7)
         with database.write() as session:
-            assert saves.first_time_event(session, "E" * 500, saves_now())
+            assert saves.first_time_event(session, UNASSIGNED, "E" * 500, saves_now())
             # A save from before 0005 has no event time: any event decides over it.
-            assert saves.apply_reaction(session, "U1", 7, removed=True, event_us=1, at=saves_now())
+            assert saves.apply_reaction(
+                session, UNASSIGNED, "U1", 7, removed=True, event_us=1, at=saves_now()
+            )
         with database.read() as session:
-            assert not saves.is_saved(session, "U1", 7)
+            assert not saves.is_saved(session, UNASSIGNED, "U1", 7)
     finally:
         database.dispose()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.ingestion import expand_paths, ingest_files
 from bot.store import feed_state, ledger, queries
 from bot.store.db import Database
+from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,12 +18,12 @@ def test_delivered_dates_of_many_channels_at_once(database: Database) -> None:
         ids = queries.recent_issues(session, 3)
         assert list(ids) == sorted(ids, reverse=True) and len(ids) == 3
         newest, older, _ = ids
-        ledger.ensure_delivery(session, "C1", ids[newest])
-        ledger.ensure_delivery(session, "C1", ids[older], state=ledger.FAILED)
-        ledger.ensure_delivery(session, "C2", ids[older])
+        ledger.ensure_delivery(session, WS, "C1", ids[newest])
+        ledger.ensure_delivery(session, WS, "C1", ids[older], state=ledger.FAILED)
+        ledger.ensure_delivery(session, WS, "C2", ids[older])
     with database.read() as session:
-        delivered = ledger.delivered_dates(session, ["C1", "C2", "C3"])
-        assert ledger.delivered_dates(session, []) == {}
+        delivered = ledger.delivered_dates(session, WS, ["C1", "C2", "C3"])
+        assert ledger.delivered_dates(session, WS, []) == {}
     assert delivered == {"C1": {newest, older}, "C2": {older}, "C3": set()}
 
 

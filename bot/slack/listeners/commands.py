@@ -8,12 +8,15 @@ from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
 
 from bot.core.grammar import parse_request
-from bot.core.workspace import Workspace
 from bot.slack.answers import Asker
+from bot.slack.people import slack_admin_check
 from bot.slack.rendering import Message, render_text
+from bot.slack.request_token import with_request_token
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +26,20 @@ def handle_digest(
     ack: Ack,
     command: dict[str, Any],
     respond: Respond,
-    context: BoltContext | None = None,
+    context: BoltContext,
+    client: WebClient,
 ) -> None:
     """Answer in the HTTP response when fast, else ack at once and follow up via respond."""
     request = parse_request(command.get("text"))
     asker = Asker(
         command.get("user_id", ""),
         command.get("channel_id", ""),
-        Workspace.from_context(context or {}),
+        Workspace.from_context(context),
+        slack_admin_check(client),
     )
-    future = services.executor.submit(services.answers.answer, request, asker)
+    # Lookups built once per process use the asking workspace's token (bot.slack.request_token).
+    work = with_request_token(context.bot_token)
+    future = services.executor.submit(work.run, services.answers.answer, request, asker)
     try:
         message = future.result(timeout=INLINE_ANSWER_SECONDS)
     except FutureTimeout:

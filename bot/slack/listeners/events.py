@@ -12,9 +12,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
+from bot.core import workspaces
 from bot.slack.rendering import render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
+from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def _reaction(
     services: Services, event: dict[str, Any], body: dict[str, Any], now: dt.datetime
 ) -> Reaction | None:
     """The save-emoji reaction an event stands for; None for any other reaction or item."""
-    if not _save_emoji_matches(str(event.get("reaction", "")), services.settings.save_emoji):
+    if not _save_emoji_matches(str(event.get("reaction", "")), services.save_emoji):
         return None
     item = event.get("item") or {}
     if item.get("type") != "message":
@@ -47,7 +49,11 @@ def _reaction(
 
 
 def handle_reaction(
-    services: Services, event: dict[str, Any], body: dict[str, Any], client: WebClient
+    services: Services,
+    event: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: Any,
 ) -> None:
     """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for."""
     now = services.clock()
@@ -55,7 +61,8 @@ def handle_reaction(
     if reaction is None:
         return
     event_id = str(body.get("event_id", ""))
-    if not saving.record_reaction(services.database, event_id, reaction, now):
+    workspace = Workspace.from_context(context)
+    if not saving.record_reaction(services.database, workspace, event_id, reaction, now):
         return
     text = (
         "Removed from your saved articles."
@@ -69,14 +76,27 @@ def handle_reaction(
         log.info("save confirmation not shown: %s", exc.response.get("error"))
 
 
-def handle_app_home_opened(services: Services, event: dict[str, Any], client: WebClient) -> None:
+def handle_app_home_opened(
+    services: Services, event: dict[str, Any], client: WebClient, context: Any
+) -> None:
     """Publish the Home tab: latest signal, the person's saves, short help."""
     if event.get("tab", "home") != "home":
         return
     user_id = str(event.get("user", ""))
-    home = saving.home(services.database, user_id)
-    view = render_home(home.latest, home.saved, services.settings.save_emoji)
+    home = saving.home(services.database, Workspace.from_context(context), user_id)
+    view = render_home(home.latest, home.saved, services.save_emoji)
     client.views_publish(user_id=user_id, view=view)
+
+
+def handle_uninstall(services: Services, event: dict[str, Any], context: Any) -> None:
+    """app_uninstalled, or tokens_revoked naming bot tokens: forget the workspace's data."""
+    if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
+        return  # only user tokens were revoked: the bot still works there
+    workspace = Workspace.from_context(context)
+    if not (workspace.team_id or workspace.enterprise_id):
+        log.warning("%s without a workspace; ignored", event.get("type"))
+        return
+    workspaces.uninstall(services.database, workspace, services.forget_installation)
 
 
 def register(app: App, services: Services) -> None:
@@ -87,3 +107,6 @@ def register(app: App, services: Services) -> None:
     app.event("reaction_removed")(ack=ack_at_once, lazy=[reaction])
     home = partial(handle_app_home_opened, services)
     app.event("app_home_opened")(ack=ack_at_once, lazy=[home])
+    uninstall = partial(handle_uninstall, services)
+    app.event("app_uninstalled")(ack=ack_at_once, lazy=[uninstall])
+    app.event("tokens_revoked")(ack=ack_at_once, lazy=[uninstall])

@@ -45,6 +45,7 @@ POSTGRES_FTS = [
 
 def upgrade() -> None:
     """Create the archive tables and the database's own full-text index."""
+    # Long on purpose: one create_table per table, frozen as released (see migrations/__init__).
     op.create_table(
         "companies",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Create the tables the Slack app and the worker keep their state in."""
+    # Long on purpose: one create_table per table, frozen as released (see migrations/__init__).
     op.create_table(
         "feed_state",
         sa.Column("source", sa.String(length=500), nullable=False),

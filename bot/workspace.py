@@ -30,3 +30,7 @@ class Workspace:
     def __str__(self) -> str:
         """T123, or E1/T123 inside an Enterprise Grid org."""
         return f"{self.enterprise_id}/{self.team_id}" if self.enterprise_id else self.team_id
+
+
+# Rows from before workspaces existed (migration 0008), until the token's workspace adopts them.
+UNASSIGNED = Workspace("")
