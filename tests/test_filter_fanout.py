@@ -144,6 +144,7 @@ def test_a_filtered_channel_in_a_fan_out_gets_exactly_its_parts_in_order(
         filters.add_rule(session, ONE, "CF", Rule("include", "company", "Cloudflare"), "U1")
         filters.add_rule(session, ONE, "CF", Rule("include", "company", "AWS"), "U1")
     chosen, total = titles_by(archive, lambda p: "AWS" in p or "Cloudflare" in p)
+    assert 2 < len(chosen) < total
     everything, _ = titles_by(archive, lambda _p: True)
     layout = {ONE: ["CF", "CA", "CB"], TWO: ["CC", "CD"]}
     with SlackStub(teams=TEAMS) as stub:
