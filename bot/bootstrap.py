@@ -142,6 +142,7 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
         max_age=dt.timedelta(days=settings.max_issue_age_days),
         grace=dt.timedelta(hours=settings.catchup_grace_hours),
         fanout=FanOut(sender, pacing, threads=settings.fanout_threads),
+        edit_window=dt.timedelta(days=settings.edit_window_days),
     )
     poller = None
     if settings.source_dir or settings.feed_url:

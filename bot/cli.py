@@ -270,9 +270,15 @@ def _outcome_text(result: DeliveryResult, day: dt.date, channel: str) -> str:
     """What `post` says about a delivery's outcome."""
     if result.forgotten:
         return f"could not reach Slack ({result.error}); nothing was sent. Run again to retry"
+    if result.outcome == "posted" and result.edited:
+        return (
+            f"brought issue {day} in {channel} up to date: {result.edited} messages edited, "
+            f"{result.posted} added"
+        )
     messages = {
         "posted": f"posted issue {day} to {channel}: {result.posted} messages",
-        "already": f"issue {day} was already posted to {channel}; nothing sent",
+        "already": f"issue {day} was already posted to {channel} and is up to date; nothing sent",
+        "skipped": f"nothing posted to {channel}: {result.error}",
         "failed": f"Slack refused: {result.error}{_refusal_hint(result.error, channel)}",
         "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
         "no_issue": f"no issue {day}",
@@ -298,7 +304,7 @@ def _deliver_waiting(
 
     said = ""
     while True:
-        result = deliverer.deliver_issue(workspace, channel, day, retry_failed=True)
+        result = deliverer.deliver_issue(workspace, channel, day, retry_failed=True, update=True)
         if result.outcome != "busy":
             return result
         holder = describe(result.holder) if result.holder else "another process"

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     catchup_grace_hours: float = Field(6.0, alias="DIGEST_CATCHUP_GRACE_HOURS", ge=0)
     post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
     answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
+    edit_window_days: float = Field(7.0, alias="DIGEST_EDIT_WINDOW_DAYS", ge=0)
     lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0)
     # Slack's workspace-wide chat.postMessage limit is unpublished ("several hundred messages
     # per minute"); 0 turns the cap off. A lower real limit is learned from 429s.

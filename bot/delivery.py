@@ -1,9 +1,12 @@
 """Delivering an issue to a channel exactly once: the one code path of `post` and the worker.
 
 Per message: note the part as in flight (committed), post it with metadata naming the delivery
-and part, record the ts (committed). After a crash or an ambiguous failure the in-flight part
-is looked up in the channel by its metadata before it is ever posted again, so a message Slack
-accepted but we never heard back about is recorded, not duplicated.
+and part, record the ts and the fingerprint of its content (committed). After a crash or an
+ambiguous failure the in-flight part is looked up in the channel by its metadata before it is
+ever posted again, so a message Slack accepted but we never heard back about is recorded, not
+duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery_plan.py);
+a thread whose issue was corrected since gets its missing parts, then its changed messages
+edited (chat.update), one Slack write per step, exactly once (bot/delivery_edits.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
+from bot.delivery_edits import EditStep, edit_step
+from bot.delivery_plan import Part, Recorded, Rendered, Thread, settle, thread
 from bot.lease import LeaseKeeper, is_gone, new_owner
 from bot.slack.poster import (
     AmbiguousError,
@@ -28,16 +33,17 @@ from bot.slack.poster import (
     UndecidedLookupError,
     metadata_for,
 )
-from bot.slack.rendering import Message, issue_messages
-from bot.store import ledger
+from bot.slack.rendering import Message
+from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
 from bot.store.db import Database, Session
-from bot.store.queries import IssueView, get_issue
+from bot.store.edits import MessageState
+from bot.store.queries import get_issue
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue"]
+Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue", "skipped"]
 T = TypeVar("T")
 
 
@@ -54,7 +60,8 @@ class Transport(Protocol):
 
     `post` raises PermanentError (refused for good), NotSentError (never reached Slack) or
     AmbiguousError (may have been posted); `find_part` raises UndecidedLookupError when it
-    cannot tell whether a part is there.
+    cannot tell whether a part is there. `update` (chat.update) raises as `post` does, or
+    MessageGoneError when that one message can no longer be edited.
     """
 
     def join(self, channel: str) -> str | None:
@@ -67,6 +74,12 @@ class Transport(Protocol):
 
     def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part already in the channel, None when it surely is not there."""
+
+    def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
+        """Edit a posted message (chat.update)."""
+
+    def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
+        """The fingerprint our last edit left in a message's metadata."""
 
 
 # Each workspace's transport (posting with that workspace's own bot token).
@@ -89,6 +102,7 @@ class DeliveryResult:
     error: str | None = None
     holder: str | None = None  # who holds the delivery, when busy
     forgotten: bool = False  # Slack accepted nothing, so no trace of the attempt was kept
+    edited: int = 0  # messages brought up to date with chat.update (a corrected issue)
 
 
 @dataclass(frozen=True)
@@ -104,30 +118,13 @@ class Wait:
 Step = DeliveryResult | Wait | None
 
 
-@dataclass(eq=False)
-class _Rendered:
-    """An issue and its messages, shared by every delivery of it that is under way."""
-
-    issue: IssueView
-    messages: list[Message]
-    article_ids: list[int | None]
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    """A claim and the save emoji of its workspace (read in the claim's transaction)."""
-
-    claim: ledger.Claim
-    save_emoji: str
-
-
 @dataclass
 class Progress:
     """Where one send of a delivery stands."""
 
     claim: ledger.Claim
     owner: str
-    rendered: _Rendered
+    thread: Thread
     transport: Transport
     posted: dict[int, str]
     parent_ts: str | None
@@ -135,7 +132,8 @@ class Progress:
     # Whether Slack may hold a part we have not recorded: then the delivery must stay.
     maybe_sent: bool
     sent: int = 0
-    attempts: int = 0  # failed tries of the current part
+    edited: int = 0
+    attempts: int = 0  # failed tries of the current part (or edit)
     # When a committed ledger write last showed the lease still ours (the deliverer's clock).
     held_at: dt.datetime | None = None
 
@@ -149,10 +147,13 @@ class Progress:
         """The channel it goes to."""
         return self.claim.channel_id
 
-    def next_part(self) -> int | None:
+    def next_part(self) -> Part | None:
         """The first part Slack does not have yet; None when all are recorded."""
-        total = len(self.rendered.messages)
-        return next((part for part in range(total) if part not in self.posted), None)
+        return self.thread.next_post(self.posted)
+
+    def pending(self) -> bool:
+        """Whether a part is still to be posted or a message to be edited."""
+        return self.next_part() is not None or self.thread.next_edit() is not None
 
 
 class _Stop(Exception):  # noqa: N818  control flow inside a step, never escapes it
@@ -178,13 +179,13 @@ class Deliverer:
     ambiguous_retries: int = 4
     unreachable_retries: int = 2
     backoff: Callable[[float], None] = time.sleep
-    save_emoji: str = "bookmark"  # the default; a workspace may have its own
+    save_emoji: str = "bookmark"
     commit: Committer | None = None
 
     def __post_init__(self) -> None:
         self.keeper = LeaseKeeper(self.database, self.lease, self.clock)
         # Keyed by (day, save emoji): workspaces with different emojis get their own footers.
-        self._rendered: weakref.WeakValueDictionary[tuple[dt.date, str], _Rendered] = (
+        self._rendered: weakref.WeakValueDictionary[tuple[dt.date, str], Rendered] = (
             weakref.WeakValueDictionary()
         )
         self._rendered_lock = threading.Lock()
@@ -204,9 +205,11 @@ class Deliverer:
         *,
         retry_failed: bool = False,
         origin: str = "manual",
+        update: bool = False,
     ) -> DeliveryResult:
         """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
-        was posted."""
+        was posted; `update`: a posted thread whose issue was corrected since is brought up to
+        date (whatever its age)."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
@@ -214,28 +217,25 @@ class Deliverer:
             delivery_id = ledger.ensure_delivery(
                 session, workspace, channel_id, issue.id, due_at=self.clock(), origin=origin
             )
+            if update:
+                edits.reopen(session, delivery_id)
         return self.run(delivery_id, retry_failed=retry_failed)
-
-    def _claimed(self, session: Session, claim: ledger.Claim | None) -> _Claimed | None:
-        """A claim with its workspace's save emoji (None: not claimed)."""
-        if claim is None:
-            return None
-        own = workspace_store.save_emoji(session, claim.workspace)
-        return _Claimed(claim, own or self.save_emoji)
 
     def _claim(
         self, delivery_id: int, owner: str, retry_failed: bool
     ) -> _Claimed | tuple[str, str | None]:
         """The claim, or (not claimed) the delivery's state and holder; a holder known to be
-        dead is taken over at once, without waiting for its lease to run out."""
+        dead is taken over at once, without waiting for its lease to run out. The plan is
+        read, or decided and recorded, in the claiming transaction."""
 
         def first(session: Session) -> _Claimed | tuple[str, str | None]:
             now = self.clock()
             found = ledger.claim(
                 session, delivery_id, owner, now, self.lease, retry_failed=retry_failed
             )
-            claimed = self._claimed(session, found)
-            return claimed if claimed is not None else ledger.holder(session, delivery_id)
+            if found is None:
+                return ledger.holder(session, delivery_id)
+            return _settled(session, found, self.save_emoji)
 
         claim = self._write(first)
         if isinstance(claim, _Claimed):
@@ -254,8 +254,9 @@ class Deliverer:
                 retry_failed=retry_failed,
                 takeover_from=holder,
             )
-            claimed = self._claimed(session, taken)
-            return claimed if claimed is not None else ledger.holder(session, delivery_id)
+            if taken is not None:
+                return _settled(session, taken, self.save_emoji)
+            return ledger.holder(session, delivery_id)
 
     def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
         """Claim a delivery and send whatever of it is missing, here and now."""
@@ -274,24 +275,28 @@ class Deliverer:
         """Claim a delivery and join its channel; the result when there is nothing to send."""
         owner = new_owner()
         claimed = self._claim(delivery_id, owner, retry_failed)
-        if isinstance(claimed, tuple):
+        if not isinstance(claimed, _Claimed):
             state, holder = claimed
             outcome: Outcome = "already" if state in (ledger.POSTED, ledger.SKIPPED) else "busy"
             if state == ledger.FAILED:
                 outcome = "failed"
             return DeliveryResult(outcome, "", None, holder=holder)
         claim = claimed.claim
-        rendered = self._render(claim.issue_date, claimed.save_emoji)
+        rendered = self._render(claim.issue_date, claimed.recorded.content_hash, claimed.save_emoji)
         if rendered is None:  # the issue vanished between claim and send
-            with self.database.write() as session:
-                ledger.finish(
-                    session, delivery_id, owner, ledger.FAILED, self.clock(), "issue gone"
-                )
-            return DeliveryResult("failed", claim.channel_id, claim.issue_date, error="issue gone")
+            return self._finish_unsent(claim, owner, ledger.FAILED, "issue gone")
+        laid_out = thread(rendered, claimed.recorded)
+        if laid_out.nothing_matched:
+            plan = laid_out.plan
+            reason = (
+                f"none of the {plan.total} deep dives matched this channel's filter "
+                f"({' · '.join(r.describe() for r in plan.rules)}), so nothing was posted"
+            )
+            return self._finish_unsent(claim, owner, ledger.SKIPPED, reason)
         progress = Progress(
             claim,
             owner,
-            rendered,
+            laid_out,
             transport or self.transports(claim.workspace),
             dict(claim.posted),
             claim.parent_ts or claim.posted.get(0),
@@ -299,29 +304,44 @@ class Deliverer:
             claim.inflight_part is not None,
         )
         self.keeper.hold(delivery_id, owner)
-        # Public channels are joined first: lookups after a crash and save-by-reaction need
-        # membership (chat:write.public alone posts, but cannot read history or get events).
-        error = progress.transport.join(claim.channel_id)
-        if error:
-            log.info("conversations.join %s: %s", claim.channel_id, error)
+        if progress.next_part() is not None:
+            # Public channels are joined first: lookups after a crash and save-by-reaction need
+            # membership (chat:write.public alone posts, but cannot read history or get events).
+            error = progress.transport.join(claim.channel_id)
+            if error:
+                log.info("conversations.join %s: %s", claim.channel_id, error)
         return progress
 
-    def _render(self, day: dt.date, save_emoji: str) -> _Rendered | None:
+    def _finish_unsent(
+        self, claim: ledger.Claim, owner: str, state: str, reason: str
+    ) -> DeliveryResult:
+        """End a claimed delivery that has nothing to send (issue gone, or nothing matched)."""
+        with self.database.write() as session:
+            ledger.finish(session, claim.delivery_id, owner, state, self.clock(), reason)
+        outcome: Outcome = "skipped" if state == ledger.SKIPPED else "failed"
+        return DeliveryResult(outcome, claim.channel_id, claim.issue_date, error=reason)
+
+    def _render(self, day: dt.date, content_hash: str, save_emoji: str) -> Rendered | None:
         """The issue's messages with a workspace's save emoji, rendered once for all deliveries
         of it under way (weakly held: a later run reads the issue afresh, corrections included)."""
         key = (day, save_emoji)
         with self._rendered_lock:
             rendered = self._rendered.get(key)
-        if rendered is not None:
+        if rendered is not None and rendered.content_hash == content_hash:
             return rendered
         with self.database.read() as session:
             issue = get_issue(session, day)
         if issue is None:
             return None
-        article_ids: list[int | None] = [None, *(a.id for a in issue.articles), None]
-        rendered = _Rendered(issue, issue_messages(issue, save_emoji), article_ids)
+        # Labelled with the hash read at the claim, before this read: the content shown is
+        # never older than the version a thread is then marked as synced with.
+        rendered = Rendered(issue, content_hash, save_emoji)
         with self._rendered_lock:
-            return self._rendered.setdefault(key, rendered)
+            held = self._rendered.get(key)
+            if held is not None and held.content_hash == content_hash:
+                return held
+            self._rendered[key] = rendered
+            return rendered
 
     def advance(self, progress: Progress) -> Step:
         """Send the next missing part (at most one post); finish the delivery after the last."""
@@ -340,31 +360,65 @@ class Deliverer:
 
     def _step(self, progress: Progress) -> Step:
         part = progress.next_part()
-        if part is not None:
-            try:
-                ts = self._send_part(progress, part, progress.rendered.messages[part])
-            except RateLimitedError as exc:
-                return Wait(exc.retry_after, rate_limited=True)
-            except UndecidedLookupError as exc:
-                # Could not tell whether Slack has the part: posting it could duplicate it, so
-                # give the delivery back for a later attempt (the subscription is not failing).
-                log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part, exc)
-                raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
-            except AmbiguousError as exc:
-                progress.attempts += 1
-                return self._back_off(progress, part, exc)
-            progress.attempts = 0
-            self._record(progress, part, ts, progress.rendered.article_ids[part])
-            if progress.next_part() is not None:
-                return None
-        return self._complete(progress)
+        if part is None:
+            return self._edit_step(progress)
+        try:
+            ts = self._send_part(progress, part.part, part.message)
+        except RateLimitedError as exc:
+            return Wait(exc.retry_after, rate_limited=True)
+        except UndecidedLookupError as exc:
+            # Could not tell whether Slack has the part: posting it could duplicate it, so
+            # give the delivery back for a later attempt (the subscription is not failing).
+            log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part.part, exc)
+            raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
+        except AmbiguousError as exc:
+            progress.attempts += 1
+            return self._back_off(progress, part.part, exc)
+        progress.attempts = 0
+        self._record(progress, part, ts)
+        return None if progress.pending() else self._complete(progress)
+
+    def _edit_step(self, progress: Progress) -> Step:
+        """Bring one changed message up to date (a corrected issue); finish after the last."""
+        part = progress.thread.next_edit()
+        if part is None:
+            return self._complete(progress)
+        step = edit_step(self._edits(progress), part)
+        if step.result == "lease_lost":
+            raise _Stop(self._result(progress, "busy", "lease lost"))
+        if step.result == "rate_limited":
+            return Wait(step.wait, rate_limited=True)
+        if step.result == "ambiguous":
+            progress.attempts += 1
+            return self._back_off(progress, part.part, AmbiguousError(step.error))
+        progress.attempts = 0
+        progress.edited += step.result == "edited"
+        progress.held_at = self.clock()
+        return None if progress.pending() else self._complete(progress)
+
+    def _edits(self, progress: Progress) -> EditStep:
+        claim = progress.claim
+        return EditStep(
+            delivery_id=claim.delivery_id,
+            owner=progress.owner,
+            channel=claim.channel_id,
+            issue=claim.issue_date.isoformat(),
+            parent_ts=progress.parent_ts,
+            states=progress.thread.states,
+            transport=progress.transport,
+            write=self._write,
+            now=self.clock,
+            lease=self.lease,
+        )
 
     def _complete(self, progress: Progress) -> DeliveryResult:
         claim = progress.claim
+        content_hash = progress.thread.recorded.content_hash
 
         def done(session: Session) -> None:
             ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
             ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, None)
+            edits.mark_synced(session, claim.delivery_id, content_hash)
 
         self._write(done)
         return self._result(progress, "posted")
@@ -381,44 +435,53 @@ class Deliverer:
         log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
         return True
 
-    def _record(self, progress: Progress, part: int, ts: str, article_id: int | None) -> None:
-        """Record a part Slack holds (committed), so it is never posted again, and note the
-        next part in flight in the same write (one write per message, not two)."""
+    def _record(self, progress: Progress, part: Part, ts: str) -> None:
+        """Record a part Slack holds and the fingerprint of its content (committed), so it is
+        never posted again, and note the next part in flight in the same write (one write per
+        message, not two)."""
         claim = progress.claim
-        following = next(
-            (
-                p
-                for p in range(part + 1, len(progress.rendered.messages))
-                if p not in progress.posted
-            ),
-            None,
-        )
-        ahead = None if following is None else (following, self.clock() + self.lease)
-        recorded = self._write(
-            lambda session: ledger.record_part(
+        following = progress.thread.next_post(progress.posted, after=part.part)
+        ahead = None if following is None else (following.part, self.clock() + self.lease)
+
+        def record(session: Session) -> bool:
+            recorded = ledger.record_part(
                 session,
                 claim.delivery_id,
                 progress.owner,
-                part,
+                part.part,
                 claim.channel_id,
                 ts,
-                article_id,
+                part.article_id,
                 next_inflight=ahead,
             )
-        )
-        if not recorded:
+            if recorded:
+                edits.set_fingerprint(session, claim.delivery_id, part.part, part.fingerprint)
+            return recorded
+
+        if not self._write(record):
             raise _Stop(self._result(progress, "busy", "lease lost"))
-        progress.inflight, progress.maybe_sent = following, False
+        progress.inflight = None if following is None else following.part
+        progress.maybe_sent = False
         progress.held_at = self.clock()
-        progress.posted[part] = ts
-        if part == 0:
+        progress.posted[part.part] = ts
+        progress.thread.states[part.part] = MessageState(
+            part.part, ts, part.article_id, part.fingerprint, None
+        )
+        if part.part == 0:
             progress.parent_ts = ts
 
     def _result(
         self, progress: Progress, outcome: Outcome, error: str | None = None
     ) -> DeliveryResult:
         claim = progress.claim
-        return DeliveryResult(outcome, claim.channel_id, claim.issue_date, progress.sent, error)
+        return DeliveryResult(
+            outcome,
+            claim.channel_id,
+            claim.issue_date,
+            progress.sent,
+            error,
+            edited=progress.edited,
+        )
 
     def _send_part(self, progress: Progress, part: int, message: Message) -> str:
         """The ts of one part: found in the channel if Slack may have it already, else posted."""
@@ -517,3 +580,20 @@ class Deliverer:
                 )
             ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, error)
         return self._result(progress, "failed", error)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A claim with what the ledger records of its thread, and its workspace's save emoji."""
+
+    claim: ledger.Claim
+    recorded: Recorded
+    save_emoji: str
+
+
+def _settled(session: Session, claim: ledger.Claim, default_emoji: str) -> _Claimed:
+    """A fresh claim with its plan (decided now at the first claim), recorded messages and
+    save emoji, all read in the claiming transaction."""
+    recorded = settle(session, claim.delivery_id, claim.workspace, claim.channel_id, claim.issue_id)
+    own = workspace_store.save_emoji(session, claim.workspace)
+    return _Claimed(claim, recorded, own or default_emoji)

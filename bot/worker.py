@@ -28,7 +28,7 @@ from bot.follower_dms import FollowerDms
 from bot.lease import is_gone
 from bot.schedule import decide
 from bot.sources import Poller
-from bot.store import ledger, queries, subscriptions
+from bot.store import edits, ledger, queries, subscriptions
 from bot.store.db import Database
 from bot.workspace import Workspace
 
@@ -56,6 +56,8 @@ class Dispatcher:
     max_age: dt.timedelta = dt.timedelta(days=2)
     grace: dt.timedelta = dt.timedelta(hours=6)
     fanout: FanOut | None = None
+    # Threads posted within this long are edited when their issue is corrected.
+    edit_window: dt.timedelta = dt.timedelta(days=7)
     _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,9 +132,11 @@ class Dispatcher:
                 (s.workspace, s.channel_id) for s in subscriptions.all_subscriptions(session)
             }
             candidates = ledger.open_deliveries(session, None)
+            corrections = edits.reopened(session)  # any origin: every thread is kept up to date
         wanted: list[ledger.OpenDelivery] = []
         for d in candidates:
-            if d.origin != "schedule" or (d.workspace, d.channel_id) not in subscribed:
+            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in subscribed
+            if not scheduled and d.id not in corrections:
                 continue
             held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
             if held and not is_gone(d.lease_owner):
@@ -157,7 +161,7 @@ class Dispatcher:
         assert self.fanout is not None  # noqa: S101  set in __post_init__
         results = self.fanout.run((d.workspace, d.id) for d in sendable)
         for result in results:
-            if result.outcome in ("posted", "failed", "retry_later"):
+            if result.outcome in ("posted", "failed", "retry_later", "skipped"):
                 log.info(
                     "delivery to %s of %s: %s (%d messages)%s",
                     result.channel_id,
@@ -168,9 +172,18 @@ class Dispatcher:
                 )
         return results
 
+    def reopen_corrected(self) -> int:
+        """Reopen threads (posted within the edit window) whose issue changed since."""
+        with self.database.write() as session:
+            reopened = edits.reopen_changed(session, self.clock() - self.edit_window)
+        if reopened:
+            log.info("%d posted threads of corrected issues to bring up to date", len(reopened))
+        return len(reopened)
+
     def tick(self, channels: Iterable[ChannelKey] | None = None) -> list[DeliveryResult]:
-        """Schedule what is due, then send whatever is open."""
+        """Schedule what is due, reopen corrected threads, then send whatever is open."""
         self.schedule_due(channels)
+        self.reopen_corrected()
         return self.run_open()
 
 

@@ -596,6 +596,27 @@ class SlackStub:
             self.posts += 1
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
 
+    def _update_message(
+        self, params: dict[str, Any], team: str = DEFAULT_TEAM
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """chat.update: replaces a message's text and blocks (and metadata, when given)."""
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        with self._lock:
+            error = self._state.channel_errors.get(channel)
+            if error:
+                return 200, {"ok": False, "error": error}, {}
+            in_channel = self._state.messages[_key(team, channel)]
+            found = next((m for m in in_channel if m["ts"] == ts), None)
+            if found is None:
+                return 200, {"ok": False, "error": "message_not_found"}, {}
+            found["text"] = params.get("text", "")
+            found["blocks"] = params.get("blocks") or []
+            found["edited"] = {"user": "UBOT", "ts": self._new_ts()}
+            if params.get("metadata"):
+                found["metadata"] = params["metadata"]
+            message = dict(found)
+        return 200, {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}, {}
+
     def _over_limit(self, key: Any, limit: float | None, now: float) -> int:
         """Seconds to wait (Retry-After, whole seconds like Slack) if one more post in the
         sliding second would exceed `limit`; 0 when it may go."""
@@ -728,7 +749,7 @@ class SlackStub:
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._new_ts()}, {}
         if method == "chat.update":
-            return 200, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}, {}
+            return self._update_message(params, team)
         if method in ("conversations.history", "conversations.replies"):
             return 200, self._history(params, method == "conversations.replies", team), {}
         if method == "users.info":

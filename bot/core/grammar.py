@@ -30,6 +30,7 @@ Verb = Literal[
     "follow",
     "following",
     "unfollow",
+    "filter",
 ]
 VERBS: tuple[Verb, ...] = (
     "help",
@@ -45,6 +46,7 @@ VERBS: tuple[Verb, ...] = (
     "follow",
     "following",
     "unfollow",
+    "filter",
 )
 _ALIASES: dict[str, Verb] = {
     "search": "topic",

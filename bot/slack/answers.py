@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core import filters as channel_filters
 from bot.core import follows as following
 from bot.core import lookups, settings, workspaces
 from bot.core import subscriptions as subscribing
@@ -99,6 +100,8 @@ class Answers:
                 return self.following(asker)
             case "unfollow":
                 return self.unfollow(request.argument, asker)
+            case "filter":
+                return self.filter(request.argument, asker)
             case _:
                 return rendering.render_help(self.save_emoji(asker.workspace), note=request.note)
 
@@ -294,12 +297,27 @@ class Answers:
             return rendering.render_text("This channel was not subscribed.")
         return rendering.render_text("This channel will no longer get the digest.")
 
+    def filter(self, argument: str, asker: Asker) -> Message:
+        """Show the channel's filter, or change it (those who may change schedules only)."""
+        command = channel_filters.parse_filter(argument)
+        if command.action in ("add", "clear"):
+            refusal = self._refusal(asker)
+            if refusal is not None:
+                return refusal
+        text = channel_filters.run(
+            self.database, asker.workspace, asker.channel_id, command, asker.user_id
+        )
+        return rendering.render_text(text)
+
     def status(self, asker: Asker) -> Message:
         """The channel's schedule, next post, last delivery and any failure."""
         max_age = dt.timedelta(days=self.settings.max_issue_age_days)
         text = channel_status(
             self.database, asker.workspace, asker.channel_id, self.clock(), max_age
         ).text
+        found = channel_filters.rules(self.database, asker.workspace, asker.channel_id)
+        if found:
+            text += f"\nFilter: {channel_filters.describe(found)} (see `/digest filter`)."
         if self.membership and self.membership.check(asker.channel_id) == "not_member":
             text = not_member_text() + "\n" + text
         return rendering.render_text(text)

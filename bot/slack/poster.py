@@ -100,6 +100,14 @@ class PermanentError(Exception):
         self.error = error
 
 
+# chat.update errors about one message only: it is left as it is, the rest goes on.
+MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+
+class MessageGoneError(Exception):
+    """This message can no longer be edited (deleted, or too old to edit)."""
+
+
 class AmbiguousError(Exception):
     """The request may or may not have reached Slack (5xx, timeout, dropped connection)."""
 
@@ -295,6 +303,72 @@ class SlackPoster:
             raise UndecidedLookupError(type(exc).__name__) from None
         return None
 
+    def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
+        """Edit a message in place (chat.update), paced like posts. Raises PermanentError (the
+        channel is gone), MessageGoneError (this message cannot be edited), RateLimitedError
+        (unpaced: the fan-out waits) or AmbiguousError (safe to repeat: the same content twice
+        is one edit)."""
+        if self.pacer is None:
+            self._update_once(channel, ts, message, metadata)
+            return
+        for _ in range(self.max_rate_limit_waits):
+            self.pacer.wait(channel)
+            try:
+                self._update_once(channel, ts, message, metadata)
+            except RateLimitedError as exc:
+                self.pacer.push_back(channel, exc.retry_after)
+                continue
+            self.pacer.sent(channel)
+            return
+        raise AmbiguousError("still rate limited")
+
+    def _update_once(
+        self, channel: str, ts: str, message: Message, metadata: dict[str, Any]
+    ) -> None:
+        """One chat.update."""
+        try:
+            self.client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks, metadata=metadata
+            )
+        except SlackApiError as exc:
+            if _is_rate_limited(exc):
+                raise RateLimitedError(_retry_after(exc)) from None
+            error = str(exc.response.get("error") or "")
+            if error in MESSAGE_GONE:
+                raise MessageGoneError(error) from None
+            raise _refusal(exc) from None
+        except NETWORK_ERRORS as exc:
+            if _never_connected(exc):
+                raise NotSentError(type(exc).__name__) from None
+            raise AmbiguousError(type(exc).__name__) from None
+
+    def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
+        """The content fingerprint our last edit left in a message's metadata (None: none, or
+        the message is gone). Raises UndecidedLookupError when Slack could not be read."""
+        client = self.lookup_client or self.client
+        window: dict[str, Any] = {"oldest": ts, "latest": ts, "inclusive": True}
+        method: Callable[..., SlackResponse] = client.conversations_history
+        if parent_ts is not None and parent_ts != ts:
+            method, window = client.conversations_replies, {"ts": parent_ts, **window}
+        pages = 0
+        try:
+            for page in method(channel=channel, limit=200, include_all_metadata=True, **window):
+                pages += 1
+                for msg in page.get("messages") or []:
+                    if str(msg.get("ts")) == ts:
+                        payload = (msg.get("metadata") or {}).get("event_payload") or {}
+                        found = payload.get("fingerprint")
+                        return str(found) if found else None
+                if pages >= self.max_lookup_pages and _next_cursor(page):
+                    raise UndecidedLookupError(f"more than {pages} pages of {channel}")
+        except SlackApiError as exc:
+            raise UndecidedLookupError(
+                str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            ) from None
+        except NETWORK_ERRORS as exc:
+            raise UndecidedLookupError(type(exc).__name__) from None
+        return None
+
     def join(self, channel: str) -> str | None:
         """Join a public channel before posting (history and reactions need membership);
         returns Slack's error, if any (private channels answer with one: the bot is invited)."""
@@ -322,12 +396,14 @@ def _is_part(msg: dict[str, Any], delivery_id: int, part: int) -> bool:
     )
 
 
-def metadata_for(delivery_id: int, part: int, issue: str) -> dict[str, Any]:
-    """Message metadata that lets us recognise our own post in the channel later."""
-    return {
-        "event_type": METADATA_EVENT,
-        "event_payload": {"delivery_id": delivery_id, "part": part, "issue": issue},
-    }
+def metadata_for(
+    delivery_id: int, part: int, issue: str, fingerprint: str | None = None
+) -> dict[str, Any]:
+    """Message metadata that lets us recognise our own post (and our last edit) later."""
+    payload: dict[str, Any] = {"delivery_id": delivery_id, "part": part, "issue": issue}
+    if fingerprint:
+        payload["fingerprint"] = fingerprint
+    return {"event_type": METADATA_EVENT, "event_payload": payload}
 
 
 def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebClient:

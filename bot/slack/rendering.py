@@ -393,6 +393,8 @@ HELP_TEXT = "\n".join(
         "• `/digest follow company Cloudflare` · `/digest follow topic rate limiting` — new "
         "articles come to you by direct message; `/digest following` · "
         "`/digest unfollow company NAME | topic WORDS | all`",
+        "• `/digest filter include|exclude company NAME|topic WORDS` · `/digest filter clear` — "
+        "post only matching deep dives here",
     ]
 )
 
@@ -428,15 +430,31 @@ def render_save_emoji(
 # --- posting an issue to a channel ------------------------------------------------------------
 
 
-def render_issue_parent(issue: IssueView, save_emoji: str = "bookmark") -> Message:
-    """The parent message of a posted issue: title, date and the Signal of the Day."""
+def render_issue_parent(
+    issue: IssueView,
+    save_emoji: str = "bookmark",
+    *,
+    in_thread: int | None = None,
+    filter_text: str | None = None,
+) -> Message:
+    """The parent message of a posted issue: title, date and the Signal of the Day.
+
+    `in_thread` deep dives are in the thread (default: all); with `filter_text` the thread holds
+    the ones matching the channel's filter, and the parent says how many of the issue's.
+    """
+    total = len(issue.articles)
+    count = total if in_thread is None else in_thread
+    if filter_text is None:
+        holds = f"{count} deep dives in the thread"
+    else:
+        holds = (
+            f"The thread holds the {count} of {total} deep dives matching this channel's "
+            f"filter ({clamp_escaped(filter_text, 300)})"
+        )
     blocks = [
         _header(f"Engineering @ Scale — {issue.date.isoformat()}"),
         *_sections("*Signal of the Day*\n" + escape(issue.signal)),
-        _context(
-            f"{len(issue.articles)} deep dives in the thread · react with "
-            f":{clamp_escaped(save_emoji, 100)}: to save one"
-        ),
+        _context(f"{holds} · react with :{clamp_escaped(save_emoji, 100)}: to save one"),
     ]
     text = f"Engineering @ Scale — {issue.date.isoformat()}\nSignal of the Day: {issue.signal}"
     return Message(_fallback(text), _limit_blocks(blocks))
@@ -457,6 +475,15 @@ def render_patterns(patterns: str) -> Message:
     """The Patterns Across Companies reply that closes the thread."""
     blocks = _sections("*Patterns Across Companies*\n" + escape(patterns))
     return Message(_fallback("Patterns Across Companies: " + patterns), _limit_blocks(blocks))
+
+
+REMOVED_ARTICLE = "_This deep dive was removed from the issue._"
+REMOVED_PATTERNS = "_The Patterns Across Companies section was removed from the issue._"
+
+
+def render_removed(text: str) -> Message:
+    """What a posted message is edited to when its part left the issue (a correction)."""
+    return Message(_escaped_fallback(text), [_section(text)])
 
 
 def issue_messages(issue: IssueView, save_emoji: str = "bookmark") -> list[Message]:

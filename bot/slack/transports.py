@@ -40,6 +40,14 @@ class NotInstalled:
         """Refused for good."""
         raise PermanentError(self.error)
 
+    def update(self, channel: str, ts: str, message: Message, **_: object) -> None:
+        """Refused for good: no edit without the workspace's token."""
+        raise PermanentError(self.error)
+
+    def find_fingerprint(self, channel: str, ts: str, **_: object) -> str | None:
+        """Refused for good."""
+        raise PermanentError(self.error)
+
 
 class PosterCache:
     """`Transports`: a workspace's poster, rebuilt when its token changes (rotation), so each

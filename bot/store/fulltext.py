@@ -191,3 +191,25 @@ def match_new_articles(
         cursor.close()
     session.execute(text("DELETE FROM temp.follow_fts"))
     return found
+
+
+def match_among(session: Session, terms: list[str], ids: list[int]) -> set[int]:
+    """Which of the given articles hold every term (stemmed), as `/digest topic` matches."""
+    if not terms or not ids:
+        return set()
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.scalars(
+            text(
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query AND rowid IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"query": _fts5_query(terms), "ids": list(ids)},
+        )
+    else:
+        found = session.scalars(
+            text(
+                "SELECT id FROM articles WHERE id = ANY(:ids) "
+                "AND search @@ websearch_to_tsquery('english', :query)"
+            ),
+            {"ids": list(ids), "query": " ".join(terms)},
+        )
+    return {int(i) for i in found}

@@ -245,6 +245,13 @@ class DeliveryRow(InWorkspace, Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # --- filtered deliveries and corrections (0011) ---
+    # Which deep dives this thread carries, decided once at the first send (JSON, see
+    # bot/delivery_plan.py), so a filter change or a rerun never changes a half-sent thread.
+    plan: Mapped[str | None] = mapped_column(Text)
+    # The issue's content_hash the thread was last brought up to date with (NULL: never
+    # finished); an issue whose hash differs was corrected and its thread gets edited.
+    synced_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeliveryMessageRow(InWorkspace, Base):
@@ -265,6 +272,29 @@ class DeliveryMessageRow(InWorkspace, Base):
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # --- corrections (0011) ---
+    # Fingerprint of the content Slack shows for this message, and of an edit under way
+    # (set before chat.update, cleared after): a rerun edits nothing twice, misses nothing.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    editing: Mapped[str | None] = mapped_column(String(64))
+
+
+class ChannelFilterRow(InWorkspace, Base):
+    """One rule of a channel's filter: include or exclude a company or a topic."""
+
+    __tablename__ = "channel_filters"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "channel_id", "mode", "kind", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(8))  # include | exclude
+    kind: Mapped[str] = mapped_column(String(8))  # company | topic
+    value: Mapped[str] = mapped_column(String(600))  # the company's name, or the topic's words
+    key: Mapped[str] = mapped_column(String(600))  # value folded, for uniqueness
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class SubscriptionRow(InWorkspace, Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.sql import dialect_insert, in_workspace, workspace_values
 from bot.store.tables import (
+    ChannelFilterRow,
     DeliveryMessageRow,
     DeliveryRow,
     FollowedRow,
@@ -37,6 +38,7 @@ PER_WORKSPACE: tuple[Any, ...] = (
     SaveRow,
     ProcessedEventRow,
     SubscriptionRow,
+    ChannelFilterRow,
     WorkspaceAdminRow,
 )
 # Bolt's SQLAlchemyInstallationStore keeps each workspace's bot here (created by migrations).

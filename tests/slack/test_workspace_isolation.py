@@ -12,6 +12,7 @@ from test_slack_app import Bot, _record_post, blocks_text, reaction, served_bot,
 from bot.store import saves, subscriptions
 from bot.store.db import Database
 from bot.store.tables import (
+    ChannelFilterRow,
     DeliveryMessageRow,
     DeliveryRow,
     ProcessedEventRow,
@@ -36,6 +37,7 @@ def rows(database: Database, workspace: Workspace) -> dict[str, int]:
             SaveRow,
             ProcessedEventRow,
             WorkspaceAdminRow,
+            ChannelFilterRow,
         ):
             counts[table.__tablename__] = int(
                 session.scalar(
@@ -79,6 +81,16 @@ def test_two_workspaces_with_the_same_ids_never_share_data(
         assert "08:15 UTC" in blocks_text(bot.command("subscribe 08:15 UTC", "U1", "C1", "T222"))
         assert "Schedule: 07:30 UTC" in blocks_text(bot.command("status", "U1", "C1", "T111"))
         assert "Schedule: 08:15 UTC" in blocks_text(bot.command("status", "U1", "C1", "T222"))
+        # Filters: the same channel id, each workspace's own (from Bolt's context).
+        bot.command("filter include topic kafka", "U1", "C1", "T111")
+        assert "no filter" in blocks_text(bot.command("filter", "U1", "C1", "T222"))
+        assert "Filter: include topic kafka" in blocks_text(
+            bot.command("status", "U1", "C1", "T111")
+        )
+        assert "Filter:" not in blocks_text(bot.command("status", "U1", "C1", "T222"))
+        bot.command("filter exclude topic kafka", "U1", "C1", "T222")
+        assert "exclude topic kafka" in blocks_text(bot.command("filter", "U1", "C1", "T222"))
+        assert "exclude topic" not in blocks_text(bot.command("filter", "U1", "C1", "T111"))
         assert "no longer" in blocks_text(bot.command("unsubscribe", "U1", "C1", "T222"))
         assert "Schedule: 07:30 UTC" in blocks_text(bot.command("status", "U1", "C1", "T111"))
         # T111's delivery shows in its own status only.
@@ -107,6 +119,7 @@ def test_uninstall_purges_one_workspace_and_a_reinstall_starts_clean(
             event = reaction("reaction_added", "U1", "C1", TS)
             assert bot.event(event, f"EvSave{team.team_id}", team=team.team_id) == 200
             bot.command("subscribe 09:00 UTC", "U1", "C1", team.team_id)
+            bot.command(f"filter include topic kafka {team.team_id}", "U1", "C1", team.team_id)
             bot.command("admins add <@U0TWO|two>", "U1", "C1", team.team_id)
         wait_for(lambda: all(rows(bot.database, t)["saves"] == 1 for t in (ONE, TWO)))
         before = rows(bot.database, ONE)
@@ -124,6 +137,8 @@ def test_uninstall_purges_one_workspace_and_a_reinstall_starts_clean(
         assert "not subscribed" in blocks_text(bot.command("status", "U1", "C1", "T222"))
         assert "not saved anything" in blocks_text(bot.command("saved", "U1", "C1", "T222"))
         assert "No digest admins" in blocks_text(bot.command("admins", "U1", "C1", "T222"))
+        assert "no filter" in blocks_text(bot.command("filter", "U1", "C1", "T222"))
+        assert "kafka T111" in blocks_text(bot.command("filter", "U1", "C1", "T111"))
         assert "10:00 UTC" in blocks_text(bot.command("subscribe 10:00 UTC", "U1", "C1", "T222"))
         with bot.database.read() as session:
             assert [s.workspace for s in subscriptions.all_subscriptions(session)] == [ONE, TWO]

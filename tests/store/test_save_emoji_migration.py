@@ -12,7 +12,7 @@ from bot.core import settings
 from bot.store.db import Database
 from bot.workspace import Workspace
 
-BEFORE = "0010"  # the revision 0012 follows
+BEFORE = "0011"  # the revision 0012 follows
 
 
 def _columns(url: str) -> set[str]:

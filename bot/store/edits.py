@@ -1,0 +1,175 @@
+"""The ledger's side of corrections: delivery plans, message fingerprints, reopening threads.
+
+A posted thread whose issue changed later (its content_hash differs from the hash the thread
+was synced with) is reopened: set back to pending, then claimed like any delivery, so the same
+lease keeps two processes from editing it at once and a crashed editor is taken over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.ledger import PENDING, POSTED, SENDING
+from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """A recorded message of a thread, with the fingerprint of what Slack shows."""
+
+    part: int
+    ts: str
+    article_id: int | None
+    fingerprint: str | None
+    editing: str | None
+
+
+def _changed() -> Any:
+    """The delivery's thread was synced with another version of its issue."""
+    current = (
+        select(IssueRow.content_hash).where(IssueRow.id == DeliveryRow.issue_id).scalar_subquery()
+    )
+    return or_(DeliveryRow.synced_hash.is_(None), DeliveryRow.synced_hash != current)
+
+
+def load_plan(session: Session, delivery_id: int) -> str | None:
+    """The plan recorded for a delivery (JSON), None before its first send."""
+    return session.scalar(select(DeliveryRow.plan).where(DeliveryRow.id == delivery_id))
+
+
+def save_plan(session: Session, delivery_id: int, plan: str) -> str:
+    """Record a plan unless one is recorded already; the plan that holds."""
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.plan.is_(None))
+        .values(plan=plan)
+        .execution_options(synchronize_session=False)
+    )
+    stored = load_plan(session, delivery_id)
+    assert stored is not None  # noqa: S101  just written, or written before
+    return stored
+
+
+def issue_hash(session: Session, issue_id: int) -> str:
+    """The content hash of an issue as stored now ("" when it is gone)."""
+    return session.scalar(select(IssueRow.content_hash).where(IssueRow.id == issue_id)) or ""
+
+
+def article_ids(session: Session, issue_id: int) -> list[int]:
+    """An issue's deep dives in issue order."""
+    return list(
+        session.scalars(
+            select(ArticleRow.id)
+            .where(ArticleRow.issue_id == issue_id)
+            .order_by(ArticleRow.position)
+        )
+    )
+
+
+def message_states(session: Session, delivery_id: int) -> dict[int, MessageState]:
+    """Every recorded message of a delivery by part."""
+    rows = session.execute(
+        select(
+            DeliveryMessageRow.part,
+            DeliveryMessageRow.ts,
+            DeliveryMessageRow.article_id,
+            DeliveryMessageRow.fingerprint,
+            DeliveryMessageRow.editing,
+        ).where(DeliveryMessageRow.delivery_id == delivery_id)
+    ).tuples()
+    return {row[0]: MessageState(*row) for row in rows}
+
+
+def set_fingerprint(session: Session, delivery_id: int, part: int, fingerprint: str) -> None:
+    """Record what Slack now shows for a message (an edit, if any, is done)."""
+    session.execute(
+        update(DeliveryMessageRow)
+        .where(DeliveryMessageRow.delivery_id == delivery_id, DeliveryMessageRow.part == part)
+        .values(fingerprint=fingerprint, editing=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_editing(
+    session: Session,
+    delivery_id: int,
+    owner: str,
+    part: int,
+    fingerprint: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> bool:
+    """Note the edit about to be made (and renew the lease); False when the lease was lost."""
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.id == delivery_id,
+            DeliveryRow.state == SENDING,
+            DeliveryRow.lease_owner == owner,
+        )
+        .values(lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    session.execute(
+        update(DeliveryMessageRow)
+        .where(DeliveryMessageRow.delivery_id == delivery_id, DeliveryMessageRow.part == part)
+        .values(editing=fingerprint)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def mark_synced(session: Session, delivery_id: int, content_hash: str) -> None:
+    """The thread now shows the issue as of `content_hash`."""
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id)
+        .values(synced_hash=content_hash)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def reopen(session: Session, delivery_id: int) -> bool:
+    """Set a posted thread whose issue changed since back to pending; False if not needed."""
+    result = session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.state == POSTED, _changed())
+        .values(state=PENDING, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def reopen_changed(session: Session, since: dt.datetime) -> list[int]:
+    """Reopen every posted thread (created since `since`) whose issue changed; their ids."""
+    ids = list(
+        session.scalars(
+            select(DeliveryRow.id).where(
+                DeliveryRow.state == POSTED,
+                DeliveryRow.synced_hash.is_not(None),
+                DeliveryRow.created_at >= since,
+                _changed(),
+            )
+        )
+    )
+    return [i for i in ids if reopen(session, i)]
+
+
+def reopened(session: Session) -> set[int]:
+    """Open deliveries that are corrections of posted threads (any origin or subscription)."""
+    return set(
+        session.scalars(
+            select(DeliveryRow.id).where(
+                and_(
+                    DeliveryRow.state.in_([PENDING, SENDING]), DeliveryRow.synced_hash.is_not(None)
+                )
+            )
+        )
+    )
