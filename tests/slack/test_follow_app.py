@@ -115,7 +115,8 @@ def test_hostile_follow_input_gets_one_line_and_pings_nobody(
             shown = blocks_text(reply)
             for mention in ("<!channel>", "<@U1>", "<!here", "<!everyone>"):
                 assert mention not in shown, (text, shown)
-            assert len(reply["blocks"]) <= 3 and len(shown) < 2500, text
+            # At most the hint and the help: one section, within Slack's 3,000-character limit.
+            assert len(reply["blocks"]) <= 3 and len(shown) < 3000, text
         listed = blocks_text(bot.command("following", user="UH1"))
         assert "<!channel>" not in listed and "<@U1>" not in listed
         # Limits: at most 25 follows per person, said in one line.
