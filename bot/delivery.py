@@ -269,9 +269,7 @@ class Deliverer:
                 self.backoff(step.seconds)
         return progress
 
-    def begin(
-        self, delivery_id: int, *, retry_failed: bool = False, transport: Transport | None = None
-    ) -> Progress | DeliveryResult:
+    def begin(self, delivery_id: int, *, retry_failed: bool = False) -> Progress | DeliveryResult:
         """Claim a delivery and join its channel; the result when there is nothing to send."""
         owner = new_owner()
         claimed = self._claim(delivery_id, owner, retry_failed)
@@ -297,7 +295,7 @@ class Deliverer:
             claim,
             owner,
             laid_out,
-            transport or self.transports(claim.workspace),
+            self.transports(claim.workspace),
             dict(claim.posted),
             claim.parent_ts or claim.posted.get(0),
             claim.inflight_part,

@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.dates import DateRange, RangeError
@@ -32,22 +32,7 @@ Verb = Literal[
     "unfollow",
     "filter",
 ]
-VERBS: tuple[Verb, ...] = (
-    "help",
-    "company",
-    "topic",
-    "date",
-    "saved",
-    "subscribe",
-    "unsubscribe",
-    "status",
-    "admins",
-    "emoji",
-    "follow",
-    "following",
-    "unfollow",
-    "filter",
-)
+VERBS: tuple[Verb, ...] = get_args(Verb)
 _ALIASES: dict[str, Verb] = {
     "search": "topic",
     "about": "topic",
