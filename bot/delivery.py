@@ -442,7 +442,7 @@ class Deliverer:
         ahead = None if following is None else (following.part, self.clock() + self.lease)
 
         def record(session: Session) -> bool:
-            recorded = ledger.record_part(
+            return ledger.record_part(
                 session,
                 claim.delivery_id,
                 progress.owner,
@@ -450,11 +450,9 @@ class Deliverer:
                 claim.channel_id,
                 ts,
                 part.article_id,
+                fingerprint=part.fingerprint,
                 next_inflight=ahead,
             )
-            if recorded:
-                edits.set_fingerprint(session, claim.delivery_id, part.part, part.fingerprint)
-            return recorded
 
         if not self._write(record):
             raise _Stop(self._result(progress, "busy", "lease lost"))

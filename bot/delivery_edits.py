@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.delivery_plan import Part
 from bot.slack.poster import AmbiguousError, MessageGoneError, RateLimitedError, metadata_for
 from bot.slack.rendering import Message
-from bot.store import edits
+from bot.store import edits, ledger
 from bot.store.db import Session
 from bot.store.edits import MessageState
 
@@ -111,5 +111,5 @@ def _already_made(step: EditStep, state: MessageState, parent: str | None, wante
 
 def _done(step: EditStep, state: MessageState, fingerprint: str) -> None:
     """Record what Slack now shows for the message."""
-    step.write(lambda s: edits.set_fingerprint(s, step.delivery_id, state.part, fingerprint))
+    step.write(lambda s: ledger.set_fingerprint(s, step.delivery_id, state.part, fingerprint))
     step.states[state.part] = dataclasses.replace(state, fingerprint=fingerprint, editing=None)

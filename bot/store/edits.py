@@ -85,16 +85,6 @@ def message_states(session: Session, delivery_id: int) -> dict[int, MessageState
     return {row[0]: MessageState(*row) for row in rows}
 
 
-def set_fingerprint(session: Session, delivery_id: int, part: int, fingerprint: str) -> None:
-    """Record what Slack now shows for a message (an edit, if any, is done)."""
-    session.execute(
-        update(DeliveryMessageRow)
-        .where(DeliveryMessageRow.delivery_id == delivery_id, DeliveryMessageRow.part == part)
-        .values(fingerprint=fingerprint, editing=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def mark_editing(
     session: Session,
     delivery_id: int,

@@ -205,7 +205,16 @@ _RECORD = (
 # The message row takes its workspace from the delivery; NOT EXISTS keeps a recorded part
 # recorded once (only the lease holder records, so two never race on it).
 _SAVE_MESSAGE = insert(_MESSAGES).from_select(
-    ["enterprise_id", "team_id", "delivery_id", "part", "channel_id", "ts", "article_id"],
+    [
+        "enterprise_id",
+        "team_id",
+        "delivery_id",
+        "part",
+        "channel_id",
+        "ts",
+        "article_id",
+        "fingerprint",
+    ],
     select(
         _DELIVERIES.c.enterprise_id,
         _DELIVERIES.c.team_id,
@@ -214,6 +223,7 @@ _SAVE_MESSAGE = insert(_MESSAGES).from_select(
         bindparam("m_channel", type_=String),
         bindparam("m_ts", type_=String),
         bindparam("m_article", type_=Integer),
+        bindparam("m_fingerprint", type_=String),
     ).where(
         _DELIVERIES.c.id == bindparam("m_id"),
         ~exists().where(
@@ -221,6 +231,21 @@ _SAVE_MESSAGE = insert(_MESSAGES).from_select(
         ),
     ),
 )
+
+# What Slack now shows for a message (an edit, if any, is done): one prebuilt statement, as it
+# runs once per message.
+_SET_FINGERPRINT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.delivery_id == bindparam("f_id"), _MESSAGES.c.part == bindparam("f_part"))
+    .values(fingerprint=bindparam("f_fingerprint", type_=String), editing=None)
+)
+
+
+def set_fingerprint(session: Session, delivery_id: int, part: int, fingerprint: str) -> None:
+    """Record what Slack now shows for a message (an edit, if any, is done)."""
+    session.connection().execute(
+        _SET_FINGERPRINT, {"f_id": delivery_id, "f_part": part, "f_fingerprint": fingerprint}
+    )
 
 
 def mark_inflight(
@@ -310,11 +335,13 @@ def record_part(
     ts: str,
     article_id: int | None,
     *,
+    fingerprint: str | None = None,
     next_inflight: tuple[int, dt.datetime] | None = None,
 ) -> bool:
-    """Record the ts Slack gave a part (and the parent's ts on the delivery); with
-    `next_inflight` (part, lease until), note the next part in flight in the same write.
-    False when the lease was lost (or the workspace uninstalled: its rows are gone)."""
+    """Record the ts Slack gave a part (and the parent's ts on the delivery) with the
+    fingerprint of its content; with `next_inflight` (part, lease until), note the next part
+    in flight in the same write. False when the lease was lost (or the workspace uninstalled:
+    its rows are gone)."""
     following, lease_until = next_inflight if next_inflight is not None else (None, None)
     connection = session.connection()
     held = connection.execute(
@@ -330,7 +357,7 @@ def record_part(
     )
     if getattr(held, "rowcount", 0) != 1:
         return False
-    connection.execute(
+    saved = connection.execute(
         _SAVE_MESSAGE,
         {
             "m_id": delivery_id,
@@ -338,8 +365,13 @@ def record_part(
             "m_channel": channel_id,
             "m_ts": ts,
             "m_article": article_id,
+            "m_fingerprint": fingerprint,
         },
     )
+    if getattr(saved, "rowcount", 0) == 0 and fingerprint is not None:
+        connection.execute(  # recorded before: what Slack shows now is this content
+            _SET_FINGERPRINT, {"f_id": delivery_id, "f_part": part, "f_fingerprint": fingerprint}
+        )
     return True
 
 
