@@ -136,6 +136,9 @@ class Progress:
     attempts: int = 0  # failed tries of the current part (or edit)
     # When a committed ledger write last showed the lease still ours (the deliverer's clock).
     held_at: dt.datetime | None = None
+    # When Slack last answered a post (time.monotonic), so pacing counts from Slack's answer,
+    # not from after our ledger write.
+    answered_at: float | None = None
 
     @property
     def id(self) -> int:
@@ -363,6 +366,7 @@ class Deliverer:
         try:
             ts = self._send_part(progress, part.part, part.message)
         except RateLimitedError as exc:
+            progress.answered_at = time.monotonic()
             return Wait(exc.retry_after, rate_limited=True)
         except UndecidedLookupError as exc:
             # Could not tell whether Slack has the part: posting it could duplicate it, so
@@ -528,6 +532,7 @@ class Deliverer:
                 thread_ts=None if part == 0 else progress.parent_ts,
                 metadata=metadata_for(claim.delivery_id, part, claim.issue_date.isoformat()),
             )
+            progress.answered_at = time.monotonic()
         except NotSentError:
             # It never reached Slack (or Slack refused it with a 429): nothing to look up.
             progress.inflight, progress.maybe_sent = None, False

@@ -168,6 +168,7 @@ class FanOut:
 
     def _advance(self, job: _Job) -> None:
         assert job.progress is not None  # noqa: S101  only started jobs are queued
+        job.progress.answered_at = None
         try:
             step = self.deliverer.advance(job.progress)
         except Exception as exc:
@@ -175,9 +176,11 @@ class FanOut:
             step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
         with self._cond:
             now = self.monotonic()
+            # Slack's answer, not the end of our ledger write: Slack counted the post by then.
+            answered = min(now, job.progress.answered_at or now)
             lane = self._lanes[job.workspace]
             lane.in_flight -= 1
-            lane.answered.append(now)
+            lane.answered.append(answered)
             key = (job.workspace, job.progress.channel)
             self._sending.discard(key)
             pause = self.pacing.channel_interval
@@ -187,7 +190,7 @@ class FanOut:
                     lane.rate_limited(now, step.seconds)
             else:
                 lane.posted()
-            self._channel_free[key] = now + pause
+            self._channel_free[key] = answered + pause
             if isinstance(step, DeliveryResult):
                 self._finish(job, step)
             else:

@@ -57,10 +57,19 @@ def process_start(pid: int) -> str | None:
     return fields[19]
 
 
+@cache
+def _started(pid: int) -> str | None:
+    """This process's start time, read once (keyed by pid, so a forked child reads its own)."""
+    return process_start(pid)
+
+
+def _own_start() -> str | None:
+    return _started(os.getpid())
+
+
 def new_owner() -> str:
     """A lease owner id for one delivery attempt of this process (fits in 64 characters)."""
-    pid = os.getpid()
-    return f"{host_id()}|{pid}|{process_start(pid) or '-'}|{uuid.uuid4().hex[:6]}"
+    return f"{host_id()}|{os.getpid()}|{_own_start() or '-'}|{uuid.uuid4().hex[:6]}"
 
 
 def describe(owner: str) -> str:
@@ -80,6 +89,8 @@ def is_gone(owner: str | None) -> bool:
     if len(parts) != 4 or parts[0] != host_id() or not parts[1].isdigit():
         return False
     pid, started = int(parts[1]), parts[2]
+    if pid == os.getpid() and started == _own_start():
+        return False  # this very process (asked for each of its thousands of leases)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -454,15 +454,31 @@ def open_deliveries(
 ) -> list[OpenDelivery]:
     """Deliveries pending or being sent (held or abandoned), oldest first; of one workspace,
     or (None) of every workspace, as the worker sends them."""
-    counts = (
-        select(DeliveryMessageRow.delivery_id, func.count().label("n"))
-        .group_by(DeliveryMessageRow.delivery_id)
-        .subquery()
+    # Counted per open delivery through the (delivery_id, part) key, and plain columns, not
+    # entities: the worker runs this every few seconds with thousands of threads in flight.
+    messages = (
+        select(func.count())
+        .where(DeliveryMessageRow.delivery_id == DeliveryRow.id)
+        .correlate(DeliveryRow)
+        .scalar_subquery()
     )
     query = (
-        select(DeliveryRow, IssueRow.date, counts.c.n)
+        select(
+            DeliveryRow.id,
+            DeliveryRow.channel_id,
+            IssueRow.date,
+            DeliveryRow.state,
+            DeliveryRow.origin,
+            DeliveryRow.lease_owner,
+            DeliveryRow.lease_until,
+            DeliveryRow.due_at,
+            DeliveryRow.inflight_part,
+            DeliveryRow.parent_ts,
+            messages,
+            DeliveryRow.team_id,
+            DeliveryRow.enterprise_id,
+        )
         .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)
-        .outerjoin(counts, counts.c.delivery_id == DeliveryRow.id)
         .where(DeliveryRow.state.in_([PENDING, SENDING]))
         .order_by(DeliveryRow.id)
     )
@@ -472,19 +488,33 @@ def open_deliveries(
         query = query.where(DeliveryRow.channel_id == channel_id)
     return [
         OpenDelivery(
-            row.id,
-            row.channel_id,
+            i,
+            channel,
             date,
-            row.state,
-            row.origin,
-            row.lease_owner,
-            row.lease_until,
-            row.due_at,
-            bool(n) or row.inflight_part is not None or row.parent_ts is not None,
+            state,
+            origin,
+            owner,
+            until,
+            due,
+            bool(n) or inflight is not None or parent is not None,
             n or 0,
-            Workspace(row.team_id, row.enterprise_id),
+            Workspace(team, enterprise),
         )
-        for row, date, n in session.execute(query).tuples()
+        for (
+            i,
+            channel,
+            date,
+            state,
+            origin,
+            owner,
+            until,
+            due,
+            inflight,
+            parent,
+            n,
+            team,
+            enterprise,
+        ) in session.execute(query).tuples()
     ]
 
 
