@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -48,11 +49,14 @@ T = TypeVar("T")
 
 
 class Committer(Protocol):
-    """Runs one unit of ledger work in a write transaction and returns once it is committed
-    (the fan-out batches many channels' units into one transaction)."""
+    """Runs units of ledger work in write transactions (the fan-out batches many channels'
+    units into one transaction: bot.store.group_commit.GroupCommit)."""
 
     def __call__(self, work: Callable[[Session], T]) -> T:
         """The work's result, committed."""
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        """The work queued; its future holds the result once committed."""
 
 
 class Transport(Protocol):
@@ -113,9 +117,18 @@ class Wait:
     rate_limited: bool = False
 
 
-# What one step of a delivery did: finished (the result), wait, or None (more parts to send,
-# as soon as pacing allows).
+# What one step of a delivery did: finished (the result), wait, or None (more to do, as soon
+# as pacing allows).
 Step = DeliveryResult | Wait | None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A part Slack accepted, its record being committed: `Deliverer.recorded` gives the step
+    once the future is done. The fan-out waits for it without holding a thread."""
+
+    future: Future[bool]
+    then: Callable[[bool], Step]
 
 
 @dataclass
@@ -266,6 +279,8 @@ class Deliverer:
         progress = self.begin(delivery_id, retry_failed=retry_failed)
         while not isinstance(progress, DeliveryResult):
             step = self.advance(progress)
+            if isinstance(step, Recording):
+                step = self.recorded(progress, step)
             if isinstance(step, DeliveryResult):
                 return step
             if step is not None:
@@ -344,10 +359,21 @@ class Deliverer:
             self._rendered[key] = rendered
             return rendered
 
-    def advance(self, progress: Progress) -> Step:
-        """Send the next missing part (at most one post); finish the delivery after the last."""
+    def advance(self, progress: Progress) -> Step | Recording:
+        """Send the next missing part (at most one post), or finish the delivery after the
+        last; with a group committer the part's record may still be committing (Recording)."""
+        return self._guarded(progress, lambda: self._step(progress))
+
+    def recorded(self, progress: Progress, recording: Recording) -> Step:
+        """The step a part's record made, once its commit is done (no database work here)."""
+        return self._guarded(progress, lambda: recording.then(recording.future.result()))
+
+    def _guarded(self, progress: Progress, do: Callable[[], T]) -> T | DeliveryResult:
+        """Run a step: a stop or a permanent error ends the delivery; its lease is dropped
+        whenever it ends."""
+        step: T | DeliveryResult
         try:
-            step = self._step(progress)
+            step = do()
         except _Stop as stop:
             step = stop.result
         except PermanentError as exc:
@@ -359,7 +385,7 @@ class Deliverer:
             self.keeper.drop(progress.id)
         return step
 
-    def _step(self, progress: Progress) -> Step:
+    def _step(self, progress: Progress) -> Step | Recording:
         part = progress.next_part()
         if part is None:
             return self._edit_step(progress)
@@ -377,8 +403,7 @@ class Deliverer:
             progress.attempts += 1
             return self._back_off(progress, part.part, exc)
         progress.attempts = 0
-        self._record(progress, part, ts)
-        return None if progress.pending() else self._complete(progress)
+        return self._record(progress, part, ts)
 
     def _edit_step(self, progress: Progress) -> Step:
         """Bring one changed message up to date (a corrected issue); finish after the last."""
@@ -437,10 +462,10 @@ class Deliverer:
         log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
         return True
 
-    def _record(self, progress: Progress, part: Part, ts: str) -> None:
+    def _record(self, progress: Progress, part: Part, ts: str) -> Step | Recording:
         """Record a part Slack holds and the fingerprint of its content (committed), so it is
         never posted again, and note the next part in flight in the same write (one write per
-        message, not two)."""
+        message, not two). With a group committer the commit is left under way (Recording)."""
         claim = progress.claim
         following = progress.thread.next_post(progress.posted, after=part.part)
         ahead = None if following is None else (following.part, self.clock() + self.lease)
@@ -458,17 +483,24 @@ class Deliverer:
                 next_inflight=ahead,
             )
 
-        if not self._write(record):
-            raise _Stop(self._result(progress, "busy", "lease lost"))
-        progress.inflight = None if following is None else following.part
-        progress.maybe_sent = False
-        progress.held_at = self.clock()
-        progress.posted[part.part] = ts
-        progress.thread.states[part.part] = MessageState(
-            part.part, ts, part.article_id, part.fingerprint, None
-        )
-        if part.part == 0:
-            progress.parent_ts = ts
+        def then(held: bool) -> Step:
+            if not held:
+                raise _Stop(self._result(progress, "busy", "lease lost"))
+            progress.inflight = None if following is None else following.part
+            progress.maybe_sent = False
+            progress.held_at = self.clock()
+            progress.posted[part.part] = ts
+            progress.thread.states[part.part] = MessageState(
+                part.part, ts, part.article_id, part.fingerprint, None
+            )
+            if part.part == 0:
+                progress.parent_ts = ts
+            return None  # the next step posts the next part, or finishes the delivery
+
+        if self.commit is None:
+            with self.database.write() as session:
+                return then(record(session))
+        return Recording(self.commit.submit(record), then)
 
     def _result(
         self, progress: Progress, outcome: Outcome, error: str | None = None

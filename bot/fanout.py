@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bot.delivery import Deliverer, DeliveryResult, Progress, Wait
+from bot.delivery import Deliverer, DeliveryResult, Progress, Recording, Step, Wait
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ class FanOut:
             self._wait(job, self.monotonic())
 
     def _advance(self, job: _Job) -> None:
+        """One paced step of a delivery (at most one post) on a pool thread."""
         assert job.progress is not None  # noqa: S101  only started jobs are queued
         job.progress.answered_at = None
         try:
@@ -174,6 +175,26 @@ class FanOut:
         except Exception as exc:
             log.exception("delivery %d crashed", job.delivery_id)
             step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
+        if isinstance(step, Recording):
+            # The thread goes back to the pool; the writer thread continues the delivery
+            # once the part's record is committed (no thread waits on the commit).
+            recording = step
+            step.future.add_done_callback(lambda _done: self._recorded(job, recording))
+            return
+        self._stepped(job, step)
+
+    def _recorded(self, job: _Job, recording: Recording) -> None:
+        assert job.progress is not None  # noqa: S101
+        try:
+            step = self.deliverer.recorded(job.progress, recording)
+        except Exception as exc:
+            log.exception("delivery %d: recording a part failed", job.delivery_id)
+            step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
+        self._stepped(job, step)
+
+    def _stepped(self, job: _Job, step: Step) -> None:
+        """Account for a paced step: free its slot, then finish, wait or queue the delivery."""
+        assert job.progress is not None  # noqa: S101
         with self._cond:
             now = self.monotonic()
             # Slack's answer, not the end of our ledger write: Slack counted the post by then.
@@ -193,9 +214,26 @@ class FanOut:
             self._channel_free[key] = answered + pause
             if isinstance(step, DeliveryResult):
                 self._finish(job, step)
+            elif step is None and not job.progress.pending():
+                # All sent: finishing posts nothing, so it takes no slot and no pacing.
+                self._steps.submit(self._conclude, job)
             else:
                 self._wait(job, now)
             self._schedule(lane, now)
+
+    def _conclude(self, job: _Job) -> None:
+        """Finish a delivery whose parts are all sent (ledger only)."""
+        assert job.progress is not None  # noqa: S101
+        try:
+            step = self.deliverer.advance(job.progress)
+        except Exception as exc:
+            log.exception("delivery %d could not finish", job.delivery_id)
+            step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
+        with self._cond:
+            if isinstance(step, DeliveryResult):
+                self._finish(job, step)
+            else:  # not expected: whatever is left goes through the lane like any step
+                self._wait(job, self.monotonic())
 
     # --- scheduling (under self._cond) -------------------------------------------------------
 

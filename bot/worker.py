@@ -128,9 +128,7 @@ class Dispatcher:
         Manual `post` deliveries are left to a rerun of `post`."""
         now = self.clock()
         with self.database.read() as session:
-            subscribed = {
-                (s.workspace, s.channel_id) for s in subscriptions.all_subscriptions(session)
-            }
+            subscribed = subscriptions.subscribed_channels(session)
             candidates = ledger.open_deliveries(session, None)
             corrections = edits.reopened(session)  # any origin: every thread is kept up to date
         wanted: list[ledger.OpenDelivery] = []

@@ -40,10 +40,15 @@ class GroupCommit:
 
     def __call__(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write transaction; returns once that transaction is committed."""
+        return self.submit(work).result()
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        """Queue `work` for the next shared transaction; its future is set once committed
+        (callbacks added to it run on the writer thread: keep them short, no database)."""
         future: Future[T] = Future()
         self._ensure_thread()
         self._queue.put((work, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         """Stop the writer thread once it has committed what is queued."""

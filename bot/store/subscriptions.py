@@ -147,6 +147,17 @@ def all_subscriptions(session: Session) -> list[Subscription]:
     return [_view(r) for r in rows]
 
 
+def subscribed_channels(session: Session) -> set[tuple[Workspace, str]]:
+    """(workspace, channel) of every active subscription: plain columns, as the worker asks
+    every few seconds."""
+    rows = session.execute(
+        select(
+            SubscriptionRow.team_id, SubscriptionRow.enterprise_id, SubscriptionRow.channel_id
+        ).where(SubscriptionRow.active.is_(True))
+    ).tuples()
+    return {(Workspace(team, enterprise), channel) for team, enterprise, channel in rows}
+
+
 def note_problem(
     session: Session, workspace: Workspace, channel_id: str, message: str | None
 ) -> None:
