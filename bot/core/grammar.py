@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.core.text import clean
 from bot.dates import DateRange, RangeError
 
 MAX_ARGUMENT = 500
@@ -65,7 +66,7 @@ class Request:
 
 def parse_request(text: str | None) -> Request:
     """Split '/digest VERB ARGUMENT…' into a Request (help for empty or unknown verbs)."""
-    text = " ".join((text or "").split())
+    text = clean(text or "")
     if not text:
         return Request("help")
     word, _, rest = text.partition(" ")
