@@ -46,13 +46,17 @@ def sender(database: Database, stub: SlackStub) -> FollowerDms:
     return FollowerDms(database, lambda _ws: messenger, lease=dt.timedelta(seconds=5))
 
 
-def setup(database: Database, tmp: Path, *followers: tuple[str, str]) -> list[int]:
+def setup(
+    database: Database, tmp: Path, *followers: tuple[str, str], edit: Any = None
+) -> list[int]:
     older = [p for p in sorted((REPO / "seeds").glob("*.txt")) if str(NEWEST) not in p.name]
     ingest_files(database, older)
     for user, what in followers:
         assert follows.follow(database, WS, user, what, now()).ok
     newest = tmp / f"{NEWEST}.txt"
     shutil.copy(REPO / "seeds" / f"{NEWEST}.txt", newest)
+    if edit is not None:
+        newest.write_text(edit(newest.read_text(encoding="utf-8")), encoding="utf-8")
     ingest_files(database, [newest])
     with database.read() as session:
         issue = get_issue(session, NEWEST)
@@ -93,6 +97,33 @@ def test_one_dm_per_follower_with_save_buttons(database: Database, tmp_path: Pat
         assert "Cloudflare" in u1["text"] and "2026-05-13" in u1["blocks"][0]["text"]["text"]
         # DMs go to the person (their user id), never to a channel.
         assert {c.params["channel"] for c in stub.calls_to("chat.postMessage")} == {"U1", "U2"}
+
+
+def test_each_article_of_a_dm_is_linked_with_company_date_and_a_trimmed_summary(
+    database: Database, tmp_path: Path
+) -> None:
+    title = "AWS WorkSpaces Now Lets AI Agents Operate Legacy Desktop Applications Without APIs"
+    url = "https://aws.example.com/blogs/workspaces-agents"
+    ids = setup(
+        database,
+        tmp_path,
+        ("U1", "company AWS"),
+        edit=lambda text: text.replace(f"{title} · AWS", f"[{title}]({url}) · AWS"),
+    )
+    with SlackStub() as stub:
+        assert sender(database, stub).run() == ["sent"]
+        [dm] = stub.dms("U1")
+    with database.read() as session:
+        issue = get_issue(session, NEWEST)
+        assert issue is not None
+        article = next(a for a in issue.articles if a.title == title)
+    assert article.id in ids and article.url == url
+    [block] = [b for b in dm["blocks"] if b.get("accessory", {}).get("value") == str(article.id)]
+    text = block["text"]["text"]
+    assert f"*<{url}|{title}>*" in text and "_AWS · 2026-05-13_" in text
+    summary = text.split("\n")[-1]
+    assert len(article.summary) > 300 and summary.endswith("…") and len(summary) <= 280
+    assert article.summary.startswith(summary[:-1].rstrip())
 
 
 def test_thread_link_only_for_channels_the_person_is_in(database: Database, tmp_path: Path) -> None:
