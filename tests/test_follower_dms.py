@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from helpers import clean_env
 from slack_bolt.oauth.oauth_flow import OAuthFlow
 from slack_sdk.models.blocks import Block
 from slack_stub import SlackStub
@@ -219,6 +223,28 @@ def test_a_follower_who_left_stops_being_messaged(database: Database, tmp_path: 
         stub.reset_faults()
         assert dms.run() == []
         assert stub.dms("U1") == []
+
+
+def test_operators_see_a_stopped_follower_in_follows_list(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    setup(database, tmp_path, ("U1", "company Cloudflare"), ("U2", "company Cloudflare"))
+    with SlackStub() as stub:
+        stub.fail_channel("U1", "user_not_found")
+        assert sorted(sender(database, stub).run()) == ["sent", "stopped"]
+    env = clean_env(DATABASE_URL=database_url)
+    command = [sys.executable, "-m", "bot", "follows", "list"]
+    shown = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[1]: line for line in shown.stdout.splitlines()}
+    assert "STOPPED (user_not_found)" in lines["U1"] and "0 DMs sent" in lines["U1"]
+    assert lines["U2"].endswith("active") and "1 DMs sent" in lines["U2"]
+    listed = subprocess.run(
+        [*command, "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    people = {p["user"]: p for p in json.loads(listed.stdout)}
+    assert people["U1"]["stopped"] == "user_not_found" and people["U2"]["stopped"] is None
+    assert people["U2"]["dms_sent"] == 1 and people["U1"]["workspace"] == "T111"
 
 
 CLIENT_ID = "1111.2222"
