@@ -85,6 +85,8 @@ def parse_request(text: str | None) -> Request:
             return Request(verb, rest, hint=f"{exc} {RANGE_USAGE}")
     elif verb == "date" and _is_range(rest):
         return Request(verb, rest, hint=DATE_RANGE_HINT)
+    elif verb in ("follow", "unfollow") and _is_range(rest):
+        return Request(verb, rest, hint=FOLLOW_RANGE_HINT)
     if verb in ("company", "topic", "date", "follow", "unfollow") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest, dates=dates)
@@ -189,6 +191,10 @@ DATE_RANGE_HINT = (
     "`/digest date` shows one day's issue (YYYY-MM-DD, today, yesterday or latest); a range "
     "goes after company, topic or saved, e.g. `/digest topic kafka in 2026-05`."
 )
+FOLLOW_RANGE_HINT = (
+    "A follow has no date range: new articles come to you as they arrive. Use "
+    "`/digest follow company Cloudflare` or `/digest follow topic rate limiting`."
+)
 _PERIOD_RE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 # A word that starts like a date is meant as one: "since 2026-13-01" is a bad range, not a topic.
 _DATELIKE_RE = re.compile(r"\d{4}")
@@ -244,9 +250,12 @@ def split_range(text: str) -> tuple[str, RangeSpec | None]:
         if spec is not None:
             rest = words[:-size]
             # 'until E since D', 'in 2026-05 last 30 days': two ranges, meant as one.
-            if len(rest) >= 2 and rest[-2].casefold() in _POINT_WORDS | {"to"}:
-                if _DATELIKE_RE.match(rest[-1]):
-                    raise RangeError("Give one date range, at the end.")
+            if (
+                len(rest) >= 2
+                and rest[-2].casefold() in _POINT_WORDS | {"to"}
+                and _DATELIKE_RE.match(rest[-1])
+            ):
+                raise RangeError("Give one date range, at the end.")
             return " ".join(rest), spec
     return " ".join(words), None
 

@@ -117,6 +117,30 @@ def test_control_characters_never_reach_a_lookup() -> None:
     assert parse_request("company \x00AWS").argument == "AWS"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "follow company Cloudflare since 2026-01-01",
+        "follow topic kafka last 30 days",
+        "unfollow topic kafka in 2026-05",
+        "follow topic kafka last 0 days",
+    ],
+)
+def test_a_follow_with_a_date_range_says_follows_take_none(text: str) -> None:
+    request = parse_request(text)
+    assert request.hint is not None and "\n" not in request.hint
+    assert "no date range" in request.hint
+
+
+def test_a_follow_that_only_looks_like_a_range_is_followed() -> None:
+    request = parse_request("follow topic rate limiting in practice")
+    assert (request.verb, request.argument, request.hint) == (
+        "follow",
+        "topic rate limiting in practice",
+        None,
+    )
+
+
 def test_a_range_alone_is_not_a_lookup() -> None:
     assert parse_request("topic since 2026-01-01").verb == "help"
     assert parse_request("company last 30 days").verb == "help"
