@@ -21,7 +21,7 @@ from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import filters
 from bot.store.db import Database
 from bot.store.filters import Rule
-from bot.store.tables import ArticleRow, DeliveryRow
+from bot.store.tables import ArticleRow, ChannelFilterRow, DeliveryRow
 
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
@@ -58,6 +58,10 @@ def make_deliverer(database: Database, stub: SlackStub) -> Deliverer:
         ("include company Cloudflare", "add", Rule("include", "company", "Cloudflare")),
         ("Exclude Topic  crypto   scams", "add", Rule("exclude", "topic", "crypto scams")),
         ("include topic kafka", "add", Rule("include", "topic", "kafka")),
+        ("show", "show", None),
+        ("include topic kafka\x00\u202e", "add", Rule("include", "topic", "kafka")),
+        ("exclude company \x00AWS\x07", "add", Rule("exclude", "company", "AWS")),
+        ("include topic \x00\u200b", "error", None),
         ("include", "error", None),
         ("include company", "error", None),
         ("include person Bob", "error", None),
@@ -112,6 +116,12 @@ def test_filter_command_and_a_filtered_thread(served: Bot) -> None:
         bot.command("filter include topic <!channel> <@U999> kafka", channel="CF2")
     )
     assert "<!channel>" not in hostile and "<@U999>" not in hostile
+    # Control characters are dropped before anything is stored (PostgreSQL refuses NUL in text).
+    shown = blocks_text(bot.command("filter exclude topic crypto\x00\u202e scams", channel="CF2"))
+    assert "exclude topic crypto scams" in shown, shown
+    with database.read() as session:
+        stored = session.scalars(select(ChannelFilterRow.value)).all()
+    assert "crypto scams" in stored and not any("\x00" in v or "\u202e" in v for v in stored)
 
     with database.read() as session:
         articles = session.scalars(

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from helpers import clean_env
 from slack_bolt.oauth.oauth_flow import OAuthFlow
 from slack_sdk.models.blocks import Block
 from slack_stub import SlackStub
@@ -46,13 +50,17 @@ def sender(database: Database, stub: SlackStub) -> FollowerDms:
     return FollowerDms(database, lambda _ws: messenger, lease=dt.timedelta(seconds=5))
 
 
-def setup(database: Database, tmp: Path, *followers: tuple[str, str]) -> list[int]:
+def setup(
+    database: Database, tmp: Path, *followers: tuple[str, str], edit: Any = None
+) -> list[int]:
     older = [p for p in sorted((REPO / "seeds").glob("*.txt")) if str(NEWEST) not in p.name]
     ingest_files(database, older)
     for user, what in followers:
         assert follows.follow(database, WS, user, what, now()).ok
     newest = tmp / f"{NEWEST}.txt"
     shutil.copy(REPO / "seeds" / f"{NEWEST}.txt", newest)
+    if edit is not None:
+        newest.write_text(edit(newest.read_text(encoding="utf-8")), encoding="utf-8")
     ingest_files(database, [newest])
     with database.read() as session:
         issue = get_issue(session, NEWEST)
@@ -93,6 +101,33 @@ def test_one_dm_per_follower_with_save_buttons(database: Database, tmp_path: Pat
         assert "Cloudflare" in u1["text"] and "2026-05-13" in u1["blocks"][0]["text"]["text"]
         # DMs go to the person (their user id), never to a channel.
         assert {c.params["channel"] for c in stub.calls_to("chat.postMessage")} == {"U1", "U2"}
+
+
+def test_each_article_of_a_dm_is_linked_with_company_date_and_a_trimmed_summary(
+    database: Database, tmp_path: Path
+) -> None:
+    title = "AWS WorkSpaces Now Lets AI Agents Operate Legacy Desktop Applications Without APIs"
+    url = "https://aws.example.com/blogs/workspaces-agents"
+    ids = setup(
+        database,
+        tmp_path,
+        ("U1", "company AWS"),
+        edit=lambda text: text.replace(f"{title} · AWS", f"[{title}]({url}) · AWS"),
+    )
+    with SlackStub() as stub:
+        assert sender(database, stub).run() == ["sent"]
+        [dm] = stub.dms("U1")
+    with database.read() as session:
+        issue = get_issue(session, NEWEST)
+        assert issue is not None
+        article = next(a for a in issue.articles if a.title == title)
+    assert article.id in ids and article.url == url
+    [block] = [b for b in dm["blocks"] if b.get("accessory", {}).get("value") == str(article.id)]
+    text = block["text"]["text"]
+    assert f"*<{url}|{title}>*" in text and "_AWS · 2026-05-13_" in text
+    summary = text.split("\n")[-1]
+    assert len(article.summary) > 300 and summary.endswith("…") and len(summary) <= 280
+    assert article.summary.startswith(summary[:-1].rstrip())
 
 
 def test_thread_link_only_for_channels_the_person_is_in(database: Database, tmp_path: Path) -> None:
@@ -188,6 +223,28 @@ def test_a_follower_who_left_stops_being_messaged(database: Database, tmp_path: 
         stub.reset_faults()
         assert dms.run() == []
         assert stub.dms("U1") == []
+
+
+def test_operators_see_a_stopped_follower_in_follows_list(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    setup(database, tmp_path, ("U1", "company Cloudflare"), ("U2", "company Cloudflare"))
+    with SlackStub() as stub:
+        stub.fail_channel("U1", "user_not_found")
+        assert sorted(sender(database, stub).run()) == ["sent", "stopped"]
+    env = clean_env(DATABASE_URL=database_url)
+    command = [sys.executable, "-m", "bot", "follows", "list"]
+    shown = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[1]: line for line in shown.stdout.splitlines()}
+    assert "STOPPED (user_not_found)" in lines["U1"] and "0 DMs sent" in lines["U1"]
+    assert lines["U2"].endswith("active") and "1 DMs sent" in lines["U2"]
+    listed = subprocess.run(
+        [*command, "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    people = {p["user"]: p for p in json.loads(listed.stdout)}
+    assert people["U1"]["stopped"] == "user_not_found" and people["U2"]["stopped"] is None
+    assert people["U2"]["dms_sent"] == 1 and people["U1"]["workspace"] == "T111"
 
 
 CLIENT_ID = "1111.2222"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.core.text import clean
 from bot.store import filters
 from bot.store.db import Database
 from bot.store.filters import MAX_RULES, Rule
@@ -40,8 +41,8 @@ class FilterCommand:
 
 def parse_filter(argument: str) -> FilterCommand:
     """'', 'clear', or 'include|exclude company|topic VALUE'."""
-    words = argument.split()
-    if not words:
+    words = clean(argument).split()
+    if not words or [w.casefold() for w in words] == ["show"]:
         return FilterCommand("show")
     head = [w.casefold() for w in words[:2]]
     if head == ["clear"]:

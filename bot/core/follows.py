@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.core.text import clean
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.fulltext import search_terms, topic_key
@@ -34,14 +34,6 @@ class Outcome:
 
     ok: bool
     text: str
-
-
-def clean(text: str) -> str:
-    """User text without control or format characters, whitespace collapsed."""
-    kept = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
-    return " ".join(kept.split())
 
 
 def parse_target(argument: str) -> tuple[Kind, str] | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.core.text import clean
 from bot.dates import DateRange, RangeError
 
 MAX_ARGUMENT = 500
@@ -65,7 +66,7 @@ class Request:
 
 def parse_request(text: str | None) -> Request:
     """Split '/digest VERB ARGUMENT…' into a Request (help for empty or unknown verbs)."""
-    text = " ".join((text or "").split())
+    text = clean(text or "")
     if not text:
         return Request("help")
     word, _, rest = text.partition(" ")
@@ -84,6 +85,8 @@ def parse_request(text: str | None) -> Request:
             return Request(verb, rest, hint=f"{exc} {RANGE_USAGE}")
     elif verb == "date" and _is_range(rest):
         return Request(verb, rest, hint=DATE_RANGE_HINT)
+    elif verb in ("follow", "unfollow") and _is_range(rest):
+        return Request(verb, rest, hint=FOLLOW_RANGE_HINT)
     if verb in ("company", "topic", "date", "follow", "unfollow") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest, dates=dates)
@@ -188,10 +191,15 @@ DATE_RANGE_HINT = (
     "`/digest date` shows one day's issue (YYYY-MM-DD, today, yesterday or latest); a range "
     "goes after company, topic or saved, e.g. `/digest topic kafka in 2026-05`."
 )
+FOLLOW_RANGE_HINT = (
+    "A follow has no date range: new articles come to you as they arrive. Use "
+    "`/digest follow company Cloudflare` or `/digest follow topic rate limiting`."
+)
 _PERIOD_RE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 # A word that starts like a date is meant as one: "since 2026-13-01" is a bad range, not a topic.
 _DATELIKE_RE = re.compile(r"\d{4}")
 _COUNT_RE = re.compile(r"[0-9]+")
+_NUMBERLIKE_RE = re.compile(r"[+-]?[0-9][0-9.,]*|[+-][0-9.,]+")
 _POINT_WORDS = frozenset({"since", "until", "from", "in"})
 
 
@@ -240,14 +248,22 @@ def split_range(text: str) -> tuple[str, RangeSpec | None]:
     for size, read in ((4, _two_points), (3, _last_days), (2, _one_point)):
         spec = read(words[-size:]) if len(words) >= size else None
         if spec is not None:
-            return " ".join(words[:-size]), spec
+            rest = words[:-size]
+            # 'until E since D', 'in 2026-05 last 30 days': two ranges, meant as one.
+            if (
+                len(rest) >= 2
+                and rest[-2].casefold() in _POINT_WORDS | {"to"}
+                and _DATELIKE_RE.match(rest[-1])
+            ):
+                raise RangeError("Give one date range, at the end.")
+            return " ".join(rest), spec
     return " ".join(words), None
 
 
 def _two_points(tail: list[str]) -> DateRange | None:
-    """'from D to E' or 'since D until E'."""
+    """'from D to E' or 'since D until E' (or 'from D until E', 'since D to E')."""
     first, start, second, end = tail
-    if (first.casefold(), second.casefold()) not in (("from", "to"), ("since", "until")):
+    if first.casefold() not in ("from", "since") or second.casefold() not in ("to", "until"):
         return None
     if not (_DATELIKE_RE.match(start) and _DATELIKE_RE.match(end)):
         return None
@@ -260,6 +276,9 @@ def _last_days(tail: list[str]) -> LastDays | None:
     if last.casefold() != "last" or unit.casefold() not in ("day", "days"):
         return None
     if not _COUNT_RE.fullmatch(count):
+        # 'last -5 days', 'last 1.5 days': a number, so meant as a range ('last few days' is text).
+        if _NUMBERLIKE_RE.fullmatch(count):
+            raise RangeError(f"“last {count[:8]} days” needs a whole number of days.")
         return None
     days = int(count) if len(count) <= 6 else MAX_LAST_DAYS + 1
     if not 1 <= days <= MAX_LAST_DAYS:

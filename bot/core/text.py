@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 ELLIPSIS = "…"
 
 
@@ -15,3 +17,12 @@ def clamp(text: str, limit: int) -> str:
     if space > limit * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-") + ELLIPSIS
+
+
+def clean(text: str) -> str:
+    """User text without control or format characters, whitespace collapsed."""
+    # PostgreSQL refuses NUL in text, and bidi overrides (U+202E) garble what the bot echoes.
+    kept = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
+    return " ".join(kept.split())

@@ -31,6 +31,18 @@ D = dt.date
             "kafka",
             DateRange(D(2026, 1, 1), D(2026, 3, 31)),
         ),
+        (
+            "topic kafka from 2026-01-01 until 2026-03-31",
+            "topic",
+            "kafka",
+            DateRange(D(2026, 1, 1), D(2026, 3, 31)),
+        ),
+        (
+            "company AWS since 2026-01 to 2026-03",
+            "company",
+            "AWS",
+            DateRange(D(2026, 1, 1), D(2026, 3, 31)),
+        ),
         ("topic kafka in 2026-05", "topic", "kafka", DateRange(D(2026, 5, 1), D(2026, 5, 31))),
         ("topic kafka in 2024-02", "topic", "kafka", DateRange(D(2024, 2, 1), D(2024, 2, 29))),
         ("topic kafka in 2026", "topic", "kafka", DateRange(D(2026, 1, 1), D(2026, 12, 31))),
@@ -83,6 +95,12 @@ def test_words_that_only_look_like_a_range_stay_the_lookup(text: str) -> None:
         "topic kafka since 20260401",
         "topic kafka until 2026/04/01",
         "saved from 2026-05-01 to 2026-04-01",
+        "company AWS last -5 days",
+        "company AWS last +5 days",
+        "company AWS last 1.5 days",
+        "company AWS until 2026-04-01 since 2026-01-01",
+        "topic kafka in 2026-05 last 30 days",
+        "topic kafka since 2026-01-01 since 2026-02-01",
     ],
 )
 def test_malformed_or_reversed_ranges_get_a_one_line_hint(text: str) -> None:
@@ -90,6 +108,37 @@ def test_malformed_or_reversed_ranges_get_a_one_line_hint(text: str) -> None:
     assert request.hint is not None and "\n" not in request.hint
     assert "since 2026-04-01" in request.hint  # the usage
     assert len(request.hint) < 300
+
+
+def test_control_characters_never_reach_a_lookup() -> None:
+    request = parse_request("topic kafka\x00\x07 streams\x1b since 2026-01-01")
+    assert (request.verb, request.argument) == ("topic", "kafka streams")
+    assert request.dates == DateRange(since=D(2026, 1, 1))
+    assert parse_request("company \x00AWS").argument == "AWS"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "follow company Cloudflare since 2026-01-01",
+        "follow topic kafka last 30 days",
+        "unfollow topic kafka in 2026-05",
+        "follow topic kafka last 0 days",
+    ],
+)
+def test_a_follow_with_a_date_range_says_follows_take_none(text: str) -> None:
+    request = parse_request(text)
+    assert request.hint is not None and "\n" not in request.hint
+    assert "no date range" in request.hint
+
+
+def test_a_follow_that_only_looks_like_a_range_is_followed() -> None:
+    request = parse_request("follow topic rate limiting in practice")
+    assert (request.verb, request.argument, request.hint) == (
+        "follow",
+        "topic rate limiting in practice",
+        None,
+    )
 
 
 def test_a_range_alone_is_not_a_lookup() -> None:

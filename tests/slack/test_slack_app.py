@@ -3,6 +3,7 @@ with the Web API pointed at a recording stand-in on loopback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import free_port
+from helpers import clean_env, free_port
 from slack_sdk.models.blocks import Block
 from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
 from slack_stub import SlackStub
@@ -25,6 +26,7 @@ from sqlalchemy import text as sql
 
 from bot.config import normalise_database_url
 from bot.ingestion import expand_paths, ingest_files
+from bot.slack.rendering import ACTION_FOLLOW_SAVE
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
 from bot.workspace import Workspace
@@ -498,6 +500,66 @@ def test_date_ranges_page_and_share_the_same_lookup(bot: Bot) -> None:
     share = click(bot, next(e for e in actions if e["action_id"] == "digest_share"), "share")
     assert share["response_type"] == "in_channel"
     assert share["blocks"][:4] == first["blocks"][:4]
+
+
+def test_date_ranges_over_http_and_the_cli_on_each_backend(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Ranged lookups, their Show more and Share, ranged saves and `search --since/--until`."""
+    with served_bot(database_url, tmp_path) as served:
+        first = served.command("company AWS since 2026-04-08")
+        assert len(issue_dates(first)) == 10 and min(issue_dates(first)) >= "2026-04-08"
+        actions = next(b for b in first["blocks"] if b["type"] == "actions")["elements"]
+        more = click(served, next(e for e in actions if e["action_id"] == "digest_more"), "more")
+        assert "Results 11–" in blocks_text(more) and min(issue_dates(more)) >= "2026-04-08"
+        share = click(served, next(e for e in actions if e["action_id"] == "digest_share"), "s")
+        assert share["blocks"][:4] == first["blocks"][:4]
+        may = served.command("topic kafka in 2026-05")
+        assert "from 2026-05-01 to 2026-05-31" in blocks_text(may)
+        assert issue_dates(may) and {d[:7] for d in issue_dates(may)} == {"2026-05"}
+        assert {d[:7] for d in issue_dates(served.command("topic kafka"))} > {"2026-05"}
+        with served.database.read() as session:
+            april, mayday = (
+                session.scalars(select(ArticleRow.id).where(ArticleRow.issue_date == day)).first()
+                for day in (dt.date(2026, 4, 1), dt.date(2026, 5, 13))
+            )
+        for article in (april, mayday):
+            body = block_actions_body(
+                ACTION_FOLLOW_SAVE,
+                str(article),
+                user_id="U700",
+                response_url=served.stub.response_url("save"),
+                channel_id="DU700",
+            )
+            before = len(served.stub.responses)
+            assert post(served.url, body, sign(body, SECRET))[0] == 200
+            assert "Saved" in blocks_text(wait_response(served, before))
+        assert issue_dates(served.command("saved in 2026-05", user="U700")) == ["2026-05-13"]
+        assert issue_dates(served.command("saved until 2026-04", user="U700")) == ["2026-04-01"]
+        hint = served.command("company AWS in 2026-13")
+        assert "is not a date" in hint["text"] and "\n" not in hint["text"]
+    env = {"DATABASE_URL": database_url}
+    shown = run_bot("search", "company", "aws", "--since", "2026-04-08", "--offset", "10", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "since 2026-04-08" in shown.stdout and "Results 11–" in shown.stdout
+    dates = re.findall(r"· (\d{4}-\d{2}-\d{2})$", shown.stdout, re.MULTILINE)
+    assert dates and min(dates) >= "2026-04-08"
+    refused = run_bot(
+        "search", "topic", "kafka", "--since", "2026-05", "--until", "2026-04", env=env
+    )
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
+
+
+def run_bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` with only the given settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def click_more(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
