@@ -70,7 +70,7 @@ def fingerprint(message: Message) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per message of every delivery under way
 class Part:
     """One message of the thread as it should be now, with the fingerprint of that content."""
 

@@ -255,6 +255,7 @@ class FanOut:
         self._active.pop(job.delivery_id, None)
         if not result.channel_id and job.progress is not None:
             result.channel_id = job.progress.channel
+        job.progress = None  # its thread and messages are not kept until every channel is done
         job.done.set_result(result)
 
     def _schedule(self, lane: _Lane, now: float) -> None:

@@ -18,7 +18,7 @@ from bot.store.ledger import PENDING, POSTED, SENDING
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per message in flight: thousands of deliveries
 class MessageState:
     """A recorded message of a thread, with the fingerprint of what Slack shows."""
 
