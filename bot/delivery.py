@@ -443,9 +443,15 @@ class Deliverer:
         content_hash = progress.thread.recorded.content_hash
 
         def done(session: Session) -> None:
-            ledger.finish(session, claim.delivery_id, progress.owner, ledger.POSTED, self.clock())
+            ledger.finish(
+                session,
+                claim.delivery_id,
+                progress.owner,
+                ledger.POSTED,
+                self.clock(),
+                synced_hash=content_hash,
+            )
             ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, None)
-            edits.mark_synced(session, claim.delivery_id, content_hash)
 
         self._write(done)
         return self._result(progress, "posted")

@@ -67,9 +67,14 @@ def _own_start() -> str | None:
     return _started(os.getpid())
 
 
+def own_prefix() -> str:
+    """What every lease owner id of this process starts with."""
+    return f"{host_id()}|{os.getpid()}|{_own_start() or '-'}|"
+
+
 def new_owner() -> str:
     """A lease owner id for one delivery attempt of this process (fits in 64 characters)."""
-    return f"{host_id()}|{os.getpid()}|{_own_start() or '-'}|{uuid.uuid4().hex[:6]}"
+    return f"{own_prefix()}{uuid.uuid4().hex[:6]}"
 
 
 def describe(owner: str) -> str:

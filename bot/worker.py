@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.delivery import Deliverer, DeliveryResult
 from bot.fanout import FanOut, Pacing
 from bot.follower_dms import FollowerDms
-from bot.lease import is_gone
+from bot.lease import is_gone, own_prefix
 from bot.schedule import decide
 from bot.sources import Poller
 from bot.store import edits, ledger, queries, subscriptions
@@ -129,7 +129,8 @@ class Dispatcher:
         now = self.clock()
         with self.database.read() as session:
             subscribed = subscriptions.subscribed_channels(session)
-            candidates = ledger.open_deliveries(session, None)
+            # This process's own live deliveries are its fan-out's: not even read.
+            candidates = ledger.open_deliveries(session, None, not_held_by=(own_prefix(), now))
             corrections = edits.reopened(session)  # any origin: every thread is kept up to date
         wanted: list[ledger.OpenDelivery] = []
         for d in candidates:

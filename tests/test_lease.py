@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from bot.delivery import Deliverer, everywhere
 from bot.ingestion import expand_paths, ingest_files
-from bot.lease import host_id, is_gone, new_owner, process_start
+from bot.lease import host_id, is_gone, new_owner, own_prefix, process_start
 from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
 from bot.store import ledger
 from bot.store.db import Database
@@ -127,3 +127,23 @@ def test_a_live_sender_keeps_its_lease_while_slack_is_slow(archive: Database) ->
         assert results[0].outcome == "posted"
         parents = stub.messages("CSLOW")
         assert len(parents) == 1 and len(stub.thread("CSLOW", parents[0]["ts"])) == 29
+
+
+def test_the_worker_scan_leaves_out_only_its_own_live_leases(archive: Database) -> None:
+    now = dt.datetime.now(dt.UTC)
+    lease = dt.timedelta(seconds=15)
+    with archive.write() as session:
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        ids = [ledger.ensure_delivery(session, WS, c, issue.id) for c in ("CA", "CB", "CC", "CD")]
+    mine, stale_mine = new_owner(), new_owner()
+    elsewhere = f"otherhost/0000|{os.getpid()}|1|abcdef"  # the same pid on another host
+    with archive.write() as session:
+        assert ledger.claim(session, ids[0], mine, now, lease)
+        assert ledger.claim(session, ids[1], stale_mine, now - 2 * lease, lease)  # ran out
+        assert ledger.claim(session, ids[2], elsewhere, now, lease)
+    with archive.read() as session:
+        left = ledger.open_deliveries(session, None, not_held_by=(own_prefix(), now))
+        every = ledger.open_deliveries(session, None)
+    assert [d.id for d in every] == ids
+    assert [d.id for d in left] == ids[1:]  # a pending one, our run-out lease, another host's

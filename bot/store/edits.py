@@ -116,16 +116,6 @@ def mark_editing(
     return True
 
 
-def mark_synced(session: Session, delivery_id: int, content_hash: str) -> None:
-    """The thread now shows the issue as of `content_hash`."""
-    session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id)
-        .values(synced_hash=content_hash)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def reopen(session: Session, delivery_id: int) -> bool:
     """Set a posted thread whose issue changed since back to pending; False if not needed."""
     result = session.execute(

@@ -180,6 +180,7 @@ def _held(delivery_id: int, owner: str) -> Any:
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
 _MESSAGES = cast(Table, DeliveryMessageRow.__table__)
+_SUBSCRIPTIONS = cast(Table, SubscriptionRow.__table__)
 
 
 # The per-message writes, compiled once and run on the driver's cursor (store.sql.Prepared):
@@ -387,13 +388,25 @@ def finish(
     state: str,
     now: dt.datetime,
     error: str | None = None,
+    *,
+    synced_hash: str | None = None,
 ) -> None:
-    """End a delivery as posted or failed (permanent), releasing the lease."""
+    """End a delivery as posted or failed (permanent), releasing the lease; `synced_hash`:
+    the issue's version the thread now shows."""
+    values: dict[str, Any] = {
+        "state": state,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": error,
+        "finished_at": now,
+    }
+    if synced_hash is not None:
+        values["synced_hash"] = synced_hash
+    c = _DELIVERIES.c  # Core, not an ORM bulk update: it runs once per channel of a fan-out
     session.execute(
-        update(DeliveryRow)
-        .where(_held(delivery_id, owner))
-        .values(state=state, lease_owner=None, lease_until=None, last_error=error, finished_at=now)
-        .execution_options(synchronize_session=False)
+        update(_DELIVERIES)
+        .where(c.id == delivery_id, c.state == SENDING, c.lease_owner == owner)
+        .values(values)
     )
 
 
@@ -411,12 +424,15 @@ def mark_subscription_failing(
     session: Session, workspace: Workspace, channel_id: str, error: str | None
 ) -> None:
     """Flag (or clear) a channel's subscription as failing, for /digest status."""
-    session.execute(
-        update(SubscriptionRow)
-        .where(in_workspace(SubscriptionRow, workspace), SubscriptionRow.channel_id == channel_id)
-        .values(failing=error is not None, last_error=error)
-        .execution_options(synchronize_session=False)
+    c = _SUBSCRIPTIONS.c
+    query = update(_SUBSCRIPTIONS).where(
+        c.enterprise_id == workspace.enterprise_id,
+        c.team_id == workspace.team_id,
+        c.channel_id == channel_id,
     )
+    if error is None:  # the usual case, once per delivery: write only what changes
+        query = query.where(or_(c.failing.is_(True), c.last_error.is_not(None)))
+    session.execute(query.values(failing=error is not None, last_error=error))
 
 
 def delivered_dates(
@@ -455,10 +471,15 @@ class OpenDelivery:
 
 
 def open_deliveries(
-    session: Session, workspace: Workspace | None, channel_id: str | None = None
+    session: Session,
+    workspace: Workspace | None,
+    channel_id: str | None = None,
+    *,
+    not_held_by: tuple[str, dt.datetime] | None = None,
 ) -> list[OpenDelivery]:
     """Deliveries pending or being sent (held or abandoned), oldest first; of one workspace,
-    or (None) of every workspace, as the worker sends them."""
+    or (None) of every workspace, as the worker sends them. `not_held_by` (owner prefix,
+    now) leaves out those whose lease that owner (a live process) still holds."""
     # Counted per open delivery through the (delivery_id, part) key, and plain columns, not
     # entities: the worker runs this every few seconds with thousands of threads in flight.
     messages = (
@@ -491,6 +512,17 @@ def open_deliveries(
         query = query.where(in_workspace(DeliveryRow, workspace))
     if channel_id is not None:
         query = query.where(DeliveryRow.channel_id == channel_id)
+    if not_held_by is not None:
+        prefix, now = not_held_by
+        query = query.where(
+            or_(
+                DeliveryRow.state != SENDING,
+                DeliveryRow.lease_until.is_(None),
+                DeliveryRow.lease_until < now,
+                DeliveryRow.lease_owner.is_(None),
+                func.substr(DeliveryRow.lease_owner, 1, len(prefix)) != prefix,
+            )
+        )
     return [
         OpenDelivery(
             i,
