@@ -15,8 +15,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
-
 from bot.slack.rendering import (
     REMOVED_ARTICLE,
     REMOVED_PATTERNS,
@@ -27,6 +25,7 @@ from bot.slack.rendering import (
     render_removed,
 )
 from bot.store import edits, filters
+from bot.store.db import Session
 from bot.store.edits import MessageState
 from bot.store.filters import Rule
 from bot.store.queries import IssueView

@@ -12,14 +12,12 @@ import datetime as dt
 import heapq
 import logging
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.clock import Clock, utc_now
 from bot.core import follows as following
@@ -28,9 +26,8 @@ from bot.slack.dms import DirectMessenger, DmPacer, FollowerGoneError, dm_metada
 from bot.slack.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
 from bot.slack.rendering import DmArticle, render_follow_dm
 from bot.store import follows as store
-from bot.store.db import Database
+from bot.store.db import Database, Session
 from bot.store.queries import articles_by_ids
-from bot.store.tables import IssueRow
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -50,6 +47,7 @@ class FollowerDms:
     lease: dt.timedelta = dt.timedelta(seconds=15)
     recent_days: float = 2.0
     pacer: DmPacer | None = None  # the messengers' pacer: which workspace is due first
+    refresh_seconds: float = 15.0  # how often a run under way looks for DMs created since
 
     def __post_init__(self) -> None:
         # A live sender keeps its leases fresh however slowly Slack answers, so a DM is only
@@ -57,14 +55,45 @@ class FollowerDms:
         self.keeper = LeaseKeeper(self.database, self.lease, self.clock, store.renew_dms)
 
     def run(self) -> list[DmOutcome]:
-        """One worker wake-up: match what arrived, then send every open DM."""
+        """Match what arrived, then send every open DM."""
+        self.match()
+        return self.send_open()
+
+    def match(self) -> int:
+        """Match the articles that arrived against every follow; the DMs it created."""
         created = following.match_new(self.database, self.clock(), self.recent_days)
         if created:
             log.info("follows: %d new direct messages to send", created)
-        return self.send_open()
+        return created
 
     def send_open(self) -> list[DmOutcome]:
-        """Send the open DMs: one at a time per workspace (paced), many workspaces at once."""
+        """Send the open DMs: one at a time per workspace (paced), many workspaces at once.
+        DMs created meanwhile (a new issue matched during a long, paced backlog) join the run
+        within `refresh_seconds`."""
+        queues = self._sendable()
+        if not queues:
+            return []
+        turns = _Turns(queues, self.pacer)
+        workers = WORKSPACE_CONCURRENCY
+        refreshed = [time.monotonic()]
+        refreshing = threading.Lock()
+
+        def refresh() -> None:
+            if time.monotonic() - refreshed[0] < self.refresh_seconds:
+                return
+            if refreshing.acquire(blocking=False):  # one sender thread looks, not all
+                try:
+                    refreshed[0] = time.monotonic()
+                    turns.add(self._sendable())
+                finally:
+                    refreshing.release()
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dm") as pool:
+            done = list(pool.map(lambda _n: self._take_turns(turns, refresh), range(workers)))
+        return [outcome for outcomes in done for outcome in outcomes]
+
+    def _sendable(self) -> dict[Workspace, list[int]]:
+        """Open DMs per workspace, leaving out those a live sender holds."""
         now = self.clock()
         with self.database.read() as session:
             open_dms = store.open_dms(session)
@@ -74,18 +103,16 @@ class FollowerDms:
             if held and not is_gone(dm.lease_owner):
                 continue
             queues[dm.workspace].append(dm.id)
-        if not queues:
-            return []
-        turns = _Turns(queues, self.pacer)
-        workers = min(WORKSPACE_CONCURRENCY, len(queues))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dm") as pool:
-            done = list(pool.map(lambda _n: self._take_turns(turns), range(workers)))
-        return [outcome for outcomes in done for outcome in outcomes]
+        return queues
 
-    def _take_turns(self, turns: _Turns) -> list[DmOutcome]:
+    def _take_turns(self, turns: _Turns, refresh: Callable[[], None]) -> list[DmOutcome]:
         """One sender thread: the workspace whose next DM is due soonest, one DM, and again."""
         outcomes: list[DmOutcome] = []
         while (turn := turns.next()) is not None:
+            try:
+                refresh()
+            except Exception:  # the run goes on with what it has
+                log.exception("follows: looking for new DMs failed")
             workspace, message_id = turn
             try:
                 messenger = self.messengers(workspace)
@@ -159,7 +186,7 @@ class FollowerDms:
             if store.is_stopped(session, claim.workspace, claim.user_id):
                 return self._finish(claim, owner, store.SKIPPED, "follower stopped")
             items = self._items(session, claim, messenger)
-            day = session.scalar(select(IssueRow.date).where(IssueRow.id == claim.issue_id))
+            day = store.issue_date(session, claim.issue_id)
         if not items or day is None:
             return self._finish(claim, owner, store.SKIPPED, "its articles left the archive")
         message = render_follow_dm(day, items)
@@ -239,14 +266,29 @@ class _Turns:
     at its pace instead of a thread sleeping per workspace)."""
 
     def __init__(self, queues: dict[Workspace, list[int]], pacer: DmPacer | None) -> None:
-        self._queues = {ws: deque(ids) for ws, ids in queues.items()}
+        self._queues: dict[Workspace, deque[int]] = defaultdict(deque)
         self._pacer = pacer
         self._changed = threading.Condition()
         self._busy = 0  # workspaces with a DM being sent now
+        self._sending: set[Workspace] = set()
+        self._seen: set[int] = set()
         self._ready: list[tuple[float, int, Workspace]] = []
         self._seq = 0
-        for workspace in self._queues:
-            self._push(workspace)
+        self.add(queues)
+
+    def add(self, queues: dict[Workspace, list[int]]) -> None:
+        """Queue DMs that became open while this run sends (a DM already queued is not)."""
+        with self._changed:
+            for workspace, ids in queues.items():
+                new = [i for i in ids if i not in self._seen]
+                if not new:
+                    continue
+                self._seen.update(new)
+                idle = not self._queues[workspace] and workspace not in self._sending
+                self._queues[workspace].extend(new)
+                if idle:
+                    self._push(workspace)
+            self._changed.notify_all()
 
     def _push(self, workspace: Workspace) -> None:
         at = self._pacer.ready_at(str(workspace)) if self._pacer else 0.0
@@ -263,12 +305,14 @@ class _Turns:
                 self._changed.wait()
             _at, _seq, workspace = heapq.heappop(self._ready)
             self._busy += 1
+            self._sending.add(workspace)
             return workspace, self._queues[workspace].popleft()
 
     def done(self, workspace: Workspace) -> None:
         """A DM of the workspace was handled: its next one queues by when it may go."""
         with self._changed:
             self._busy -= 1
+            self._sending.discard(workspace)
             if self._queues[workspace]:
                 self._push(workspace)
             self._changed.notify_all()

@@ -262,13 +262,21 @@ class Worker:
             log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
             if self.dispatcher is not None:
                 self.dispatcher.tick()
-            self._tell_followers()
+            self._match_follows()
+
+    def _match_follows(self) -> None:
+        if self.follows is None:
+            return
+        try:
+            self.follows.match()
+        except Exception:  # the next wake-up tries again; the ledger keeps what was done
+            log.exception("matching new articles against follows failed")
 
     def _tell_followers(self) -> None:
         if self.follows is None:
             return
         try:
-            self.follows.run()
+            self.follows.send_open()
         except Exception:  # the next wake-up tries again; the ledger keeps what was done
             log.exception("telling followers failed")
 
@@ -300,7 +308,15 @@ class Worker:
                 **common,
             )
         if self.follows is not None:
-            # New issues (ingested by anyone) reach followers within this interval.
+            # New issues (ingested by anyone) are matched within this interval, in a job of
+            # its own: a long backlog of DMs being sent (paced) never holds matching up.
+            self.scheduler.add_job(
+                self._match_follows,
+                IntervalTrigger(seconds=self.follow_seconds),
+                id="follow-match",
+                next_run_time=now,
+                **common,
+            )
             self.scheduler.add_job(
                 self._tell_followers,
                 IntervalTrigger(seconds=self.follow_seconds),

@@ -21,7 +21,7 @@ from slack_stub import SlackStub
 from bot import bootstrap
 from bot.config import Settings
 from bot.core import follows
-from bot.follower_dms import FollowerDms
+from bot.follower_dms import FollowerDms, _Turns
 from bot.ingestion import ingest_files
 from bot.slack.dms import DirectMessenger, DmPacer
 from bot.slack.installations import installed_tokens, oauth_client
@@ -371,3 +371,19 @@ def test_dm_pacer_keeps_each_workspace_and_person_within_slacks_limits() -> None
     assert clock.now - start == 3.0
     post("TB", "U9")
     assert sent[-1][0] == clock.now and pacer.ready_at("TB") <= clock.now + 0.25
+
+
+def test_dms_created_while_a_run_sends_join_it() -> None:
+    """A new issue matched during a long, paced run of DMs is sent in that run, not after it."""
+    a, b = Workspace("TA"), Workspace("TB")
+    turns = _Turns({a: [1, 2]}, None)
+    assert turns.next() == (a, 1)
+    turns.add({a: [1, 2, 3], b: [7]})  # 1 and 2 are this run's already; 3 and 7 are new
+    assert turns.next() == (b, 7)  # TA has a DM in flight: one at a time per workspace
+    turns.done(b)
+    turns.done(a)
+    sent = []
+    while (turn := turns.next()) is not None:
+        sent.append(turn)
+        turns.done(turn[0])
+    assert sent == [(a, 2), (a, 3)]  # each DM once, in order

@@ -729,3 +729,8 @@ def followers(session: Session) -> list[FollowerView]:
         )
         for e, t, u in people
     ]
+
+
+def issue_date(session: Session, issue_id: int) -> dt.date | None:
+    """The date of an issue (None: gone)."""
+    return session.scalar(select(IssueRow.date).where(IssueRow.id == issue_id))
