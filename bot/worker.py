@@ -265,20 +265,18 @@ class Worker:
             self._match_follows()
 
     def _match_follows(self) -> None:
-        if self.follows is None:
-            return
-        try:
-            self.follows.match()
-        except Exception:  # the next wake-up tries again; the ledger keeps what was done
-            log.exception("matching new articles against follows failed")
+        self._follows_job(lambda dms: dms.match(), "matching new articles against follows")
 
     def _tell_followers(self) -> None:
+        self._follows_job(lambda dms: dms.send_open(), "telling followers")
+
+    def _follows_job(self, work: Callable[[FollowerDms], object], what: str) -> None:
         if self.follows is None:
             return
         try:
-            self.follows.send_open()
+            work(self.follows)
         except Exception:  # the next wake-up tries again; the ledger keeps what was done
-            log.exception("telling followers failed")
+            log.exception("%s failed", what)
 
     def start(self) -> None:
         """Run until SIGTERM/SIGINT."""

@@ -487,6 +487,7 @@ def open_deliveries(
         .where(DeliveryMessageRow.delivery_id == DeliveryRow.id)
         .correlate(DeliveryRow)
         .scalar_subquery()
+        .label("n")
     )
     query = (
         select(
@@ -525,33 +526,19 @@ def open_deliveries(
         )
     return [
         OpenDelivery(
-            i,
-            channel,
-            date,
-            state,
-            origin,
-            owner,
-            until,
-            due,
-            bool(n) or inflight is not None or parent is not None,
-            n or 0,
-            Workspace(team, enterprise),
+            row.id,
+            row.channel_id,
+            row.date,
+            row.state,
+            row.origin,
+            row.lease_owner,
+            row.lease_until,
+            row.due_at,
+            bool(row.n) or row.inflight_part is not None or row.parent_ts is not None,
+            row.n or 0,
+            Workspace(row.team_id, row.enterprise_id),
         )
-        for (
-            i,
-            channel,
-            date,
-            state,
-            origin,
-            owner,
-            until,
-            due,
-            inflight,
-            parent,
-            n,
-            team,
-            enterprise,
-        ) in session.execute(query).tuples()
+        for row in session.execute(query)
     ]
 
 
