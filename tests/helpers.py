@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -19,6 +22,17 @@ from bot.workspace import Workspace
 WS = Workspace("T111")
 
 SETTING_PREFIXES = ("SLACK_", "DIGEST_", "DATABASE_")
+
+
+def start_worker(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`python -m bot worker` with this environment, its output written to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"],
+        env=env,
+        cwd=cwd,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def clean_env(**extra: str) -> dict[str, str]:

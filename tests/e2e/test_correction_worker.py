@@ -7,14 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from corrected_issue import ADDED_TITLE, ORIGINAL, write_corrected
-from helpers import WS, clean_env
+from helpers import WS, clean_env, start_worker
 from slack_stub import SlackStub
 from sqlalchemy import update
 
@@ -77,13 +75,7 @@ def test_the_worker_edits_recent_threads_of_a_corrected_issue_and_tells_follower
             LOG_LEVEL="INFO",
         )
         log = tmp_path / "worker.log"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"],
-            env=env,
-            cwd=tmp_path,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        worker = start_worker(env, tmp_path, log)
         try:
             assert until(lambda: "worker started" in log.read_text(), 30)
             time.sleep(4)  # a poll of the unchanged folder and a first follows run: nothing

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import clean_env
+from helpers import clean_env, start_worker
 from slack_stub import SlackStub
 
 from bot.core import follows
@@ -57,13 +57,7 @@ def test_a_running_worker_tells_followers_within_a_minute_of_an_issue_arriving(
             LOG_LEVEL="INFO",
         )
         log = tmp_path / "worker.log"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"],
-            env=env,
-            cwd=tmp_path,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        worker = start_worker(env, tmp_path, log)
         try:
             while "worker started" not in log.read_text() and worker.poll() is None:
                 time.sleep(0.1)
