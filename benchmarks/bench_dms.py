@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import json
 import math
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,14 +27,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import report  # noqa: E402
 from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -175,37 +171,17 @@ def main() -> int:
     parser.add_argument("--per-second", type=float, default=2.0)
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its schema is wiped)")
     args = parser.parse_args()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
+    at = report.commit()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = f"sqlite:///{Path(tmp) / 'dms.db'}"
         results.append(run(sqlite, args.followers, args.workspaces, args.per_second))
     if args.postgres:
-        from sqlalchemy import create_engine, text
-
-        from bot.config import normalise_database_url
-
-        engine = create_engine(normalise_database_url(args.postgres))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        results.append(run(args.postgres, args.followers, args.workspaces, args.per_second))
-    table = Table(title="Follower DMs paced within the stand-in's limits")
-    table.add_column("metric")
-    for result in results:
-        table.add_column(str(result["backend"]), justify="right")
-    for key in results[0]:
-        if key != "backend":
-            table.add_row(key, *(str(r[key]) for r in results))
-    Console().print(table)
-    (HERE / "results").mkdir(exist_ok=True)
-    for result in results:
-        result["commit"] = commit
-        (HERE / "results" / f"dms-{result['backend']}.json").write_text(
-            json.dumps(result, indent=2) + "\n"
-        )
+        url = report.fresh_postgres(args.postgres)
+        results.append(run(url, args.followers, args.workspaces, args.per_second))
+    title = "Follower DMs paced within the stand-in's limits"
+    report.print_table(title, results, lambda r: str(r["backend"]))
+    report.save(results, lambda r: f"dms-{r['backend']}", at)
     return 0
 
 

@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from rich.console import Console
-from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import report  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import update  # noqa: E402
@@ -249,18 +248,6 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
     }
 
 
-def fresh_postgres(url: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    from bot.config import normalise_database_url
-
-    engine = create_engine(normalise_database_url(url))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teams", type=int, default=50)
@@ -276,9 +263,7 @@ def main() -> int:
         "200": (1, 200, None),
     }
     results = []
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
+    at = report.commit()
     for name in args.runs.split(","):
         teams, per_team, limit = cases[name]
         with tempfile.TemporaryDirectory() as tmp:
@@ -287,32 +272,16 @@ def main() -> int:
             )
         print(json.dumps(results[-1]), flush=True)
         if args.postgres:
-            results.append(run(fresh_postgres(args.postgres), name, teams, per_team, limit))
+            results.append(run(report.fresh_postgres(args.postgres), name, teams, per_team, limit))
             print(json.dumps(results[-1]), flush=True)
-    table = Table(
-        title=f"Fan-out of one 31-article issue (33 messages per channel), commit {commit}"
+    report.print_table(
+        f"Fan-out of one 31-article issue (33 messages per channel), commit {at}",
+        results,
+        lambda r: f"{r['run']} {r['backend']}",
+        {"ratio_to_floor": "<= 1.1", "lost": "0", "duplicates": "0", "worker_peak_rss_mb": "< 150"},
+        hidden=("run", "backend"),
     )
-    table.add_column("metric")
-    for result in results:
-        table.add_column(f"{result['run']} {result['backend']}", justify="right")
-    targets = {
-        "ratio_to_floor": "<= 1.1",
-        "lost": "0",
-        "duplicates": "0",
-        "worker_peak_rss_mb": "< 150",
-    }
-    table.add_column("target", justify="right")
-    for key in results[0]:
-        if key not in ("run", "backend"):
-            table.add_row(key, *(str(r[key]) for r in results), targets.get(key, ""))
-    Console().print(table)
-    (HERE / "results").mkdir(exist_ok=True)
-    for result in results:
-        result["commit"] = commit
-        result["machine"] = f"{os.cpu_count()} cores, shared"
-        (HERE / "results" / f"fanout-{result['run']}-{result['backend']}.json").write_text(
-            json.dumps(result, indent=2) + "\n"
-        )
+    report.save(results, lambda r: f"fanout-{r['run']}-{r['backend']}", at)
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
 import re
 import subprocess
@@ -25,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+import report
 from sqlalchemy import func, select, text
 
 from bot.core import follows
@@ -223,9 +221,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its schema is wiped)")
     args = parser.parse_args()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
+    at = report.commit()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
@@ -242,31 +238,11 @@ def main() -> int:
         (corpus / "manifest.jsonl").unlink()
         results.append(run(f"sqlite:///{Path(tmp) / 'follows.db'}", args.days, corpus))
         if args.postgres:
-            from sqlalchemy import create_engine, text
-
-            from bot.config import normalise_database_url
-
-            engine = create_engine(normalise_database_url(args.postgres))
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
-            results.append(run(args.postgres, args.days, corpus))
-    table = Table(title=f"Matching one {ARTICLES}-article issue against {FOLLOWS:,} follows")
-    table.add_column("metric")
-    for result in results:
-        table.add_column(str(result["backend"]), justify="right")
-    table.add_column("target", justify="right")
-    for key in results[0]:
-        if key != "backend":
-            target = "< 1 s" if key == "match_seconds_median" else ""
-            table.add_row(key, *(str(r[key]) for r in results), target)
-    Console().print(table)
-    (HERE / "results").mkdir(exist_ok=True)
-    for result in results:
-        result["commit"] = commit
-        (HERE / "results" / f"follows-{result['backend']}.json").write_text(
-            json.dumps(result, indent=2) + "\n"
-        )
+            results.append(run(report.fresh_postgres(args.postgres), args.days, corpus))
+    title = f"Matching one {ARTICLES}-article issue against {FOLLOWS:,} follows"
+    targets = {"match_seconds_median": "< 1 s"}
+    report.print_table(title, results, lambda r: str(r["backend"]), targets)
+    report.save(results, lambda r: f"follows-{r['backend']}", at)
     return 0
 
 

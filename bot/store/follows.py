@@ -472,17 +472,22 @@ def dm_holder(session: Session, message_id: int) -> tuple[str, str | None]:
     return (row[0], row[1]) if row else ("", None)
 
 
+def _update_held(session: Session, message_id: int, owner: str, **values: Any) -> bool:
+    """Change a DM this owner holds; False when the lease was lost."""
+    result = session.execute(
+        update(FollowMessageRow)
+        .where(_held(message_id, owner))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
 def mark_dm_inflight(
     session: Session, message_id: int, owner: str, now: dt.datetime, lease: dt.timedelta
 ) -> bool:
     """Note that the DM is about to be posted (committed first); False when the lease was lost."""
-    result = session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(inflight=True, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return _update_held(session, message_id, owner, inflight=True, lease_until=now + lease)
 
 
 def renew_dms(
@@ -490,83 +495,66 @@ def renew_dms(
 ) -> None:
     """Extend the leases of the DMs this process is sending (the heartbeat)."""
     for message_id, owner in held.items():
-        session.execute(
-            update(FollowMessageRow)
-            .where(_held(message_id, owner))
-            .values(lease_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
+        _update_held(session, message_id, owner, lease_until=now + lease)
 
 
 def record_dm(
     session: Session, message_id: int, owner: str, channel_id: str, ts: str, now: dt.datetime
 ) -> bool:
     """Record the DM Slack accepted (its channel and ts) and release the lease."""
-    result = session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(
-            state=SENT,
-            inflight=False,
-            channel_id=channel_id,
-            ts=ts,
-            sent_at=now,
-            lease_owner=None,
-            lease_until=None,
-            last_error=None,
-        )
-        .execution_options(synchronize_session=False)
+    return _update_held(
+        session,
+        message_id,
+        owner,
+        state=SENT,
+        inflight=False,
+        channel_id=channel_id,
+        ts=ts,
+        sent_at=now,
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
     )
-    return getattr(result, "rowcount", 0) == 1
 
 
 def finish_dm(
     session: Session, message_id: int, owner: str, state: str, error: str | None, now: dt.datetime
 ) -> None:
     """End a DM as failed (permanent) or skipped (nothing to send)."""
-    session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(
-            state=state,
-            inflight=False,
-            lease_owner=None,
-            lease_until=None,
-            last_error=error,
-            sent_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    _update_held(
+        session,
+        message_id,
+        owner,
+        state=state,
+        inflight=False,
+        lease_owner=None,
+        lease_until=None,
+        last_error=error,
+        sent_at=now,
     )
 
 
 def clear_dm_inflight(session: Session, message_id: int, owner: str) -> None:
     """Slack surely has not got the DM (it refused, or was never reached): nothing to look up."""
-    session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(inflight=False)
-        .execution_options(synchronize_session=False)
-    )
+    _update_held(session, message_id, owner, inflight=False)
 
 
 def release_dm(session: Session, message_id: int, owner: str, error: str | None) -> None:
     """Give a DM back after transient trouble (a later run sends it)."""
-    session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(state=PENDING, lease_owner=None, lease_until=None, last_error=error)
-        .execution_options(synchronize_session=False)
+    _update_held(
+        session,
+        message_id,
+        owner,
+        state=PENDING,
+        lease_owner=None,
+        lease_until=None,
+        last_error=error,
     )
 
 
 def set_dm_channel(session: Session, message_id: int, owner: str, channel_id: str) -> None:
     """Remember the person's DM channel on the message (for the lookup after a crash)."""
-    session.execute(
-        update(FollowMessageRow)
-        .where(_held(message_id, owner))
-        .values(channel_id=channel_id)
-        .execution_options(synchronize_session=False)
-    )
+    _update_held(session, message_id, owner, channel_id=channel_id)
 
 
 def _follower_values(workspace: Workspace, user_id: str) -> dict[str, str]:
