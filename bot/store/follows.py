@@ -584,10 +584,8 @@ def is_stopped(session: Session, workspace: Workspace, user_id: str) -> bool:
     return stopped is not None
 
 
-def remember_dm_channel(
-    session: Session, workspace: Workspace, user_id: str, channel_id: str
-) -> None:
-    """Keep the person's DM channel (crash lookups need it; it never changes)."""
+def _set_follower(session: Session, workspace: Workspace, user_id: str, **values: Any) -> None:
+    """Set columns of the person's follower row, made first if they have none."""
     insert_ignore(
         session,
         FollowerRow,
@@ -597,27 +595,23 @@ def remember_dm_channel(
     session.execute(
         update(FollowerRow)
         .where(_follower(workspace, user_id))
-        .values(dm_channel=channel_id)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def remember_dm_channel(
+    session: Session, workspace: Workspace, user_id: str, channel_id: str
+) -> None:
+    """Keep the person's DM channel (crash lookups need it; it never changes)."""
+    _set_follower(session, workspace, user_id, dm_channel=channel_id)
 
 
 def stop_follower(
     session: Session, workspace: Workspace, user_id: str, reason: str, now: dt.datetime
 ) -> None:
     """DMs to the person failed for good: stop messaging them (their open DMs are skipped)."""
-    insert_ignore(
-        session,
-        FollowerRow,
-        _follower_values(workspace, user_id),
-        ["enterprise_id", "team_id", "user_id"],
-    )
-    session.execute(
-        update(FollowerRow)
-        .where(_follower(workspace, user_id))
-        .values(stopped_at=now, stop_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
+    _set_follower(session, workspace, user_id, stopped_at=now, stop_reason=reason)
     session.execute(
         update(FollowMessageRow)
         .where(
