@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_
@@ -111,17 +112,11 @@ def _same(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
 class _Compiled:
     """A statement's SQL for one dialect, its parameter order and type processing."""
 
-    def __init__(
-        self,
-        sql: str,
-        order: list[str] | None,
-        processors: dict[str, Callable[[Any], Any]],
-        defaults: dict[str, Any],
-    ) -> None:
-        self.sql = sql
-        self.order = order
-        self.processors = processors
-        self.defaults = defaults
+    sql: str
+    order: list[str] | None  # parameter names in place order (positional drivers); None: named
+    processors: dict[str, Callable[[Any], Any]]
+    defaults: dict[str, Any]  # constants written into the statement
