@@ -142,11 +142,15 @@ def serve_stub(conn: Connection, team_limit: float | None, teams: dict[str, str]
                 return
 
 
-def check(stub: SlackStub, layout: list[tuple[str, str]]) -> dict[str, int]:
-    """Lost, duplicate and misordered messages over every (team, channel)."""
+def check(stub: SlackStub, layout: list[tuple[str, str]]) -> dict[str, float]:
+    """Lost, duplicate and misordered messages over every (team, channel), and when the first
+    and the last message were posted (wall clock: the stand-in's ts)."""
     lost = duplicates = misordered = 0
+    first, last = math.inf, 0.0
     for team, channel in layout:
         parents = stub.messages(channel, team)
+        for message in parents + (stub.thread(channel, parents[0]["ts"], team) if parents else []):
+            first, last = min(first, float(message["ts"])), max(last, float(message["ts"]))
         duplicates += max(0, len(parents) - 1)
         if not parents:
             lost += PARTS
@@ -158,7 +162,13 @@ def check(stub: SlackStub, layout: list[tuple[str, str]]) -> dict[str, int]:
         duplicates += len(parts) - len(set(parts))
         lost += len(set(range(1, PARTS)) - set(parts))
         misordered += parts != sorted(parts)
-    return {"lost": lost, "duplicates": duplicates, "misordered_threads": misordered}
+    return {
+        "lost": lost,
+        "duplicates": duplicates,
+        "misordered_threads": misordered,
+        "first_post_at": first,
+        "last_post_at": last,
+    }
 
 
 def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None) -> dict[str, Any]:
@@ -193,6 +203,7 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
         env["SLACK_BOT_TOKEN"] = "xoxb-T111"  # noqa: S105  the stand-in's
     command = [sys.executable, "-m", "bot", "worker"]
     start = time.perf_counter()
+    started_at = time.time()
     worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0.0
     most_threads = 0
@@ -220,6 +231,7 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
     parent.send("check")
     parent.send(layout)
     verdict = parent.recv()
+    first_post_at, last_post_at = verdict.pop("first_post_at"), verdict.pop("last_post_at")
     parent.send("stop")
     stub_process.join(30)
     per_team_messages = per_team * PARTS
@@ -236,6 +248,9 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
         "seconds": round(elapsed, 1),
         "floor_seconds": floor,
         "ratio_to_floor": round(elapsed / floor, 3),
+        # Where the time went: starting up (imports, planning, first claims), then posting.
+        "first_post_after_seconds": round(first_post_at - started_at, 1),
+        "posting_seconds": round(last_post_at - first_post_at, 1),
         "posted": posts,
         **verdict,
         "rate_limited_429s": rate_limited,

@@ -37,7 +37,7 @@ from bot.slack.poster import (
 from bot.slack.rendering import Message
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
-from bot.store.db import Database, Session
+from bot.store.db import Database, Session, once_per_transaction
 from bot.store.edits import MessageState
 from bot.store.queries import get_issue
 from bot.workspace import Workspace
@@ -166,6 +166,11 @@ class Progress:
     def next_part(self) -> Part | None:
         """The first part Slack does not have yet; None when all are recorded."""
         return self.thread.next_post(self.posted)
+
+    def remaining(self) -> int:
+        """How many parts Slack does not have yet."""
+        posted = self.posted
+        return sum(1 for p in self.thread.parts if not p.removed and p.part not in posted)
 
     def pending(self) -> bool:
         """Whether a part is still to be posted or a message to be edited."""
@@ -634,5 +639,9 @@ def _settled(session: Session, claim: ledger.Claim, default_emoji: str) -> _Clai
     """A fresh claim with its plan (decided now at the first claim), recorded messages and
     save emoji, all read in the claiming transaction."""
     recorded = settle(session, claim.delivery_id, claim.workspace, claim.channel_id, claim.issue_id)
-    own = workspace_store.save_emoji(session, claim.workspace)
+    own = once_per_transaction(
+        session,
+        ("save emoji", claim.workspace),
+        lambda: workspace_store.save_emoji(session, claim.workspace),
+    )
     return _Claimed(claim, recorded, own or default_emoji)

@@ -25,7 +25,7 @@ from bot.slack.rendering import (
     render_removed,
 )
 from bot.store import edits, filters
-from bot.store.db import Session
+from bot.store.db import Session, once_per_transaction
 from bot.store.edits import MessageState
 from bot.store.filters import Rule
 from bot.store.queries import IssueView
@@ -96,8 +96,12 @@ def settle(
     session: Session, delivery_id: int, workspace: Workspace, channel_id: str, issue_id: int
 ) -> Recorded:
     """Read (or decide and record, at the first claim) the plan, in the claim's transaction."""
-    content_hash = edits.issue_hash(session, issue_id)
-    ids = edits.article_ids(session, issue_id)
+    content_hash = once_per_transaction(
+        session, ("issue hash", issue_id), lambda: edits.issue_hash(session, issue_id)
+    )
+    ids = once_per_transaction(
+        session, ("deep dives", issue_id), lambda: tuple(edits.article_ids(session, issue_id))
+    )
     recorded = edits.load_plan(session, delivery_id)
     if recorded is None:
         rules = tuple(filters.channel_rules(session, workspace, channel_id))

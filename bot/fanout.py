@@ -63,6 +63,10 @@ class _Lane:
         self.ceiling = cap
         self.cap = cap
         self.waiting: list[tuple[float, int, _Job]] = []  # (ready at, seq, job)
+        # Parts that may go now, the delivery with the most still to send first: the channels
+        # of a workspace then finish together, rather than a few late ones at one post a
+        # second while the workspace's other slots stand idle.
+        self.ready: list[tuple[int, int, _Job]] = []  # (-parts left, seq, job)
         self.answered: deque[float] = deque()  # when each recent post was answered
         self.in_flight = 0
         self.paused_until = 0.0
@@ -76,9 +80,9 @@ class _Lane:
 
     def next_time(self, now: float) -> float | None:
         """When its next part may go (inf: once a post in flight returns); None: nothing waits."""
-        if not self.waiting:
+        if not self.waiting and not self.ready:
             return None
-        at = max(self.waiting[0][0], self.paused_until)
+        at = max(self.waiting[0][0] if not self.ready else 0.0, self.paused_until)
         while self.answered and self.answered[0] <= now - WINDOW:
             self.answered.popleft()
         if self.in_flight + len(self.answered) < self.slots:
@@ -88,6 +92,15 @@ class _Lane:
             # reused WINDOW after an answer can never land inside Slack's window.
             return max(at, self.answered[0] + WINDOW)
         return math.inf
+
+    def take(self, now: float) -> _Job:
+        """The delivery whose part goes next: of those that may post now, the one with the
+        most parts left (call only when `next_time` has come)."""
+        while self.waiting and self.waiting[0][0] <= now:
+            _, seq, job = heapq.heappop(self.waiting)
+            assert job.progress is not None  # noqa: S101  only started jobs are queued
+            heapq.heappush(self.ready, (-job.progress.remaining(), seq, job))
+        return heapq.heappop(self.ready)[2]
 
     def rate_limited(self, now: float, seconds: float) -> None:
         """A 429: pause, and post more slowly from now on."""
@@ -295,8 +308,8 @@ class FanOut:
                     log.exception("fan-out scheduling failed")
 
     def _dispatch(self, lane: _Lane, now: float) -> None:
-        """Hand the lane's earliest ready part to the pool."""
-        _, _, job = heapq.heappop(lane.waiting)
+        """Hand the lane's next part to the pool."""
+        job = lane.take(now)
         assert job.progress is not None  # noqa: S101
         key = (job.workspace, job.progress.channel)
         if key in self._sending:  # two deliveries to one channel: one part at a time

@@ -4,19 +4,21 @@ thread in order, every channel and workspace paced, 429s learned, one bad channe
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import itertools
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer, everywhere
-from bot.fanout import FanOut, Pacing
+from bot.delivery import Deliverer, Progress, everywhere
+from bot.fanout import FanOut, Pacing, _Job, _Lane
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, PartSearch, SlackPoster, make_web_client
 from bot.slack.rendering import Message
@@ -148,6 +150,34 @@ def test_a_failing_or_slow_channel_does_not_hold_up_the_others(archive: Database
         assert good_done - slow_first < 3.0  # the good channels finished while CSLOW waited
         assert time.monotonic() - started >= 3.0
         assert_threads_once(stub, {"TA": ["CSLOW", "CGOOD1", "CGOOD2"]}, parts_of(archive))
+
+
+@dataclass
+class _Left:
+    parts: int
+
+    def remaining(self) -> int:
+        return self.parts
+
+
+def test_of_the_parts_that_may_go_the_one_with_most_left_goes_first() -> None:
+    # When a workspace's limit binds, its channels then end together, instead of a few late
+    # ones finishing alone at a post a second while the workspace's other slots stand idle.
+    lane = _Lane(cap=10)
+    jobs = {
+        left: _Job(Workspace("T"), left, progress=cast(Progress, _Left(left)))
+        for left in (3, 30, 12, 20)
+    }
+    heapq.heappush(lane.waiting, (0.0, 0, jobs[3]))
+    heapq.heappush(lane.waiting, (0.5, 1, jobs[30]))
+    heapq.heappush(lane.waiting, (0.2, 2, jobs[12]))
+    heapq.heappush(lane.waiting, (2.0, 3, jobs[20]))  # not ready yet
+    assert lane.take(now=1.0) is jobs[30]
+    assert lane.take(now=1.0) is jobs[12]
+    assert lane.take(now=1.0) is jobs[3]
+    assert lane.next_time(now=1.0) == 2.0
+    assert lane.take(now=2.0) is jobs[20]
+    assert lane.next_time(now=2.0) is None
 
 
 class CountingSlack:

@@ -27,6 +27,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
+from bot.slack.keepalive import KeepAliveWebClient
 from bot.slack.rendering import Message
 
 log = logging.getLogger(__name__)
@@ -416,7 +417,7 @@ def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebC
     }
     if base_url:
         kwargs["base_url"] = base_url
-    return WebClient(**kwargs)
+    return KeepAliveWebClient(**kwargs)
 
 
 Sleep = Callable[[float], None]
@@ -502,4 +503,4 @@ def make_lookup_client(
     }
     if base_url:
         kwargs["base_url"] = base_url
-    return WebClient(**kwargs)
+    return KeepAliveWebClient(**kwargs)

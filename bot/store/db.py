@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +24,7 @@ __all__ = [
     "Session",
     "is_transient",
     "make_engine",
+    "once_per_transaction",
     "open_database",
     "safe_url",
     "url_password",
@@ -98,6 +99,15 @@ def make_engine(url: str) -> Engine:
         max_overflow=20,
         connect_args={"prepare_threshold": None},
     )
+
+
+def once_per_transaction(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per transaction (session): what many claims of one group commit share,
+    such as an issue's deep dives, is read once, not once per channel."""
+    memo: dict[Hashable, Any] = session.info.setdefault("once_per_transaction", {})
+    if key not in memo:
+        memo[key] = compute()
+    return cast(T, memo[key])
 
 
 class Database:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.clock import utc_now
+from bot.store.db import once_per_transaction
 from bot.store.sql import Prepared, in_workspace, insert_ignore, workspace_values
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
 from bot.workspace import UNASSIGNED, Workspace
@@ -142,15 +143,29 @@ def _claimable(now: dt.datetime, retry_failed: bool, takeover_from: str | None) 
 
 def _claimed(session: Session, delivery_id: int) -> Claim:
     """The Claim of a delivery just claimed in this transaction, with the parts recorded."""
-    row = session.get(DeliveryRow, delivery_id, populate_existing=True)
-    assert row is not None  # noqa: S101  the claiming UPDATE just matched it
-    issue_date = session.scalar(select(IssueRow.date).where(IssueRow.id == row.issue_id))
+    row = session.execute(
+        select(
+            _DELIVERIES.c.channel_id,
+            _DELIVERIES.c.issue_id,
+            _DELIVERIES.c.parent_ts,
+            _DELIVERIES.c.inflight_part,
+            _DELIVERIES.c.created_at,
+            _DELIVERIES.c.attempt,
+            _DELIVERIES.c.origin,
+            _DELIVERIES.c.team_id,
+            _DELIVERIES.c.enterprise_id,
+        ).where(_DELIVERIES.c.id == delivery_id)
+    ).one()  # the claiming UPDATE just matched it
+    issue_id = row.issue_id
+    issue_date = once_per_transaction(
+        session,
+        ("issue date", issue_id),
+        lambda: session.scalar(select(IssueRow.date).where(IssueRow.id == issue_id)),
+    )
     assert issue_date is not None  # noqa: S101  deliveries reference their issue
     posted = dict(
         session.execute(
-            select(DeliveryMessageRow.part, DeliveryMessageRow.ts).where(
-                DeliveryMessageRow.delivery_id == delivery_id
-            )
+            select(_MESSAGES.c.part, _MESSAGES.c.ts).where(_MESSAGES.c.delivery_id == delivery_id)
         )
         .tuples()
         .all()
@@ -158,7 +173,7 @@ def _claimed(session: Session, delivery_id: int) -> Claim:
     return Claim(
         delivery_id,
         row.channel_id,
-        row.issue_id,
+        issue_id,
         issue_date,
         row.parent_ts,
         posted,
