@@ -66,10 +66,11 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
+def cpu_seconds(pid: int, *, system: bool = True) -> float:
+    """User + system (or only user) CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + (int(fields[12]) if system else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def threads_of(pid: int) -> int:
@@ -220,6 +221,7 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
     time.sleep(2)  # late duplicates would show up here
     peak = max(peak, peak_rss_mb(worker.pid))
     worker_cpu = cpu_seconds(worker.pid)
+    worker_user = cpu_seconds(worker.pid, system=False)
     stub_cpu = cpu_seconds(stub_process.pid)
     worker.send_signal(signal.SIGTERM)
     errors = worker.communicate(timeout=60)[1].decode()
@@ -258,6 +260,7 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
         "worker_threads_max": most_threads,
         "worker_errors": len(error_lines),
         "worker_cpu_ms_per_message": round(1000 * worker_cpu / max(posts, 1), 2),
+        "worker_cpu_in_kernel": round(1 - worker_user / max(worker_cpu, 1e-9), 2),
         "stand_in_cpu_ms_per_message": round(1000 * stub_cpu / max(posts, 1), 2),
         "load_average_1min_at_end": round(os.getloadavg()[0], 1),
     }

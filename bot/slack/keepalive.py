@@ -25,6 +25,8 @@ __all__ = ["KeepAliveWebClient"]
 # not have been read (an ambiguous post, which costs a lookup). Slack keeps them for longer.
 IDLE_SECONDS = 20.0
 
+RECENT_SECONDS = 0.5
+
 # One connection per thread and server, shared by every workspace's client: a fan-out thread
 # posts for all workspaces, and the token travels in each request, not in the connection.
 _local = threading.local()
@@ -77,7 +79,10 @@ class KeepAliveWebClient(WebClient):
         held = pool.pop(key, None)
         if held is not None:
             connection, last_used = held
-            if time.monotonic() - last_used < IDLE_SECONDS and not _dropped(connection):
+            idle = time.monotonic() - last_used
+            # Just used (a fan-out posts every few milliseconds): not closed since; the look
+            # at the socket is for connections that sat idle.
+            if idle < RECENT_SECONDS or (idle < IDLE_SECONDS and not _dropped(connection)):
                 return connection
             connection.close()
         # http.client sets TCP_NODELAY and sends a request's headers and body in one write.

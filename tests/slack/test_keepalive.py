@@ -103,7 +103,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     with _Api(idle_timeout=0.2).running() as api:
         poster = SlackPoster(make_web_client("xoxb-1", api.url), None)
         _post(poster, 1)
-        time.sleep(0.6)
+        time.sleep(0.6)  # longer than RECENT_SECONDS
         assert len(_post(poster, 2)) == 2
         assert len(set(api.ports)) == 2
 
@@ -114,6 +114,7 @@ def test_an_idle_connection_is_not_reused_after_the_idle_limit(
     with _Api().running() as api:
         poster = SlackPoster(make_web_client("xoxb-1", api.url), None)
         _post(poster, 1)
+        monkeypatch.setattr(keepalive, "RECENT_SECONDS", 0.0)
         monkeypatch.setattr(keepalive, "IDLE_SECONDS", 0.0)
         _post(poster, 1)
         assert len(set(api.ports)) == 2
