@@ -16,8 +16,8 @@ def cap_arenas(arenas: int = 2) -> bool:
 
     glibc gives threads that allocate at once arenas of their own, up to eight per core, and
     memory freed in one is not reused by another: the fan-out's few dozen threads left the
-    worker about 9 MB larger at its peak (2,000 channels) than with two arenas, at no measured
-    cost in speed. Called before the worker starts its threads."""
+    worker 7-9 MB larger at its peak (2,000 channels) than with two arenas, with times within
+    the benchmark's run-to-run spread. Called before the worker starts its threads."""
     name = ctypes.util.find_library("c")
     if name is None:
         return False

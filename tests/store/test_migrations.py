@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -10,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from bot.config import normalise_database_url
 from bot.store import saves
-from bot.store.db import MIGRATIONS, Database
+from bot.store.db import HEAD, MIGRATIONS, Database, open_database
 from bot.workspace import UNASSIGNED
 
 
@@ -67,3 +70,31 @@ def test_0005_keeps_existing_saves_and_widens_event_ids(database_url: str) -> No
 
 def saves_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def test_head_is_alembics_newest_revision() -> None:
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+
+
+def test_a_database_at_head_opens_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'at-head.db'}"
+    open_database(url).dispose()  # migrated here
+    code = (
+        "import sys; from bot.store.db import open_database; "
+        f"open_database({url!r}).dispose(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_database_behind_head_is_still_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    open_database(url).dispose()
+    migrate(url, "0011", down=True)
+    database = open_database(url)
+    assert database.revisions() == (HEAD, HEAD)
+    database.dispose()
