@@ -248,11 +248,9 @@ class Worker:
             self.scheduler.remove_job(_job_id(channel))
             del self._jobs[channel]
 
-    def _sync_and_tick(self) -> None:
-        if self.dispatcher is None:
-            return
-        self.sync_jobs()
-        self.dispatcher.tick()
+    def _tick(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.tick()
 
     def _poll(self) -> None:
         if self.poller is None:
@@ -290,8 +288,17 @@ class Worker:
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
         now = self.dispatcher.clock() if self.dispatcher else dt.datetime.now(dt.UTC)
         if self.dispatcher is not None:
+            # The cron jobs are synced in a job of their own: adding thousands of them takes
+            # seconds, which the first tick (the catch-up of whatever is due) need not wait.
             self.scheduler.add_job(
-                self._sync_and_tick,
+                self.sync_jobs,
+                IntervalTrigger(seconds=self.tick_seconds),
+                id="sync",
+                next_run_time=now,
+                **common,
+            )
+            self.scheduler.add_job(
+                self._tick,
                 IntervalTrigger(seconds=self.tick_seconds),
                 id="tick",
                 next_run_time=now,
