@@ -285,68 +285,47 @@ class Worker:
 
     def _add_jobs(self) -> None:
         """Posting (when a dispatcher exists), polling and token refresh, as configured."""
-        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
         now = self.dispatcher.clock() if self.dispatcher else dt.datetime.now(dt.UTC)
         if self.dispatcher is not None:
             # The cron jobs are synced in a job of their own: adding thousands of them takes
             # seconds, which the first tick (the catch-up of whatever is due) need not wait.
-            self.scheduler.add_job(
-                self.sync_jobs,
-                IntervalTrigger(seconds=self.tick_seconds),
-                id="sync",
-                next_run_time=now,
-                **common,
-            )
-            self.scheduler.add_job(
-                self._tick,
-                IntervalTrigger(seconds=self.tick_seconds),
-                id="tick",
-                next_run_time=now,
-                **common,
-            )
+            self._every(self.tick_seconds, self.sync_jobs, "sync", first=now)
+            self._every(self.tick_seconds, self._tick, "tick", first=now)
             # Between ticks, pick up any delivery whose sender died (its lease ran out) within
             # seconds, not at the next tick: one indexed read when there is nothing to do.
-            self.scheduler.add_job(
-                self.dispatcher.run_open,
-                IntervalTrigger(seconds=RESUME_SECONDS),
-                id="resume",
-                **common,
-            )
+            self._every(RESUME_SECONDS, self.dispatcher.run_open, "resume")
         if self.follows is not None:
             # New issues (ingested by anyone) are matched within this interval, in a job of
             # its own: a long backlog of DMs being sent (paced) never holds matching up.
-            self.scheduler.add_job(
-                self._match_follows,
-                IntervalTrigger(seconds=self.follow_seconds),
-                id="follow-match",
-                next_run_time=now,
-                **common,
-            )
-            self.scheduler.add_job(
-                self._tell_followers,
-                IntervalTrigger(seconds=self.follow_seconds),
-                id="follows",
-                next_run_time=now,
-                **common,
-            )
+            self._every(self.follow_seconds, self._match_follows, "follow-match", first=now)
+            self._every(self.follow_seconds, self._tell_followers, "follows", first=now)
         if self.poller is not None:
-            self.scheduler.add_job(
-                self._poll,
-                IntervalTrigger(seconds=self.poll_interval.total_seconds()),
-                id="poll",
-                next_run_time=now,
-                **common,
-            )
+            self._every(self.poll_interval.total_seconds(), self._poll, "poll", first=now)
         if self.refresh_tokens is not None:
             # Outside any request: tokens are refreshed well before they expire, one
             # workspace at a time (and under a per-workspace lease shared with the web).
-            self.scheduler.add_job(
-                self.refresh_tokens,
-                IntervalTrigger(seconds=TOKEN_REFRESH_SECONDS),
-                id="tokens",
-                next_run_time=now,
-                **common,
-            )
+            self._every(TOKEN_REFRESH_SECONDS, self.refresh_tokens, "tokens", first=now)
+
+    def _every(
+        self,
+        seconds: float,
+        job: Callable[[], object],
+        job_id: str,
+        *,
+        first: dt.datetime | None = None,
+    ) -> None:
+        """Run `job` every `seconds` (first at `first`, else after one interval), one run at a
+        time, missed runs coalesced."""
+        extra = {} if first is None else {"next_run_time": first}
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=seconds),
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=300,
+            **extra,
+        )
 
     def _stop_on_signals(self) -> None:
         """SIGTERM/SIGINT stop the scheduler; a second one exits at once."""

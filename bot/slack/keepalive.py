@@ -24,12 +24,15 @@ __all__ = ["KeepAliveWebClient"]
 # connections after some seconds, and a request written into one they are closing may or may
 # not have been read (an ambiguous post, which costs a lookup). Slack keeps them for longer.
 IDLE_SECONDS = 20.0
-
+# A connection used this recently is reused without looking at its socket: a fan-out posts
+# every few milliseconds, and a server does not close a connection it has just answered on.
 RECENT_SECONDS = 0.5
 
 # One connection per thread and server, shared by every workspace's client: a fan-out thread
 # posts for all workspaces, and the token travels in each request, not in the connection.
 _local = threading.local()
+_Key = tuple[str, str, int | None, int]  # scheme, host, port, id of the client's SSL context
+_Pool = dict[_Key, tuple[http.client.HTTPConnection, float]]  # connection, when last used
 
 
 class KeepAliveWebClient(WebClient):
@@ -46,7 +49,7 @@ class KeepAliveWebClient(WebClient):
         parts = urlsplit(url)
         if self.proxy is not None or parts.scheme not in ("http", "https") or not parts.hostname:
             return super()._perform_urllib_http_request_internal(url, req)
-        key = (parts.scheme, parts.hostname, parts.port, id(self.ssl))
+        key: _Key = (parts.scheme, parts.hostname, parts.port, id(self.ssl))
         connection = self._connection(key)
         # Clients with different timeouts (posts, lookups) share the connection: each call
         # waits as long as its own client says.
@@ -73,15 +76,13 @@ class KeepAliveWebClient(WebClient):
         charset = headers.get_content_charset() or "utf-8"
         return {"status": status, "headers": headers, "body": body.decode(charset)}
 
-    def _connection(self, key: tuple[str, str, int | None, int]) -> http.client.HTTPConnection:
+    def _connection(self, key: _Key) -> http.client.HTTPConnection:
         """This thread's connection to the host: reused when it is still fit to carry a request."""
         pool = _pool()
         held = pool.pop(key, None)
         if held is not None:
             connection, last_used = held
             idle = time.monotonic() - last_used
-            # Just used (a fan-out posts every few milliseconds): not closed since; the look
-            # at the socket is for connections that sat idle.
             if idle < RECENT_SECONDS or (idle < IDLE_SECONDS and not _dropped(connection)):
                 return connection
             connection.close()
@@ -99,10 +100,11 @@ def _default_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _pool() -> dict[tuple[str, str, int | None, int], tuple[http.client.HTTPConnection, float]]:
-    pool: dict[tuple[str, str, int | None, int], tuple[http.client.HTTPConnection, float]]
-    pool = getattr(_local, "pool", None) or {}
-    _local.pool = pool
+def _pool() -> _Pool:
+    """This thread's open connections."""
+    pool: _Pool | None = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = {}
     return pool
 
 
