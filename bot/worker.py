@@ -69,7 +69,7 @@ class Dispatcher:
     def schedule_due(self, channels: Iterable[ChannelKey] | None = None) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
         now = self.clock()
-        created = 0
+        due: list[ledger.Due] = []
         wanted = set(channels) if channels is not None else None
         with self.database.write() as session:
             ids = queries.recent_issues(session, RECENT_ISSUES)
@@ -93,17 +93,15 @@ class Dispatcher:
                     grace=self.grace,
                 )
                 if decision.action == "post" and decision.issue_date is not None:
-                    ledger.ensure_delivery(
-                        session,
-                        sub.workspace,
-                        sub.channel_id,
-                        ids[decision.issue_date],
-                        due_at=decision.slot,
+                    due.append(
+                        ledger.Due(
+                            sub.workspace, sub.channel_id, ids[decision.issue_date], decision.slot
+                        )
                     )
-                    created += 1
                 elif decision.action == "missed" and decision.slot is not None:
                     self._warn_missed(session, sub, decision.slot, decision.issue_date)
-        return created
+            ledger.ensure_due(session, due)
+        return len(due)
 
     def _warn_missed(
         self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any

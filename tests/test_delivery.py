@@ -182,6 +182,27 @@ def test_schedule_respects_time_max_age_and_grace(archive: Database, stub: Slack
     assert stub.messages("C41") == []
 
 
+def test_scheduling_creates_each_due_delivery_once(archive: Database, stub: SlackStub) -> None:
+    now = dt.datetime(2026, 5, 13, 9, 0, 30, tzinfo=dt.UTC)
+    subscribe(archive, "C50", "C51", "C52", now=now - dt.timedelta(days=1))
+    with archive.write() as session:  # one of them already has its delivery (e.g. a rerun)
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        existing = ledger.ensure_delivery(session, WS, "C51", issue.id, origin="manual")
+    dispatcher = Dispatcher(archive, make_deliverer(archive, stub, clock=lambda: now), lambda: now)
+    assert dispatcher.schedule_due() == 2  # C51 has its delivery already
+    assert dispatcher.schedule_due() == 0
+    with archive.read() as session:
+        rows = session.scalars(select(DeliveryRow).order_by(DeliveryRow.channel_id)).all()
+        assert [(r.channel_id, r.issue_id, r.team_id, r.state) for r in rows] == [
+            (c, issue.id, WS.team_id, ledger.PENDING) for c in ("C50", "C51", "C52")
+        ]
+        assert [r.origin for r in rows] == ["schedule", "manual", "schedule"]
+        assert rows[1].id == existing and rows[1].due_at is None
+        due = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
+        assert rows[0].due_at is not None and rows[0].due_at.replace(tzinfo=dt.UTC) == due
+
+
 def test_each_workspace_gets_its_own_save_emoji_in_the_thread(
     archive: Database, stub: SlackStub
 ) -> None:

@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utc_now
 from bot.store.db import once_per_transaction
-from bot.store.sql import Prepared, in_workspace, insert_ignore, workspace_values
+from bot.store.sql import (
+    Prepared,
+    dialect_insert,
+    in_workspace,
+    insert_ignore,
+    workspace_values,
+)
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
 from bot.workspace import UNASSIGNED, Workspace
 
@@ -92,6 +98,39 @@ def ensure_delivery(
     )
     assert delivery_id is not None  # noqa: S101  just inserted or already there
     return delivery_id
+
+
+@dataclass(frozen=True)
+class Due:
+    """A scheduled delivery to create: (workspace, channel, issue) and the slot it is due at."""
+
+    workspace: Workspace
+    channel_id: str
+    issue_id: int
+    due_at: dt.datetime | None
+
+
+def ensure_due(session: Session, due: list[Due]) -> None:
+    """Create the scheduled delivery rows not there yet, in one statement for all: a tick
+    that makes thousands of them at once then takes milliseconds, not seconds."""
+    if not due:
+        return
+    table = cast(Table, DeliveryRow.__table__)
+    keys = ["enterprise_id", "team_id", "channel_id", "issue_id"]
+    statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=keys)
+    rows = [
+        {
+            **workspace_values(d.workspace),
+            "channel_id": d.channel_id,
+            "issue_id": d.issue_id,
+            "state": PENDING,
+            "due_at": d.due_at,
+            "last_error": None,
+            "origin": "schedule",
+        }
+        for d in due
+    ]
+    session.connection().execute(statement, rows)
 
 
 def claim(
