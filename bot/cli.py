@@ -504,7 +504,7 @@ def follows_list(
 def worker() -> None:
     """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
     from bot import bootstrap
-    from bot.malloc import cap_arenas
+    from bot.heap import calm_collector, cap_arenas
 
     settings = load_settings()
     setup_logging(settings)
@@ -512,4 +512,6 @@ def worker() -> None:
     if settings.slack_bot_token is None and not settings.multi_workspace:
         fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     cap_arenas()
-    bootstrap.worker(settings, open_db(settings)).start()
+    runner = bootstrap.worker(settings, open_db(settings))
+    calm_collector()
+    runner.start()

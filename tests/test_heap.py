@@ -1,4 +1,4 @@
-"""The worker caps glibc's malloc arenas before it starts its threads."""
+"""The worker caps glibc's malloc arenas and calms the cyclic collector before it starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot.malloc import cap_arenas
+from bot.heap import cap_arenas
 
 
 @pytest.mark.skipif(
@@ -17,7 +17,7 @@ from bot.malloc import cap_arenas
 )
 def test_arenas_are_capped_on_glibc() -> None:
     # In a fresh interpreter: the cap must be set before threads allocate.
-    code = "from bot.malloc import cap_arenas; print(cap_arenas())"
+    code = "from bot.heap import cap_arenas; print(cap_arenas())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
 
@@ -25,3 +25,13 @@ def test_arenas_are_capped_on_glibc() -> None:
 def test_without_a_c_library_nothing_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ctypes.util, "find_library", lambda _name: None)
     assert cap_arenas() is False
+
+
+def test_start_up_objects_are_frozen_and_young_ones_collected_less_often() -> None:
+    code = (
+        "import gc; from bot.heap import calm_collector\n"
+        "calm_collector(12345)\n"
+        "print(gc.get_threshold()[0], gc.get_freeze_count() > 10_000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["12345", "True"]
