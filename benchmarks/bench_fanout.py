@@ -8,7 +8,8 @@ and (headline run) a per-workspace limit of --team-limit posts per sliding secon
 429 + Retry-After. The floor is what those limits impose: the larger of (messages per channel
 - 1) seconds and ceil(messages per workspace / team limit) - 1 seconds. Reports total time
 (worker start to last message), the ratio to the floor, lost, duplicate and misordered
-messages, 429s received, and the worker's peak RSS.
+messages, 429s received, the worker's peak RSS, and CPU per message of the worker, the stand-in
+and (when it runs on this machine) the PostgreSQL server.
 
 Runs: `headline` (--teams x --per-team channels: `python -m bot worker` in many-workspace mode,
 each team installed with its own bot token in the encrypted installation store),
@@ -71,6 +72,22 @@ def cpu_seconds(pid: int, *, system: bool = True) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + (int(fields[12]) if system else 0)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def local_postgres_cpu_seconds() -> float:
+    """CPU time used so far by this machine's PostgreSQL server processes (the postmaster's
+    ended children included); 0 where there are none."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if "(postgres)" not in text:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def threads_of(pid: int) -> int:
@@ -203,6 +220,7 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
     else:
         env["SLACK_BOT_TOKEN"] = "xoxb-T111"  # noqa: S105  the stand-in's
     command = [sys.executable, "-m", "bot", "worker"]
+    database_cpu = local_postgres_cpu_seconds()
     start = time.perf_counter()
     started_at = time.time()
     worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -223,6 +241,7 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
     worker_cpu = cpu_seconds(worker.pid)
     worker_user = cpu_seconds(worker.pid, system=False)
     stub_cpu = cpu_seconds(stub_process.pid)
+    database_cpu = local_postgres_cpu_seconds() - database_cpu
     worker.send_signal(signal.SIGTERM)
     errors = worker.communicate(timeout=60)[1].decode()
     error_lines = [line for line in errors.splitlines() if "ERROR" in line]
@@ -262,6 +281,8 @@ def run(url: str, name: str, teams: int, per_team: int, team_limit: float | None
         "worker_cpu_ms_per_message": round(1000 * worker_cpu / max(posts, 1), 2),
         "worker_cpu_in_kernel": round(1 - worker_user / max(worker_cpu, 1e-9), 2),
         "stand_in_cpu_ms_per_message": round(1000 * stub_cpu / max(posts, 1), 2),
+        # A PostgreSQL server on this machine shares its cores with the worker and the stand-in.
+        "local_postgres_cpu_ms_per_message": round(1000 * database_cpu / max(posts, 1), 2),
         "load_average_1min_at_end": round(os.getloadavg()[0], 1),
     }
 
