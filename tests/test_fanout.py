@@ -250,8 +250,10 @@ def test_a_post_leaves_no_reference_cycle_behind(archive: Database) -> None:
         gc.garbage.clear()
     assert [r.outcome for r in results] == ["posted"] * 20
     posts = 20 * parts_of(archive)
-    assert left["Recording"] == 0 and left["Future"] == 0, left.most_common(8)
-    assert sum(left.values()) < posts, left.most_common(8)  # ~20 a post before
+    # The cycle was a commit's Future, its callback and the Recording holding the Future: one
+    # Future (with its Condition and locks, ~20 objects) per post. Other garbage found here may
+    # be anyone's (the test process's other threads), so only those are counted.
+    assert left["Recording"] == 0 and left["Future"] == 0, (posts, left.most_common(8))
 
 
 class SlowRecords(GroupCommit):
