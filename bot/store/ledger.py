@@ -75,20 +75,8 @@ def ensure_delivery(
     origin: str = "schedule",
 ) -> int:
     """The delivery row of (channel, issue), created once whatever races with it."""
-    insert_ignore(
-        session,
-        DeliveryRow,
-        {
-            **workspace_values(workspace),
-            "channel_id": channel_id,
-            "issue_id": issue_id,
-            "state": state,
-            "due_at": due_at,
-            "last_error": error,
-            "origin": origin,
-        },
-        ["enterprise_id", "team_id", "channel_id", "issue_id"],
-    )
+    row = _new_delivery(workspace, channel_id, issue_id, due_at, state, error, origin)
+    insert_ignore(session, DeliveryRow, row, _DELIVERY_KEY)
     delivery_id = session.scalar(
         select(DeliveryRow.id).where(
             in_workspace(DeliveryRow, workspace),
@@ -116,21 +104,36 @@ def ensure_due(session: Session, due: list[Due]) -> None:
     if not due:
         return
     table = cast(Table, DeliveryRow.__table__)
-    keys = ["enterprise_id", "team_id", "channel_id", "issue_id"]
-    statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=keys)
+    statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=_DELIVERY_KEY)
     rows = [
-        {
-            **workspace_values(d.workspace),
-            "channel_id": d.channel_id,
-            "issue_id": d.issue_id,
-            "state": PENDING,
-            "due_at": d.due_at,
-            "last_error": None,
-            "origin": "schedule",
-        }
+        _new_delivery(d.workspace, d.channel_id, d.issue_id, d.due_at, PENDING, None, "schedule")
         for d in due
     ]
     session.connection().execute(statement, rows)
+
+
+_DELIVERY_KEY = ["enterprise_id", "team_id", "channel_id", "issue_id"]  # one per channel, issue
+
+
+def _new_delivery(
+    workspace: Workspace,
+    channel_id: str,
+    issue_id: int,
+    due_at: dt.datetime | None,
+    state: str,
+    error: str | None,
+    origin: str,
+) -> dict[str, Any]:
+    """The values of a new delivery row."""
+    return {
+        **workspace_values(workspace),
+        "channel_id": channel_id,
+        "issue_id": issue_id,
+        "state": state,
+        "due_at": due_at,
+        "last_error": error,
+        "origin": origin,
+    }
 
 
 def claim(
