@@ -38,7 +38,7 @@ from bot.slack.rendering import Message
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
 from bot.store.db import Database, Session, once_per_transaction
-from bot.store.edits import MessageState
+from bot.store.ledger import MessageState
 from bot.store.queries import get_issue
 from bot.workspace import Workspace
 
@@ -638,7 +638,7 @@ class _Claimed:
 def _settled(session: Session, claim: ledger.Claim, default_emoji: str) -> _Claimed:
     """A fresh claim with its plan (decided now at the first claim), recorded messages and
     save emoji, all read in the claiming transaction."""
-    recorded = settle(session, claim.delivery_id, claim.workspace, claim.channel_id, claim.issue_id)
+    recorded = settle(session, claim)
     own = once_per_transaction(
         session,
         ("save emoji", claim.workspace),

@@ -23,7 +23,7 @@ from bot.slack.poster import AmbiguousError, MessageGoneError, RateLimitedError,
 from bot.slack.rendering import Message
 from bot.store import edits, ledger
 from bot.store.db import Session
-from bot.store.edits import MessageState
+from bot.store.ledger import MessageState
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,9 @@ from bot.slack.rendering import (
 )
 from bot.store import edits, filters
 from bot.store.db import Session, once_per_transaction
-from bot.store.edits import MessageState
 from bot.store.filters import Rule
+from bot.store.ledger import Claim, MessageState
 from bot.store.queries import IssueView
-from bot.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -92,24 +91,23 @@ class Recorded:
     new: tuple[int, ...]  # deep dives of the issue in no part yet that the plan lets through
 
 
-def settle(
-    session: Session, delivery_id: int, workspace: Workspace, channel_id: str, issue_id: int
-) -> Recorded:
+def settle(session: Session, claim: Claim) -> Recorded:
     """Read (or decide and record, at the first claim) the plan, in the claim's transaction."""
+    issue_id = claim.issue_id
     content_hash = once_per_transaction(
         session, ("issue hash", issue_id), lambda: edits.issue_hash(session, issue_id)
     )
     ids = once_per_transaction(
         session, ("deep dives", issue_id), lambda: tuple(edits.article_ids(session, issue_id))
     )
-    recorded = edits.load_plan(session, delivery_id)
+    recorded = claim.plan
     if recorded is None:
-        rules = tuple(filters.channel_rules(session, workspace, channel_id))
+        rules = tuple(filters.channel_rules(session, claim.workspace, claim.channel_id))
         chosen = filters.passing(session, rules, ids) if rules else ids
         plan = Plan(tuple(chosen), len(ids), rules)
-        recorded = edits.save_plan(session, delivery_id, plan.to_json())
+        recorded = edits.save_plan(session, claim.delivery_id, plan.to_json())
     plan = Plan.from_json(recorded)
-    states = edits.message_states(session, delivery_id)
+    states = dict(claim.messages)
     present: set[int | None] = set(plan.articles)
     present |= {s.article_id for p, s in states.items() if p > plan.patterns_part}
     new = [i for i in ids if i not in present]

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from helpers import subscribe
 from slack_stub import SlackStub
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.core import settings
 from bot.delivery import Deliverer, DeliveryResult, everywhere
+from bot.delivery_plan import settle
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import ledger
@@ -227,3 +228,38 @@ def test_each_workspace_gets_its_own_save_emoji_in_the_thread(
     assert ":bookmark: to save one" in book and ":star:" not in book
     assert_thread_once(stub, "CS")
     assert_thread_once(stub, "CB")
+
+
+def test_claims_in_one_transaction_share_the_issue_and_take_four_statements_each(
+    archive: Database,
+) -> None:
+    # The fan-out claims thousands of deliveries at its start, many per shared transaction
+    # (bot/store/group_commit.py): what one issue's claims have in common is read once, and
+    # each claim is its claiming UPDATE … RETURNING, its messages, its channel's rules and its
+    # plan. (It was twelve statements a claim, and claiming held new channels back.)
+    with archive.write() as session:
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        ids = [ledger.ensure_delivery(session, WS, f"C6{i}", issue.id) for i in range(5)]
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.split()[0].upper() not in ("BEGIN", "PRAGMA"):  # the transaction's own
+            statements.append(statement)
+
+    now = dt.datetime.now(dt.UTC)
+    event.listen(archive.engine, "before_cursor_execute", note)
+    try:
+        with archive.write() as session:
+            claims = [ledger.claim(session, i, "owner", now, dt.timedelta(seconds=15)) for i in ids]
+            recorded = [settle(session, c) for c in claims if c is not None]
+    finally:
+        event.remove(archive.engine, "before_cursor_execute", note)
+    assert len(recorded) == 5
+    assert all(r.plan.articles == recorded[0].plan.articles and not r.states for r in recorded)
+    assert len(recorded[0].plan.articles) == LATEST_PARTS - 2
+    assert len(statements) <= 3 + 4 * 5, statements
+    with archive.read() as session:
+        rows = session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(ids))).all()
+        assert {(r.state, r.lease_owner, r.attempt) for r in rows} == {(ledger.SENDING, "owner", 1)}
+        assert all(r.plan is not None for r in rows)

@@ -8,25 +8,13 @@ lease keeps two processes from editing it at once and a crashed editor is taken 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Text, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.ledger import PENDING, POSTED, SENDING
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
-
-
-@dataclass(frozen=True, slots=True)  # one per message in flight: thousands of deliveries
-class MessageState:
-    """A recorded message of a thread, with the fingerprint of what Slack shows."""
-
-    part: int
-    ts: str
-    article_id: int | None
-    fingerprint: str | None
-    editing: str | None
 
 
 def _changed() -> Any:
@@ -39,50 +27,42 @@ def _changed() -> Any:
 
 def load_plan(session: Session, delivery_id: int) -> str | None:
     """The plan recorded for a delivery (JSON), None before its first send."""
-    return session.scalar(select(DeliveryRow.plan).where(DeliveryRow.id == delivery_id))
+    return session.connection().execute(_PLAN, {"p_id": delivery_id}).scalar()
 
 
 def save_plan(session: Session, delivery_id: int, plan: str) -> str:
     """Record a plan unless one is recorded already; the plan that holds."""
-    session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id, DeliveryRow.plan.is_(None))
-        .values(plan=plan)
-        .execution_options(synchronize_session=False)
-    )
+    saved = session.connection().execute(_SAVE_PLAN, {"p_id": delivery_id, "p_plan": plan})
+    if saved.rowcount == 1:
+        return plan
     stored = load_plan(session, delivery_id)
-    assert stored is not None  # noqa: S101  just written, or written before
+    assert stored is not None  # noqa: S101  written before
     return stored
 
 
 def issue_hash(session: Session, issue_id: int) -> str:
     """The content hash of an issue as stored now ("" when it is gone)."""
-    return session.scalar(select(IssueRow.content_hash).where(IssueRow.id == issue_id)) or ""
+    return session.connection().execute(_HASH, {"i_id": issue_id}).scalar() or ""
 
 
 def article_ids(session: Session, issue_id: int) -> list[int]:
     """An issue's deep dives in issue order."""
-    return list(
-        session.scalars(
-            select(ArticleRow.id)
-            .where(ArticleRow.issue_id == issue_id)
-            .order_by(ArticleRow.position)
-        )
-    )
+    return list(session.connection().execute(_DEEP_DIVES, {"i_id": issue_id}).scalars())
 
 
-def message_states(session: Session, delivery_id: int) -> dict[int, MessageState]:
-    """Every recorded message of a delivery by part."""
-    rows = session.execute(
-        select(
-            DeliveryMessageRow.part,
-            DeliveryMessageRow.ts,
-            DeliveryMessageRow.article_id,
-            DeliveryMessageRow.fingerprint,
-            DeliveryMessageRow.editing,
-        ).where(DeliveryMessageRow.delivery_id == delivery_id)
-    ).tuples()
-    return {row[0]: MessageState(*row) for row in rows}
+# Built once: every claim runs them (bot/delivery_plan.py), thousands at a fan-out's start.
+_PLAN = select(DeliveryRow.plan).where(DeliveryRow.id == bindparam("p_id"))
+_SAVE_PLAN = (
+    update(DeliveryRow)
+    .where(DeliveryRow.id == bindparam("p_id"), DeliveryRow.plan.is_(None))
+    .values(plan=bindparam("p_plan", type_=Text))
+)
+_HASH = select(IssueRow.content_hash).where(IssueRow.id == bindparam("i_id"))
+_DEEP_DIVES = (
+    select(ArticleRow.id)
+    .where(ArticleRow.issue_id == bindparam("i_id"))
+    .order_by(ArticleRow.position)
+)
 
 
 def mark_editing(

@@ -6,12 +6,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.store.fulltext import match_among, search_terms
 from bot.store.queries import resolve_company
-from bot.store.sql import in_workspace, insert_ignore, workspace_values
+from bot.store.sql import (
+    in_bound_workspace,
+    in_workspace,
+    insert_ignore,
+    workspace_binds,
+    workspace_values,
+)
 from bot.store.tables import ArticleCompanyRow, ChannelFilterRow
 from bot.workspace import Workspace
 
@@ -42,12 +48,19 @@ def _where(workspace: Workspace, channel_id: str) -> list[Any]:
 
 def channel_rules(session: Session, workspace: Workspace, channel_id: str) -> list[Rule]:
     """A channel's filter rules, includes first, in the order they were added."""
-    rows = session.execute(
-        select(ChannelFilterRow.mode, ChannelFilterRow.kind, ChannelFilterRow.value)
-        .where(*_where(workspace, channel_id))
-        .order_by(ChannelFilterRow.mode.desc(), ChannelFilterRow.id)
-    ).tuples()
+    params = {**workspace_binds(workspace), "r_channel": channel_id}
+    rows = session.connection().execute(_RULES, params).tuples()
     return [Rule(mode, kind, value) for mode, kind, value in rows]
+
+
+# Built once: every first claim of a delivery reads its channel's rules (bot/delivery_plan.py).
+_RULES = (
+    select(ChannelFilterRow.mode, ChannelFilterRow.kind, ChannelFilterRow.value)
+    .where(
+        in_bound_workspace(ChannelFilterRow), ChannelFilterRow.channel_id == bindparam("r_channel")
+    )
+    .order_by(ChannelFilterRow.mode.desc(), ChannelFilterRow.id)
+)
 
 
 def add_rule(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -43,6 +43,18 @@ def within_dates(column: Any, dates: DateRange) -> list[ColumnElement[bool]]:
 def in_workspace(table: Any, workspace: Workspace) -> Any:
     """The WHERE clause selecting a per-workspace table's rows of one workspace."""
     return and_(table.enterprise_id == workspace.enterprise_id, table.team_id == workspace.team_id)
+
+
+def in_bound_workspace(table: Any) -> Any:
+    """`in_workspace` for a statement built once: the workspace comes as `workspace_binds`."""
+    return and_(
+        table.enterprise_id == bindparam("w_enterprise"), table.team_id == bindparam("w_team")
+    )
+
+
+def workspace_binds(workspace: Workspace) -> dict[str, str]:
+    """The parameters of `in_bound_workspace`."""
+    return {"w_enterprise": workspace.enterprise_id, "w_team": workspace.team_id}
 
 
 def workspace_values(workspace: Workspace) -> dict[str, str]:

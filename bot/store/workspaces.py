@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import MetaData, Table, delete, distinct, func, inspect, select, union, update
 from sqlalchemy.orm import Session
 
-from bot.store.sql import dialect_insert, in_workspace, workspace_values
+from bot.store.sql import (
+    dialect_insert,
+    in_bound_workspace,
+    in_workspace,
+    workspace_binds,
+    workspace_values,
+)
 from bot.store.tables import (
     ChannelFilterRow,
     DeliveryMessageRow,
@@ -101,9 +107,11 @@ def installer(session: Session, workspace: Workspace) -> str | None:
 
 def save_emoji(session: Session, workspace: Workspace) -> str | None:
     """The workspace's own save emoji; None: it uses the deployment default."""
-    return session.scalar(
-        select(WorkspaceRow.save_emoji).where(in_workspace(WorkspaceRow, workspace))
-    )
+    return session.connection().execute(_SAVE_EMOJI, workspace_binds(workspace)).scalar()
+
+
+# Built once: read at every claim's transaction (bot/delivery.py).
+_SAVE_EMOJI = select(WorkspaceRow.save_emoji).where(in_bound_workspace(WorkspaceRow))
 
 
 def set_save_emoji(
