@@ -481,18 +481,16 @@ class Deliverer:
         following = progress.thread.next_post(progress.posted, after=part.part)
         ahead = None if following is None else (following.part, self.clock() + self.lease)
 
-        def record(session: Session) -> bool:
-            return ledger.record_part(
-                session,
-                claim.delivery_id,
-                progress.owner,
-                part.part,
-                claim.channel_id,
-                ts,
-                part.article_id,
-                fingerprint=part.fingerprint,
-                next_inflight=ahead,
-            )
+        record = ledger.PartRecord(
+            claim.delivery_id,
+            progress.owner,
+            part.part,
+            claim.channel_id,
+            ts,
+            part.article_id,
+            part.fingerprint,
+            ahead,
+        )
 
         def then(held: bool) -> Step:
             if not held:

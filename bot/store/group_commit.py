@@ -88,7 +88,7 @@ class GroupCommit:
         if len(batch) > 1:
             try:
                 with self.database.write() as session:
-                    results = [work(session) for work, _ in batch]
+                    results = _run_all(session, [work for work, _ in batch])
             except Exception:
                 log.debug("group commit of %d failed; committing one by one", len(batch))
             else:
@@ -103,3 +103,21 @@ class GroupCommit:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+
+
+def _run_all(session: Session, works: list[Callable[[Session], Any]]) -> list[Any]:
+    """Each work's result. Work of a kind that runs many at once (its class has `run_many`,
+    e.g. bot.store.ledger.PartRecord) runs so, after the rest: what one transaction batches
+    is independent, since a caller queues its next write only once the last one committed."""
+    results: list[Any] = [None] * len(works)
+    kinds: dict[type, list[int]] = {}
+    for place, work in enumerate(works):
+        if hasattr(type(work), "run_many"):
+            kinds.setdefault(type(work), []).append(place)
+        else:
+            results[place] = work(session)
+    for kind, places in kinds.items():
+        done = kind.run_many(session, [works[place] for place in places])  # type: ignore[attr-defined]
+        for place, result in zip(places, done, strict=True):
+            results[place] = result
+    return results

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -408,53 +408,77 @@ def skip_unstarted(session: Session, delivery_id: int, reason: str, now: dt.date
     return getattr(result, "rowcount", 0) == 1
 
 
-def record_part(
-    session: Session,
-    delivery_id: int,
-    owner: str,
-    part: int,
-    channel_id: str,
-    ts: str,
-    article_id: int | None,
-    *,
-    fingerprint: str | None = None,
-    next_inflight: tuple[int, dt.datetime] | None = None,
-) -> bool:
-    """Record the ts Slack gave a part (and the parent's ts on the delivery) with the
-    fingerprint of its content; with `next_inflight` (part, lease until), note the next part
-    in flight in the same write. False when the lease was lost (or the workspace uninstalled:
-    its rows are gone)."""
-    following, lease_until = next_inflight if next_inflight is not None else (None, None)
-    held = _RECORD.run(
-        session,
-        {
-            "d_id": delivery_id,
-            "d_owner": owner,
-            "d_next": following,
-            "d_lease": lease_until,
-            "d_part": part,
-            "d_ts": ts,
-        },
-    )
-    if held != 1:
-        return False
-    saved = _SAVE_MESSAGE.run(
-        session,
-        {
-            "m_id": delivery_id,
-            "m_part": part,
-            "m_channel": channel_id,
-            "m_ts": ts,
-            "m_article": article_id,
-            "m_fingerprint": fingerprint,
-            "m_at": utc_now(),
-        },
-    )
-    if saved == 0 and fingerprint is not None:
-        _SET_FINGERPRINT.run(  # recorded before: what Slack shows now is this content
-            session, {"f_id": delivery_id, "f_part": part, "f_fingerprint": fingerprint}
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    """A part Slack accepted, to record (`record_parts`): the ts it got and the fingerprint of
+    its content; with `next_inflight` (part, lease until), the next part noted in flight in the
+    same write. Called alone, or many at once by a group commit (`run_many`)."""
+
+    delivery_id: int
+    owner: str
+    part: int
+    channel_id: str
+    ts: str
+    article_id: int | None
+    fingerprint: str | None = None
+    next_inflight: tuple[int, dt.datetime] | None = None
+
+    def __call__(self, session: Session) -> bool:
+        """Record this part (see `record_parts`)."""
+        return record_parts(session, [self])[0]
+
+    @classmethod
+    def run_many(cls, session: Session, records: Sequence[PartRecord]) -> list[bool]:
+        """Record these parts together (bot.store.group_commit batches them)."""
+        return record_parts(session, records)
+
+
+def record_parts(session: Session, records: Sequence[PartRecord]) -> list[bool]:
+    """Record parts Slack accepted, and the parent's ts on its delivery; for each, False when
+    the lease was lost (or the workspace uninstalled: its rows are gone). Each statement runs
+    once for all of them (pipelined on PostgreSQL): the fan-out records hundreds of messages
+    a second on one connection, and a round trip each kept that connection busy all the time."""
+    held = [
+        count == 1
+        for count in _RECORD.run_many(
+            session,
+            [
+                {
+                    "d_id": r.delivery_id,
+                    "d_owner": r.owner,
+                    "d_next": r.next_inflight[0] if r.next_inflight else None,
+                    "d_lease": r.next_inflight[1] if r.next_inflight else None,
+                    "d_part": r.part,
+                    "d_ts": r.ts,
+                }
+                for r in records
+            ],
         )
-    return True
+    ]
+    kept = [r for r, ok in zip(records, held, strict=True) if ok]
+    now = utc_now()
+    saved = _SAVE_MESSAGE.run_many(
+        session,
+        [
+            {
+                "m_id": r.delivery_id,
+                "m_part": r.part,
+                "m_channel": r.channel_id,
+                "m_ts": r.ts,
+                "m_article": r.article_id,
+                "m_fingerprint": r.fingerprint,
+                "m_at": now,
+            }
+            for r in kept
+        ],
+    )
+    # Recorded before (a rerun found it in the channel): what Slack shows now is this content.
+    again = [r for r, count in zip(kept, saved, strict=True) if count == 0 and r.fingerprint]
+    _SET_FINGERPRINT.run_many(
+        session,
+        [{"f_id": r.delivery_id, "f_part": r.part, "f_fingerprint": r.fingerprint} for r in again],
+    )
+    return held
 
 
 def finish(

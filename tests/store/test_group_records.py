@@ -1,0 +1,87 @@
+"""Recording many posted parts in one shared transaction (bot.store.group_commit, ledger)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.ingestion import expand_paths, ingest_files
+from bot.store import ledger
+from bot.store.db import Database
+from bot.store.group_commit import GroupCommit
+from bot.store.queries import get_issue
+from bot.store.tables import DeliveryMessageRow, DeliveryRow
+from tests.helpers import WS
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "2026-05-13.txt"
+LEASE = dt.timedelta(seconds=30)
+
+
+def _claimed(database: Database, channels: list[str]) -> list[int]:
+    ingest_files(database, expand_paths([SEED]))
+    now = dt.datetime.now(dt.UTC)
+    with database.write() as session:
+        issue = get_issue(session, dt.date(2026, 5, 13))
+        assert issue is not None
+        ids = [ledger.ensure_delivery(session, WS, c, issue.id) for c in channels]
+        for i in ids:
+            assert ledger.claim(session, i, f"owner-{i}", now, LEASE) is not None
+    return ids
+
+
+def test_parts_recorded_in_one_batch_each_get_their_own_answer(database: Database) -> None:
+    a, b, c = _claimed(database, ["CA", "CB", "CC"])
+    later = dt.datetime.now(dt.UTC) + LEASE
+    with database.write() as session:  # C's part 1 was recorded before (found after a crash)
+        assert ledger.PartRecord(c, f"owner-{c}", 1, "CC", "1.0003", None, "old")(session)
+    records = [
+        ledger.PartRecord(a, f"owner-{a}", 0, "CA", "1.0001", None, "fa", (1, later)),
+        ledger.PartRecord(b, "not-the-owner", 0, "CB", "1.0002", None, "fb", (1, later)),
+        ledger.PartRecord(c, f"owner-{c}", 1, "CC", "1.0003", None, "new", (2, later)),
+    ]
+    committer = GroupCommit(database, linger=0.5)
+    gate = threading.Event()
+    # Queued together behind a first item, so the three share one transaction.
+    first = committer.submit(lambda _session: gate.wait(5))
+    futures = [committer.submit(r) for r in records]
+    gate.set()
+    try:
+        assert first.result(10) is True
+        assert [f.result(10) for f in futures] == [True, False, True]
+    finally:
+        committer.close()
+    with database.read() as session:
+        rows = {r.id: r for r in session.scalars(select(DeliveryRow)).all()}
+        messages = {
+            (m.delivery_id, m.part): (m.ts, m.fingerprint)
+            for m in session.scalars(select(DeliveryMessageRow)).all()
+        }
+    assert (rows[a].parent_ts, rows[a].inflight_part) == ("1.0001", 1)
+    assert (rows[b].parent_ts, rows[b].inflight_part) == (None, None)  # lease not held
+    assert rows[c].inflight_part == 2
+    assert messages == {(a, 0): ("1.0001", "fa"), (c, 1): ("1.0003", "new")}
+
+
+def test_a_failing_record_fails_alone(database: Database) -> None:
+    a, b = _claimed(database, ["CA", "CB"])
+    records = [
+        ledger.PartRecord(a, f"owner-{a}", 0, "CA", "1.0001", None),
+        # The same ts in the same channel as an existing message: the unique key refuses it.
+        ledger.PartRecord(b, f"owner-{b}", 0, "CA", "1.0001", None),
+    ]
+    committer = GroupCommit(database, linger=0.5)
+    gate = threading.Event()
+    first = committer.submit(lambda _session: gate.wait(5))
+    futures = [committer.submit(r) for r in records]
+    gate.set()
+    try:
+        first.result(10)
+        assert futures[0].result(10) is True
+        assert futures[1].exception(10) is not None
+    finally:
+        committer.close()
+    with database.read() as session:
+        assert session.scalars(select(DeliveryMessageRow.delivery_id)).all() == [a]
