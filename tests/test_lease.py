@@ -147,3 +147,43 @@ def test_the_worker_scan_leaves_out_only_its_own_live_leases(archive: Database) 
         every = ledger.open_deliveries(session, None)
     assert [d.id for d in every] == ids
     assert [d.id for d in left] == ids[1:]  # a pending one, our run-out lease, another host's
+
+
+def test_the_heartbeat_skips_a_row_the_ledger_writer_holds_instead_of_waiting(
+    archive: Database,
+) -> None:
+    # The fan-out's writer keeps a transaction open over many deliveries' rows while the
+    # heartbeat renews them all. Waiting for each other's rows deadlocked on PostgreSQL: one
+    # second (its deadlock check) of no posting, every few seconds. SQLite has no row locks.
+    if archive.is_sqlite:
+        pytest.skip("SQLite locks the whole database, not rows")
+    now = dt.datetime.now(dt.UTC)
+    lease = dt.timedelta(seconds=30)
+    with archive.write() as session:
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        ids = [ledger.ensure_delivery(session, WS, c, issue.id) for c in ("CH1", "CH2", "CH3")]
+        for i in ids:
+            assert ledger.claim(session, i, f"owner-{i}", now, lease) is not None
+    later = now + dt.timedelta(minutes=5)
+    renewed = threading.Event()
+    with archive.write() as writer:  # the writer's open batch holds CH2's row
+        writer.execute(update(DeliveryRow).where(DeliveryRow.id == ids[1]).values(attempt=7))
+
+        def heartbeat() -> None:
+            with archive.write() as session:
+                ledger.renew(session, {i: f"owner-{i}" for i in ids}, later, lease)
+            renewed.set()
+
+        thread = threading.Thread(target=heartbeat, daemon=True)
+        thread.start()
+        assert renewed.wait(5), "the heartbeat waited for a row the writer holds"
+    thread.join(5)
+    with archive.read() as session:
+        until = {
+            r.id: r.lease_until.replace(tzinfo=dt.UTC)
+            for r in session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(ids)))
+            if r.lease_until is not None
+        }
+    assert until[ids[0]] == until[ids[2]] == later + lease
+    assert until[ids[1]] == now + lease  # skipped: its writer's record renews it

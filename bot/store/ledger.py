@@ -355,17 +355,27 @@ RENEW_CHUNK = 500
 
 
 def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta) -> None:
-    """Extend the leases this process still holds (the heartbeat): one UPDATE per 500, so
-    thousands of deliveries in flight hold the write lock for milliseconds, not seconds."""
+    """Extend the leases this process still holds (the heartbeat), one UPDATE per 500.
+
+    A row another transaction has locked is skipped, not waited for (PostgreSQL; SQLite has
+    no row locks): that is this process's ledger writer recording a part, which renews the
+    lease itself. Waiting made a cycle: the heartbeat held some rows and waited for one the
+    writer held, while the writer waited for one of the heartbeat's, until PostgreSQL's
+    deadlock check (one second) broke it, and all posting stood still meanwhile."""
     pairs = list(held.items())
     for start in range(0, len(pairs), RENEW_CHUNK):
         chunk = pairs[start : start + RENEW_CHUNK]
-        session.execute(
-            update(DeliveryRow)
+        free = (
+            select(DeliveryRow.id)
             .where(
                 DeliveryRow.state == SENDING,
                 tuple_(DeliveryRow.id, DeliveryRow.lease_owner).in_(chunk),
             )
+            .with_for_update(skip_locked=True)
+        )
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(free))
             .values(lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
