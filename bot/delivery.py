@@ -256,7 +256,7 @@ class Deliverer:
             )
             if found is None:
                 return ledger.holder(session, delivery_id)
-            return _settled(session, found, self.save_emoji)
+            return _settled(session, found, self.save_emoji, owner, now, self.lease)
 
         claim = self._write(first)
         if isinstance(claim, _Claimed):
@@ -276,7 +276,7 @@ class Deliverer:
                 takeover_from=holder,
             )
             if taken is not None:
-                return _settled(session, taken, self.save_emoji)
+                return _settled(session, taken, self.save_emoji, owner, self.clock(), self.lease)
             return ledger.holder(session, delivery_id)
 
     def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
@@ -324,6 +324,8 @@ class Deliverer:
             claim.inflight_part,
             claim.inflight_part is not None,
         )
+        if claimed.parent_noted_at is not None:  # noted by the claim; Slack cannot hold it yet
+            progress.inflight, progress.held_at = 0, claimed.parent_noted_at
         self.keeper.hold(delivery_id, owner)
         if progress.next_part() is not None:
             # Public channels are joined first: lookups after a crash and save-by-reaction need
@@ -631,15 +633,37 @@ class _Claimed:
     claim: ledger.Claim
     recorded: Recorded
     save_emoji: str
+    # When the claim noted a new thread's parent (part 0) in flight; None: it did not.
+    parent_noted_at: dt.datetime | None = None
 
 
-def _settled(session: Session, claim: ledger.Claim, default_emoji: str) -> _Claimed:
+def _settled(
+    session: Session,
+    claim: ledger.Claim,
+    default_emoji: str,
+    owner: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> _Claimed:
     """A fresh claim with its plan (decided now at the first claim), recorded messages and
-    save emoji, all read in the claiming transaction."""
+    save emoji, all read in the claiming transaction; a new thread's parent is noted in flight
+    in it too."""
     recorded = settle(session, claim)
     own = once_per_transaction(
         session,
         ("save emoji", claim.workspace),
         lambda: workspace_store.save_emoji(session, claim.workspace),
     )
-    return _Claimed(claim, recorded, own or default_emoji)
+    noted = None
+    new_thread = not claim.messages and claim.inflight_part is None
+    sends = bool(recorded.plan.articles) or not recorded.plan.filtered
+    # A new thread's first post is its parent. Noted in flight here, the post needs no write of
+    # its own before it: at a fan-out's start thousands of those writes, each awaited on a pool
+    # thread, held the pool when it should have been posting.
+    if (
+        new_thread
+        and sends
+        and ledger.mark_inflight(session, claim.delivery_id, owner, 0, now, lease)
+    ):
+        noted = now
+    return _Claimed(claim, recorded, own or default_emoji, noted)

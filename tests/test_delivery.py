@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from helpers import subscribe
@@ -14,12 +16,13 @@ from slack_stub import SlackStub
 from sqlalchemy import event, select
 
 from bot.core import settings
-from bot.delivery import Deliverer, DeliveryResult, everywhere
+from bot.delivery import Deliverer, DeliveryResult, Recording, everywhere
 from bot.delivery_plan import settle
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import ledger
-from bot.store.db import Database
+from bot.store.db import Database, Session
+from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from bot.worker import Dispatcher
@@ -29,6 +32,7 @@ from tests.helpers import WS
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)
 LATEST_PARTS = 1 + 28 + 1  # parent, deep dives, patterns
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -263,3 +267,48 @@ def test_claims_in_one_transaction_share_the_issue_and_take_four_statements_each
         rows = session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(ids))).all()
         assert {(r.state, r.lease_owner, r.attempt) for r in rows} == {(ledger.SENDING, "owner", 1)}
         assert all(r.plan is not None for r in rows)
+
+
+class CountingWrites(GroupCommit):
+    """The ledger, counting the writes submitted to it."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.writes = 0
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        self.writes += 1
+        return super().submit(work)
+
+
+def test_a_new_threads_parent_is_noted_in_flight_by_its_claim(
+    archive: Database, stub: SlackStub
+) -> None:
+    # At a fan-out's start thousands of first posts each waited on a pool thread for a write
+    # of their own (the in-flight note); the claim now makes it.
+    ledger_writes = CountingWrites(archive)
+    deliverer = make_deliverer(archive, stub, commit=ledger_writes)
+    with archive.write() as session:
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        delivery_id = ledger.ensure_delivery(session, WS, "C70", issue.id)
+    try:
+        progress = deliverer.begin(delivery_id)
+        assert not isinstance(progress, DeliveryResult)
+        assert ledger_writes.writes == 1  # the claim
+        with archive.read() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            assert row is not None and (row.state, row.inflight_part) == (ledger.SENDING, 0)
+        assert (progress.inflight, progress.maybe_sent) == (0, False)  # nothing to look up
+        step = deliverer.advance(progress)
+        assert len(stub.messages("C70")) == 1
+        assert ledger_writes.writes == 2  # the claim, then the parent's record: nothing between
+        assert isinstance(step, Recording)
+        assert deliverer.recorded(progress, step) is None
+        while not isinstance(step, DeliveryResult):
+            step = deliverer.advance(progress)
+            if isinstance(step, Recording):
+                step = deliverer.recorded(progress, step)
+    finally:
+        ledger_writes.close()
+    assert_thread_once(stub, "C70")

@@ -266,7 +266,7 @@ class SlowRecords(GroupCommit):
 
     def submit(self, work: Callable[[Session], T]) -> Future[T]:
         committed = super().submit(work)
-        if "_record" not in getattr(work, "__qualname__", ""):
+        if not isinstance(work, ledger.PartRecord):
             return committed
         late: Future[T] = Future()
 
