@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 from sqlalchemy import select
@@ -32,6 +33,22 @@ def _claimed(database: Database, channels: list[str]) -> list[int]:
     return ids
 
 
+def _in_one_batch(database: Database, records: list[ledger.PartRecord]) -> list[Future[bool]]:
+    """Submit the records together, queued behind a first item, so they share one batch."""
+    committer = GroupCommit(database, linger=0.5)
+    gate = threading.Event()
+    first = committer.submit(lambda _session: gate.wait(5))
+    futures = [committer.submit(r) for r in records]
+    gate.set()
+    try:
+        assert first.result(10) is True
+        for future in futures:
+            future.exception(10)  # done, whichever way
+    finally:
+        committer.close()
+    return futures
+
+
 def test_parts_recorded_in_one_batch_each_get_their_own_answer(database: Database) -> None:
     a, b, c = _claimed(database, ["CA", "CB", "CC"])
     later = dt.datetime.now(dt.UTC) + LEASE
@@ -42,17 +59,8 @@ def test_parts_recorded_in_one_batch_each_get_their_own_answer(database: Databas
         ledger.PartRecord(b, "not-the-owner", 0, "CB", "1.0002", None, "fb", (1, later)),
         ledger.PartRecord(c, f"owner-{c}", 1, "CC", "1.0003", None, "new", (2, later)),
     ]
-    committer = GroupCommit(database, linger=0.5)
-    gate = threading.Event()
-    # Queued together behind a first item, so the three share one transaction.
-    first = committer.submit(lambda _session: gate.wait(5))
-    futures = [committer.submit(r) for r in records]
-    gate.set()
-    try:
-        assert first.result(10) is True
-        assert [f.result(10) for f in futures] == [True, False, True]
-    finally:
-        committer.close()
+    futures = _in_one_batch(database, records)
+    assert [f.result(10) for f in futures] == [True, False, True]
     with database.read() as session:
         rows = {r.id: r for r in session.scalars(select(DeliveryRow)).all()}
         messages = {
@@ -72,16 +80,8 @@ def test_a_failing_record_fails_alone(database: Database) -> None:
         # The same ts in the same channel as an existing message: the unique key refuses it.
         ledger.PartRecord(b, f"owner-{b}", 0, "CA", "1.0001", None),
     ]
-    committer = GroupCommit(database, linger=0.5)
-    gate = threading.Event()
-    first = committer.submit(lambda _session: gate.wait(5))
-    futures = [committer.submit(r) for r in records]
-    gate.set()
-    try:
-        first.result(10)
-        assert futures[0].result(10) is True
-        assert futures[1].exception(10) is not None
-    finally:
-        committer.close()
+    futures = _in_one_batch(database, records)
+    assert futures[0].result(10) is True
+    assert futures[1].exception(10) is not None
     with database.read() as session:
         assert session.scalars(select(DeliveryMessageRow.delivery_id)).all() == [a]
