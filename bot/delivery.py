@@ -319,7 +319,7 @@ class Deliverer:
             owner,
             laid_out,
             self.transports(claim.workspace),
-            dict(claim.posted),
+            claim.posted,
             claim.parent_ts or claim.posted.get(0),
             claim.inflight_part,
             claim.inflight_part is not None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -67,14 +67,18 @@ class Claim:
     issue_id: int
     issue_date: dt.date
     parent_ts: str | None
-    posted: dict[int, str]
+    messages: dict[int, MessageState]  # recorded, by part
     inflight_part: int | None
     created_at: dt.datetime
     attempt: int
     origin: str = "schedule"
     workspace: Workspace = UNASSIGNED
-    messages: dict[int, MessageState] = field(default_factory=dict)  # recorded, by part
     plan: str | None = None  # the thread's plan (JSON, bot/delivery_plan.py); None: not decided
+
+    @property
+    def posted(self) -> dict[int, str]:
+        """The ts of each recorded part."""
+        return {part: m.ts for part, m in self.messages.items()}
 
 
 def ensure_delivery(
@@ -165,8 +169,12 @@ def claim(
     `takeover_from` names a holder known to be dead (its lease may not have run out yet): the
     delivery is taken only if that holder still has it, so two rescuers cannot both win.
     """
-    params: dict[str, Any] = {"c_id": delivery_id, "c_owner": owner, "c_now": now}
-    params["c_until"] = now + lease
+    params: dict[str, Any] = {
+        "c_id": delivery_id,
+        "c_owner": owner,
+        "c_now": now,
+        "c_until": now + lease,
+    }
     if takeover_from:
         params["c_holder"] = takeover_from
     statement = _claim_statement(retry_failed, bool(takeover_from))
@@ -189,13 +197,12 @@ def claim(
         issue_id,
         issue_date,
         row.parent_ts,
-        {part: m.ts for part, m in messages.items()},
+        messages,
         row.inflight_part,
         row.created_at,
         row.attempt,
         row.origin,
         Workspace(row.team_id, row.enterprise_id),
-        messages,
         row.plan,
     )
 
