@@ -447,20 +447,17 @@ class Deliverer:
 
     def _complete(self, progress: Progress) -> DeliveryResult:
         claim = progress.claim
-        content_hash = progress.thread.recorded.content_hash
-
-        def done(session: Session) -> None:
-            ledger.finish(
-                session,
+        synced = progress.thread.recorded.content_hash
+        self._write(
+            ledger.Completion(
+                claim.workspace,
                 claim.delivery_id,
                 progress.owner,
-                ledger.POSTED,
+                claim.channel_id,
                 self.clock(),
-                synced_hash=content_hash,
+                synced,
             )
-            ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, None)
-
-        self._write(done)
+        )
         return self._result(progress, "posted")
 
     def _discard_if_unsent(self, progress: Progress) -> bool:
@@ -553,10 +550,12 @@ class Deliverer:
     def _post(self, progress: Progress, part: int, message: Message) -> str:
         """Note the part as in flight (committed), then post it with metadata naming it."""
         claim = progress.claim
-        # Noted in flight with the previous part's record, lately enough that the lease is
-        # surely still ours: no second write. Otherwise (first part, a retry, or a long wait in
-        # the workspace's lane) note it now, which also checks the lease.
-        held_at = progress.held_at
+        # Noted in flight with the previous part's record, and the lease renewed lately enough
+        # (by that record or the heartbeat) that it is surely still ours: no second write.
+        # Otherwise (first part, a retry, or a heartbeat that failed) note it now, which also
+        # checks the lease.
+        renewed = self.keeper.renewed_at(claim.delivery_id, progress.owner)
+        held_at = max((t for t in (progress.held_at, renewed) if t is not None), default=None)
         fresh = held_at is not None and self.clock() - held_at < self.lease / 3
         if progress.inflight != part or not fresh:
             marked = self._write(

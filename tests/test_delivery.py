@@ -16,7 +16,7 @@ from slack_stub import SlackStub
 from sqlalchemy import event, select
 
 from bot.core import settings
-from bot.delivery import Deliverer, DeliveryResult, Recording, everywhere
+from bot.delivery import Deliverer, DeliveryResult, Progress, Recording, everywhere
 from bot.delivery_plan import settle
 from bot.ingestion import expand_paths, ingest_files
 from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
@@ -312,3 +312,47 @@ def test_a_new_threads_parent_is_noted_in_flight_by_its_claim(
     finally:
         ledger_writes.close()
     assert_thread_once(stub, "C70")
+
+
+def test_a_part_that_waited_in_its_lane_is_noted_again_only_if_no_heartbeat_renewed_its_lease(
+    archive: Database, stub: SlackStub
+) -> None:
+    # A fan-out channel waits seconds in its workspace's lane between parts. Each wait past a
+    # third of the lease cost a write of its own before the post (hundreds a second at a
+    # fan-out's end); a heartbeat that renewed the lease since makes it unneeded.
+    lease = dt.timedelta(seconds=600)  # the keeper's own beats (every 150 s) stay out of it
+    now = [dt.datetime(2026, 3, 31, 9, tzinfo=dt.UTC)]
+    ledger_writes = CountingWrites(archive)
+    deliverer = make_deliverer(
+        archive, stub, commit=ledger_writes, clock=lambda: now[0], lease=lease
+    )
+    with archive.write() as session:
+        issue = get_issue(session, LATEST)
+        assert issue is not None
+        delivery_id = ledger.ensure_delivery(session, WS, "C71", issue.id)
+
+    def one_part(progress: Progress) -> None:
+        step = deliverer.advance(progress)
+        assert isinstance(step, Recording)
+        assert deliverer.recorded(progress, step) is None
+
+    try:
+        progress = deliverer.begin(delivery_id)
+        assert not isinstance(progress, DeliveryResult)
+        one_part(progress)  # the parent: claim, then its record
+        assert ledger_writes.writes == 2
+        now[0] += lease / 3 + dt.timedelta(seconds=1)
+        assert deliverer.keeper.beat()
+        one_part(progress)  # renewed by the heartbeat: only the part's record
+        assert ledger_writes.writes == 3
+        now[0] += lease / 3 + dt.timedelta(seconds=1)
+        one_part(progress)  # no renewal since: noted in flight (checking the lease) first
+        assert ledger_writes.writes == 5
+        with archive.read() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            assert row is not None and row.lease_until is not None
+            assert row.lease_until.replace(tzinfo=dt.UTC) == now[0] + lease
+    finally:
+        ledger_writes.close()
+        deliverer.keeper.drop(delivery_id)
+    assert len(stub.thread("C71", stub.messages("C71")[0]["ts"])) == 2

@@ -492,10 +492,13 @@ def mark_dm_inflight(
 
 def renew_dms(
     session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta
-) -> None:
-    """Extend the leases of the DMs this process is sending (the heartbeat)."""
-    for message_id, owner in held.items():
-        _update_held(session, message_id, owner, lease_until=now + lease)
+) -> set[int]:
+    """Extend the leases of the DMs this process is sending (the heartbeat); those renewed."""
+    return {
+        message_id
+        for message_id, owner in held.items()
+        if _update_held(session, message_id, owner, lease_until=now + lease)
+    }
 
 
 def record_dm(

@@ -37,8 +37,10 @@ from bot.store.db import once_per_transaction
 from bot.store.sql import (
     Prepared,
     dialect_insert,
+    in_bound_workspace,
     in_workspace,
     insert_ignore,
+    workspace_binds,
     workspace_values,
 )
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, IssueRow, SubscriptionRow
@@ -245,7 +247,8 @@ def _claim_statement(retry_failed: bool, takeover: bool) -> Any:
     )
 
 
-def _held(delivery_id: int, owner: str) -> Any:
+def _held(delivery_id: Any, owner: Any) -> Any:
+    """A delivery this owner holds (values, or bind parameters of a statement built once)."""
     return and_(
         DeliveryRow.id == delivery_id,
         DeliveryRow.state == SENDING,
@@ -271,11 +274,7 @@ _MESSAGE_STATES = select(
 # before, most of it compiling), and SQLAlchemy's per-execution work more than the statement.
 _RECORD = Prepared(
     update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.id == bindparam("d_id"),
-        _DELIVERIES.c.state == SENDING,
-        _DELIVERIES.c.lease_owner == bindparam("d_owner"),
-    )
+    .where(_held(bindparam("d_id"), bindparam("d_owner")))
     .values(
         inflight_part=bindparam("d_next", type_=Integer),
         lease_until=func.coalesce(
@@ -361,8 +360,11 @@ def mark_inflight(
 RENEW_CHUNK = 500
 
 
-def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta) -> None:
-    """Extend the leases this process still holds (the heartbeat), one UPDATE per 500.
+def renew(
+    session: Session, held: dict[int, str], now: dt.datetime, lease: dt.timedelta
+) -> set[int]:
+    """Extend the leases this process still holds (the heartbeat), one UPDATE per 500; the
+    deliveries renewed.
 
     A row another transaction has locked is skipped, not waited for (PostgreSQL; SQLite has
     no row locks): that is this process's ledger writer recording a part, which renews the
@@ -370,6 +372,7 @@ def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.ti
     writer held, while the writer waited for one of the heartbeat's, until PostgreSQL's
     deadlock check (one second) broke it, and all posting stood still meanwhile."""
     pairs = list(held.items())
+    renewed: set[int] = set()
     for start in range(0, len(pairs), RENEW_CHUNK):
         chunk = pairs[start : start + RENEW_CHUNK]
         free = (
@@ -380,12 +383,16 @@ def renew(session: Session, held: dict[int, str], now: dt.datetime, lease: dt.ti
             )
             .with_for_update(skip_locked=True)
         )
-        session.execute(
-            update(DeliveryRow)
-            .where(DeliveryRow.id.in_(free))
-            .values(lease_until=now + lease)
-            .execution_options(synchronize_session=False)
+        renewed.update(
+            session.scalars(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(free))
+                .values(lease_until=now + lease)
+                .returning(DeliveryRow.id)
+                .execution_options(synchronize_session=False)
+            )
         )
+    return renewed
 
 
 def holder(session: Session, delivery_id: int) -> tuple[str, str | None]:
@@ -527,6 +534,74 @@ def finish(
     )
 
 
+_COMPLETE = Prepared(
+    update(_DELIVERIES)
+    .where(_held(bindparam("c_id"), bindparam("c_owner")))
+    .values(
+        state=POSTED,
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
+        finished_at=bindparam("c_at", type_=_DELIVERIES.c.finished_at.type),
+        synced_hash=func.coalesce(bindparam("c_hash", type_=String), _DELIVERIES.c.synced_hash),
+    )
+)
+# Written only when there is something to clear: the usual case, once per delivery.
+_CLEAR_FAILING = Prepared(
+    update(_SUBSCRIPTIONS)
+    .where(
+        in_bound_workspace(SubscriptionRow),
+        _SUBSCRIPTIONS.c.channel_id == bindparam("s_channel"),
+        or_(_SUBSCRIPTIONS.c.failing.is_(True), _SUBSCRIPTIONS.c.last_error.is_not(None)),
+    )
+    .values(failing=False, last_error=None)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A delivery whose parts Slack all holds, to end as posted (`complete`). Called alone, or
+    many at once by a group commit (`run_many`): a fan-out's channels finish together."""
+
+    workspace: Workspace
+    delivery_id: int
+    owner: str
+    channel_id: str
+    at: dt.datetime
+    synced_hash: str | None = None  # the issue's version the thread now shows
+
+    def __call__(self, session: Session) -> None:
+        """End this delivery (see `complete`)."""
+        complete(session, [self])
+
+    @classmethod
+    def run_many(cls, session: Session, completions: Sequence[Completion]) -> list[None]:
+        """End these deliveries together (bot.store.group_commit batches them)."""
+        complete(session, completions)
+        return [None] * len(completions)
+
+
+def complete(session: Session, completions: Sequence[Completion]) -> None:
+    """End held deliveries as posted, releasing their leases, and clear their channels'
+    failing flags (a lost lease: neither); each statement runs once for all of them
+    (pipelined on PostgreSQL)."""
+    ended = _COMPLETE.run_many(
+        session,
+        [
+            {"c_id": c.delivery_id, "c_owner": c.owner, "c_at": c.at, "c_hash": c.synced_hash}
+            for c in completions
+        ],
+    )
+    _CLEAR_FAILING.run_many(
+        session,
+        [
+            {**workspace_binds(c.workspace), "s_channel": c.channel_id}
+            for c, count in zip(completions, ended, strict=True)
+            if count == 1
+        ],
+    )
+
+
 def release(session: Session, delivery_id: int, owner: str, error: str | None) -> None:
     """Give a delivery back (transient trouble): another attempt picks it up later."""
     session.execute(
@@ -541,15 +616,15 @@ def mark_subscription_failing(
     session: Session, workspace: Workspace, channel_id: str, error: str | None
 ) -> None:
     """Flag (or clear) a channel's subscription as failing, for /digest status."""
+    if error is None:
+        _CLEAR_FAILING.run(session, {**workspace_binds(workspace), "s_channel": channel_id})
+        return
     c = _SUBSCRIPTIONS.c
-    query = update(_SUBSCRIPTIONS).where(
-        c.enterprise_id == workspace.enterprise_id,
-        c.team_id == workspace.team_id,
-        c.channel_id == channel_id,
+    session.execute(
+        update(_SUBSCRIPTIONS)
+        .where(in_workspace(SubscriptionRow, workspace), c.channel_id == channel_id)
+        .values(failing=True, last_error=error)
     )
-    if error is None:  # the usual case, once per delivery: write only what changes
-        query = query.where(or_(c.failing.is_(True), c.last_error.is_not(None)))
-    session.execute(query.values(failing=error is not None, last_error=error))
 
 
 def delivered_dates(

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 
 from bot.ingestion import expand_paths, ingest_files
 from bot.store import ledger
-from bot.store.db import Database
+from bot.store.db import Database, Session
 from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
-from bot.store.tables import DeliveryMessageRow, DeliveryRow
-from tests.helpers import WS
+from bot.store.tables import DeliveryMessageRow, DeliveryRow, SubscriptionRow
+from tests.helpers import WS, subscribe
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "2026-05-13.txt"
 LEASE = dt.timedelta(seconds=30)
+T = TypeVar("T")
 
 
 def _claimed(database: Database, channels: list[str]) -> list[int]:
@@ -33,7 +36,7 @@ def _claimed(database: Database, channels: list[str]) -> list[int]:
     return ids
 
 
-def _in_one_batch(database: Database, records: list[ledger.PartRecord]) -> list[Future[bool]]:
+def _in_one_batch(database: Database, records: Sequence[Callable[[Session], T]]) -> list[Future[T]]:
     """Submit the records together, queued behind a first item, so they share one batch."""
     committer = GroupCommit(database, linger=0.5)
     gate = threading.Event()
@@ -85,3 +88,42 @@ def test_a_failing_record_fails_alone(database: Database) -> None:
     assert futures[1].exception(10) is not None
     with database.read() as session:
         assert session.scalars(select(DeliveryMessageRow.delivery_id)).all() == [a]
+
+
+def test_deliveries_completed_in_one_batch_end_only_where_the_lease_is_held(
+    database: Database,
+) -> None:
+    # A fan-out's channels finish within seconds of each other: thousands of completions,
+    # which the ledger writer runs as one statement each for the whole batch.
+    a, b, c = _claimed(database, ["CA", "CB", "CC"])
+    subscribe(database, "CA", "CB", "CC", now=dt.datetime.now(dt.UTC))
+    with database.write() as session:
+        for channel in ("CA", "CB"):
+            ledger.mark_subscription_failing(session, WS, channel, "not_in_channel")
+    at = dt.datetime(2026, 5, 13, 9, 30, tzinfo=dt.UTC)
+    completions = [
+        ledger.Completion(WS, a, f"owner-{a}", "CA", at, "hash-a"),
+        ledger.Completion(WS, b, "not-the-owner", "CB", at, "hash-b"),
+        ledger.Completion(WS, c, f"owner-{c}", "CC", at),
+    ]
+    futures = _in_one_batch(database, completions)
+    assert [f.result(10) for f in futures] == [None, None, None]
+    with database.read() as session:
+        rows = {r.id: r for r in session.scalars(select(DeliveryRow)).all()}
+        failing = {
+            s.channel_id: (s.failing, s.last_error)
+            for s in session.scalars(select(SubscriptionRow)).all()
+        }
+    ended = {i: (r.state, r.lease_owner, r.synced_hash) for i, r in rows.items()}
+    assert ended == {
+        a: (ledger.POSTED, None, "hash-a"),
+        b: (ledger.SENDING, f"owner-{b}", None),  # someone else's now: left as it is
+        c: (ledger.POSTED, None, None),
+    }
+    assert rows[a].finished_at is not None
+    assert rows[a].finished_at.replace(tzinfo=dt.UTC) == at
+    assert rows[a].lease_until is None
+    # Cleared where the delivery ended; a delivery someone else holds says nothing of it.
+    assert failing["CA"] == (False, None)
+    assert failing["CC"] == (False, None)
+    assert failing["CB"] == (True, "not_in_channel")
