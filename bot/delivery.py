@@ -124,10 +124,11 @@ Step = DeliveryResult | Wait | None
 
 @dataclass(frozen=True)
 class Recording:
-    """A part Slack accepted, its record being committed: `Deliverer.recorded` gives the step
-    once the future is done. The fan-out waits for it without holding a thread."""
+    """A ledger write being committed (a part Slack accepted, or the delivery's end):
+    `Deliverer.recorded` gives the step once the future is done. The fan-out waits for it
+    without holding a thread."""
 
-    future: Future[bool]
+    future: Future[bool]  # whether the lease was still held
     then: Callable[[bool], Step]
 
 
@@ -412,7 +413,7 @@ class Deliverer:
         progress.attempts = 0
         return self._record(progress, part, ts)
 
-    def _edit_step(self, progress: Progress) -> Step:
+    def _edit_step(self, progress: Progress) -> Step | Recording:
         """Bring one changed message up to date (a corrected issue); finish after the last."""
         part = progress.thread.next_edit()
         if part is None:
@@ -445,20 +446,27 @@ class Deliverer:
             lease=self.lease,
         )
 
-    def _complete(self, progress: Progress) -> DeliveryResult:
+    def _complete(self, progress: Progress) -> DeliveryResult | Recording:
+        """End the delivery as posted; with a group committer its commit is left under way
+        (a fan-out's channels all end within seconds: no thread waits on each)."""
         claim = progress.claim
-        synced = progress.thread.recorded.content_hash
-        self._write(
-            ledger.Completion(
-                claim.workspace,
-                claim.delivery_id,
-                progress.owner,
-                claim.channel_id,
-                self.clock(),
-                synced,
-            )
+        completion = ledger.Completion(
+            claim.workspace,
+            claim.delivery_id,
+            progress.owner,
+            claim.channel_id,
+            self.clock(),
+            progress.thread.recorded.content_hash,
         )
-        return self._result(progress, "posted")
+
+        def then(_held: bool) -> DeliveryResult:
+            # All its parts are recorded: whoever holds it now has nothing left to post.
+            return self._result(progress, "posted")
+
+        if self.commit is None:
+            with self.database.write() as session:
+                return then(completion(session))
+        return Recording(self.commit.submit(completion), then)
 
     def _discard_if_unsent(self, progress: Progress) -> bool:
         """A manual post that Slack accepted nothing of leaves nothing behind (no pending row

@@ -263,6 +263,9 @@ class FanOut:
         except Exception as exc:
             log.exception("delivery %d could not finish", job.delivery_id)
             step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
+        if isinstance(step, Recording):  # its end is committing: no thread waits for it
+            step.future.add_done_callback(partial(self._recorded, job, step.then))
+            return
         with self._cond:
             if isinstance(step, DeliveryResult):
                 self._finish(job, step)

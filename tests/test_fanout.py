@@ -298,3 +298,45 @@ def test_a_slow_ledger_commit_does_not_hold_the_workspace_slot(archive: Database
         assert calls[3].time - calls[0].time < 2.0, [c.time - calls[0].time for c in calls]
         assert {c.params["channel"] for c in calls[:4]} == set(layout["T1"])
         assert stub.rate_limited == 0
+
+
+class SlowEnds(GroupCommit):
+    """A ledger whose delivery completions are confirmed `seconds` after they commit, noting
+    when each was submitted and confirmed."""
+
+    def __init__(self, database: Database, seconds: float) -> None:
+        super().__init__(database)
+        self.seconds = seconds
+        self.submitted: list[float] = []
+        self.confirmed: list[float] = []
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        committed = super().submit(work)
+        if not isinstance(work, ledger.Completion):
+            return committed
+        self.submitted.append(time.monotonic())
+        late: Future[T] = Future()
+
+        def confirm() -> None:
+            self.confirmed.append(time.monotonic())
+            late.set_result(committed.result())
+
+        committed.add_done_callback(lambda _: threading.Timer(self.seconds, confirm).start())
+        return late
+
+
+def test_a_delivery_whose_end_is_committing_holds_no_thread(archive: Database) -> None:
+    # A fan-out's channels end within seconds of each other; when each end held a pool
+    # thread until committed, those threads were missing for the last posts of the others.
+    layout = {"T1": ["C1", "C2", "C3"]}
+    with SlackStub(teams={"xoxb-T1": "T1"}) as stub:
+        ledger_writes = SlowEnds(archive, 2.0)
+        deliverer = Deliverer(archive, PosterCache(TeamTokens(), stub.url), commit=ledger_writes)
+        engine = FanOut(deliverer, Pacing(0.0, workspace_per_minute=None), threads=1)
+        results = engine.run(deliveries(archive, layout))
+        ledger_writes.close()
+    assert [r.outcome for r in results] == ["posted"] * 3
+    assert len(ledger_writes.submitted) == 3
+    # Every end was under way before the first was confirmed: none waited on a thread.
+    assert max(ledger_writes.submitted) < min(ledger_writes.confirmed)
+    assert_threads_once(stub, layout, parts_of(archive))

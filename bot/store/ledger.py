@@ -570,21 +570,20 @@ class Completion:
     at: dt.datetime
     synced_hash: str | None = None  # the issue's version the thread now shows
 
-    def __call__(self, session: Session) -> None:
+    def __call__(self, session: Session) -> bool:
         """End this delivery (see `complete`)."""
-        complete(session, [self])
+        return complete(session, [self])[0]
 
     @classmethod
-    def run_many(cls, session: Session, completions: Sequence[Completion]) -> list[None]:
+    def run_many(cls, session: Session, completions: Sequence[Completion]) -> list[bool]:
         """End these deliveries together (bot.store.group_commit batches them)."""
-        complete(session, completions)
-        return [None] * len(completions)
+        return complete(session, completions)
 
 
-def complete(session: Session, completions: Sequence[Completion]) -> None:
+def complete(session: Session, completions: Sequence[Completion]) -> list[bool]:
     """End held deliveries as posted, releasing their leases, and clear their channels'
-    failing flags (a lost lease: neither); each statement runs once for all of them
-    (pipelined on PostgreSQL)."""
+    failing flags; for each, False when the lease was lost (then neither is done). Each
+    statement runs once for all of them (pipelined on PostgreSQL)."""
     ended = _COMPLETE.run_many(
         session,
         [
@@ -600,6 +599,7 @@ def complete(session: Session, completions: Sequence[Completion]) -> None:
             if count == 1
         ],
     )
+    return [count == 1 for count in ended]
 
 
 def release(session: Session, delivery_id: int, owner: str, error: str | None) -> None:

@@ -107,7 +107,7 @@ def test_deliveries_completed_in_one_batch_end_only_where_the_lease_is_held(
         ledger.Completion(WS, c, f"owner-{c}", "CC", at),
     ]
     futures = _in_one_batch(database, completions)
-    assert [f.result(10) for f in futures] == [None, None, None]
+    assert [f.result(10) for f in futures] == [True, False, True]
     with database.read() as session:
         rows = {r.id: r for r in session.scalars(select(DeliveryRow)).all()}
         failing = {
