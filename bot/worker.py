@@ -16,7 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -184,9 +184,18 @@ class Dispatcher:
         return self.run_open()
 
 
-def _job_id(channel: ChannelKey) -> str:
-    workspace, channel_id = channel
-    return f"channel:{workspace}:{channel_id}"
+class Slot(NamedTuple):
+    """A time some subscribed channel posts at: one cron job wakes the dispatcher then."""
+
+    hour: int
+    minute: int
+    zone: str
+    days: str
+
+    @property
+    def job_id(self) -> str:
+        """The scheduler's id of its job."""
+        return f"slot:{self.hour:02d}:{self.minute:02d}:{self.zone}:{self.days}"
 
 
 class Worker:
@@ -212,39 +221,39 @@ class Worker:
         self.scheduler = BlockingScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
         self.tick_seconds = tick_seconds
-        self._jobs: dict[ChannelKey, tuple[int, int, str, str]] = {}
+        self._slots: set[Slot] = set()
 
     def sync_jobs(self) -> None:
-        """Make the cron jobs match the subscriptions table (added, changed, removed)."""
+        """Make the cron jobs match the subscriptions table: one per time that some channel
+        posts at (hour, minute, zone, days), added and removed as subscriptions change.
+
+        Each wakes one tick, which sends everything due then in one fan-out. A job per channel
+        put thousands of ticks at 09:00 into the scheduler's ten threads, each holding its
+        thread until its own channel's thread was posted: channels were sent ten at a time."""
         if self.dispatcher is None:
             return
         with self.dispatcher.database.read() as session:
             subs = subscriptions.all_subscriptions(session)
-        wanted = {(s.workspace, s.channel_id): (s.hour, s.minute, s.timezone, s.days) for s in subs}
-        for channel, spec in wanted.items():
-            if self._jobs.get(channel) == spec:
-                continue
-            hour, minute, zone, days = spec
+        wanted = {Slot(s.hour, s.minute, s.timezone, s.days) for s in subs}
+        for slot in wanted - self._slots:
             self.scheduler.add_job(
-                self.dispatcher.tick,
+                self._tick,
                 CronTrigger(
-                    hour=hour,
-                    minute=minute,
-                    timezone=zone,
-                    day_of_week="mon-fri" if days == "weekdays" else "*",
+                    hour=slot.hour,
+                    minute=slot.minute,
+                    timezone=slot.zone,
+                    day_of_week="mon-fri" if slot.days == "weekdays" else "*",
                 ),
-                kwargs={"channels": [channel]},
-                id=_job_id(channel),
+                id=slot.job_id,
                 replace_existing=True,
                 # The database, not APScheduler, decides catch-up; a late wake-up still runs.
                 misfire_grace_time=int(self.dispatcher.grace.total_seconds()),
                 coalesce=True,
                 max_instances=1,
             )
-            self._jobs[channel] = spec
-        for channel in set(self._jobs) - set(wanted):
-            self.scheduler.remove_job(_job_id(channel))
-            del self._jobs[channel]
+        for slot in self._slots - wanted:
+            self.scheduler.remove_job(slot.job_id)
+        self._slots = wanted
 
     def _tick(self) -> None:
         if self.dispatcher is not None:

@@ -34,10 +34,12 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
     worker = worker_for(database)
     subscribe(database, "C1", timezone="Europe/Berlin", days="weekdays", now=NOW)
     subscribe(database, "C2", hour=7, minute=30, timezone="Asia/Kolkata", now=NOW)
+    subscribe(database, "C3", timezone="Europe/Berlin", days="weekdays", now=NOW)
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"channel:T111:C1", "channel:T111:C2"}
-    berlin = jobs["channel:T111:C1"].trigger
+    # One wake-up per time channels post at, however many channels share it.
+    assert set(jobs) == {"slot:09:00:Europe/Berlin:weekdays", "slot:07:30:Asia/Kolkata:daily"}
+    berlin = jobs["slot:09:00:Europe/Berlin:weekdays"].trigger
     assert str(berlin.timezone) == "Europe/Berlin"
     fields = {f.name: str(f) for f in berlin.fields}
     assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("9", "0", "mon-fri")
@@ -57,9 +59,30 @@ def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
         subscriptions.unsubscribe(session, WS, "C2")
     worker.sync_jobs()
     jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"channel:T111:C1"}
-    fields = {f.name: str(f) for f in jobs["channel:T111:C1"].trigger.fields}
+    assert set(jobs) == {"slot:10:15:UTC:daily", "slot:09:00:Europe/Berlin:weekdays"}  # C3's
+    fields = {f.name: str(f) for f in jobs["slot:10:15:UTC:daily"].trigger.fields}
     assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("10", "15", "*")
+    with database.write() as session:
+        subscriptions.unsubscribe(session, WS, "C3")
+    worker.sync_jobs()
+    assert [job.id for job in worker.scheduler.get_jobs()] == ["slot:10:15:UTC:daily"]
+
+
+def test_one_wake_up_at_a_shared_time_sends_every_channel_due_then(database: Database) -> None:
+    # A cron job per channel put thousands of ticks at 09:00 into the scheduler's ten
+    # threads, each holding its thread until its own channel was posted.
+    ingest_files(database, expand_paths([REPO / "seeds"]))
+    channels = [f"CS{i:02d}" for i in range(12)]
+    subscribe(database, *channels, hour=NOW.hour, now=NOW - dt.timedelta(days=1))
+    with SlackStub() as stub:
+        poster = SlackPoster(make_web_client("xoxb-x", stub.url), ChannelPacer(0))
+        dispatcher = Dispatcher(database, Deliverer(database, everywhere(poster)), lambda: NOW)
+        worker = Worker(dispatcher, None, dt.timedelta(minutes=5))
+        worker.sync_jobs()
+        (job,) = worker.scheduler.get_jobs()
+        job.func(*job.args, **job.kwargs)  # what the scheduler runs at 12:00
+        parents = {c: stub.messages(c) for c in channels}
+    assert all(len(p) == 1 for p in parents.values()), parents
 
 
 def test_two_worker_processes_post_each_message_once(database_url: str, tmp_path: Path) -> None:
