@@ -446,7 +446,7 @@ class Deliverer:
             lease=self.lease,
         )
 
-    def _complete(self, progress: Progress) -> DeliveryResult | Recording:
+    def _complete(self, progress: Progress) -> Step | Recording:
         """End the delivery as posted; with a group committer its commit is left under way
         (a fan-out's channels all end within seconds: no thread waits on each)."""
         claim = progress.claim
@@ -463,10 +463,7 @@ class Deliverer:
             # All its parts are recorded: whoever holds it now has nothing left to post.
             return self._result(progress, "posted")
 
-        if self.commit is None:
-            with self.database.write() as session:
-                return then(completion(session))
-        return Recording(self.commit.submit(completion), then)
+        return self._commit_then(completion, then)
 
     def _discard_if_unsent(self, progress: Progress) -> bool:
         """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
@@ -513,10 +510,17 @@ class Deliverer:
                 progress.parent_ts = ts
             return None  # the next step posts the next part, or finishes the delivery
 
+        return self._commit_then(record, then)
+
+    def _commit_then(
+        self, write: Callable[[Session], bool], then: Callable[[bool], Step]
+    ) -> Step | Recording:
+        """Commit a lease-checked ledger write, then take the step `then` makes of whether the
+        lease was held; with a group committer the commit is left under way (Recording)."""
         if self.commit is None:
             with self.database.write() as session:
-                return then(record(session))
-        return Recording(self.commit.submit(record), then)
+                return then(write(session))
+        return Recording(self.commit.submit(write), then)
 
     def _result(
         self, progress: Progress, outcome: Outcome, error: str | None = None

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -66,18 +66,13 @@ class Dispatcher:
             unpaced = Pacing(channel_interval=0.0, workspace_per_minute=None)
             self.fanout = FanOut(self.deliverer, unpaced)
 
-    def schedule_due(self, channels: Iterable[ChannelKey] | None = None) -> int:
+    def schedule_due(self) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
         now = self.clock()
         due: list[ledger.Due] = []
-        wanted = set(channels) if channels is not None else None
         with self.database.write() as session:
             ids = queries.recent_issues(session, RECENT_ISSUES)
-            subs = [
-                sub
-                for sub in subscriptions.all_subscriptions(session)
-                if wanted is None or (sub.workspace, sub.channel_id) in wanted
-            ]
+            subs = subscriptions.all_subscriptions(session)
             delivered: dict[ChannelKey, set[dt.date]] = {}
             for workspace in {sub.workspace for sub in subs}:
                 mine = [sub.channel_id for sub in subs if sub.workspace == workspace]
@@ -177,9 +172,9 @@ class Dispatcher:
             log.info("%d posted threads of corrected issues to bring up to date", len(reopened))
         return len(reopened)
 
-    def tick(self, channels: Iterable[ChannelKey] | None = None) -> list[DeliveryResult]:
+    def tick(self) -> list[DeliveryResult]:
         """Schedule what is due, reopen corrected threads, then send whatever is open."""
-        self.schedule_due(channels)
+        self.schedule_due()
         self.reopen_corrected()
         return self.run_open()
 

@@ -512,25 +512,13 @@ def finish(
     state: str,
     now: dt.datetime,
     error: str | None = None,
-    *,
-    synced_hash: str | None = None,
 ) -> None:
-    """End a delivery as posted or failed (permanent), releasing the lease; `synced_hash`:
-    the issue's version the thread now shows."""
-    values: dict[str, Any] = {
-        "state": state,
-        "lease_owner": None,
-        "lease_until": None,
-        "last_error": error,
-        "finished_at": now,
-    }
-    if synced_hash is not None:
-        values["synced_hash"] = synced_hash
-    c = _DELIVERIES.c  # Core, not an ORM bulk update: it runs once per channel of a fan-out
+    """End a delivery as failed (permanent) or skipped, releasing the lease (one posted in
+    full ends through `complete`)."""
     session.execute(
         update(_DELIVERIES)
-        .where(c.id == delivery_id, c.state == SENDING, c.lease_owner == owner)
-        .values(values)
+        .where(_held(delivery_id, owner))
+        .values(state=state, lease_owner=None, lease_until=None, last_error=error, finished_at=now)
     )
 
 
@@ -613,16 +601,13 @@ def release(session: Session, delivery_id: int, owner: str, error: str | None) -
 
 
 def mark_subscription_failing(
-    session: Session, workspace: Workspace, channel_id: str, error: str | None
+    session: Session, workspace: Workspace, channel_id: str, error: str
 ) -> None:
-    """Flag (or clear) a channel's subscription as failing, for /digest status."""
-    if error is None:
-        _CLEAR_FAILING.run(session, {**workspace_binds(workspace), "s_channel": channel_id})
-        return
-    c = _SUBSCRIPTIONS.c
+    """Flag a channel's subscription as failing, for /digest status (a delivery that ends
+    posted clears it: `complete`)."""
     session.execute(
         update(_SUBSCRIPTIONS)
-        .where(in_workspace(SubscriptionRow, workspace), c.channel_id == channel_id)
+        .where(in_workspace(SubscriptionRow, workspace), _SUBSCRIPTIONS.c.channel_id == channel_id)
         .values(failing=True, last_error=error)
     )
 
