@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "heroku-app-json.schema.json"
 # Set by the platform, not by the person deploying: the add-on and the router.
 PLATFORM_SET = {"DATABASE_URL", "PORT"}
-REQUIRED = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"}
+# Needed by every HTTP deploy. SLACK_BOT_TOKEN is not: a many-workspace deploy (SLACK_CLIENT_ID)
+# has no token of its own, and Heroku refuses to deploy while a required value is empty.
+REQUIRED = {"SLACK_SIGNING_SECRET"}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,16 @@ def test_app_json_declares_every_setting(app_json: dict[str, Any]) -> None:
         assert spec["required"] is (name in REQUIRED), name
         if "value" in spec:
             Settings.model_validate({name: spec["value"]})  # a default that the bot accepts
+
+
+def test_app_json_lets_a_many_workspace_deploy_leave_the_bot_token_unset(
+    app_json: dict[str, Any],
+) -> None:
+    many = {"SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "DIGEST_ENCRYPTION_KEY"}
+    required = {name for name, spec in app_json["env"].items() if spec["required"]}
+    assert "SLACK_BOT_TOKEN" not in required
+    assert not required & many  # nor does a one-workspace deploy need the OAuth settings
+    assert "SLACK_CLIENT_ID" in app_json["env"]["SLACK_BOT_TOKEN"]["description"]
 
 
 def test_app_json_formation_addon_and_buildpack(app_json: dict[str, Any]) -> None:
