@@ -98,8 +98,8 @@ class Settings(BaseSettings):
     workspace_posts_per_minute: float = Field(
         600.0, alias="DIGEST_WORKSPACE_POSTS_PER_MINUTE", ge=0
     )
-    """The worker's cap on posts per workspace, counted over a sliding second (600 = 10 a second);
-    a 429 pauses the workspace and lowers its rate. `0` turns the cap off."""
+    """The worker's cap on posts per workspace, counted over a sliding second (600 is ten in any
+    second); a 429 pauses the workspace and lowers its rate. `0` turns the cap off."""
     fanout_threads: int = Field(32, alias="DIGEST_FANOUT_THREADS", ge=1, le=256)
     """Threads the worker sends with, however many channels are due (channels waiting for their
     turn hold no thread)."""

@@ -1,4 +1,5 @@
-"""Every `python -m bot …` / `digest-bot …` command in the README's code blocks exists as written.
+"""Every `python -m bot …` / `digest-bot …` command in the README's and docs/'s code blocks exists
+as written.
 
 Each is run with `--help` appended: click parses the whole line before it prints the help, so a
 renamed command or option fails here.
@@ -48,6 +49,9 @@ def argv(command: str) -> list[str]:
 
 
 COMMANDS = readme_commands((REPO / "README.md").read_text())
+# The README and every page of docs/ (the same commands appear in several; each runs once).
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOC_COMMANDS = list(dict.fromkeys(c for doc in DOCS for c in readme_commands(doc.read_text())))
 
 
 def test_readme_has_every_cli_command() -> None:
@@ -74,7 +78,7 @@ def test_extraction_follows_code_blocks_only() -> None:
     assert readme_commands(text) == ["python -m bot doctor"]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", DOC_COMMANDS)
 def test_readme_command_runs_as_written(command: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [*argv(command), "--help"],
@@ -94,7 +98,7 @@ def test_every_command_option_is_documented() -> None:
 
     from bot.cli import app
 
-    readme = (REPO / "README.md").read_text()
+    readme = "\n".join(doc.read_text() for doc in DOCS)
     missing = []
     # Typer's command objects (its own copy of click's): groups have .commands, options .opts.
     stack: list[tuple[str, Any]] = [("", typer.main.get_command(app))]
@@ -114,7 +118,7 @@ def test_offline_readme_commands_run_for_real_after_the_quickstart(tmp_path: Pat
     offline = ("parse", "ingest seeds", "search", "subscriptions", "db", "post")
     runnable = [
         c
-        for c in COMMANDS
+        for c in DOC_COMMANDS
         if c.startswith("python -m bot ")
         and c.removeprefix("python -m bot ").startswith(offline)
         and ("post" not in c.split()[3] or "--dry-run" in c)
