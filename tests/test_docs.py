@@ -120,16 +120,18 @@ def test_the_generator_refuses_a_setting_without_a_description() -> None:
         load_generator().render(Undocumented)
 
 
-def test_the_check_fails_when_the_page_is_stale(tmp_path: Path) -> None:
+def test_the_check_fails_when_the_page_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     generator = load_generator()
-    generator.OUTPUT = tmp_path / "configuration.md"
+    monkeypatch.setattr(generator, "REPO", tmp_path)
+    monkeypatch.setattr(generator, "OUTPUT", tmp_path / "configuration.md")
     generator.OUTPUT.write_text("# Configuration\n\nold\n")
-    generator.REPO = tmp_path
-    sys.argv = ["gen_config_docs.py", "--check"]
+    monkeypatch.setattr(sys, "argv", ["gen_config_docs.py", "--check"])
     assert generator.main() == 1
-    sys.argv = ["gen_config_docs.py"]
+    monkeypatch.setattr(sys, "argv", ["gen_config_docs.py"])
     assert generator.main() == 0
-    sys.argv = ["gen_config_docs.py", "--check"]
+    monkeypatch.setattr(sys, "argv", ["gen_config_docs.py", "--check"])
     assert generator.main() == 0
 
 
