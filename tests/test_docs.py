@@ -18,6 +18,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from bot.config import Settings
+from bot.core.grammar import VERBS
 from bot.slack.scopes import required_scopes
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,6 +179,16 @@ def test_path_and_figure_detection_catch_what_they_should() -> None:
 def test_no_measured_figure_outside_the_benchmarks_readme(doc: Path) -> None:
     figures = [m.group(0) for m in FIGURE.finditer(prose(doc.read_text()))]
     assert not figures, f"put measurements in benchmarks/README.md: {figures}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_digest_command_a_document_names_exists(doc: Path) -> None:
+    text = doc.read_text()
+    named = set(re.findall(r"/digest ([a-z]+)", text))
+    # A section headed with `/digest` lists the verbs bare, one table row each.
+    for section in re.findall(r"^## [^\n]*`/digest`.*?(?=^## |\Z)", text, re.MULTILINE | re.DOTALL):
+        named |= set(re.findall(r"^\| `([a-z]+)\b", section, re.MULTILINE))
+    assert named <= set(VERBS), named - set(VERBS)
 
 
 def test_every_stored_result_is_in_the_benchmarks_readme() -> None:
