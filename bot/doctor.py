@@ -68,7 +68,7 @@ def check_settings(settings: Settings) -> Iterator[Finding]:
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         missing.append("SLACK_SIGNING_SECRET")
     if missing:
-        yield fail("settings", f"{', '.join(missing)} not set", "see README 'Create the Slack app'")
+        yield fail("settings", f"{', '.join(missing)} not set", "see docs/slack-app.md")
     else:
         mode = "Socket Mode" if settings.slack_app_token else "HTTP (/slack/events)"
         yield ok("settings", f"Slack credentials set; serve runs {mode}")
@@ -87,9 +87,9 @@ def check_many_workspaces(settings: Settings) -> Finding:
     try:
         check_mode(settings)
     except SettingsError as exc:
-        return fail("settings", str(exc), "see README 'Distribute to many workspaces'")
+        return fail("settings", str(exc), "see docs/slack-app.md, 'Distribute to many workspaces'")
     if settings.slack_signing_secret is None:
-        return fail("settings", "SLACK_SIGNING_SECRET not set", "see README 'Create the Slack app'")
+        return fail("settings", "SLACK_SIGNING_SECRET not set", "see docs/slack-app.md")
     return ok("settings", "many workspaces: Add to Slack at /slack/install, tokens encrypted")
 
 
