@@ -8,26 +8,26 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli.common import fail, load_settings, open_db, out
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.store.companies import Outcome
-    from bot.store.db import Session
+    from bot.core.companies import Outcome
+    from bot.store.db import Database
 
 companies_app = typer.Typer(
     help="Company attribution: list, review, fix splits and teach names.", no_args_is_help=True
 )
 
 
-def _write(change: Callable[[Session], Outcome]) -> Outcome:
-    """Run one change in one transaction; bad input is one line on stderr and exit 1."""
-    from bot.cli import fail, load_settings, open_db
-    from bot.store.companies import CompanyInputError
+def _write(change: Callable[[Database], Outcome]) -> Outcome:
+    """Run one change (one transaction); bad input is one line on stderr and exit 1."""
+    from bot.core.companies import CompanyInputError
 
     database = open_db(load_settings())
     try:
-        with database.write() as session:
-            return change(session)
+        return change(database)
     except CompanyInputError as exc:
         fail(str(exc))
     finally:
@@ -43,13 +43,11 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Every company with its article count and how many of its splits are low-confidence."""
-    from bot.cli import load_settings, open_db, out
+    from bot.core.companies import listing
     from bot.digest.resplit import LOW_CONFIDENCE
-    from bot.store.companies import list_companies
 
     database = open_db(load_settings())
-    with database.read() as session:
-        stats = list_companies(session)
+    stats = listing(database)
     database.dispose()
     if as_json:
         rows = [
@@ -70,12 +68,10 @@ def review_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """The least certain splits, to check in a minute: confidence, company | summary, title."""
-    from bot.cli import load_settings, open_db, out
-    from bot.store.companies import uncertain_splits
+    from bot.core.companies import review
 
     database = open_db(load_settings())
-    with database.read() as session:
-        splits = uncertain_splits(session, limit)
+    splits = review(database, limit)
     database.dispose()
     if as_json:
         rows = [
@@ -108,10 +104,9 @@ def fix_command(
     right: Annotated[str, typer.Argument(help="The right publisher, e.g. 'Acme Robotics'.")],
 ) -> None:
     """Re-split WRONG's articles whose line starts with RIGHT (longer or shorter); remembered."""
-    from bot.cli import out
-    from bot.store.companies import fix_company
+    from bot.core.companies import fix
 
-    outcome = _write(lambda session: fix_company(session, wrong, right))
+    outcome = _write(lambda database: fix(database, wrong, right))
     out.print(_changed(outcome.changed), markup=False)
     left = outcome.considered - outcome.changed
     if left:
@@ -127,10 +122,9 @@ def add_command(
     ] = None,
 ) -> None:
     """Teach a company name (and aliases); re-splits stored articles it now explains."""
-    from bot.cli import out
-    from bot.store.companies import teach_company
+    from bot.core.companies import add
 
-    outcome = _write(lambda session: teach_company(session, name, alias or []))
+    outcome = _write(lambda database: add(database, name, alias or []))
     out.print(_changed(outcome.changed), markup=False)
     if outcome.merged:
         note = f"{outcome.merged} more filed under an alias now count for {name}"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.text import Text
 
+from bot.cli.common import fail, load_settings, open_db, out
 from bot.core.text import clamp
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ Until = Annotated[
 
 def _run(show: Callable[[Database], None]) -> None:
     """Open the configured database, print one lookup, close it."""
-    from bot.cli import load_settings, open_db
-
     database = open_db(load_settings())
     try:
         show(database)
@@ -45,8 +44,6 @@ def _run(show: Callable[[Database], None]) -> None:
 
 
 def _print(text: str, style: str = "") -> None:
-    from bot.cli import out
-
     out.print(Text(text, style=style))
 
 
@@ -68,7 +65,6 @@ def search_topic(
 
 def _date_range(since: str | None, until: str | None) -> DateRange:
     """--since/--until as a range; a bad or reversed one is a one-line error (exit 2)."""
-    from bot.cli import fail
     from bot.core.grammar import parse_bound
     from bot.dates import DateRange, RangeError
 
