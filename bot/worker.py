@@ -22,10 +22,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.delivery import Deliverer, DeliveryResult
-from bot.fanout import FanOut, Pacing
-from bot.follower_dms import FollowerDms
-from bot.lease import is_gone, own_prefix
+from bot.delivery.deliverer import Deliverer, DeliveryResult
+from bot.delivery.fanout import FanOut, Pacing
+from bot.delivery.follower_dms import FollowerDms
+from bot.owners import is_gone, own_prefix
 from bot.schedule import decide
 from bot.sources import Poller
 from bot.store import edits, ledger, queries, subscriptions

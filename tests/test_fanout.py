@@ -19,12 +19,12 @@ from typing import Any, TypeVar, cast
 import pytest
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer, Progress, everywhere
-from bot.fanout import FanOut, Pacing, _Job, _Lane
+from bot.delivery.deliverer import Deliverer, Progress, everywhere
+from bot.delivery.fanout import FanOut, Pacing, _Job, _Lane
+from bot.delivery.poster import ChannelPacer, PartSearch, SlackPoster, make_web_client
+from bot.delivery.transports import PosterCache
 from bot.ingestion import expand_paths, ingest_files
-from bot.slack.poster import ChannelPacer, PartSearch, SlackPoster, make_web_client
 from bot.slack.rendering import Message
-from bot.slack.transports import PosterCache
 from bot.store import ledger
 from bot.store.db import Database, Session
 from bot.store.group_commit import GroupCommit

@@ -15,10 +15,10 @@ import pytest
 from slack_stub import SlackStub
 from sqlalchemy import select, update
 
-from bot.delivery import Deliverer, everywhere
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
 from bot.ingestion import expand_paths, ingest_files
-from bot.lease import host_id, is_gone, new_owner, own_prefix, process_start
-from bot.slack.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
+from bot.owners import host_id, is_gone, new_owner, own_prefix, process_start
 from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import get_issue

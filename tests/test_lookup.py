@@ -16,9 +16,8 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
-from bot.delivery import Deliverer, everywhere
-from bot.ingestion import expand_paths, ingest_files
-from bot.slack.poster import (
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import (
     ChannelPacer,
     PartSearch,
     SlackPoster,
@@ -26,6 +25,7 @@ from bot.slack.poster import (
     make_lookup_client,
     make_web_client,
 )
+from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from tests.helpers import WS

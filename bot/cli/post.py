@@ -23,7 +23,7 @@ from bot.cli.common import (
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.delivery import Deliverer, DeliveryResult
+    from bot.delivery.deliverer import Deliverer, DeliveryResult
     from bot.store.db import Database
     from bot.workspace import Workspace
 
@@ -102,7 +102,7 @@ def _deliver_waiting(
     """Deliver; while another live process holds the delivery, wait for it (saying so)."""
     import time
 
-    from bot.lease import describe
+    from bot.owners import describe
 
     said = ""
     while True:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.poster import (
+from bot.delivery.poster import (
     NETWORK_ERRORS,
     AmbiguousError,
     NotSentError,

@@ -6,9 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.delivery import Transport
-from bot.slack.installations import TokenSource
-from bot.slack.poster import (
+from bot.delivery.deliverer import Transport
+from bot.delivery.poster import (
     ChannelPacer,
     PartSearch,
     PermanentError,
@@ -16,6 +15,7 @@ from bot.slack.poster import (
     make_lookup_client,
     make_web_client,
 )
+from bot.slack.installations import TokenSource
 from bot.slack.rendering import Message
 from bot.workspace import Workspace
 

@@ -21,9 +21,10 @@ from typing import Literal
 
 from bot.clock import Clock, utc_now
 from bot.core import follows as following
-from bot.lease import LeaseKeeper, is_gone, new_owner
-from bot.slack.dms import DirectMessenger, DmPacer, FollowerGoneError, dm_metadata
-from bot.slack.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
+from bot.delivery.dm_transports import DirectMessenger, DmPacer, FollowerGoneError, dm_metadata
+from bot.delivery.lease import LeaseKeeper
+from bot.delivery.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
+from bot.owners import is_gone, new_owner
 from bot.slack.rendering import DmArticle, render_follow_dm
 from bot.store import follows as store
 from bot.store.db import Database, Session

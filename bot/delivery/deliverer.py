@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
-from bot.delivery_edits import EditStep, edit_step
-from bot.delivery_plan import Part, Recorded, Rendered, Thread, settle, thread
-from bot.lease import LeaseKeeper, is_gone, new_owner
-from bot.slack.poster import (
+from bot.delivery.lease import LeaseKeeper
+from bot.delivery.plan import Part, Recorded, Rendered, Thread, settle, thread
+from bot.delivery.poster import (
     AmbiguousError,
     NotSentError,
     PartSearch,
@@ -34,6 +33,8 @@ from bot.slack.poster import (
     UndecidedLookupError,
     metadata_for,
 )
+from bot.delivery.thread_edits import EditStep, edit_step
+from bot.owners import is_gone, new_owner
 from bot.slack.rendering import Message
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
@@ -60,7 +61,7 @@ class Committer(Protocol):
 
 
 class Transport(Protocol):
-    """Where deliveries go: Slack (bot.slack.poster.SlackPoster), or a test's in-memory fake.
+    """Where deliveries go: Slack (bot.delivery.poster.SlackPoster), or a test's in-memory fake.
 
     `post` raises PermanentError (refused for good), NotSentError (never reached Slack) or
     AmbiguousError (may have been posted); `find_part` raises UndecidedLookupError when it

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
-from bot.delivery import Deliverer, DeliveryResult, Progress, Recording, Step, Wait
+from bot.delivery.deliverer import Deliverer, DeliveryResult, Progress, Recording, Step, Wait
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from bot.clock import Clock
-from bot.delivery_plan import Part
-from bot.slack.poster import AmbiguousError, MessageGoneError, RateLimitedError, metadata_for
+from bot.delivery.plan import Part
+from bot.delivery.poster import AmbiguousError, MessageGoneError, RateLimitedError, metadata_for
 from bot.slack.rendering import Message
 from bot.store import edits, ledger
 from bot.store.db import Session
