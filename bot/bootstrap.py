@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.delivery.follower_dms import FollowerDms
     from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
-    from bot.worker import Worker
+    from bot.worker.scheduler import Worker
 
 
 def bolt_app(
@@ -129,7 +129,8 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
     from bot.store.group_commit import GroupCommit
-    from bot.worker import Dispatcher, Worker
+    from bot.worker.dispatcher import Dispatcher
+    from bot.worker.scheduler import Worker
 
     adopt_at_start(settings, database, clock)
     sender = deliverer(settings, database, clock, paced=False)

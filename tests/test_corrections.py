@@ -23,7 +23,7 @@ from bot.store import filters
 from bot.store.db import Database
 from bot.store.filters import Rule
 from bot.store.tables import DeliveryMessageRow, DeliveryRow
-from bot.worker import Dispatcher
+from bot.worker.dispatcher import Dispatcher
 
 REPO = Path(__file__).resolve().parent.parent
 LATEST = dt.date(2026, 5, 13)

@@ -25,7 +25,7 @@ from bot.store.db import Database, Session
 from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow, SubscriptionRow
-from bot.worker import Dispatcher
+from bot.worker.dispatcher import Dispatcher
 from bot.workspace import Workspace
 from tests.helpers import WS
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot.heap import cap_arenas
+from bot.worker.heap import cap_arenas
 
 
 @pytest.mark.skipif(
@@ -17,7 +17,7 @@ from bot.heap import cap_arenas
 )
 def test_arenas_are_capped_on_glibc() -> None:
     # In a fresh interpreter: the cap must be set before threads allocate.
-    code = "from bot.heap import cap_arenas; print(cap_arenas())"
+    code = "from bot.worker.heap import cap_arenas; print(cap_arenas())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
 
@@ -29,7 +29,7 @@ def test_without_a_c_library_nothing_is_capped(monkeypatch: pytest.MonkeyPatch) 
 
 def test_start_up_objects_are_frozen_and_young_ones_collected_less_often() -> None:
     code = (
-        "import gc; from bot.heap import calm_collector\n"
+        "import gc; from bot.worker.heap import calm_collector\n"
         "calm_collector(12345)\n"
         "print(gc.get_threshold()[0], gc.get_freeze_count() > 10_000)"
     )

@@ -25,7 +25,7 @@ from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
-from bot.worker import Dispatcher
+from bot.worker.dispatcher import Dispatcher
 from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -68,7 +68,7 @@ def doctor() -> None:
 def worker() -> None:
     """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
     from bot import bootstrap
-    from bot.heap import calm_collector, cap_arenas
+    from bot.worker.heap import calm_collector, cap_arenas
 
     settings = load_settings()
     setup_logging(settings)

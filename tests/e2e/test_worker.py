@@ -17,7 +17,8 @@ from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.ingestion import expand_paths, ingest_files
 from bot.store import subscriptions
 from bot.store.db import Database
-from bot.worker import Dispatcher, Worker
+from bot.worker.dispatcher import Dispatcher
+from bot.worker.scheduler import Worker
 from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
