@@ -15,9 +15,9 @@ from slack_stub import SlackStub
 from sqlalchemy import select, update
 
 from bot.clock import utc_now
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.slack.rendering import REMOVED_ARTICLE
 from bot.store import filters
 from bot.store.db import Database

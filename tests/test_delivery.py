@@ -16,10 +16,10 @@ from slack_stub import SlackStub
 from sqlalchemy import event, select
 
 from bot.core import settings
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, DeliveryResult, Progress, Recording, everywhere
 from bot.delivery.plan import settle
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.store import ledger
 from bot.store.db import Database, Session
 from bot.store.group_commit import GroupCommit

@@ -19,11 +19,11 @@ from typing import Any, TypeVar, cast
 import pytest
 from slack_stub import SlackStub
 
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, Progress, everywhere
 from bot.delivery.fanout import FanOut, Pacing, _Job, _Lane
 from bot.delivery.poster import ChannelPacer, PartSearch, SlackPoster, make_web_client
 from bot.delivery.transports import PosterCache
-from bot.ingestion import expand_paths, ingest_files
 from bot.slack.rendering import Message
 from bot.store import ledger
 from bot.store.db import Database, Session

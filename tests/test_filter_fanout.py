@@ -16,10 +16,10 @@ from corrected_issue import ADDED_TITLE, REMOVED_TITLE, write_corrected
 from slack_stub import SlackStub
 from sqlalchemy import select
 
+from bot.core.ingestion import ingest_files
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.fanout import FanOut, Pacing
 from bot.delivery.transports import NotInstalled, PosterCache
-from bot.ingestion import ingest_files
 from bot.store import edits, filters, ledger
 from bot.store.db import Database
 from bot.store.filters import Rule

@@ -15,9 +15,9 @@ from slack_stub import SlackStub
 from sqlalchemy import select
 
 from bot.core.filters import parse_filter
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.store import filters
 from bot.store.db import Database
 from bot.store.filters import Rule

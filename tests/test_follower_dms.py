@@ -21,10 +21,10 @@ from slack_stub import SlackStub
 from bot import bootstrap
 from bot.config import Settings
 from bot.core import follows
+from bot.core.ingestion import ingest_files
 from bot.delivery.dm_transports import DirectMessenger, DmPacer
 from bot.delivery.follower_dms import FollowerDms, _Turns
 from bot.delivery.poster import make_lookup_client, make_web_client
-from bot.ingestion import ingest_files
 from bot.slack.installations import installed_tokens, oauth_client
 from bot.slack.oauth import oauth_settings, record_nothing
 from bot.slack.rendering import ACTION_FOLLOW_SAVE

@@ -15,9 +15,9 @@ import pytest
 from slack_stub import SlackStub
 from sqlalchemy import select, update
 
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.owners import host_id, is_gone, new_owner, own_prefix, process_start
 from bot.store import ledger
 from bot.store.db import Database

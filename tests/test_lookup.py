@@ -16,6 +16,7 @@ from helpers import subscribe
 from slack_stub import SlackStub
 from sqlalchemy import select
 
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import (
     ChannelPacer,
@@ -25,7 +26,6 @@ from bot.delivery.poster import (
     make_lookup_client,
     make_web_client,
 )
-from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from tests.helpers import WS

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_lookup_client, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
 from bot.store import ledger
 from bot.store.db import Database

@@ -15,7 +15,7 @@ from bot.cli.common import err, fail, load_settings, open_db, out, setup_logging
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.ingestion import FileOutcome
+    from bot.core.ingestion import FileOutcome
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -25,8 +25,8 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Parse digest files and print them (JSON with --json); bad files go to stderr."""
+    from bot.core.ingestion import parse_files
     from bot.digest.companies import PublisherKnowledge
-    from bot.ingestion import parse_files
     from bot.store.archive import load_knowledge
 
     settings = load_settings()
@@ -69,7 +69,7 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of digest issues.")],
 ) -> None:
     """Store issues in the archive: new, updated in place, or unchanged; bad files skipped."""
-    from bot.ingestion import expand_paths, ingest_files
+    from bot.core.ingestion import expand_paths, ingest_files
 
     settings = load_settings()
     setup_logging(settings)

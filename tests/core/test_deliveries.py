@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.core.ingestion import ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import AmbiguousError, NotSentError, PartSearch, PermanentError
-from bot.ingestion import ingest_files
 from bot.slack.rendering import Message, issue_messages
 from bot.store.db import Database
 from bot.store.queries import get_issue

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import follows, workspaces
-from bot.ingestion import ingest_files
+from bot.core.ingestion import ingest_files
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.queries import find_by_company, get_issue, search_topic

@@ -12,9 +12,9 @@ from slack_stub import SlackStub
 from bot.config import Settings
 from bot.core import workspaces
 from bot.core.grammar import ADMINS_USAGE, AdminsChange, parse_admins, parse_request
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.slack.answers import Answers, Asker
 from bot.slack.people import slack_admin_check
 from bot.store import ledger

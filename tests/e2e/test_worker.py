@@ -12,9 +12,9 @@ from pathlib import Path
 from helpers import clean_env, due_now, subscribe
 from slack_stub import SlackStub
 
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.ingestion import expand_paths, ingest_files
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker.dispatcher import Dispatcher
