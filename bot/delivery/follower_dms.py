@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.clock import Clock, utc_now
-from bot.core import follows as following
+from bot.core import follows
 from bot.delivery.dm_transports import DirectMessenger, DmPacer, FollowerGoneError, dm_metadata
 from bot.delivery.lease import LeaseKeeper
 from bot.delivery.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
 from bot.owners import is_gone, new_owner
 from bot.slack.rendering import DmArticle, render_follow_dm
-from bot.store import follows as store
+from bot.store import dm_ledger
 from bot.store.db import Database, Session
 from bot.store.queries import articles_by_ids
 from bot.workspace import Workspace
@@ -53,7 +53,7 @@ class FollowerDms:
     def __post_init__(self) -> None:
         # A live sender keeps its leases fresh however slowly Slack answers, so a DM is only
         # ever taken over from a sender that is gone.
-        self.keeper = LeaseKeeper(self.database, self.lease, self.clock, store.renew_dms)
+        self.keeper = LeaseKeeper(self.database, self.lease, self.clock, dm_ledger.renew_dms)
 
     def run(self) -> list[DmOutcome]:
         """Match what arrived, then send every open DM."""
@@ -62,7 +62,7 @@ class FollowerDms:
 
     def match(self) -> int:
         """Match the articles that arrived against every follow; the DMs it created."""
-        created = following.match_new(self.database, self.clock(), self.recent_days)
+        created = follows.match_new(self.database, self.clock(), self.recent_days)
         if created:
             log.info("follows: %d new direct messages to send", created)
         return created
@@ -97,10 +97,10 @@ class FollowerDms:
         """Open DMs per workspace, leaving out those a live sender holds."""
         now = self.clock()
         with self.database.read() as session:
-            open_dms = store.open_dms(session)
+            open_dms = dm_ledger.open_dms(session)
         queues: dict[Workspace, list[int]] = defaultdict(list)
         for dm in open_dms:
-            held = dm.state == store.SENDING and dm.lease_until and dm.lease_until >= now
+            held = dm.state == dm_ledger.SENDING and dm.lease_until and dm.lease_until >= now
             if held and not is_gone(dm.lease_owner):
                 continue
             queues[dm.workspace].append(dm.id)
@@ -130,17 +130,17 @@ class FollowerDms:
                 turns.done(workspace)
         return outcomes
 
-    def _claim(self, message_id: int, owner: str) -> store.DmClaim | None:
+    def _claim(self, message_id: int, owner: str) -> dm_ledger.DmClaim | None:
         with self.database.write() as session:
-            claim = store.claim_dm(session, message_id, owner, self.clock(), self.lease)
+            claim = dm_ledger.claim_dm(session, message_id, owner, self.clock(), self.lease)
             if claim is not None:
                 return claim
-            state, holder = store.dm_holder(session, message_id)
-        if state != store.SENDING or not is_gone(holder):
+            state, holder = dm_ledger.dm_holder(session, message_id)
+        if state != dm_ledger.SENDING or not is_gone(holder):
             return None
         log.warning("follower DM %d: its sender %s is gone; taking over", message_id, holder)
         with self.database.write() as session:
-            return store.claim_dm(
+            return dm_ledger.claim_dm(
                 session, message_id, owner, self.clock(), self.lease, takeover_from=holder
             )
 
@@ -156,7 +156,7 @@ class FollowerDms:
         finally:
             self.keeper.drop(claim.id)
 
-    def _send(self, claim: store.DmClaim, owner: str, messenger: DirectMessenger) -> DmOutcome:
+    def _send(self, claim: dm_ledger.DmClaim, owner: str, messenger: DirectMessenger) -> DmOutcome:
         try:
             if claim.inflight:
                 found = self._find(claim, messenger)
@@ -169,30 +169,30 @@ class FollowerDms:
         except FollowerGoneError as exc:
             return self._stop(claim, owner, exc.error)
         except PermanentError as exc:
-            return self._finish(claim, owner, store.FAILED, exc.error)
+            return self._finish(claim, owner, dm_ledger.FAILED, exc.error)
 
-    def _find(self, claim: store.DmClaim, messenger: DirectMessenger) -> tuple[str, str] | None:
+    def _find(self, claim: dm_ledger.DmClaim, messenger: DirectMessenger) -> tuple[str, str] | None:
         """(channel, ts) of the DM if Slack holds it; None only when it surely does not."""
         channel = claim.channel_id
         if channel is None:
             with self.database.read() as session:
-                channel = store.follower_dm_channel(session, claim.workspace, claim.user_id)
+                channel = dm_ledger.follower_dm_channel(session, claim.workspace, claim.user_id)
         if channel is None:
             channel = messenger.open_dm(claim.user_id)
         ts = messenger.find(channel, claim.id, claim.created_at.timestamp() - 60)
         return (channel, ts) if ts is not None else None
 
-    def _post(self, claim: store.DmClaim, owner: str, messenger: DirectMessenger) -> DmOutcome:
+    def _post(self, claim: dm_ledger.DmClaim, owner: str, messenger: DirectMessenger) -> DmOutcome:
         with self.database.read() as session:
-            if store.is_stopped(session, claim.workspace, claim.user_id):
-                return self._finish(claim, owner, store.SKIPPED, "follower stopped")
+            if dm_ledger.is_stopped(session, claim.workspace, claim.user_id):
+                return self._finish(claim, owner, dm_ledger.SKIPPED, "follower stopped")
             items = self._items(session, claim, messenger)
-            day = store.issue_date(session, claim.issue_id)
+            day = dm_ledger.issue_date(session, claim.issue_id)
         if not items or day is None:
-            return self._finish(claim, owner, store.SKIPPED, "its articles left the archive")
+            return self._finish(claim, owner, dm_ledger.SKIPPED, "its articles left the archive")
         message = render_follow_dm(day, items)
         with self.database.write() as session:
-            if not store.mark_dm_inflight(session, claim.id, owner, self.clock(), self.lease):
+            if not dm_ledger.mark_dm_inflight(session, claim.id, owner, self.clock(), self.lease):
                 return "busy"
         try:
             channel, ts = messenger.post(
@@ -206,10 +206,10 @@ class FollowerDms:
         return self._record(claim, owner, channel, ts, outcome="sent")
 
     def _items(
-        self, session: Session, claim: store.DmClaim, messenger: DirectMessenger
+        self, session: Session, claim: dm_ledger.DmClaim, messenger: DirectMessenger
     ) -> list[DmArticle]:
         articles = articles_by_ids(session, list(claim.article_ids))
-        replies = store.thread_replies(session, claim.workspace, [a.id for a in articles])
+        replies = dm_ledger.thread_replies(session, claim.workspace, [a.id for a in articles])
         return [
             DmArticle(a, self._thread_link(replies.get(a.id, []), claim.user_id, messenger))
             for a in articles
@@ -226,29 +226,29 @@ class FollowerDms:
         return None
 
     def _record(
-        self, claim: store.DmClaim, owner: str, channel: str, ts: str, *, outcome: DmOutcome
+        self, claim: dm_ledger.DmClaim, owner: str, channel: str, ts: str, *, outcome: DmOutcome
     ) -> DmOutcome:
         with self.database.write() as session:
-            if not store.record_dm(session, claim.id, owner, channel, ts, self.clock()):
+            if not dm_ledger.record_dm(session, claim.id, owner, channel, ts, self.clock()):
                 return "busy"
-            store.remember_dm_channel(session, claim.workspace, claim.user_id, channel)
+            dm_ledger.remember_dm_channel(session, claim.workspace, claim.user_id, channel)
         return outcome
 
     def _release(
-        self, claim: store.DmClaim, owner: str, error: str, *, sent: bool = True
+        self, claim: dm_ledger.DmClaim, owner: str, error: str, *, sent: bool = True
     ) -> DmOutcome:
         with self.database.write() as session:
             if not sent:
-                store.clear_dm_inflight(session, claim.id, owner)
-            store.release_dm(session, claim.id, owner, error)
+                dm_ledger.clear_dm_inflight(session, claim.id, owner)
+            dm_ledger.release_dm(session, claim.id, owner, error)
         return "retry_later"
 
-    def _finish(self, claim: store.DmClaim, owner: str, state: str, error: str) -> DmOutcome:
+    def _finish(self, claim: dm_ledger.DmClaim, owner: str, state: str, error: str) -> DmOutcome:
         with self.database.write() as session:
-            store.finish_dm(session, claim.id, owner, state, error, self.clock())
-        return "failed" if state == store.FAILED else "skipped"
+            dm_ledger.finish_dm(session, claim.id, owner, state, error, self.clock())
+        return "failed" if state == dm_ledger.FAILED else "skipped"
 
-    def _stop(self, claim: store.DmClaim, owner: str, error: str) -> DmOutcome:
+    def _stop(self, claim: dm_ledger.DmClaim, owner: str, error: str) -> DmOutcome:
         log.warning(
             "follower %s in %s: direct messages fail for good (%s); stopped",
             claim.user_id,
@@ -256,8 +256,8 @@ class FollowerDms:
             error,
         )
         with self.database.write() as session:
-            store.finish_dm(session, claim.id, owner, store.FAILED, error, self.clock())
-            store.stop_follower(session, claim.workspace, claim.user_id, error, self.clock())
+            dm_ledger.finish_dm(session, claim.id, owner, dm_ledger.FAILED, error, self.clock())
+            dm_ledger.stop_follower(session, claim.workspace, claim.user_id, error, self.clock())
         return "stopped"
 
 
