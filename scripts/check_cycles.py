@@ -1,8 +1,9 @@
 """Fail if any import cycle exists among bot/'s modules, imports inside functions included.
 
-import-linter's contracts see module-level and function-level imports alike, but none of them
-says "no cycles anywhere"; this script does, over the same source files, and prints each cycle.
-Usage: python scripts/check_cycles.py [--graph]
+import-linter's contracts (pyproject.toml) see module-level and function-level imports alike,
+but none of them says "no cycles anywhere"; this script does, and prints one loop per cycle.
+Imports under `if TYPE_CHECKING:` never run, so they are left out.
+Usage: python scripts/check_cycles.py [--graph] [PACKAGE_DIR]
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = "bot"
 
 
-def module_name(path: Path) -> str:
-    """The dotted module name of a source file under the repository root."""
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path) -> str:
+    """The dotted module name of a source file under the directory holding its package."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -66,9 +66,9 @@ def _nearest(dotted: str, known: set[str]) -> str:
     return ""
 
 
-def graph() -> dict[str, set[str]]:
-    """Every bot module and the bot modules it imports."""
-    files = {module_name(path): path for path in (ROOT / PACKAGE).rglob("*.py")}
+def graph(package: Path) -> dict[str, set[str]]:
+    """Every module of a package and the package's modules it imports."""
+    files = {module_name(path, package.parent): path for path in package.rglob("*.py")}
     known = set(files)
     return {
         name: imported(ast.parse(path.read_text()), name, path.name == "__init__.py", known)
@@ -112,18 +112,38 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def loop(edges: dict[str, set[str]], component: list[str]) -> list[str]:
+    """A shortest import loop through the first module of a cycle (breadth first)."""
+    start, members = component[0], set(component)
+    came_from: dict[str, str] = {}
+    queue = [start]
+    for node in queue:
+        for target in sorted(edges[node] & members):
+            if target == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), start]
+            if target not in came_from:
+                came_from[target] = node
+                queue.append(target)
+    return component
+
+
 def main() -> int:
-    """Print every cycle and exit 1 if there is one."""
-    edges = graph()
+    """Print one loop per cycle and exit 1 if there is one."""
+    args = [arg for arg in sys.argv[1:] if arg != "--graph"]
+    package = Path(args[0]).resolve() if args else ROOT / "bot"
+    edges = graph(package)
     if "--graph" in sys.argv:
         for name in sorted(edges):
             print(name, "->", ", ".join(sorted(edges[name])))
     found = cycles(edges)
     for component in found:
-        print("import cycle:", " <-> ".join(component))
+        print(f"import cycle ({len(component)} modules):", " -> ".join(loop(edges, component)))
     if found:
         return 1
-    print(f"no import cycles among {len(edges)} modules in {PACKAGE}/")
+    print(f"no import cycles among {len(edges)} modules in {package.name}/")
     return 0
 
 
