@@ -28,7 +28,7 @@ from bot.store.tables import DeliveryRow
 from bot.worker.dispatcher import Dispatcher
 from tests.helpers import WS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)
 OLD = dt.date(2026, 5, 1)
 NOW = dt.datetime(2026, 5, 13, 9, 5, tzinfo=dt.UTC)

@@ -33,7 +33,7 @@ from bot.store.queries import find_by_company, get_issue
 from bot.store.tables import DeliveryMessageRow, DeliveryRow
 from bot.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NEWEST = dt.date(2026, 5, 13)
 WS = Workspace("T111")
 

@@ -29,7 +29,7 @@ from bot.worker.dispatcher import Dispatcher
 from bot.workspace import Workspace
 from tests.helpers import WS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)
 LATEST_PARTS = 1 + 28 + 1  # parent, deep dives, patterns
 T = TypeVar("T")

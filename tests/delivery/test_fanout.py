@@ -31,7 +31,7 @@ from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
 from bot.workspace import Workspace
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 4, 8)
 T = TypeVar("T")
 

@@ -30,7 +30,7 @@ from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from tests.helpers import WS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)
 PARTS = 30
 

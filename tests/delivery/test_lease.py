@@ -25,7 +25,7 @@ from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
 from tests.helpers import WS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)
 
 

@@ -28,7 +28,7 @@ from bot.store.queries import get_issue
 from bot.store.tables import ArticleRow
 from bot.workspace import Workspace
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 5, 13)
 ONE, TWO = Workspace("TONE"), Workspace("TTWO")
 TEAMS = {"xoxb-TONE": "TONE", "xoxb-TTWO": "TTWO"}

@@ -25,7 +25,7 @@ from bot.store.filters import Rule
 from bot.store.tables import DeliveryMessageRow, DeliveryRow
 from bot.worker.dispatcher import Dispatcher
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)
 PARTS = 30  # parent, 28 deep dives, patterns
 

@@ -23,7 +23,7 @@ from bot.store.db import Database
 from bot.store.filters import Rule
 from bot.store.tables import ArticleRow, ChannelFilterRow, DeliveryRow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)
 
 
