@@ -25,19 +25,15 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Parse digest files and print them (JSON with --json); bad files go to stderr."""
-    from bot.core.ingestion import parse_files
+    from bot.core.ingestion import parse_files, stored_knowledge
     from bot.digest.companies import PublisherKnowledge
-    from bot.store.archive import load_knowledge
 
     settings = load_settings()
     knowledge = PublisherKnowledge()
     if _database_exists(settings):
         database = open_db(settings, upgrade=False)
         try:
-            with database.read() as session:
-                knowledge = load_knowledge(session)
-        except Exception:  # noqa: S110  an archive without our tables adds no knowledge
-            pass
+            knowledge = stored_knowledge(database)
         finally:
             database.dispose()
     issues: list[dict[str, object]] = []

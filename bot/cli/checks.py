@@ -119,11 +119,9 @@ def open_checked(settings: Settings) -> tuple[Finding, Database | None]:
 
 def check_archive(database: Database, settings: Settings, now: dt.datetime) -> Finding:
     """Issues in the archive, and whether the newest is fresh enough to be posted."""
-    from bot.store.queries import issue_count, latest_issue_date
+    from bot.core.lookups import archive_size
 
-    with database.read() as session:
-        count = issue_count(session)
-        newest = latest_issue_date(session)
+    count, newest = archive_size(database)
     if newest is None:
         fix = "run python -m bot ingest FILES, or set DIGEST_FEED_URL / DIGEST_SOURCE_DIR"
         return fail("archive", "no issues", fix)
@@ -201,10 +199,9 @@ def check_sources(settings: Settings) -> Iterator[Finding]:
 
 def check_subscriptions(database: Database, client: WebClient | None) -> Iterator[Finding]:
     """Each subscribed channel: not failing, and the bot a member (conversations.info)."""
-    from bot.store import subscriptions
+    from bot.core.subscriptions import every_subscription
 
-    with database.read() as session:
-        subs = subscriptions.all_subscriptions(session)
+    subs = every_subscription(database)
     if not subs:
         fix = "in a channel: /digest subscribe 09:00 Europe/Berlin weekdays"
         yield warn("subscriptions", "no channel is subscribed", fix)

@@ -362,3 +362,12 @@ def _store_one(database: Database, key: K, issue: Issue | None, error: str | Non
         log.exception("storing %s failed", key.name if isinstance(key, Path) else key)
         return Outcome(key, None, error="could not be stored (see log)", retry=True)
     return Outcome(key, status, issue)
+
+
+def stored_knowledge(database: Database) -> PublisherKnowledge:
+    """The company names the archive has learned (none from a database without our tables)."""
+    try:
+        with database.read() as session:
+            return load_knowledge(session)
+    except Exception:  # an archive without our tables adds no knowledge
+        return PublisherKnowledge()
