@@ -76,7 +76,7 @@ TOPICS = {
 def ingest_child(url: str, corpus: Path) -> None:
     """Run in a child process: migrate, ingest the whole corpus, print JSON stats."""
     sys.path.insert(0, str(REPO))
-    from bot.ingestion import expand_paths, ingest_files
+    from bot.core.ingestion import expand_paths, ingest_files
     from bot.store.db import open_database
 
     database = open_database(url, upgrade=True)

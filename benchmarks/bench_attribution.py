@@ -41,7 +41,7 @@ from bot.digest.parsing import add_text_knowledge, parse_issue  # noqa: E402
 INGEST_SNIPPET = """
 import resource, sys, time
 from pathlib import Path
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import open_database
 database = open_database(sys.argv[2], upgrade=True)
 files = expand_paths([Path(sys.argv[1])])

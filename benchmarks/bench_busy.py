@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.config import normalise_database_url  # noqa: E402
-from bot.ingestion import DEFAULT_PACE, IngestPace, expand_paths, ingest_files  # noqa: E402
+from bot.core.ingestion import DEFAULT_PACE, IngestPace, expand_paths, ingest_files  # noqa: E402
 from bot.store import saves  # noqa: E402
 from bot.store.db import Database, open_database  # noqa: E402
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow  # noqa: E402

@@ -37,9 +37,9 @@ from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from bot.core import follows  # noqa: E402
-from bot.follower_dms import FollowerDms  # noqa: E402
-from bot.ingestion import ingest_files  # noqa: E402
-from bot.slack.dms import DmPacer, messengers  # noqa: E402
+from bot.core.ingestion import ingest_files  # noqa: E402
+from bot.delivery.dm_transports import DmPacer, messengers  # noqa: E402
+from bot.delivery.follower_dms import FollowerDms  # noqa: E402
 from bot.store.db import Database, open_database  # noqa: E402
 from bot.store.tables import FollowMessageRow  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402

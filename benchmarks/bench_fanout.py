@@ -46,7 +46,7 @@ from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
-from bot.ingestion import expand_paths, ingest_files  # noqa: E402
+from bot.core.ingestion import expand_paths, ingest_files  # noqa: E402
 from bot.store import subscriptions  # noqa: E402
 from bot.store.db import Database, open_database  # noqa: E402
 from bot.store.installations import EncryptedInstallationStore  # noqa: E402

@@ -28,7 +28,7 @@ import report
 from sqlalchemy import func, select, text
 
 from bot.core import follows
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
 from bot.store.fulltext import after_bulk_load, topic_key
 from bot.store.tables import (

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.core.workspaces import ForgetInstallation
-    from bot.delivery import Deliverer
-    from bot.follower_dms import FollowerDms
+    from bot.delivery.deliverer import Deliverer
+    from bot.delivery.follower_dms import FollowerDms
     from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
-    from bot.worker import Worker
+    from bot.worker.scheduler import Worker
 
 
 def bolt_app(
@@ -93,9 +93,9 @@ def deliverer(
     """The delivery path shared by `post` and the worker: each workspace's poster with its own
     bot token (SLACK_BOT_TOKEN, or the workspace's installation). `post` paces each channel
     itself; the worker's fan-out paces (paced=False). Callers check the mode's settings."""
-    from bot.delivery import Deliverer
+    from bot.delivery.deliverer import Deliverer
+    from bot.delivery.transports import PosterCache
     from bot.slack.installations import token_source
-    from bot.slack.transports import PosterCache
 
     interval = settings.post_interval if paced else None
     posters = PosterCache(token_source(settings, database, clock), settings.slack_api_url, interval)
@@ -106,8 +106,8 @@ def deliverer(
 def follower_dms(settings: Settings, database: Database, clock: Clock = utc_now) -> FollowerDms:
     """Matching new articles to follows and the DMs to followers, each workspace's DMs sent
     with that workspace's bot token (SLACK_BOT_TOKEN, or its installation's, refreshed)."""
-    from bot.follower_dms import FollowerDms
-    from bot.slack.dms import DmPacer, messengers
+    from bot.delivery.dm_transports import DmPacer, messengers
+    from bot.delivery.follower_dms import FollowerDms
     from bot.slack.installations import token_source
 
     pacer = DmPacer(per_workspace=settings.dm_per_second)
@@ -125,11 +125,12 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     """Scheduled posting through the fan-out (each workspace with its own token), source
     polling (when sources are configured) and, with many workspaces, the refresh of rotating
     tokens."""
-    from bot.fanout import FanOut, Pacing
+    from bot.delivery.fanout import FanOut, Pacing
     from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
     from bot.store.group_commit import GroupCommit
-    from bot.worker import Dispatcher, Worker
+    from bot.worker.dispatcher import Dispatcher
+    from bot.worker.scheduler import Worker
 
     adopt_at_start(settings, database, clock)
     sender = deliverer(settings, database, clock, paced=False)

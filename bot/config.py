@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.emoji import canonical_name
+
 DEFAULT_DATABASE_URL = "sqlite:///digest.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -137,16 +139,14 @@ class Settings(BaseSettings):
     @field_validator("save_emoji")
     @classmethod
     def _emoji_name(cls, value: str) -> str:
-        from bot.core.grammar import emoji_name
-
         if not value.strip().strip(":"):
             return "bookmark"
-        try:
-            return emoji_name(value)  # ':name:' and skin tones as /digest emoji takes them
-        except ValueError:
+        name = canonical_name(value)  # ':name:' and skin tones as /digest emoji takes them
+        if name is None:
             raise ValueError(
                 "must be a Slack emoji name: lowercase letters, digits, _ - + ' (1-100)"
-            ) from None
+            )
+        return name
 
     @field_validator("slack_api_url")
     @classmethod

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.core.text import clean
 from bot.dates import DateRange, RangeError
+from bot.emoji import canonical_name
 
 MAX_ARGUMENT = 500
 # A lookup's text travels whole in its Show more / Share buttons (Slack: 2,000 characters per
@@ -338,8 +339,6 @@ EMOJI_USAGE = (
     "Use `/digest emoji` to see the save emoji, `/digest emoji NAME` (e.g. `bookmark` or "
     "`:star:`) to change it, or `/digest emoji reset` to go back to the default."
 )
-# Slack's emoji names (standard and custom): lowercase letters, digits, _ - + and '.
-_EMOJI_RE = re.compile(r"[a-z0-9_+'-]{1,100}", re.ASCII)
 _RESET_WORDS = frozenset({"reset", "default"})
 
 
@@ -353,14 +352,10 @@ class EmojiChange:
 
 def emoji_name(text: str) -> str:
     """A Slack emoji name from ':name:', 'name' or ':name::skin-tone-2:'; ValueError otherwise."""
-    word = text.strip().strip(":")
-    # A skin-tone variant saves like its base emoji (reactions arrive as name::skin-tone-N).
-    word = word.split("::", 1)[0]
-    if word.isascii():
-        word = word.lower()  # phones capitalise the first letter; Slack's names are lowercase
-    if not _EMOJI_RE.fullmatch(word):
+    name = canonical_name(text)
+    if name is None:
         raise ValueError(EMOJI_USAGE)
-    return word
+    return name
 
 
 def parse_emoji(text: str) -> EmojiChange:

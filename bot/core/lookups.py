@@ -15,6 +15,8 @@ from bot.store.queries import (
     TopicResult,
     find_by_company,
     get_issue,
+    issue_count,
+    latest_issue_date,
     nearby_dates,
     search_topic,
 )
@@ -81,3 +83,9 @@ def saved(
     """A person's saved articles in a workspace issued within `dates`, latest save first."""
     with database.read() as session:
         return saved_articles(session, workspace, user_id, PAGE_SIZE, offset, dates)
+
+
+def archive_size(database: Database) -> tuple[int, dt.date | None]:
+    """How many issues the archive holds, and the newest one's date (None: empty)."""
+    with database.read() as session:
+        return issue_count(session), latest_issue_date(session)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.store import follows as follow_store
 from bot.store import saves
 from bot.store.db import Database, Session
+from bot.store.follows import Follow, list_follows
 from bot.store.queries import IssueView, Page, get_issue
 from bot.workspace import Workspace
 
@@ -20,7 +20,7 @@ class Home:
 
     latest: IssueView | None
     saved: Page
-    follows: tuple[follow_store.Follow, ...] = ()
+    follows: tuple[Follow, ...] = ()
 
 
 def reaction_time(event_ts: object, event_time: object, now: dt.datetime) -> int:
@@ -51,7 +51,7 @@ def home(database: Database, workspace: Workspace, user_id: str) -> Home:
         return Home(
             get_issue(session, None),
             saves.saved_articles(session, workspace, user_id, HOME_SAVED, 0),
-            tuple(follow_store.list_follows(session, workspace, user_id)),
+            tuple(list_follows(session, workspace, user_id)),
         )
 
 

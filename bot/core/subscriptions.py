@@ -44,3 +44,9 @@ def unsubscribe(database: Database, workspace: Workspace, channel_id: str) -> bo
     return database.write_retrying(
         lambda session: subscriptions.unsubscribe(session, workspace, channel_id)
     )
+
+
+def every_subscription(database: Database) -> list[Subscription]:
+    """Every subscribed channel of every workspace."""
+    with database.read() as session:
+        return subscriptions.all_subscriptions(session)

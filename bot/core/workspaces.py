@@ -127,3 +127,25 @@ def change_admins(
         return [u for u in wanted if store.remove_admin(session, workspace, u)]
 
     return database.write_retrying(work)
+
+
+def known(database: Database) -> list[Workspace]:
+    """Every workspace the bot knows of."""
+    with database.read() as session:
+        return store.known(session)
+
+
+def summaries(database: Database) -> list[store.WorkspaceSummary]:
+    """Every workspace with its installation, channels, last delivery and failing channels."""
+    with database.read() as session:
+        return store.summaries(session)
+
+
+def named(known: Iterable[Workspace], team: str) -> Workspace | None:
+    """The workspace a team id names: its T…, E…/T…, or an org-wide install's E…."""
+    for workspace in known:
+        if team in (workspace.team_id, str(workspace)):
+            return workspace
+        if not workspace.team_id and workspace.enterprise_id == team:
+            return workspace
+    return None

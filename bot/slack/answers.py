@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import filters as channel_filters
-from bot.core import follows as following
-from bot.core import lookups, settings, workspaces
+from bot.core import follows, lookups, settings, workspaces
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import (
     RangeSpec,
@@ -324,18 +323,16 @@ class Answers:
 
     def follow(self, argument: str, asker: Asker) -> Message:
         """Follow a company or a topic."""
-        done = following.follow(
-            self.database, asker.workspace, asker.user_id, argument, self.clock()
-        )
+        done = follows.follow(self.database, asker.workspace, asker.user_id, argument, self.clock())
         return rendering.render_text(done.text)
 
     def unfollow(self, argument: str, asker: Asker) -> Message:
         """Stop following a company, a topic or everything."""
-        done = following.unfollow(self.database, asker.workspace, asker.user_id, argument)
+        done = follows.unfollow(self.database, asker.workspace, asker.user_id, argument)
         return rendering.render_text(done.text)
 
     def following(self, asker: Asker) -> Message:
         """The asker's follows."""
-        follows = following.following(self.database, asker.workspace, asker.user_id)
-        items = [rendering.FollowItem(f.id, f.kind, f.label) for f in follows]
-        return rendering.render_following(items, following.MAX_FOLLOWS)
+        mine = follows.following(self.database, asker.workspace, asker.user_id)
+        items = [rendering.FollowItem(f.id, f.kind, f.label) for f in mine]
+        return rendering.render_following(items, follows.MAX_FOLLOWS)

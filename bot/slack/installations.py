@@ -24,7 +24,7 @@ from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.config import Settings
-from bot.lease import new_owner
+from bot.owners import new_owner
 from bot.store import token_leases
 from bot.store.db import Database
 from bot.store.installations import (

@@ -2,7 +2,7 @@
 
 Sources only yield items (a file, a feed entry, a page) with their identity; the poller keeps
 what it has seen in `feed_state` and hands what is new to the ingest pipeline
-(`bot.ingestion`). HTTP uses conditional GET (ETag / Last-Modified).
+(`bot.core.ingestion`). HTTP uses conditional GET (ETag / Last-Modified).
 """
 
 from bot.sources.feeds import feed_items

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.core.ingestion import digest_files
 from bot.digest.parsing import DigestParseError, read_text
-from bot.ingestion import digest_files
 from bot.sources.item import SourceItem
 
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.ingestion import Outcome, ingest_texts
+from bot.core.ingestion import Outcome, ingest_texts
 from bot.sources.feeds import feed_items
 from bot.sources.folder import folder_items
 from bot.sources.http import fetch

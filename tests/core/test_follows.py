@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import follows, workspaces
-from bot.ingestion import ingest_files
-from bot.store import follows as store
+from bot.core.ingestion import ingest_files
+from bot.store import dm_ledger
 from bot.store.db import Database
+from bot.store.follows import planned_articles
 from bot.store.queries import find_by_company, get_issue, search_topic
 from bot.store.tables import (
     FollowedRow,
@@ -45,7 +46,7 @@ def ingest_older(database: Database, tmp: Path) -> Path:
 def told(database: Database) -> dict[tuple[str, str, str], set[int]]:
     """What each person's DMs list (the open ones' articles settled as sending would)."""
     with database.write() as session:
-        return store.planned_articles(session)
+        return planned_articles(session)
 
 
 def issue_ids(database: Database) -> set[int]:
@@ -137,7 +138,7 @@ def test_stopped_followers_are_not_matched(database: Database, tmp_path: Path) -
     newest = ingest_older(database, tmp_path)
     follows.follow(database, WS, "U1", "company Cloudflare", now())
     with database.write() as session:
-        store.stop_follower(session, WS, "U1", "account_inactive", now())
+        dm_ledger.stop_follower(session, WS, "U1", "account_inactive", now())
     ingest_files(database, [newest])
     assert follows.match_new(database, now(), recent_days=2) == 0
     # Following again says the person is back.
@@ -207,7 +208,7 @@ def test_uninstall_purges_that_workspaces_follows_and_dm_ledger_only(
         assert follows.follow(database, workspace, "U1", "company Cloudflare", now()).ok
     assert follows.follow(database, WS, "U1", "topic only here zebra", now()).ok
     with database.write() as session:
-        store.stop_follower(session, WS, "U9", "account_inactive", now())
+        dm_ledger.stop_follower(session, WS, "U9", "account_inactive", now())
     ingest_files(database, [newest])
     assert follows.match_new(database, now(), recent_days=2) == 2
     told(database)  # the DMs' articles settled in the ledger

@@ -12,11 +12,11 @@ from slack_stub import SlackStub
 from bot.config import Settings
 from bot.core import workspaces
 from bot.core.grammar import ADMINS_USAGE, AdminsChange, parse_admins, parse_request
-from bot.delivery import Deliverer, everywhere
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.answers import Answers, Asker
 from bot.slack.people import slack_admin_check
-from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import ledger
 from bot.store.db import Database
 from bot.workspace import Workspace

@@ -18,9 +18,9 @@ from sqlalchemy import update
 
 from bot.clock import utc_now
 from bot.core import follows
-from bot.delivery import Deliverer, everywhere
-from bot.ingestion import expand_paths, ingest_files
-from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.core.ingestion import expand_paths, ingest_files
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow
 

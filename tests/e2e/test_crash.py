@@ -18,7 +18,7 @@ import pytest
 from helpers import clean_env, due_now
 from slack_stub import SlackStub
 
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
 REPO = Path(__file__).resolve().parents[2]

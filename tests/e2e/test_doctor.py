@@ -71,7 +71,7 @@ def test_healthy_deployment_passes_every_check(
     database_url: str, stub: SlackStub, tmp_path: Path
 ) -> None:
     database = open_database(database_url)
-    from bot.ingestion import ingest_files
+    from bot.core.ingestion import ingest_files
 
     ingest_files(database, [fresh_issue(tmp_path / "in")])
     subscribe(database, "C0GENERAL", user_id=None, now=dt.datetime.now(dt.UTC))
@@ -99,7 +99,7 @@ def test_each_problem_is_one_failing_line_with_a_fix(
     assert "no issues → run python -m bot ingest" in line(lines, "[FAIL] archive")
     # Issues stale: only the seeds, all older than DIGEST_MAX_ISSUE_AGE_DAYS.
     database = open_database(database_url)
-    from bot.ingestion import expand_paths, ingest_files
+    from bot.core.ingestion import expand_paths, ingest_files
 
     ingest_files(database, expand_paths([SEEDS]))
     subscribe(database, "C0JOINED", "C0NOTIN", user_id=None, now=dt.datetime.now(dt.UTC))

@@ -17,9 +17,9 @@ from corrected_issue import ADDED_TITLE, write_corrected
 from helpers import WS, clean_env
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer, everywhere
-from bot.ingestion import expand_paths, ingest_files
-from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.core.ingestion import expand_paths, ingest_files
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.rendering import REMOVED_ARTICLE
 from bot.store.db import Database
 

@@ -16,7 +16,7 @@ from helpers import clean_env, start_worker
 from slack_stub import SlackStub
 
 from bot.core import follows
-from bot.ingestion import ingest_files
+from bot.core.ingestion import ingest_files
 from bot.store.db import Database
 from bot.workspace import Workspace
 

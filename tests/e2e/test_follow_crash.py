@@ -17,7 +17,7 @@ from slack_stub import SlackStub
 from sqlalchemy import select
 
 from bot.core import follows
-from bot.ingestion import ingest_files
+from bot.core.ingestion import ingest_files
 from bot.store.db import Database
 from bot.store.tables import FollowItemRow, FollowMessageRow
 from bot.workspace import Workspace

@@ -12,12 +12,13 @@ from pathlib import Path
 from helpers import clean_env, due_now, subscribe
 from slack_stub import SlackStub
 
-from bot.delivery import Deliverer, everywhere
-from bot.ingestion import expand_paths, ingest_files
-from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.core.ingestion import expand_paths, ingest_files
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
 from bot.store.db import Database
-from bot.worker import Dispatcher, Worker
+from bot.worker.dispatcher import Dispatcher
+from bot.worker.scheduler import Worker
 from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from helpers import clean_env, subscribe
 from slack_stub import SlackStub
 
 from bot.core import workspaces
-from bot.delivery import Deliverer, everywhere
-from bot.ingestion import expand_paths, ingest_files
-from bot.slack.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.core.ingestion import expand_paths, ingest_files
+from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import subscriptions
 from bot.store.db import Database
 from bot.store.tables import SubscriptionRow

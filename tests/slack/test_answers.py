@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
+from bot.core.ingestion import IngestPace, ingest_files
 from bot.dates import DateRange
-from bot.ingestion import IngestPace, ingest_files
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.answers import Answers, Asker
 from bot.slack.rendering import Repeat, render_text

@@ -208,7 +208,7 @@ def test_stand_in_knows_each_token_like_slack(database: Database) -> None:
 
 
 def test_doctor_checks_the_many_workspace_settings() -> None:
-    from bot.doctor import check_settings
+    from bot.cli.checks import check_settings
 
     with SlackStub() as stub:
         good = settings_for(stub)

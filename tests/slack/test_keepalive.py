@@ -16,8 +16,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_stub import SlackStub
 
-from bot.slack import keepalive
-from bot.slack.poster import (
+from bot.delivery.poster import (
     AmbiguousError,
     NotSentError,
     PermanentError,
@@ -26,6 +25,7 @@ from bot.slack.poster import (
     make_lookup_client,
     make_web_client,
 )
+from bot.slack import keepalive
 from bot.slack.rendering import Message
 
 MESSAGE = Message(text="hello", blocks=[])

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_stub import SlackStub
 from test_slack_app import blocks_text, served_bot
 
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from slack_stub import SlackStub
 from sqlalchemy import text, update
 
 from bot.core import lookups
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.slack.oauth import NOT_INSTALLED
 from bot.slack.rendering import issue_messages
 from bot.store import subscriptions

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 
 from bot.config import normalise_database_url
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.slack.rendering import ACTION_FOLLOW_SAVE
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow

@@ -158,15 +158,15 @@ def test_an_item_the_database_failed_to_store_is_tried_again(
     folder.mkdir()
     (folder / "2026-05-01.txt").write_text(SEED)
     poller = Poller(database, str(folder), None)
-    import bot.ingestion
+    import bot.core.ingestion
 
     def unavailable(*_args: object, **_kwargs: object) -> None:
         raise ConnectionError("database went away")
 
     # The database fails (not the text): every write of the issue raises, as a lost server does.
     with monkeypatch.context() as patch:
-        patch.setattr(bot.ingestion, "store_paced", unavailable)
-        patch.setattr(bot.ingestion, "store_issue", unavailable)
+        patch.setattr(bot.core.ingestion, "store_paced", unavailable)
+        patch.setattr(bot.core.ingestion, "store_issue", unavailable)
         down = poller.poll()
     assert down.ingested == [] and down.failed == [] and down.unchanged == 0
     back = poller.poll()  # not remembered as bad: stored as soon as the database is back

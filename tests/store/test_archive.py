@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 from bot.store.fulltext import search_terms
 from bot.store.queries import find_by_company, get_issue, nearby_dates, search_topic

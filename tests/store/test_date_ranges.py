@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.dates import DateRange
-from bot.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 from bot.store.queries import ArticleView, find_by_company, search_topic
 from bot.store.saves import apply_reaction, saved_articles

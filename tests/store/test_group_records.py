@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store import ledger
 from bot.store.db import Database, Session
 from bot.store.group_commit import GroupCommit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.ingestion import expand_paths, ingest_files
+from bot.core.ingestion import expand_paths, ingest_files
 from bot.store import feed_state, ledger, queries
 from bot.store.db import Database
 from tests.helpers import WS

@@ -27,7 +27,7 @@ from bot.store.tables import (
     SaveRow,
     SubscriptionRow,
 )
-from bot.worker import Dispatcher
+from bot.worker.dispatcher import Dispatcher
 from bot.workspace import UNASSIGNED, Workspace
 
 TOKEN = "xoxb-adopt-0123456789"

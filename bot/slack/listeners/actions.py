@@ -9,8 +9,7 @@ from typing import Any
 from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.core import follows as following
-from bot.core import saves as saving
+from bot.core import follows, saves
 from bot.slack.answers import Asker
 from bot.slack.listeners.events import ack_at_once, publish_home
 from bot.slack.rendering import (
@@ -83,8 +82,8 @@ def handle_follow_save(
     if article_id is None or not user_id:
         respond(text=render_text("That button has expired.").text, replace_original=False)
         return
-    when = saving.reaction_time(action.get("action_ts"), None, now)
-    saved = saving.save_article(
+    when = saves.reaction_time(action.get("action_ts"), None, now)
+    saved = saves.save_article(
         services.database, Workspace.from_context(context), user_id, article_id, when, now
     )
     text = (
@@ -107,7 +106,7 @@ def handle_unfollow(
     follow_id = _number(action.get("value"))
     workspace = Workspace.from_context(context)
     if follow_id is not None and user_id:
-        following.unfollow_id(services.database, workspace, user_id, follow_id)
+        follows.unfollow_id(services.database, workspace, user_id, follow_id)
     publish_home(services, workspace, user_id, client)
 
 

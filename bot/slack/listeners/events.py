@@ -11,8 +11,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core import saves as saving
-from bot.core import settings, workspaces
+from bot.core import saves, settings, workspaces
 from bot.slack.rendering import FollowItem, render_home
 from bot.slack.services import Services
 from bot.store.saves import Reaction
@@ -51,7 +50,7 @@ def _reaction(
     wanted = settings.save_emoji(services.database, workspace, services.save_emoji)
     if not _save_emoji_matches(reaction, wanted):
         return None
-    when = saving.reaction_time(event.get("event_ts"), body.get("event_time"), now)
+    when = saves.reaction_time(event.get("event_ts"), body.get("event_time"), now)
     removed = event.get("type") != "reaction_added"
     return Reaction(user_id, channel_id, ts, removed, when)
 
@@ -70,7 +69,7 @@ def handle_reaction(
     if reaction is None:
         return
     event_id = str(body.get("event_id", ""))
-    if not saving.record_reaction(services.database, workspace, event_id, reaction, now):
+    if not saves.record_reaction(services.database, workspace, event_id, reaction, now):
         return
     text = (
         "Removed from your saved articles."
@@ -86,7 +85,7 @@ def handle_reaction(
 
 def publish_home(services: Services, workspace: Workspace, user_id: str, client: WebClient) -> None:
     """Publish a person's Home tab: latest signal, their follows and saves, short help."""
-    home = saving.home(services.database, workspace, user_id)
+    home = saves.home(services.database, workspace, user_id)
     follows = [FollowItem(f.id, f.kind, f.label) for f in home.follows]
     emoji = settings.save_emoji(services.database, workspace, services.save_emoji)
     view = render_home(home.latest, home.saved, emoji, follows)

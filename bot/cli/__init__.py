@@ -1,0 +1,32 @@
+"""Command line: `python -m bot parse|ingest|search|post|serve|worker|subscriptions|follows|…`.
+
+The root Typer app; each command group lives in its own module and imports only
+`bot.cli.common`, never another group.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import archive, companies, follows, post, run, search, subscriptions, workspaces
+
+app = typer.Typer(
+    help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
+)
+app.command()(archive.parse)
+app.command()(archive.ingest)
+app.command()(post.post)
+app.command()(run.serve)
+app.command()(run.doctor)
+app.command()(run.worker)
+app.add_typer(search.search_app, name="search")
+app.add_typer(archive.db_app, name="db")
+app.add_typer(companies.companies_app, name="companies")
+app.add_typer(workspaces.workspaces_app, name="workspaces")
+app.add_typer(subscriptions.subs_app, name="subscriptions")
+app.add_typer(follows.follows_app, name="follows")
+
+
+def main() -> None:
+    """Entry point for `python -m bot` and the `digest-bot` script."""
+    app()

@@ -1,0 +1,153 @@
+"""What every command group shares: consoles, one-line errors, settings, the database, `--team`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import sys
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from bot.config import Settings
+from bot.logs import LOG_FORMAT, install_secret_filter
+
+if TYPE_CHECKING:
+    from bot.store.db import Database
+    from bot.workspace import Workspace
+
+# Commands import what they use when they run: `worker` never loads the web server or the
+# parser's word lists, and every command starts faster.
+
+CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+TEAM_RE = re.compile(r"^(?:E[A-Z0-9]{2,30}/)?[TE][A-Z0-9]{2,30}$")
+TEAM_HELP = "Workspace (team id, e.g. T0123456789); needed when several use the bot."
+TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP)]
+SECRET_SETTINGS = frozenset(
+    {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_SECRET",
+        "DIGEST_ENCRYPTION_KEY",
+    }
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line error and exit (no traceback)."""
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a one-line error naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for line in settings_errors(exc):
+            err.print(f"error: {line}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """One line per invalid variable: its name, what is wrong, and the value unless secret."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = "" if name in SECRET_SETTINGS else f" (got {str(error.get('input'))[:60]!r})"
+        lines.append(f"{name}: {message[:1].lower()}{message[1:]}{shown}")
+    return lines
+
+
+def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
+    """Open the configured database (the embedded SQLite file is upgraded automatically)."""
+    from bot.store.db import open_database
+
+    try:
+        return open_database(settings.database_url, upgrade=upgrade)
+    except Exception as exc:  # a bad URL or unreachable server: say so in one line
+        fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Many workspaces need a client secret and an encryption key: one line if not."""
+    from bot.slack.installations import SettingsError
+    from bot.slack.installations import check_mode as check
+
+    try:
+        check(settings, socket_mode=socket_mode)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+def setup_logging(settings: Settings) -> None:
+    """Plain logging to stderr at the configured level."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=LOG_FORMAT,
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_secret_filter(settings)
+
+
+def parse_day_option(value: str) -> dt.date | None:
+    """A `--date`/day argument (YYYY-MM-DD, today, yesterday, latest); bad: exit 2."""
+    from bot.clock import utc_now
+    from bot.core.grammar import parse_day
+
+    try:
+        return parse_day(value, utc_now().date())
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+def resolve_workspace(settings: Settings, database: Database, team: str | None) -> Workspace:
+    """The workspace a CLI command acts on (one-line error and exit 1 when it cannot tell).
+
+    Many workspaces: `--team`, or the only one there is. One workspace: the token's (auth.test,
+    adopting rows from before workspaces); without a token, the only known one.
+    """
+    from bot.core.workspaces import known as known_workspaces
+    from bot.core.workspaces import named
+    from bot.slack.identity import IdentityError, adopt_token_workspace
+    from bot.workspace import UNASSIGNED, Workspace
+
+    if team is not None and not TEAM_RE.match(team):
+        fail(f"{team[:40]!r} is not a Slack team id (like T0123456789)")
+    known = known_workspaces(database)
+    if not settings.multi_workspace and settings.slack_bot_token is not None:
+        try:
+            mine = adopt_token_workspace(settings, database)
+        except IdentityError as exc:
+            if len(known) != 1:
+                fail(f"cannot tell this token's workspace: {exc}")
+            mine = known[0]
+        if team is not None and named([mine], team) is None:
+            fail(f"--team {team} is not the workspace of SLACK_BOT_TOKEN ({mine})")
+        return mine
+    if team is not None:
+        found = named(known, team)
+        if found is None and settings.multi_workspace:
+            fail(f"unknown workspace {team} (see python -m bot workspaces list)")
+        return found or Workspace(team)
+    if len(known) == 1:
+        return known[0]
+    if not settings.multi_workspace:
+        return UNASSIGNED  # no token: rows wait for the token's workspace
+    if not known:
+        fail("no workspace has installed the app yet")
+    fail(f"--team is required: {len(known)} workspaces use the bot ({_names(known)})")
+
+
+def _names(known: list[Workspace]) -> str:
+    shown = ", ".join(str(w) for w in known[:5])
+    return shown + (", …" if len(known) > 5 else "")

@@ -1,0 +1,81 @@
+"""`python -m bot serve|worker|doctor`: the long-running processes and the deployment check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import check_mode, fail, load_settings, open_db, out, setup_logging
+
+
+def serve(
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default $PORT, else 3000).", min=1, max=65535)
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
+) -> None:
+    """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
+    from bot import bootstrap
+    from bot.slack.server import WSGIApp, serve_http, serve_socket_mode
+
+    settings = load_settings()
+    setup_logging(settings)
+    socket_mode = socket or settings.slack_app_token is not None
+    check_mode(settings, socket_mode=socket_mode)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
+    if socket_mode and settings.slack_app_token is None:
+        fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
+    if not socket_mode and settings.slack_signing_secret is None:
+        fail("SLACK_SIGNING_SECRET is not set", 2)
+    database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
+    from bot.slack.identity import adopt_at_start
+
+    adopt_at_start(settings, database)  # once, before the web processes fork
+    if socket_mode:
+        assert settings.slack_app_token is not None  # noqa: S101
+        bolt = bootstrap.bolt_app(settings, database, socket_mode=True)
+        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+        return
+    database.dispose()
+    assert settings.slack_signing_secret is not None  # noqa: S101  checked above
+    secret = settings.slack_signing_secret.get_secret_value()
+
+    def make_app() -> WSGIApp:
+        """One Bolt app per web worker process, with its own connection pool."""
+        return bootstrap.wsgi_app(settings, open_db(settings, upgrade=False), secret)
+
+    serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
+
+
+def doctor() -> None:
+    """Check this deployment: settings, database, archive, Slack token and scopes, sources,
+    subscriptions. One line per check with what to do; exit status 1 if any check failed."""
+    from bot.cli.checks import run_checks, web_client
+    from bot.clock import utc_now
+
+    settings = load_settings()
+    failed = 0
+    for finding in run_checks(settings, utc_now(), web_client(settings)):
+        out.print(finding.line(), markup=False)
+        failed += finding.status == "FAIL"
+    out.print(f"{failed} check(s) failed" if failed else "all checks passed", markup=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+def worker() -> None:
+    """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
+    from bot import bootstrap
+    from bot.worker.heap import calm_collector, cap_arenas
+
+    settings = load_settings()
+    setup_logging(settings)
+    check_mode(settings)
+    if settings.slack_bot_token is None and not settings.multi_workspace:
+        fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
+    cap_arenas()
+    runner = bootstrap.worker(settings, open_db(settings))
+    calm_collector()
+    runner.start()

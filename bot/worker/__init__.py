@@ -1,0 +1,1 @@
+"""The worker process: the scheduler (when to wake) and the dispatcher (what is due)."""

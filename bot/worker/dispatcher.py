@@ -1,0 +1,165 @@
+"""What is due: the dispatcher turns subscriptions and the archive into deliveries and sends them.
+
+Deliveries are claimed in the database, so overlapping wake-ups, restarts or a second worker
+cannot double-post; bot.worker.scheduler decides only when to ask.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.delivery.deliverer import Deliverer, DeliveryResult
+from bot.delivery.fanout import FanOut, Pacing
+from bot.owners import is_gone, own_prefix
+from bot.schedule import decide
+from bot.store import edits, ledger, queries, subscriptions
+from bot.store.db import Database
+from bot.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+# A channel of one workspace: channel ids are only unique within a workspace.
+ChannelKey = tuple[Workspace, str]
+
+RECENT_ISSUES = 14
+
+
+@dataclass
+class Dispatcher:
+    """Turns subscriptions and the archive into deliveries, and sends them through the fan-out.
+
+    Without a fan-out of its own it sends unpaced beyond what the deliverer's posters do (tests;
+    the worker passes one built from the settings)."""
+
+    database: Database
+    deliverer: Deliverer
+    clock: Callable[[], dt.datetime]
+    max_age: dt.timedelta = dt.timedelta(days=2)
+    grace: dt.timedelta = dt.timedelta(hours=6)
+    fanout: FanOut | None = None
+    # Threads posted within this long are edited when their issue is corrected.
+    edit_window: dt.timedelta = dt.timedelta(days=7)
+    _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.fanout is None:
+            unpaced = Pacing(channel_interval=0.0, workspace_per_minute=None)
+            self.fanout = FanOut(self.deliverer, unpaced)
+
+    def schedule_due(self) -> int:
+        """Create the delivery rows that are due now; returns how many were created."""
+        now = self.clock()
+        due: list[ledger.Due] = []
+        with self.database.write() as session:
+            ids = queries.recent_issues(session, RECENT_ISSUES)
+            subs = subscriptions.all_subscriptions(session)
+            delivered: dict[ChannelKey, set[dt.date]] = {}
+            for workspace in {sub.workspace for sub in subs}:
+                mine = [sub.channel_id for sub in subs if sub.workspace == workspace]
+                dates = ledger.delivered_dates(session, workspace, mine)
+                delivered |= {(workspace, c): days for c, days in dates.items()}
+            for sub in subs:
+                decision = decide(
+                    sub.schedule,
+                    now,
+                    list(ids),
+                    delivered[(sub.workspace, sub.channel_id)],
+                    max_age=self.max_age,
+                    grace=self.grace,
+                )
+                if decision.action == "post" and decision.issue_date is not None:
+                    due.append(
+                        ledger.Due(
+                            sub.workspace, sub.channel_id, ids[decision.issue_date], decision.slot
+                        )
+                    )
+                elif decision.action == "missed" and decision.slot is not None:
+                    self._warn_missed(session, sub, decision.slot, decision.issue_date)
+            ledger.ensure_due(session, due)
+        return len(due)
+
+    def _warn_missed(
+        self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
+    ) -> None:
+        key = ((sub.workspace, sub.channel_id), slot)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        local = slot.astimezone(sub.schedule.zone)
+        message = (
+            f"missed the {local:%Y-%m-%d %H:%M %Z} post of issue {day} (the worker was not "
+            f"running within {self.grace} of it); skipped"
+        )
+        log.warning("channel %s of %s %s", sub.channel_id, sub.workspace, message)
+        subscriptions.note_problem(
+            session, sub.workspace, sub.channel_id, message[0].upper() + message[1:] + "."
+        )
+
+    def sendable(self) -> list[ledger.OpenDelivery]:
+        """The open deliveries the worker may send: scheduled ones of subscribed channels, not
+        held by a live sender, and (unless already started) still within the grace period.
+        Manual `post` deliveries are left to a rerun of `post`."""
+        now = self.clock()
+        with self.database.read() as session:
+            subscribed = subscriptions.subscribed_channels(session)
+            # This process's own live deliveries are its fan-out's: not even read.
+            candidates = ledger.open_deliveries(session, None, not_held_by=(own_prefix(), now))
+            corrections = edits.reopened(session)  # any origin: every thread is kept up to date
+        wanted: list[ledger.OpenDelivery] = []
+        for d in candidates:
+            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in subscribed
+            if not scheduled and d.id not in corrections:
+                continue
+            held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
+            if held and not is_gone(d.lease_owner):
+                continue
+            if not d.started and d.due_at is not None and now - d.due_at > self.grace:
+                self._skip_late(d, now)
+                continue
+            wanted.append(d)
+        return wanted
+
+    def _skip_late(self, d: ledger.OpenDelivery, now: dt.datetime) -> None:
+        reason = f"issue {d.issue_date} was not sent within {self.grace} of its time; skipped"
+        with self.database.write() as session:
+            if ledger.skip_unstarted(session, d.id, reason, now):
+                log.warning("channel %s: %s", d.channel_id, reason)
+
+    def run_open(self) -> list[DeliveryResult]:
+        """Send every open delivery, many channels at once (each channel paced on its own)."""
+        sendable = self.sendable()
+        if not sendable:
+            return []
+        assert self.fanout is not None  # noqa: S101  set in __post_init__
+        results = self.fanout.run((d.workspace, d.id) for d in sendable)
+        for result in results:
+            if result.outcome in ("posted", "failed", "retry_later", "skipped"):
+                log.info(
+                    "delivery to %s of %s: %s (%d messages)%s",
+                    result.channel_id,
+                    result.issue_date,
+                    result.outcome,
+                    result.posted,
+                    f" — {result.error}" if result.error else "",
+                )
+        return results
+
+    def reopen_corrected(self) -> int:
+        """Reopen threads (posted within the edit window) whose issue changed since."""
+        with self.database.write() as session:
+            reopened = edits.reopen_changed(session, self.clock() - self.edit_window)
+        if reopened:
+            log.info("%d posted threads of corrected issues to bring up to date", len(reopened))
+        return len(reopened)
+
+    def tick(self) -> list[DeliveryResult]:
+        """Schedule what is due, reopen corrected threads, then send whatever is open."""
+        self.schedule_due()
+        self.reopen_corrected()
+        return self.run_open()
