@@ -167,7 +167,7 @@ def test_every_link_and_anchor_resolves(doc: Path) -> None:
 def test_path_and_figure_detection_catch_what_they_should() -> None:
     text = "`bot/nowhere.py` `bot/config.py::Settings` `python -m bot x` `/slack/events`\n"
     assert named_paths(text) == {"bot/nowhere.py", "bot/config.py"}
-    assert not exists("bot/nowhere.py") and exists("bot/config.py") and exists("bot/*_cli.py")
+    assert not exists("bot/nowhere.py") and exists("bot/config.py") and exists("bot/cli/*.py")
     assert FIGURE.search("took 57 s on a fresh clone") and FIGURE.search("500 a second")
     assert not FIGURE.search("answers 429s") and not named_paths("`.md` or `.txt`")
     assert FIGURE.search("p99 20.81 ms") and FIGURE.search("1.46× the floor")
