@@ -106,7 +106,8 @@ HOSTILE = [
     ":star",
     "😀",
     "sm ile",
-    "<https://evil.example|star>",
+    # Typed as text (Slack escapes it); a real link labelled "star" would mean the emoji star.
+    "&lt;https://evil.example|star&gt;",
     "star;DROP",
     "&lt;!channel&gt;",
 ]
