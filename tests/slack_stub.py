@@ -691,6 +691,8 @@ class SlackStub:
 
     def _info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
+        if channel.startswith("D"):
+            return im_info(channel)
         with self._lock:
             info = self._state.channels[channel]
             if info.private and not info.bot_member:
@@ -885,6 +887,23 @@ class _Server(ThreadingHTTPServer):
     would reset connections a fan-out opens together, which Slack never does."""
 
     request_queue_size = 1024
+
+
+def im_info(channel: str) -> dict[str, Any]:
+    """conversations.info of a direct message, in Slack's IM shape: is_im, the other person, and
+    no is_member (nor name, is_channel or is_private) at all."""
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "created": 1507235627,
+            "is_im": True,
+            "is_org_shared": False,
+            "user": "U" + channel[1:],
+            "is_user_deleted": False,
+            "priority": 0,
+        },
+    }
 
 
 def _key(team: str, channel: str) -> str:

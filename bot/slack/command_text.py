@@ -9,6 +9,7 @@ once, where it enters; rendering escapes it again, once, on the way out.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 # A Slack sequence: no raw '<' or '>' inside (Slack escapes those), target then optional label.
 _SEQUENCE = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
@@ -51,3 +52,13 @@ def plain_text(text: str | None) -> str:
         end = match.end()
     parts.append(_unescape(text[end:]))
     return "".join(parts)
+
+
+def conversation_of(channel_id: str, channel_name: str) -> Literal["channel", "im", "mpim"]:
+    """Where a command was typed: Slack names a DM 'directmessage' (id D…) and a group DM
+    'mpdm-…' in the command's channel_name."""
+    if channel_id.startswith("D") or channel_name == "directmessage":
+        return "im"
+    if channel_name.startswith("mpdm-"):
+        return "mpim"
+    return "channel"
