@@ -468,13 +468,21 @@ def test_app_uninstalled_forgets_installation_and_data_of_that_workspace_only(
                 status, answer = bot.command(team, "subscribe 09:00", user=user)
                 assert status == 200 and "09:00" in answer
 
-            gone = event_body({"type": "app_uninstalled"}, "EvGone").replace('"T111"', '"TAAA"')
-            status, _, _ = post(bot.base + "/slack/events", gone, sign(gone, SECRET))
-            assert status == 200
-
             def rows(sql: str) -> list[str]:
                 with bot.database.read() as session:
                     return sorted(str(r[0]) for r in session.execute(text(sql)).all())
+
+            # Only a user token revoked: the bot still works there, nothing is deleted.
+            user_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U1"], "bot": []}}
+            revoked = event_body(user_only, "EvUser").replace('"T111"', '"TAAA"')
+            status, _, _ = post(bot.base + "/slack/events", revoked, sign(revoked, SECRET))
+            assert status == 200
+            time.sleep(1)
+            assert rows("SELECT team_id FROM subscriptions") == ["TAAA", "TBBB"]
+
+            gone = event_body({"type": "app_uninstalled"}, "EvGone").replace('"T111"', '"TAAA"')
+            status, _, _ = post(bot.base + "/slack/events", gone, sign(gone, SECRET))
+            assert status == 200
 
             deadline = time.time() + 15
             while "TAAA" in rows("SELECT team_id FROM slack_bots") and time.time() < deadline:
@@ -492,6 +500,19 @@ def test_app_uninstalled_forgets_installation_and_data_of_that_workspace_only(
             while not stub.responses and time.time() < deadline:
                 time.sleep(0.05)
             assert [r.params.get("text") for r in stub.responses] == [NOT_INSTALLED]
+
+            # Reinstalled: starts clean. Then its bot token revoked: purged like an uninstall.
+            bot.install("TAAA", user="UADMINA")
+            status, answer = bot.command("TAAA", "status", user="UADMINA")
+            assert status == 200 and "not subscribed" in answer
+            bot_token = {"type": "tokens_revoked", "tokens": {"bot": ["UBOTTBBB"]}}
+            revoked = event_body(bot_token, "EvBot").replace('"T111"', '"TBBB"')
+            status, _, _ = post(bot.base + "/slack/events", revoked, sign(revoked, SECRET))
+            assert status == 200
+            deadline = time.time() + 15
+            while rows("SELECT team_id FROM subscriptions") and time.time() < deadline:
+                time.sleep(0.1)
+            assert rows("SELECT team_id FROM subscriptions") == []
         log = bot.log.read_text()
         assert "Traceback" not in log
         assert_no_secrets(log, stub)

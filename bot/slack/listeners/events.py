@@ -103,9 +103,17 @@ def handle_app_home_opened(
 
 
 def handle_uninstall(services: Services, event: dict[str, Any], context: Any) -> None:
-    """app_uninstalled, or tokens_revoked naming bot tokens: forget the workspace's data."""
+    """app_uninstalled, or tokens_revoked naming bot tokens: forget the workspace's data (many
+    workspaces; one workspace keeps it and says so)."""
     if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
         return  # only user tokens were revoked: the bot still works there
+    if not services.multi_workspace:
+        log.warning(
+            "%s received: data kept (one workspace: subscriptions, saves and ledger stay); after "
+            "reinstalling, replace SLACK_BOT_TOKEN",
+            event.get("type"),
+        )
+        return
     workspace = Workspace.from_context(context)
     if not (workspace.team_id or workspace.enterprise_id):
         log.warning("%s without a workspace; ignored", event.get("type"))
