@@ -836,6 +836,16 @@ class SlackStub:
                     with stub._lock:
                         stub._state.calls.append(call)
                 if method == "oauth.v2.access":  # authenticated by the app, not a token
+                    fault = stub._take_fault(method)
+                    if fault is not None and (fault.drop or fault.timeout):
+                        time.sleep(fault.timeout)  # the code is not used: Slack never saw it
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if fault is not None:
+                        error = fault.error or "internal_error"
+                        self._send(fault.status, {"ok": False, "error": error}, {})
+                        return
                     self._send(200, stub._oauth_access(params, headers), {})
                     return
                 authorization = headers.get("authorization") or ""
