@@ -685,8 +685,9 @@ class SlackStub:
             already = info.bot_member
             info.bot_member = True
         body: dict[str, Any] = {"ok": True, "channel": {"id": channel, "is_member": True}}
-        if already:
+        if already:  # as Slack answers: the warning, and again in response_metadata
             body["warning"] = "already_in_channel"
+            body["response_metadata"] = {"warnings": ["already_in_channel"]}
         return body
 
     def _info(self, params: dict[str, Any]) -> dict[str, Any]:
