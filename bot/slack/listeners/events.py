@@ -63,7 +63,7 @@ def _team_of_user(client: WebClient, user_id: str) -> Workspace | None:
     try:
         user = client.users_info(user=user_id).get("user") or {}
     except SlackApiError as exc:
-        log.warning("users.info failed for a Slack Connect reaction: %s", exc.response.get("error"))
+        log.info("users.info failed for a Slack Connect reaction: %s", exc.response.get("error"))
         return None
     team = str(user.get("team_id") or "")
     enterprise = str((user.get("enterprise_user") or {}).get("enterprise_id") or "")
