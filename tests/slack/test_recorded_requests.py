@@ -129,3 +129,34 @@ def test_a_recorded_reaction_saves_the_article(bot: Bot) -> None:
             return saves.is_saved(session, org, "W0REC", article)
 
     wait_for(saved)
+
+
+def test_many_workspaces_answer_unhandled_requests_200(database_url: str, tmp_path: Path) -> None:
+    # Add to Slack mode: each request is authorized by its installation first, then ignored.
+    from slack_stub import SlackStub
+    from test_oauth import CLIENT_ID, CLIENT_SECRET, served
+    from test_oauth import SECRET as MANY_SECRET
+
+    with SlackStub() as stub:
+        stub.oauth_app(CLIENT_ID, CLIENT_SECRET)
+        with served(database_url, tmp_path, stub) as many:
+            # The workspaces the recorded bodies come from: T111 in org E111, and T111 alone.
+            state, cookie = many.start_install()
+            code = stub.authorize("T111", enterprise_id="E111")
+            assert many.redirect(code, state, cookie)[0] == 200
+            many.install("T111")
+            start = many.log.stat().st_size
+            for name in [*UNHANDLED, "event_app_rate_limited_in_envelope"]:
+                body = body_of(name)
+                headers = sign(body, MANY_SECRET)
+                status, answer, _ = post(many.base + "/slack/events", body, headers)
+                assert status == 200, (name, answer)
+            lines = new_log_lines(many.log, start)
+    # The two Slack Connect bodies name workspaces not installed here: Bolt answers those
+    # "not installed" (its authorization's own line); everything else is ignored quietly.
+    warnings = [
+        line
+        for line in lines
+        if (" WARNING " in line or " ERROR " in line) and "MultiTeamsAuthorization" not in line
+    ]
+    assert len(warnings) == 1 and "app_rate_limited" in warnings[0], warnings
