@@ -11,9 +11,9 @@ REDACTED = "[redacted]"
 # Any Slack token (xoxb-, xoxp-, rotating xoxe.xoxb-1-…, refresh xoxe-1-…): with many workspaces
 # the tokens are not known in advance, so they are recognised by their shape.
 SLACK_TOKEN = re.compile(r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+")
-# An OAuth code in a library's log line ("code: 4724.4644.232b", "'code': '4724…'"): single-use,
-# but it installs the app until used, so it is treated as a secret.
-OAUTH_CODE = re.compile(r"""(\bcode['"]?\s*[:=]\s*\[?\s*['"]?)[A-Za-z0-9][A-Za-z0-9._-]{5,}""")
+# An OAuth code in a library's log line ("code: 4724.4644.232b", "'code': ['4724.…']"): Slack's
+# codes are dotted; single-use, but one installs the app until used, so it is a secret.
+OAUTH_CODE = re.compile(r"""(\bcode['"]?\s*[:=]\s*\[?\s*['"]?)[A-Za-z0-9_-]+\.[A-Za-z0-9._-]{3,}""")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Anything a log reader could take for the end of a line.
 _LINE_BREAKS = str.maketrans(
