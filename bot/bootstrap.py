@@ -46,6 +46,7 @@ def bolt_app(
         settings.save_emoji,
         answer_executor(),
         tokens.forget if tokens is not None else forget_nothing,
+        multi_workspace=settings.multi_workspace,
     )
     return create_app(
         settings,

@@ -11,6 +11,9 @@ REDACTED = "[redacted]"
 # Any Slack token (xoxb-, xoxp-, rotating xoxe.xoxb-1-…, refresh xoxe-1-…): with many workspaces
 # the tokens are not known in advance, so they are recognised by their shape.
 SLACK_TOKEN = re.compile(r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+")
+# An OAuth code in a library's log line ("code: 4724.4644.232b", "'code': ['4724.…']"): Slack's
+# codes are dotted; single-use, but one installs the app until used, so it is a secret.
+OAUTH_CODE = re.compile(r"""(\bcode['"]?\s*[:=]\s*\[?\s*['"]?)[A-Za-z0-9_-]+\.[A-Za-z0-9._-]{3,}""")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Anything a log reader could take for the end of a line.
 _LINE_BREAKS = str.maketrans(
@@ -50,7 +53,7 @@ class SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
         message = record.getMessage()
-        clean = SLACK_TOKEN.sub(REDACTED, message)
+        clean = OAUTH_CODE.sub(r"\1" + REDACTED, SLACK_TOKEN.sub(REDACTED, message))
         for secret in self._secrets:
             clean = clean.replace(secret, REDACTED)
         if clean != message:

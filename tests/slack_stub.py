@@ -685,12 +685,15 @@ class SlackStub:
             already = info.bot_member
             info.bot_member = True
         body: dict[str, Any] = {"ok": True, "channel": {"id": channel, "is_member": True}}
-        if already:
+        if already:  # as Slack answers: the warning, and again in response_metadata
             body["warning"] = "already_in_channel"
+            body["response_metadata"] = {"warnings": ["already_in_channel"]}
         return body
 
     def _info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
+        if channel.startswith("D"):
+            return im_info(channel)
         with self._lock:
             info = self._state.channels[channel]
             if info.private and not info.bot_member:
@@ -834,6 +837,16 @@ class SlackStub:
                     with stub._lock:
                         stub._state.calls.append(call)
                 if method == "oauth.v2.access":  # authenticated by the app, not a token
+                    fault = stub._take_fault(method)
+                    if fault is not None and (fault.drop or fault.timeout):
+                        time.sleep(fault.timeout)  # the code is not used: Slack never saw it
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if fault is not None:
+                        error = fault.error or "internal_error"
+                        self._send(fault.status, {"ok": False, "error": error}, {})
+                        return
                     self._send(200, stub._oauth_access(params, headers), {})
                     return
                 authorization = headers.get("authorization") or ""
@@ -885,6 +898,23 @@ class _Server(ThreadingHTTPServer):
     would reset connections a fan-out opens together, which Slack never does."""
 
     request_queue_size = 1024
+
+
+def im_info(channel: str) -> dict[str, Any]:
+    """conversations.info of a direct message, in Slack's IM shape: is_im, the other person, and
+    no is_member (nor name, is_channel or is_private) at all."""
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "created": 1507235627,
+            "is_im": True,
+            "is_org_shared": False,
+            "user": "U" + channel[1:],
+            "is_user_deleted": False,
+            "priority": 0,
+        },
+    }
 
 
 def _key(team: str, channel: str) -> str:

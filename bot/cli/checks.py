@@ -230,6 +230,14 @@ def channel_membership(client: WebClient, name: str, channel_id: str) -> Finding
         return fail(name, f"conversations.info answered {error}", INVITE)
     except (SlackClientError, OSError) as exc:
         return warn(name, f"not checked ({type(exc).__name__})", "run doctor again")
+    if info.get("is_im") or info.get("is_mpim"):
+        # A DM's conversations.info has no is_member: membership does not apply to it.
+        kind = "direct message" if info.get("is_im") else "group direct message"
+        return warn(
+            name,
+            f"a {kind}, not a channel (subscribed before /digest refused those)",
+            f"python -m bot subscriptions remove {channel_id}; subscribe a channel instead",
+        )
     label = f"#{info['name']}" if info.get("name") else channel_id
     if info.get("is_archived"):
         return fail(name, f"{label} is archived", "unsubscribe it: subscriptions remove")

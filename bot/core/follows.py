@@ -81,7 +81,7 @@ def follow(
             if problem:
                 return Outcome(False, problem)
             key = topic_key(what)
-            label = " ".join(search_terms(what))
+            label = what  # the person's words ("Q&A"); the key is what matches
             added = store.add_follow(
                 session,
                 workspace,
@@ -145,7 +145,7 @@ def unfollow(database: Database, workspace: Workspace, user_id: str, argument: s
             label = found[1] if found else what
         else:
             removed_one = store.remove_follow(session, workspace, user_id, "topic", topic_key(what))
-            label = " ".join(search_terms(what)) or what
+            label = what
     shown = label if len(label) <= 60 else label[:60] + "…"
     noun = shown if kind == "company" else f"the topic “{shown}”"
     if not removed_one:

@@ -43,8 +43,9 @@ _ALIASES: dict[str, Verb] = {
     "admin": "admins",
     "save-emoji": "emoji",
 }
-# A user mention as Slack escapes it in command text (<@U123|name> or <@U123>), or a bare id.
-_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,30})(?:\|[^<>]{0,100})?>$|^([UW][A-Z0-9]{2,30})$")
+# A user mention as Slack escapes it in command text (<@U123|name> or <@U123>), as the command
+# text decodes it (@U123), or a bare id.
+_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,30})(?:\|[^<>]{0,100})?>$|^@?([UW][A-Z0-9]{2,30})$")
 _TOKEN_RE = re.compile(r"<@[^<>]{1,140}>|\S+")
 MAX_ADMIN_CHANGES = 20
 ADMINS_USAGE = (

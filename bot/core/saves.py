@@ -38,11 +38,23 @@ def record_reaction(
     event_id: str,
     reaction: saves.Reaction,
     now: dt.datetime,
+    posted_by: Workspace | None = None,
 ) -> bool:
-    """Save or unsave the article a bot post stands for; True when the person's saves changed."""
+    """Save or unsave the article a bot post stands for (posted by `posted_by`'s installation,
+    default the person's workspace's); True when the person's saves changed."""
     return database.write_retrying(
-        lambda session: saves.record_reaction(session, workspace, event_id, reaction, now)
+        lambda session: saves.record_reaction(
+            session, workspace, event_id, reaction, now, posted_by
+        )
     )
+
+
+def posted_by(database: Database, channel_id: str, ts: str) -> Workspace | None:
+    """The workspace whose installation posted a message (in a channel shared between
+    workspaces, any of them); None when the bot did not post it as an article."""
+    with database.read() as session:
+        found = saves.message_anywhere(session, channel_id, ts)
+    return found[0] if found else None
 
 
 def home(database: Database, workspace: Workspace, user_id: str) -> Home:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
@@ -30,6 +31,12 @@ from bot.slack.rendering import Message, Repeat
 from bot.store.db import Database
 from bot.workspace import UNASSIGNED, Workspace
 
+Conversation = Literal["channel", "im", "mpim"]
+NOT_IN_A_DM = (
+    "The digest posts in channels, not in direct messages: run `/digest subscribe` in the "
+    "channel that should get it."
+)
+
 
 @dataclass(frozen=True)
 class Asker:
@@ -40,6 +47,8 @@ class Asker:
     workspace: Workspace = UNASSIGNED
     # users.info through the asking workspace's own token: is the person a Slack admin/owner.
     slack_admin: SlackAdminCheck | None = None
+    # Where the command was typed: a channel, a direct message (im) or a group DM (mpim).
+    conversation: Conversation = "channel"
 
 
 @dataclass
@@ -255,6 +264,8 @@ class Answers:
 
     def subscribe(self, argument: str, asker: Asker) -> Message:
         """Subscribe the channel (or change its schedule)."""
+        if asker.conversation != "channel":
+            return rendering.render_text(NOT_IN_A_DM)
         refusal = self._refusal(asker)
         if refusal is not None:
             return refusal

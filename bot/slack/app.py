@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -26,6 +28,7 @@ from bot.slack.oauth import (
 )
 from bot.slack.request_token import RequestTokenClient
 from bot.slack.services import Services
+from bot.slack.unhandled import ignore_unhandled
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +145,19 @@ def create_app(
         # inline only within its own deadline.
         process_before_response=True,
         logger=bolt_logger(),
+        # Requests no listener is for reach handle_error, which answers 200 (Bolt's default is
+        # a 404 and a multi-line warning: Slack would retry them and turn delivery off).
+        raise_error_for_unhandled_request=True,
         **oauth,
     )
     register_all(app, services)
 
     @app.error
-    def handle_error(error: Exception, body: dict[str, Any]) -> None:
-        """Log listener failures without payload secrets."""
+    def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        """Ignore requests no listener is for; log listener failures without payload secrets."""
+        if isinstance(error, BoltUnhandledRequestError):
+            return ignore_unhandled(body)
         log.error("listener failed: %s (%s)", type(error).__name__, body.get("type"))
+        return None
 
     return app

@@ -4,6 +4,7 @@ shares the worker's lease."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 from collections.abc import Callable
 
@@ -90,6 +91,8 @@ def oauth_settings(
 
     def failure(args: FailureArgs) -> BoltResponse:
         log.info("install refused: %.40s", args.reason)
+        if args.reason == "access_denied":  # Cancel on Slack's page: nothing went wrong
+            return html_response(200, *CANCELLED)
         return args.default.failure(args)
 
     return OAuthSettings(
@@ -106,6 +109,38 @@ def oauth_settings(
         state_store=SingleUseStateStore(database, STATE_SECONDS),
         state_expiration_seconds=STATE_SECONDS,
         logger=log,
+    )
+
+
+# (title, text) of the pages Add to Slack ends on when it does not install.
+CANCELLED = (
+    "Installation cancelled",
+    "Nothing was installed. To add the Engineering @ Scale digest to a workspace after all, "
+    "start again from Add to Slack.",
+)
+SLACK_UNREACHABLE = (
+    "Slack did not answer",
+    "Slack did not answer in time while confirming the installation, so nothing was "
+    "installed. Please start again from Add to Slack in a minute.",
+)
+
+
+def install_page(title: str, text: str) -> str:
+    """A short HTML page that says what happened and links back to Add to Slack."""
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n<h2>{html.escape(title)}</h2>\n"
+        f"<p>{html.escape(text)}</p>\n"
+        f'<p><a href="{INSTALL_PATH}">Add to Slack</a></p>\n</body></html>\n'
+    )
+
+
+def html_response(status: int, title: str, text: str) -> BoltResponse:
+    """An install page as Bolt's response."""
+    return BoltResponse(
+        status=status,
+        body=install_page(title, text),
+        headers={"Content-Type": "text/html; charset=utf-8"},
     )
 
 

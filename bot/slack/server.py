@@ -10,9 +10,11 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.errors import SlackClientError
 
 from bot.logs import one_line_handlers
 from bot.slack.gate import Refusal, RefusalLog, SignatureCheck, read_body
+from bot.slack.oauth import SLACK_UNREACHABLE, install_page
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,13 @@ OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
 MAX_QUERY_BYTES = 4096
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _html(start_response: Callable[..., Any], status: str, page: str) -> list[bytes]:
+    body = page.encode()
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+    start_response(status, headers)
+    return [body]
 
 
 def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
@@ -99,6 +108,11 @@ class _Front:
         environ["CONTENT_LENGTH"] = "0"
         try:
             return self.slack(environ, start_response)
+        except (OSError, SlackClientError) as exc:
+            # oauth.v2.access timed out or Slack was unreachable (Bolt lets that through): the
+            # admin gets a page saying so, the log one line without the code.
+            log.warning("install failed: Slack did not answer (%s)", type(exc).__name__)
+            return _html(start_response, "502 Bad Gateway", install_page(*SLACK_UNREACHABLE))
         except (ValueError, UnicodeError, KeyError, TypeError, AttributeError) as exc:
             # A mangled query string or cookie: say so in one line, never echo it.
             log.warning("install request not understood: %s", type(exc).__name__)

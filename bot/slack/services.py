@@ -25,6 +25,9 @@ class Services:
     executor: ThreadPoolExecutor  # runs /digest answers so they can be awaited within 3 s
     # Deletes a workspace's installation on uninstall (multi-workspace mode: the OAuth store).
     forget_installation: ForgetInstallation = forget_nothing
+    # Many workspaces (Add to Slack): uninstall events delete a workspace's data. One workspace
+    # ignores them: its token comes from the environment, and an operator decides about data.
+    multi_workspace: bool = False
 
 
 def answer_executor() -> ThreadPoolExecutor:

@@ -83,6 +83,28 @@ def article_for_message(
     )
 
 
+def message_anywhere(session: Session, channel_id: str, ts: str) -> tuple[Workspace, int] | None:
+    """The workspace whose installation posted a message, and the article it stands for; for a
+    channel shared between workspaces (Slack Connect), where any of them may have posted."""
+    row = session.execute(
+        select(
+            DeliveryMessageRow.enterprise_id,
+            DeliveryMessageRow.team_id,
+            DeliveryMessageRow.article_id,
+        )
+        .where(
+            DeliveryMessageRow.channel_id == channel_id,
+            DeliveryMessageRow.ts == ts,
+            DeliveryMessageRow.article_id.is_not(None),
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    enterprise_id, team_id, article_id = row
+    return Workspace(team_id, enterprise_id), int(article_id)
+
+
 def apply_reaction(
     session: Session,
     workspace: Workspace,
@@ -133,14 +155,18 @@ def record_reaction(
     event_id: str,
     reaction: Reaction,
     now: dt.datetime,
+    posted_by: Workspace | None = None,
 ) -> bool:
     """Apply one save/unsave reaction event once; True when the person's state changed.
 
-    The event id and the change commit together: a retried event has no second effect.
+    The save is the person's in `workspace`; the message is looked up among `posted_by`'s posts
+    (default: the same workspace's). The event id and the change commit together: a retried
+    event has no second effect.
     """
     if not first_time_event(session, workspace, event_id, now):
         return False
-    article_id = article_for_message(session, workspace, reaction.channel_id, reaction.ts)
+    poster = workspace if posted_by is None else posted_by
+    article_id = article_for_message(session, poster, reaction.channel_id, reaction.ts)
     if article_id is None:
         return False
     return apply_reaction(

@@ -261,6 +261,8 @@ class DeliveryMessageRow(InWorkspace, Base):
     __table_args__ = (
         UniqueConstraint("delivery_id", "part"),
         UniqueConstraint("enterprise_id", "team_id", "channel_id", "ts"),
+        # A shared channel's message, found whichever workspace's installation posted it.
+        Index("ix_delivery_messages_channel_ts", "channel_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

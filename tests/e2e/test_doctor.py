@@ -154,3 +154,25 @@ def test_unmigrated_database_says_to_upgrade(tmp_path: Path) -> None:
     assert status == 1
     failed = line(lines, "[FAIL] database")
     assert "no schema" in failed and "run python -m bot db upgrade" in failed
+
+
+def test_a_direct_message_is_never_called_not_a_member(
+    database_url: str, stub: SlackStub, tmp_path: Path
+) -> None:
+    # Subscribed before /digest refused direct messages: conversations.info of a DM has no
+    # is_member (Slack's IM shape), which is not "the bot is not a member".
+    database = open_database(database_url)
+    from bot.ingestion import ingest_files
+
+    ingest_files(database, [fresh_issue(tmp_path / "in")])
+    subscribe(database, "D0DIRECT", "C0GENERAL", user_id=None, now=dt.datetime.now(dt.UTC))
+    database.dispose()
+    stub.add_channel("C0GENERAL", member=True)
+    status, lines, text = doctor(settings_env(database_url, stub, tmp_path / "in"), tmp_path)
+    assert status == 0, text  # a warning, not a failure
+    dm = [x for x in lines if "channel D0DIRECT" in x]
+    assert len(dm) == 1, lines
+    assert "not a member" not in dm[0] and "/invite" not in dm[0]
+    assert "direct message" in dm[0] and dm[0].startswith("[warn]"), dm
+    assert "member of #c0general" in line(lines, "[ok]   channel C0GENERAL")
+    assert "Traceback" not in text

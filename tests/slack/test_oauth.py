@@ -241,7 +241,7 @@ def test_state_is_checked_and_single_use(database_url: str, tmp_path: Path) -> N
             assert status == 401 and "Oops" in page
             # The user pressed Cancel on Slack's page: a friendly failure page, nothing stored.
             status, page, _ = bot.get("/slack/oauth_redirect?error=access_denied&state=x")
-            assert status == 200 and "access_denied" in page
+            assert status == 200 and "cancelled" in page and "Oops" not in page
             with bot.database.read() as session:
                 teams = session.execute(text("SELECT team_id FROM slack_bots")).scalars().all()
             assert teams == ["TAAA"]
@@ -468,13 +468,21 @@ def test_app_uninstalled_forgets_installation_and_data_of_that_workspace_only(
                 status, answer = bot.command(team, "subscribe 09:00", user=user)
                 assert status == 200 and "09:00" in answer
 
-            gone = event_body({"type": "app_uninstalled"}, "EvGone").replace('"T111"', '"TAAA"')
-            status, _, _ = post(bot.base + "/slack/events", gone, sign(gone, SECRET))
-            assert status == 200
-
             def rows(sql: str) -> list[str]:
                 with bot.database.read() as session:
                     return sorted(str(r[0]) for r in session.execute(text(sql)).all())
+
+            # Only a user token revoked: the bot still works there, nothing is deleted.
+            user_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U1"], "bot": []}}
+            revoked = event_body(user_only, "EvUser").replace('"T111"', '"TAAA"')
+            status, _, _ = post(bot.base + "/slack/events", revoked, sign(revoked, SECRET))
+            assert status == 200
+            time.sleep(1)
+            assert rows("SELECT team_id FROM subscriptions") == ["TAAA", "TBBB"]
+
+            gone = event_body({"type": "app_uninstalled"}, "EvGone").replace('"T111"', '"TAAA"')
+            status, _, _ = post(bot.base + "/slack/events", gone, sign(gone, SECRET))
+            assert status == 200
 
             deadline = time.time() + 15
             while "TAAA" in rows("SELECT team_id FROM slack_bots") and time.time() < deadline:
@@ -492,6 +500,19 @@ def test_app_uninstalled_forgets_installation_and_data_of_that_workspace_only(
             while not stub.responses and time.time() < deadline:
                 time.sleep(0.05)
             assert [r.params.get("text") for r in stub.responses] == [NOT_INSTALLED]
+
+            # Reinstalled: starts clean. Then its bot token revoked: purged like an uninstall.
+            bot.install("TAAA", user="UADMINA")
+            status, answer = bot.command("TAAA", "status", user="UADMINA")
+            assert status == 200 and "not subscribed" in answer
+            bot_token = {"type": "tokens_revoked", "tokens": {"bot": ["UBOTTBBB"]}}
+            revoked = event_body(bot_token, "EvBot").replace('"T111"', '"TBBB"')
+            status, _, _ = post(bot.base + "/slack/events", revoked, sign(revoked, SECRET))
+            assert status == 200
+            deadline = time.time() + 15
+            while rows("SELECT team_id FROM subscriptions") and time.time() < deadline:
+                time.sleep(0.1)
+            assert rows("SELECT team_id FROM subscriptions") == []
         log = bot.log.read_text()
         assert "Traceback" not in log
         assert_no_secrets(log, stub)
@@ -556,3 +577,44 @@ def test_the_worker_posts_in_each_workspace_with_its_own_token(
             text_ = log.read_text()
             assert "Traceback" not in text_
             assert_no_secrets(text_, stub)
+
+
+def test_install_failures_show_a_page_and_never_log_the_code(
+    database_url: str, tmp_path: Path
+) -> None:
+    with SlackStub() as stub:
+        stub.oauth_app(CLIENT_ID, CLIENT_SECRET)
+        with served(database_url, tmp_path, stub) as bot:
+            codes = []
+            # The admin pressed Cancel on Slack's page: a friendly page, not "Oops".
+            status, page, _ = bot.get("/slack/oauth_redirect?error=access_denied&state=x")
+            assert status == 200 and "Oops" not in page
+            assert "cancelled" in page and "/slack/install" in page
+            # Slack drops the connection of oauth.v2.access (the retry too): a page saying so.
+            state, cookie = bot.start_install()
+            stub.drop_response_next("oauth.v2.access")
+            stub.drop_response_next("oauth.v2.access", after=0)
+            codes.append(stub.authorize("TAAA"))
+            status, page = bot.redirect(codes[-1], state, cookie)
+            assert status == 502 and "did not answer" in page and "/slack/install" in page
+            # oauth.v2.access times out (the client gives up after 10 s): the same page.
+            state, cookie = bot.start_install()
+            stub.fail_next("oauth.v2.access", timeout=12, times=2)  # whether retried or not
+            codes.append(stub.authorize("TAAA"))
+            status, page = bot.redirect(codes[-1], state, cookie)
+            assert status == 502 and "did not answer" in page
+            stub.reset_faults()
+            # A code Slack refuses: Bolt's page, the code named nowhere in the log.
+            state, cookie = bot.start_install()
+            codes.append("T1.refused-code-0123456789")
+            status, page = bot.redirect(codes[-1], state, cookie)
+            assert status == 401
+            # Nothing was installed; then a working install still goes through.
+            with bot.database.read() as session:
+                assert session.execute(text("SELECT team_id FROM slack_bots")).all() == []
+            bot.install("TAAA")
+        log = bot.log.read_text()
+        assert "Traceback" not in log
+        for code in codes:
+            assert code not in log and code.split(".")[1] not in log
+        assert_no_secrets(log, stub)

@@ -106,7 +106,8 @@ HOSTILE = [
     ":star",
     "😀",
     "sm ile",
-    "<https://evil.example|star>",
+    # Typed as text (Slack escapes it); a real link labelled "star" would mean the emoji star.
+    "&lt;https://evil.example|star&gt;",
     "star;DROP",
     "&lt;!channel&gt;",
 ]
@@ -133,10 +134,11 @@ def test_hostile_emoji_names_get_the_usage_hint_and_store_nothing(
         assert "Only the digest admins" in blocks_text(bot.command("emoji reset", "U2", "C1"))
         assert stored_emoji(bot.database, ONE) == "tada"
         assert ":tada:" in blocks_text(bot.command("emoji", "U2", "C1", "T111"))
-        # Uninstalling forgets the workspace's emoji with the rest of its data.
+        # One workspace keeps its data on app_uninstalled (many workspaces purge it: the
+        # core's uninstall tests and tests/slack/test_oauth.py).
         assert bot.event({"type": "app_uninstalled"}, "EvGone", team="T111") == 200
-        wait_for(lambda: stored_emoji(bot.database, ONE) is None)
-        assert "default" in blocks_text(bot.command("emoji", "U2", "C1", "T111"))
+        time.sleep(0.5)
+        assert stored_emoji(bot.database, ONE) == "tada"
 
 
 @pytest.mark.parametrize(

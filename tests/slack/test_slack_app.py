@@ -467,7 +467,11 @@ def test_buttons_of_a_long_query_keep_working(bot: Bot, filler: str) -> None:
 
 
 def test_fallback_text_is_escaped_once(bot: Bot) -> None:
-    for text in ("topic <!channel> & rate limiting", "company <@U999>&Cloudflare"):
+    # As Slack sends typed '<', '>' and '&' (escaped), decoded once and escaped once again.
+    for text in (
+        "topic &lt;!channel&gt; &amp; rate limiting",
+        "company &lt;@U999&gt;&amp;Cloudflare",
+    ):
         message = bot.command(text)
         fallback = message["text"]
         assert (

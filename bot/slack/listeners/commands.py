@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.core.grammar import parse_request
 from bot.slack.answers import Asker
+from bot.slack.command_text import conversation_of, plain_text
 from bot.slack.people import slack_admin_check
 from bot.slack.rendering import Message, render_text
 from bot.slack.request_token import with_request_token
@@ -30,12 +31,13 @@ def handle_digest(
     client: WebClient,
 ) -> None:
     """Answer in the HTTP response when fast, else ack at once and follow up via respond."""
-    request = parse_request(command.get("text"))
+    request = parse_request(plain_text(command.get("text")))
     asker = Asker(
         command.get("user_id", ""),
         command.get("channel_id", ""),
         Workspace.from_context(context),
         slack_admin_check(client),
+        conversation_of(command.get("channel_id", ""), command.get("channel_name", "")),
     )
     # Lookups built once per process use the asking workspace's token (bot.slack.request_token).
     work = with_request_token(context.bot_token)

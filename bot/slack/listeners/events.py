@@ -36,9 +36,10 @@ def _reaction(
     event: dict[str, Any],
     body: dict[str, Any],
     now: dt.datetime,
+    posted_by: Workspace | None = None,
 ) -> Reaction | None:
-    """The save-emoji reaction (the workspace's own) an event stands for; None for any other
-    reaction or item."""
+    """The save-emoji reaction (the posting workspace's own emoji) an event stands for; None
+    for any other reaction or item."""
     reaction = str(event.get("reaction", ""))
     item = event.get("item") or {}
     if item.get("type") != "message":
@@ -47,12 +48,56 @@ def _reaction(
     if not (user_id and channel_id and ts and reaction):
         return None
     # Read only for reactions to messages: the cheap checks above drop most other events.
-    wanted = settings.save_emoji(services.database, workspace, services.save_emoji)
+    emoji_of = posted_by or workspace
+    wanted = settings.save_emoji(services.database, emoji_of, services.save_emoji)
     if not _save_emoji_matches(reaction, wanted):
         return None
     when = saves.reaction_time(event.get("event_ts"), body.get("event_time"), now)
     removed = event.get("type") != "reaction_added"
     return Reaction(user_id, channel_id, ts, removed, when)
+
+
+def _team_of_user(client: WebClient, user_id: str) -> Workspace | None:
+    """users.info: the person's own team and org (None when Slack cannot tell now)."""
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        log.info("users.info failed for a Slack Connect reaction: %s", exc.response.get("error"))
+        return None
+    team = str(user.get("team_id") or "")
+    enterprise = str((user.get("enterprise_user") or {}).get("enterprise_id") or "")
+    return Workspace(team, enterprise) if team else None
+
+
+def reactor_workspace(
+    event: dict[str, Any], body: dict[str, Any], context: Any, client: WebClient
+) -> Workspace | None:
+    """The reacting person's own workspace, where their save lives.
+
+    Outside Slack Connect it is the installation's. In a channel shared between organisations
+    Slack lists whichever installation can see the event, so the person's team comes from the
+    event (user_team, or Bolt's actor ids) or, when the event names none, from users.info.
+    """
+    here = Workspace.from_context(context)
+    if body.get("is_ext_shared_channel") is not True:
+        return here
+    user_team = str(event.get("user_team") or "")
+    team = user_team if user_team.startswith("T") else ""
+    team = team or str(getattr(context, "actor_team_id", None) or "")
+    enterprise = str(getattr(context, "actor_enterprise_id", None) or "")
+    if team:
+        person = Workspace(team, enterprise)
+    else:
+        looked_up = _team_of_user(client, str(event.get("user", "")))
+        if looked_up is None:
+            return None
+        person = looked_up
+    installed_team = str(getattr(context, "team_id", None) or "")
+    if person.team_id == installed_team and person.enterprise_id in ("", here.enterprise_id):
+        return here
+    if here.team_id == "" and person.enterprise_id and person.enterprise_id == here.enterprise_id:
+        return here  # installed org-wide in the person's own org: saves are keyed by the org
+    return person
 
 
 def handle_reaction(
@@ -65,11 +110,24 @@ def handle_reaction(
     """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for."""
     now = services.clock()
     workspace = Workspace.from_context(context)
-    reaction = _reaction(services, workspace, event, body, now)
+    posted_by: Workspace | None = None
+    if body.get("is_ext_shared_channel") is True:
+        # Slack Connect: the post may be another installation's; found by channel and ts.
+        item = event.get("item") or {}
+        if item.get("type") != "message" or not (item.get("channel") and item.get("ts")):
+            return
+        posted_by = saves.posted_by(services.database, str(item["channel"]), str(item["ts"]))
+        if posted_by is None:
+            return
+    reaction = _reaction(services, workspace, event, body, now, posted_by)
     if reaction is None:
         return
+    saver = reactor_workspace(event, body, context, client)
+    if saver is None:
+        log.warning("save by reaction not recorded: could not tell the person's workspace")
+        return
     event_id = str(body.get("event_id", ""))
-    if not saves.record_reaction(services.database, workspace, event_id, reaction, now):
+    if not saves.record_reaction(services.database, saver, event_id, reaction, now, posted_by):
         return
     text = (
         "Removed from your saved articles."
@@ -102,9 +160,17 @@ def handle_app_home_opened(
 
 
 def handle_uninstall(services: Services, event: dict[str, Any], context: Any) -> None:
-    """app_uninstalled, or tokens_revoked naming bot tokens: forget the workspace's data."""
+    """app_uninstalled, or tokens_revoked naming bot tokens: forget the workspace's data (many
+    workspaces; one workspace keeps it and says so)."""
     if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
         return  # only user tokens were revoked: the bot still works there
+    if not services.multi_workspace:
+        log.warning(
+            "%s received: data kept (one workspace: subscriptions, saves and ledger stay); after "
+            "reinstalling, replace SLACK_BOT_TOKEN",
+            event.get("type"),
+        )
+        return
     workspace = Workspace.from_context(context)
     if not (workspace.team_id or workspace.enterprise_id):
         log.warning("%s without a workspace; ignored", event.get("type"))
