@@ -162,7 +162,7 @@ def test_a_direct_message_is_never_called_not_a_member(
     # Subscribed before /digest refused direct messages: conversations.info of a DM has no
     # is_member (Slack's IM shape), which is not "the bot is not a member".
     database = open_database(database_url)
-    from bot.ingestion import ingest_files
+    from bot.core.ingestion import ingest_files
 
     ingest_files(database, [fresh_issue(tmp_path / "in")])
     subscribe(database, "D0DIRECT", "C0GENERAL", user_id=None, now=dt.datetime.now(dt.UTC))
