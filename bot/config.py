@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     known_publishers_file: str | None = Field(None, alias="DIGEST_KNOWN_PUBLISHERS_FILE")
+    database_busy_timeout: float = Field(
+        15.0,
+        alias="DATABASE_BUSY_TIMEOUT",
+        gt=0,
+        le=3600,
+        description="SQLite only: seconds a connection waits for another process's write lock "
+        "before it reports the database busy.",
+    )
 
     @field_validator("database_url")
     @classmethod

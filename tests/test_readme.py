@@ -74,6 +74,7 @@ def test_extraction_follows_code_blocks_only() -> None:
     assert readme_commands(text) == ["python -m bot doctor"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_readme_command_runs_as_written(command: str, tmp_path: Path) -> None:
     result = subprocess.run(
@@ -109,6 +110,7 @@ def test_every_command_option_is_documented() -> None:
     assert not missing, missing
 
 
+@pytest.mark.slow
 def test_offline_readme_commands_run_for_real_after_the_quickstart(tmp_path: Path) -> None:
     """The commands that need neither Slack nor a network, run as written from the clone."""
     offline = ("parse", "ingest seeds", "search", "subscriptions", "db", "post")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 from helpers import clean_env, subscribe
 from slack_stub import SlackStub
@@ -21,6 +22,8 @@ from bot.store.tables import SubscriptionRow
 from bot.workspace import Workspace
 from tests.conftest import SEEDS
 from tests.helpers import SEED_NEWEST
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 ONE, TWO = Workspace("T0ONE"), Workspace("T0TWO")
 NOW = dt.datetime.now(dt.UTC)
