@@ -671,8 +671,8 @@ def _set_up_claim(
     new_thread = not claim.messages and claim.inflight_part is None
     sends = bool(recorded.plan.articles) or not recorded.plan.filtered
     # A new thread's first post is its parent. Noted in flight here, the post needs no write of
-    # its own before it: at a fan-out's start thousands of those writes, each awaited on a pool
-    # thread, held the pool when it should have been posting.
+    # its own before it: at a fan-out's start, thousands of such writes awaited on pool threads
+    # would hold the pool when it should be posting.
     if (
         new_thread
         and sends

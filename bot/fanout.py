@@ -146,7 +146,7 @@ class FanOut:
         self._steps = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fanout")
         # Claims wait for the ledger's group commit: a dozen waiting at once share one
         # transaction, and its reads of the issue, so thousands of channels start within
-        # seconds (4: ~100 claims a second on PostgreSQL, and a slow first few seconds).
+        # seconds.
         self._starts = ThreadPoolExecutor(max_workers=starters, thread_name_prefix="claim")
         self._thread: threading.Thread | None = None
 
@@ -195,9 +195,9 @@ class FanOut:
         if isinstance(step, Recording):
             # The thread goes back to the pool; the writer thread continues the delivery
             # once the part's record is committed (no thread waits on the commit). The
-            # callback holds `next_step`, not the Recording: a future whose callback refers back
-            # to it is a reference cycle, garbage only a full collection frees, and those
-            # stopped the whole worker for 0.3-0.7 s every few seconds.
+            # callback holds `next_step`, not the Recording: a future whose callback refers
+            # back to it is a reference cycle, garbage only a full collection frees, and a full
+            # collection stops the whole worker (0.3-0.7 s at 2,000 channels).
             with self._cond:
                 # Slack counted the post when it answered: the workspace's slot is not held
                 # while our ledger commits (the channel is, until its part is recorded).
