@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     """Your own list of organisations (lines `Name | alias | alias`, `#` comments), added to the
     curated list the parser weighs when it splits `Company Summary…`; an unreadable file is
     logged and ignored."""
+    database_busy_timeout: float = Field(15.0, alias="DATABASE_BUSY_TIMEOUT", gt=0, le=3600)
+    """SQLite only: seconds a connection waits for another process's write lock before it reports
+    the database busy."""
 
     @field_validator("database_url")
     @classmethod

@@ -98,3 +98,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` in this process (typer's runner), as `clean_env(**env)` in `cwd` would
+    run it; an exception the command line lets escape is raised here, not hidden in exit 1."""
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith(SETTING_PREFIXES)}
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(app, list(args), env=unset | (env or {}))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)

@@ -102,7 +102,7 @@ def open_checked(settings: Settings) -> tuple[Finding, Database | None]:
         fix = "set DATABASE_URL, or run python -m bot ingest FILES here to create it"
         return fail("database", f"{shown}{default} does not exist", fix), None
     try:
-        database = Database(url)
+        database = Database(url, settings.database_busy_timeout)
         current, head = database.revisions()
     except Exception as exc:  # unreachable server, bad URL, wrong password
         password = url_password(url)

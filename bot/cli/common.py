@@ -72,7 +72,9 @@ def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
     from bot.store.db import open_database
 
     try:
-        return open_database(settings.database_url, upgrade=upgrade)
+        return open_database(
+            settings.database_url, upgrade=upgrade, busy_timeout=settings.database_busy_timeout
+        )
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
         fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 

@@ -96,7 +96,7 @@ def may_manage(
 ) -> bool | None:
     """Whether a person may change schedules and the admin list; None: could not tell.
 
-    One workspace: DIGEST_ADMINS and the listed admins (nobody listed: everyone, as before).
+    One workspace: DIGEST_ADMINS and the listed admins (nobody listed: everyone in the channel).
     Many: the listed admins, the installer, and the workspace's Slack admins and owners.
     """
     found = admins(database, workspace, policy)

@@ -4,9 +4,9 @@ Per message: note the part as in flight (committed), post it with metadata namin
 and part, record the ts and the fingerprint of its content (committed). After a crash or an
 ambiguous failure the in-flight part is looked up in the channel by its metadata before it is
 ever posted again, so a message Slack accepted but we never heard back about is recorded, not
-duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery_plan.py);
+duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery/plan.py);
 a thread whose issue was corrected since gets its missing parts, then its changed messages
-edited (chat.update), one Slack write per step, exactly once (bot/delivery_edits.py).
+edited (chat.update), one Slack write per step, exactly once (bot/delivery/thread_edits.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
 from bot.delivery.lease import LeaseKeeper
-from bot.delivery.plan import Part, Recorded, Rendered, Thread, settle, thread
+from bot.delivery.plan import Part, Recorded, Rendered, Thread, read_or_record_plan, thread
 from bot.delivery.poster import (
     AmbiguousError,
     NotSentError,
@@ -126,11 +126,11 @@ Step = DeliveryResult | Wait | None
 @dataclass(frozen=True)
 class Recording:
     """A ledger write being committed (a part Slack accepted, or the delivery's end):
-    `Deliverer.recorded` gives the step once the future is done. The fan-out waits for it
-    without holding a thread."""
+    `Deliverer.recorded` gives `next_step`'s step once the future is done. The fan-out waits
+    for it without holding a thread."""
 
     future: Future[bool]  # whether the lease was still held
-    then: Callable[[bool], Step]
+    next_step: Callable[[bool], Step]  # the step that follows, given whether it was held
 
 
 @dataclass
@@ -258,7 +258,7 @@ class Deliverer:
             )
             if found is None:
                 return ledger.holder(session, delivery_id)
-            return _settled(session, found, self.save_emoji, owner, now, self.lease)
+            return _set_up_claim(session, found, self.save_emoji, owner, now, self.lease)
 
         claim = self._write(first)
         if isinstance(claim, _Claimed):
@@ -278,7 +278,9 @@ class Deliverer:
                 takeover_from=holder,
             )
             if taken is not None:
-                return _settled(session, taken, self.save_emoji, owner, self.clock(), self.lease)
+                return _set_up_claim(
+                    session, taken, self.save_emoji, owner, self.clock(), self.lease
+                )
             return ledger.holder(session, delivery_id)
 
     def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
@@ -375,7 +377,7 @@ class Deliverer:
 
     def recorded(self, progress: Progress, recording: Recording) -> Step:
         """The step a part's record made, once its commit is done (no database work here)."""
-        return self._guarded(progress, lambda: recording.then(recording.future.result()))
+        return self._guarded(progress, lambda: recording.next_step(recording.future.result()))
 
     def _guarded(self, progress: Progress, do: Callable[[], T]) -> T | DeliveryResult:
         """Run a step: a stop or a permanent error ends the delivery; its lease is dropped
@@ -460,11 +462,11 @@ class Deliverer:
             progress.thread.recorded.content_hash,
         )
 
-        def then(_held: bool) -> DeliveryResult:
+        def next_step(_held: bool) -> DeliveryResult:
             # All its parts are recorded: whoever holds it now has nothing left to post.
             return self._result(progress, "posted")
 
-        return self._commit_then(completion, then)
+        return self._commit_lease_checked(completion, next_step)
 
     def _discard_if_unsent(self, progress: Progress) -> bool:
         """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
@@ -497,7 +499,7 @@ class Deliverer:
             ahead,
         )
 
-        def then(held: bool) -> Step:
+        def next_step(held: bool) -> Step:
             if not held:
                 raise _Stop(self._result(progress, "busy", "lease lost"))
             progress.inflight = None if following is None else following.part
@@ -511,17 +513,17 @@ class Deliverer:
                 progress.parent_ts = ts
             return None  # the next step posts the next part, or finishes the delivery
 
-        return self._commit_then(record, then)
+        return self._commit_lease_checked(record, next_step)
 
-    def _commit_then(
-        self, write: Callable[[Session], bool], then: Callable[[bool], Step]
+    def _commit_lease_checked(
+        self, write: Callable[[Session], bool], next_step: Callable[[bool], Step]
     ) -> Step | Recording:
-        """Commit a lease-checked ledger write, then take the step `then` makes of whether the
-        lease was held; with a group committer the commit is left under way (Recording)."""
+        """Commit a lease-checked ledger write and return the step `next_step` makes of whether
+        the lease was held; with a group committer the commit is left under way (Recording)."""
         if self.commit is None:
             with self.database.write() as session:
-                return then(write(session))
-        return Recording(self.commit.submit(write), then)
+                return next_step(write(session))
+        return Recording(self.commit.submit(write), next_step)
 
     def _result(
         self, progress: Progress, outcome: Outcome, error: str | None = None
@@ -649,7 +651,7 @@ class _Claimed:
     parent_noted_at: dt.datetime | None = None
 
 
-def _settled(
+def _set_up_claim(
     session: Session,
     claim: ledger.Claim,
     default_emoji: str,
@@ -660,7 +662,7 @@ def _settled(
     """A fresh claim with its plan (decided now at the first claim), recorded messages and
     save emoji, all read in the claiming transaction; a new thread's parent is noted in flight
     in it too."""
-    recorded = settle(session, claim)
+    recorded = read_or_record_plan(session, claim)
     own = once_per_transaction(
         session,
         ("save emoji", claim.workspace),
@@ -670,8 +672,8 @@ def _settled(
     new_thread = not claim.messages and claim.inflight_part is None
     sends = bool(recorded.plan.articles) or not recorded.plan.filtered
     # A new thread's first post is its parent. Noted in flight here, the post needs no write of
-    # its own before it: at a fan-out's start thousands of those writes, each awaited on a pool
-    # thread, held the pool when it should have been posting.
+    # its own before it: at a fan-out's start, thousands of such writes awaited on pool threads
+    # would hold the pool when it should be posting.
     if (
         new_thread
         and sends

@@ -146,7 +146,7 @@ class FanOut:
         self._steps = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fanout")
         # Claims wait for the ledger's group commit: a dozen waiting at once share one
         # transaction, and its reads of the issue, so thousands of channels start within
-        # seconds (4: ~100 claims a second on PostgreSQL, and a slow first few seconds).
+        # seconds.
         self._starts = ThreadPoolExecutor(max_workers=starters, thread_name_prefix="claim")
         self._thread: threading.Thread | None = None
 
@@ -195,34 +195,34 @@ class FanOut:
         if isinstance(step, Recording):
             # The thread goes back to the pool; the writer thread continues the delivery
             # once the part's record is committed (no thread waits on the commit). The
-            # callback holds `then`, not the Recording: a future whose callback refers back
-            # to it is a reference cycle, garbage only a full collection frees, and those
-            # stopped the whole worker for 0.3-0.7 s every few seconds.
+            # callback holds `next_step`, not the Recording: a future whose callback refers
+            # back to it is a reference cycle, garbage only a full collection frees, and a full
+            # collection stops the whole worker (0.3-0.7 s at 2,000 channels).
             with self._cond:
                 # Slack counted the post when it answered: the workspace's slot is not held
                 # while our ledger commits (the channel is, until its part is recorded).
                 now = self.monotonic()
                 self._schedule(self._free_slot(job, None, now), now)
-            step.future.add_done_callback(partial(self._recorded, job, step.then))
+            step.future.add_done_callback(partial(self._recorded, job, step.next_step))
             return
         self._stepped(job, step)
 
-    def _recorded(self, job: _Job, then: Callable[[bool], Step], done: Future[bool]) -> None:
+    def _recorded(self, job: _Job, next_step: Callable[[bool], Step], done: Future[bool]) -> None:
         assert job.progress is not None  # noqa: S101
         try:
-            step = self.deliverer.recorded(job.progress, Recording(done, then))
+            step = self.deliverer.recorded(job.progress, Recording(done, next_step))
         except Exception as exc:
             log.exception("delivery %d: recording a part failed", job.delivery_id)
             step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
         with self._cond:
-            self._carry_on(job, step, self.monotonic())
+            self._route_after_step(job, step, self.monotonic())
 
     def _stepped(self, job: _Job, step: Step) -> None:
         """Account for a paced step: free its slot, then finish, wait or queue the delivery."""
         with self._cond:
             now = self.monotonic()
             self._free_slot(job, step, now)
-            self._carry_on(job, step, now)
+            self._route_after_step(job, step, now)
 
     def _free_slot(self, job: _Job, step: Step, now: float) -> _Lane:
         """Give back the workspace slot of a step Slack has answered; note when its channel
@@ -243,7 +243,7 @@ class FanOut:
         self._channel_free[(job.workspace, job.progress.channel)] = answered + pause
         return lane
 
-    def _carry_on(self, job: _Job, step: Step, now: float) -> None:
+    def _route_after_step(self, job: _Job, step: Step, now: float) -> None:
         """After a step (and its record): finish, conclude or queue the delivery's next part
         (under the lock)."""
         assert job.progress is not None  # noqa: S101
@@ -267,7 +267,7 @@ class FanOut:
             log.exception("delivery %d could not finish", job.delivery_id)
             step = DeliveryResult("retry_later", job.progress.channel, None, error=str(exc))
         if isinstance(step, Recording):  # its end is committing: no thread waits for it
-            step.future.add_done_callback(partial(self._recorded, job, step.then))
+            step.future.add_done_callback(partial(self._recorded, job, step.next_step))
             return
         with self._cond:
             if isinstance(step, DeliveryResult):

@@ -1,6 +1,6 @@
 """Telling followers: match new articles, then send each follower DM exactly once.
 
-Like channel deliveries (bot/delivery.py): a DM is claimed with a lease, marked in flight
+Like channel deliveries (bot/delivery/deliverer.py): a DM is claimed with a lease, marked in flight
 (committed) before chat.postMessage, and its ts recorded after. After a crash the in-flight DM
 is looked up in the person's DM channel by its metadata before it is ever posted again; when
 that lookup cannot tell, the DM is released for a later attempt, never re-posted blindly.

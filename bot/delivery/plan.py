@@ -91,7 +91,7 @@ class Recorded:
     new: tuple[int, ...]  # deep dives of the issue in no part yet that the plan lets through
 
 
-def settle(session: Session, claim: Claim) -> Recorded:
+def read_or_record_plan(session: Session, claim: Claim) -> Recorded:
     """Read (or decide and record, at the first claim) the plan, in the claim's transaction."""
     issue_id = claim.issue_id
     content_hash = once_per_transaction(

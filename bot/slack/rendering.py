@@ -110,7 +110,7 @@ def link(url: str | None, label: str, max_label: int = 500) -> str:
 
 # Blocks are built as the plain dicts slack_sdk's Block Kit models produce (the tests parse every
 # rendered message with those models and require the same dict back). Building them through the
-# models at run time cost ~2 ms per message (their to_dict re-validates by reflection), more than
+# models at run time costs ~2 ms per message (their to_dict re-validates by reflection), more than
 # the archive lookup itself; the limits are enforced here by clamp/split instead.
 
 

@@ -34,7 +34,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision (tests/store/test_migrations.py checks it against Alembic's
 # head): a database already there is opened without loading Alembic.
 HEAD = "0013"
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+# How long a SQLite connection waits for another process's lock (DATABASE_BUSY_TIMEOUT).
+DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 # Writes that retry themselves wait on SQLite's lock only this long per attempt: SQLite's own
 # busy handler sleeps up to 100 ms between looks, and misses the short gaps between another
 # process's batches; a fresh attempt every few milliseconds gets into them.
@@ -46,7 +47,7 @@ _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P03"}
 T = TypeVar("T")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
     """WAL, a busy timeout and foreign keys, so a web and a worker process can share the file."""
 
     @event.listens_for(engine, "connect")
@@ -58,7 +59,7 @@ def _configure_sqlite(engine: Engine) -> None:
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            f"busy_timeout={busy_ms}",
         ):
             cursor.execute("PRAGMA " + pragma)
         cursor.close()
@@ -68,12 +69,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the lock up front: a deferred read-then-write transaction under WAL fails
         # with SQLITE_BUSY despite the busy timeout.
         options = conn.get_execution_options()
-        busy_ms = int(options.get("sqlite_busy_ms", SQLITE_BUSY_TIMEOUT_MS))
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+        wait_ms = int(options.get("sqlite_busy_ms", busy_ms))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
         conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:
     """Create an engine for a database URL (Heroku `postgres://` accepted)."""
     url = normalise_database_url(url)
     parsed = make_url(url)
@@ -83,13 +84,13 @@ def make_engine(url: str) -> Engine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": busy_timeout},
             # The worker sends to many channels at once; each send holds a connection briefly.
             pool_size=20,
             max_overflow=40,
             pool_timeout=60,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, round(busy_timeout * 1000))
         return engine
     # No server-side prepared statements: a generic plan cannot see how common a search term is,
     # and picks the plan that ranks every match of 'scale' or 'AI' (measured 70 ms vs 12 ms).
@@ -114,8 +115,8 @@ def once_per_transaction(session: Session, key: Hashable, compute: Callable[[], 
 class Database:
     """The archive's database: read and write transactions, and migrations."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
+        self.engine = make_engine(url, busy_timeout)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
@@ -232,9 +233,11 @@ def is_transient(exc: DBAPIError) -> bool:
     )
 
 
-def open_database(url: str, *, upgrade: bool | None = None) -> Database:
+def open_database(
+    url: str, *, upgrade: bool | None = None, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+) -> Database:
     """Open a database; the embedded SQLite file is upgraded automatically unless told not to."""
-    database = Database(url)
+    database = Database(url, busy_timeout)
     if upgrade if upgrade is not None else database.is_sqlite:
         database.upgrade()
     return database

@@ -50,7 +50,7 @@ def article_ids(session: Session, issue_id: int) -> list[int]:
     return list(session.connection().execute(_DEEP_DIVES, {"i_id": issue_id}).scalars())
 
 
-# Built once: every claim runs them (bot/delivery_plan.py), thousands at a fan-out's start.
+# Built once: every claim runs them (bot/delivery/plan.py), thousands at a fan-out's start.
 _PLAN = select(DeliveryRow.plan).where(DeliveryRow.id == bindparam("p_id"))
 _SAVE_PLAN = (
     update(DeliveryRow)

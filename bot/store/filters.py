@@ -53,7 +53,7 @@ def channel_rules(session: Session, workspace: Workspace, channel_id: str) -> li
     return [Rule(mode, kind, value) for mode, kind, value in rows]
 
 
-# Built once: every first claim of a delivery reads its channel's rules (bot/delivery_plan.py).
+# Built once: every first claim of a delivery reads its channel's rules (bot/delivery/plan.py).
 _RULES = (
     select(ChannelFilterRow.mode, ChannelFilterRow.kind, ChannelFilterRow.value)
     .where(

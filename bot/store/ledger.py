@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from bot.clock import utc_now
 from bot.store.db import once_per_transaction
 from bot.store.sql import (
-    Prepared,
+    PrecompiledStatement,
     dialect_insert,
     in_bound_workspace,
     in_workspace,
@@ -75,7 +75,7 @@ class Claim:
     attempt: int
     origin: str = "schedule"
     workspace: Workspace = UNASSIGNED
-    plan: str | None = None  # the thread's plan (JSON, bot/delivery_plan.py); None: not decided
+    plan: str | None = None  # the thread's plan (JSON, bot/delivery/plan.py); None: not decided
 
     @property
     def posted(self) -> dict[int, str]:
@@ -269,10 +269,10 @@ _MESSAGE_STATES = select(
 ).where(_MESSAGES.c.delivery_id == bindparam("m_id"))
 
 
-# The per-message writes, compiled once and run on the driver's cursor (store.sql.Prepared):
-# a statement built per call costs more to compile than to run (measured 3.8 ms per message
-# before, most of it compiling), and SQLAlchemy's per-execution work more than the statement.
-_RECORD = Prepared(
+# The per-message writes, compiled once and run on the driver's cursor
+# (store.sql.PrecompiledStatement): the fan-out runs them once per Slack message, and compiling
+# a statement, or SQLAlchemy's per-execution work, costs more than running it.
+_RECORD = PrecompiledStatement(
     update(_DELIVERIES)
     .where(_held(bindparam("d_id"), bindparam("d_owner")))
     .values(
@@ -288,7 +288,7 @@ _RECORD = Prepared(
 )
 # The message row takes its workspace from the delivery; NOT EXISTS keeps a recorded part
 # recorded once (only the lease holder records, so two never race on it).
-_SAVE_MESSAGE = Prepared(
+_SAVE_MESSAGE = PrecompiledStatement(
     insert(_MESSAGES).from_select(
         [
             "enterprise_id",
@@ -323,7 +323,7 @@ _SAVE_MESSAGE = Prepared(
 
 # What Slack now shows for a message (an edit, if any, is done): one prebuilt statement, as it
 # runs once per message.
-_SET_FINGERPRINT = Prepared(
+_SET_FINGERPRINT = PrecompiledStatement(
     update(_MESSAGES)
     .where(_MESSAGES.c.delivery_id == bindparam("f_id"), _MESSAGES.c.part == bindparam("f_part"))
     .values(fingerprint=bindparam("f_fingerprint", type_=String), editing=None)
@@ -522,7 +522,7 @@ def finish(
     )
 
 
-_COMPLETE = Prepared(
+_COMPLETE = PrecompiledStatement(
     update(_DELIVERIES)
     .where(_held(bindparam("c_id"), bindparam("c_owner")))
     .values(
@@ -535,7 +535,7 @@ _COMPLETE = Prepared(
     )
 )
 # Written only when there is something to clear: the usual case, once per delivery.
-_CLEAR_FAILING = Prepared(
+_CLEAR_FAILING = PrecompiledStatement(
     update(_SUBSCRIPTIONS)
     .where(
         in_bound_workspace(SubscriptionRow),

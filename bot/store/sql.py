@@ -62,7 +62,7 @@ def workspace_values(workspace: Workspace) -> dict[str, str]:
     return {"enterprise_id": workspace.enterprise_id, "team_id": workspace.team_id}
 
 
-class Prepared:
+class PrecompiledStatement:
     """A hot statement compiled once per dialect and run on the driver's cursor, inside the
     session's transaction.
 
@@ -110,7 +110,9 @@ class Prepared:
         if compiled.insert_prefetch or compiled.update_prefetch:
             # Python-side column defaults are applied by SQLAlchemy's execution, bypassed here.
             missing = [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
-            raise ValueError(f"give these columns explicitly in a Prepared statement: {missing}")
+            raise ValueError(
+                f"give these columns explicitly in a PrecompiledStatement statement: {missing}"
+            )
         binds = compiled.binds
         processors = {name: bind.type.bind_processor(dialect) for name, bind in binds.items()}
         # Constants written into the statement (e.g. state = 'sending') are binds too.

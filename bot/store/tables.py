@@ -247,7 +247,7 @@ class DeliveryRow(InWorkspace, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # --- filtered deliveries and corrections (0011) ---
     # Which deep dives this thread carries, decided once at the first send (JSON, see
-    # bot/delivery_plan.py), so a filter change or a rerun never changes a half-sent thread.
+    # bot/delivery/plan.py), so a filter change or a rerun never changes a half-sent thread.
     plan: Mapped[str | None] = mapped_column(Text)
     # The issue's content_hash the thread was last brought up to date with (NULL: never
     # finished); an issue whose hash differs was corrected and its thread gets edited.

@@ -110,7 +110,7 @@ def save_emoji(session: Session, workspace: Workspace) -> str | None:
     return session.connection().execute(_SAVE_EMOJI, workspace_binds(workspace)).scalar()
 
 
-# Built once: read at every claim's transaction (bot/delivery.py).
+# Built once: read at every claim's transaction (bot/delivery/deliverer.py).
 _SAVE_EMOJI = select(WorkspaceRow.save_emoji).where(in_bound_workspace(WorkspaceRow))
 
 

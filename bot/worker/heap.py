@@ -18,8 +18,8 @@ def cap_arenas(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas (as MALLOC_ARENA_MAX does); False where that is not glibc.
 
     glibc gives threads that allocate at once arenas of their own, up to eight per core, and
-    memory freed in one is not reused by another: the fan-out's few dozen threads left the
-    worker 7-9 MB larger at its peak (2,000 channels) than with two arenas, with times within
+    memory freed in one is not reused by another: with the fan-out's few dozen threads the
+    worker peaks 7-9 MB larger (2,000 channels) than with two arenas, whose times are within
     the benchmark's run-to-run spread. Called before the worker starts its threads."""
     name = ctypes.util.find_library("c")
     if name is None:
@@ -38,9 +38,9 @@ def calm_collector(young: int = YOUNG_COLLECTION_EVERY) -> None:
     built (modules, tables, clients) is frozen out of every later collection, and young
     objects are collected every `young` allocations instead of 700.
 
-    At 2,000 channels the default collector ran a full collection every 5-10 s, each holding
-    every thread for 0.3-0.7 s (6-9 s of a 150 s fan-out); with this, 0.8 s in all and none
-    longer than 0.1 s (README, fan-out benchmark)."""
+    At 2,000 channels the default thresholds set off a full collection every 5-10 s, each
+    holding every thread for 0.3-0.7 s (6-9 s of a 150 s fan-out); these keep it to 0.8 s in
+    all, none longer than 0.1 s (benchmarks/bench_fanout.py)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()

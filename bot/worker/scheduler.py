@@ -3,7 +3,10 @@
 Jobs: one cron job per time some channel posts at (built from the subscriptions table and
 re-synced every `SYNC_SECONDS`, so `/digest subscribe` takes effect within a minute), a catch-up
 tick that covers anything due (late issues, restarts within the grace period, abandoned
-deliveries), and the source poller. Every job only asks the dispatcher (bot.worker.dispatcher).
+deliveries), a resume job for deliveries whose sender died, the source poller, the follower DMs
+(matching and sending) and, with many workspaces, the refresh of rotating tokens. Every posting
+job only asks the dispatcher (bot.worker.dispatcher); deliveries are claimed in the database, so
+overlapping jobs, restarts or a second worker cannot double-post.
 """
 
 from __future__ import annotations
@@ -75,9 +78,8 @@ class Worker:
         """Make the cron jobs match the subscriptions table: one per time that some channel
         posts at (hour, minute, zone, days), added and removed as subscriptions change.
 
-        Each wakes one tick, which sends everything due then in one fan-out. A job per channel
-        put thousands of ticks at 09:00 into the scheduler's ten threads, each holding its
-        thread until its own channel's thread was posted: channels were sent ten at a time."""
+        Each wakes one tick, which sends everything due then in one fan-out: the scheduler has
+        ten threads, and a tick holds its thread until its channels' threads are posted."""
         if self.dispatcher is None:
             return
         with self.dispatcher.database.read() as session:

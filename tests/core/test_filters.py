@@ -90,6 +90,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Bot]:
         yield bot
 
 
+@pytest.mark.slow
 def test_filter_command_and_a_filtered_thread(served: Bot) -> None:
     bot, database = served, served.database
     assert "no filter" in blocks_text(bot.command("filter", channel="CF1"))
@@ -147,6 +148,7 @@ def test_filter_command_and_a_filtered_thread(served: Bot) -> None:
     assert "Filter: include company Cloudflare" in blocks_text(bot.command("status", channel="CF1"))
 
 
+@pytest.mark.slow
 def test_nothing_matching_posts_nothing_and_status_says_why(served: Bot) -> None:
     bot = served
     bot.command("filter include topic zyzzyva quokka", channel="CNONE")

@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from bot.core import settings
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, DeliveryResult, Progress, Recording, everywhere
-from bot.delivery.plan import settle
+from bot.delivery.plan import read_or_record_plan
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store import ledger
 from bot.store.db import Database, Session
@@ -256,7 +256,7 @@ def test_claims_in_one_transaction_share_the_issue_and_take_four_statements_each
     try:
         with archive.write() as session:
             claims = [ledger.claim(session, i, "owner", now, dt.timedelta(seconds=15)) for i in ids]
-            recorded = [settle(session, c) for c in claims if c is not None]
+            recorded = [read_or_record_plan(session, c) for c in claims if c is not None]
     finally:
         event.remove(archive.engine, "before_cursor_execute", note)
     assert len(recorded) == 5

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
 from helpers import clean_env
 from slack_bolt.oauth.oauth_flow import OAuthFlow
@@ -225,6 +226,7 @@ def test_a_follower_who_left_stops_being_messaged(database: Database, tmp_path: 
         assert stub.dms("U1") == []
 
 
+@pytest.mark.slow
 def test_operators_see_a_stopped_follower_in_follows_list(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:

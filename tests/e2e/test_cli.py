@@ -1,4 +1,8 @@
-"""The command line as a new user runs it: `python -m bot …` in a fresh directory."""
+"""The command line as a new user runs it: `python -m bot …` in a fresh directory.
+
+Most tests run the commands in this process (typer's runner, the same Typer app `python -m bot`
+starts); the `slow` ones start real `python -m bot` and `digest-bot` processes.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env
+from helpers import clean_env, run_cli
 
 from bot.core.settings import set_save_emoji
 from bot.store.db import Database
@@ -23,8 +27,19 @@ SEEDS = REPO / "seeds"
 def bot(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` run in this process."""
+    return run_cli(*args, cwd=cwd, env=env)
+
+
+def bot_process(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, script: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` (or the installed `script`) as its own process."""
+    command = (
+        [str(Path(sys.executable).with_name(script))] if script else [sys.executable, "-m", "bot"]
+    )
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*command, *args],
         cwd=cwd,
         env=clean_env(**(env or {})),
         capture_output=True,
@@ -96,15 +111,32 @@ def test_default_database_is_digest_db_in_the_working_directory(tmp_path: Path) 
     assert "2026-05-01" in shown.stdout
 
 
+@pytest.mark.slow
 def test_post_dry_run_needs_no_credentials_and_db_upgrade(tmp_path: Path) -> None:
-    assert bot("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
-    shown = bot("post", "--channel", "C0DEMO", "--date", "latest", "--dry-run", cwd=tmp_path)
+    assert bot_process("ingest", str(SEEDS), cwd=tmp_path).returncode == 0
+    args = ("post", "--channel", "C0DEMO", "--date", "latest", "--dry-run")
+    shown = bot_process(*args, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "Signal of the Day" in shown.stdout and "reply 28" in shown.stdout
     assert "Patterns Across Companies" in shown.stdout
-    assert bot("db", "upgrade", cwd=tmp_path).returncode == 0
-    missing = bot("post", "--channel", "C0DEMO", "--date", "2026-01-01", "--dry-run", cwd=tmp_path)
+    assert bot_process("db", "upgrade", cwd=tmp_path).returncode == 0
+    args = ("post", "--channel", "C0DEMO", "--date", "2026-01-01", "--dry-run")
+    missing = bot_process(*args, cwd=tmp_path)
     assert missing.returncode == 1 and "No issue on 2026-01-01" in missing.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", [None, "digest-bot"])
+def test_the_entry_points_start_and_show_their_commands(tmp_path: Path, script: str | None) -> None:
+    shown = bot_process("--help", cwd=tmp_path, script=script)
+    assert shown.returncode == 0, shown.stderr
+    for command in ("parse", "ingest", "search", "post", "serve", "worker", "subscriptions"):
+        assert command in shown.stdout
+    refused = bot_process(
+        "search", "topic", "kafka", "--since", "2026-13-01", cwd=tmp_path, script=script
+    )
+    assert refused.returncode == 2 and refused.stderr.startswith("error: "), refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from corrected_issue import ADDED_TITLE, ORIGINAL, write_corrected
 from helpers import WS, clean_env, start_worker
 from slack_stub import SlackStub
@@ -23,6 +24,8 @@ from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)

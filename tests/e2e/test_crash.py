@@ -21,6 +21,8 @@ from slack_stub import SlackStub
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 REPO = Path(__file__).resolve().parents[2]
 PARTS = 30  # 2026-05-13: parent + 28 deep dives + patterns
 KILL_POINTS = 22
@@ -76,32 +78,34 @@ def base_env(database_url: str, stub: SlackStub) -> dict[str, str]:
     )
 
 
-# About fifty `bot post` processes, each paying Python's start-up: minutes on a busy 2-core box.
-@pytest.mark.timeout(900)
-def test_sigkill_at_many_points_then_immediate_rerun_posts_each_message_once(
-    database_url: str, tmp_path: Path
+# One kill point per test, so pytest-xdist workers share the matrix: each is two or three
+# `bot post` processes, each paying Python's start-up (seconds on a busy 2-core box).
+@pytest.mark.parametrize("k", range(KILL_POINTS))
+def test_sigkill_at_a_point_then_immediate_rerun_posts_each_message_once(
+    database_url: str, tmp_path: Path, k: int
 ) -> None:
     database = Database(database_url)
     ingest_files(database, expand_paths([REPO / "seeds"]))
     database.dispose()
-    points: set[tuple[int, bool]] = set()
     with SlackStub() as stub:
         env = base_env(database_url, stub)
-        for k in range(KILL_POINTS):
-            channel = f"CKILL{k}"
-            target = (k * PARTS) // KILL_POINTS  # spread the kills over the whole thread
-            held = k % 3 == 1
-            if held:  # the kill lands while Slack holds an accepted post
-                stub.hold_next("chat.postMessage", seconds=30, after=target)
-            kill_when(run_post(env, channel, tmp_path), stub, channel, target)
-            points.add((len(stub.all_messages(channel)), held))
-            stub.reset_faults()
-            rerun(env, channel, tmp_path)
-            assert_thread_once(stub, channel, f"kill point {k}")
-            if k % 7 == 0:  # and a further run posts nothing
-                assert "already posted" in rerun(env, channel, tmp_path)
-            assert len(stub.all_messages(channel)) == PARTS
-    assert len(points) >= 20, points
+        channel = f"CKILL{k}"
+        target = (k * PARTS) // KILL_POINTS  # spread the kills over the whole thread
+        held = k % 3 == 1
+        if held:  # the kill lands while Slack holds an accepted post
+            stub.hold_next("chat.postMessage", seconds=30, after=target)
+        sender = run_post(env, channel, tmp_path)
+        kill_when(sender, stub, channel, target)
+        # The kill landed where it was aimed: after `target` messages, on a running sender.
+        killed_at = len(stub.all_messages(channel))
+        assert sender.returncode == -signal.SIGKILL, sender.returncode
+        assert target < killed_at <= PARTS, (target, killed_at)
+        stub.reset_faults()
+        rerun(env, channel, tmp_path)
+        assert_thread_once(stub, channel, f"kill point {k}")
+        if k % 7 == 0:  # and a further run posts nothing
+            assert "already posted" in rerun(env, channel, tmp_path)
+        assert len(stub.all_messages(channel)) == PARTS
 
 
 def test_rerun_waits_for_a_live_sender_and_says_so(database_url: str, tmp_path: Path) -> None:

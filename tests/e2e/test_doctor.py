@@ -13,6 +13,8 @@ from slack_stub import SlackStub
 
 from bot.store.db import open_database
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
 TOKEN = "xoxb-doctor-token-0123456789"

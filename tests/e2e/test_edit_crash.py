@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from corrected_issue import ADDED_TITLE, write_corrected
 from helpers import WS, clean_env
 from slack_stub import SlackStub
@@ -22,6 +23,8 @@ from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.rendering import REMOVED_ARTICLE
 from bot.store.db import Database
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)

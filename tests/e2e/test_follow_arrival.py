@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import clean_env, start_worker
 from slack_stub import SlackStub
 
@@ -19,6 +20,8 @@ from bot.core import follows
 from bot.core.ingestion import ingest_files
 from bot.store.db import Database
 from bot.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 REPO = Path(__file__).resolve().parents[2]
 NEWEST = "2026-05-13"

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from helpers import clean_env
 from slack_stub import SlackStub
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from bot.core.ingestion import ingest_files
 from bot.store.db import Database
 from bot.store.tables import FollowItemRow, FollowMessageRow
 from bot.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 REPO = Path(__file__).resolve().parents[2]
 NEWEST = "2026-05-13"

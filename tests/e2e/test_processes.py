@@ -11,8 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from helpers import clean_env, free_port
 from slack_stub import SlackStub
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 TOKEN = "xoxb-process-token-0123456789"
 SECRET = "process-signing-secret-0123"

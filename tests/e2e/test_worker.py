@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import clean_env, due_now, subscribe
 from slack_stub import SlackStub
 
@@ -86,6 +87,7 @@ def test_one_wake_up_at_a_shared_time_sends_every_channel_due_then(database: Dat
     assert all(len(p) == 1 for p in parents.values()), parents
 
 
+@pytest.mark.slow
 def test_two_worker_processes_post_each_message_once(database_url: str, tmp_path: Path) -> None:
     database = Database(database_url)
     ingest_files(database, expand_paths([REPO / "seeds"]))

@@ -1,14 +1,13 @@
-"""`python -m bot workspaces list|remove` and `--team`, as an operator runs them."""
+"""`python -m bot workspaces list|remove` and `--team`, as an operator runs them (in-process)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from helpers import clean_env, subscribe
+from helpers import run_cli, subscribe
 from slack_stub import SlackStub
 
 from bot.core import workspaces
@@ -27,15 +26,8 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 def bot(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """`python -m bot ARGS` run in this process with these settings."""
+    return run_cli(*args, cwd=cwd, env=env)
 
 
 def two_workspaces(database: Database, stub: SlackStub) -> None:

@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from slack_signing import block_actions_body, post, sign
 from sqlalchemy import select
 from test_slack_app import SECRET, Bot, assert_valid, blocks_text, served_bot, wait_for
 
 from bot.slack.rendering import ACTION_FOLLOW_SAVE, ACTION_UNFOLLOW
 from bot.store.tables import FollowRow, SaveRow
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 
 def click(bot: Bot, action_id: str, value: str, user: str, channel: str = "DU1") -> None:

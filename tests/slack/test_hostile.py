@@ -23,6 +23,8 @@ from test_slack_app import SECRET, Bot, blocks_text, served_bot
 
 from bot.slack.gate import MAX_BODY_BYTES
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 TEN_MB = 10 * 1024 * 1024
 # A log line starts with our format's timestamp or with gunicorn's bracketed one.
 LINE_START = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} |\[\d{4}-\d{2}-\d{2} )")

@@ -58,6 +58,7 @@ def test_stand_in_enforces_membership_like_slack() -> None:
         assert client.conversations_info(channel="GPRIV")["channel"]["is_member"] is True
 
 
+@pytest.mark.slow
 def test_subscribe_joins_public_channels_and_explains_private_ones(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -81,6 +82,7 @@ def test_subscribe_joins_public_channels_and_explains_private_ones(
         assert "not a member" not in blocks_text(bot.command("status", channel="GSECRET"))
 
 
+@pytest.mark.slow
 def test_post_joins_before_posting_and_names_the_fix_for_private_channels(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -32,6 +32,8 @@ from bot.store import subscriptions
 from bot.store.db import Database, open_database
 from bot.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "oauth-signing-secret-0123456789"
 CLIENT_ID = "1111.2222"

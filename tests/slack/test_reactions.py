@@ -23,6 +23,8 @@ from bot.store import saves
 from bot.store.tables import ProcessedEventRow
 from tests.helpers import WS
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 SEQUENCES = 30
 BASE_TS = 1_790_000_000
 

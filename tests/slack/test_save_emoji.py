@@ -54,6 +54,7 @@ def _article(bot: Bot) -> int:
     return found
 
 
+@pytest.mark.slow
 def test_each_workspace_saves_with_its_own_emoji(database_url: str, tmp_path: Path) -> None:
     with served_bot(database_url, tmp_path) as bot:
         for team in (ONE, TWO):
@@ -113,6 +114,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.slow
 def test_hostile_emoji_names_get_the_usage_hint_and_store_nothing(
     database_url: str, tmp_path: Path
 ) -> None:

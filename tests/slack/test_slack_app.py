@@ -32,6 +32,8 @@ from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueR
 from bot.workspace import Workspace
 from tests.helpers import WS
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret-0123"
 TOKEN = "xoxb-test-token-0123456789"

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from test_slack_app import Bot, _record_post, blocks_text, reaction, served_bot, wait_for
 
@@ -21,6 +22,8 @@ from bot.store.tables import (
     WorkspaceAdminRow,
 )
 from bot.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 ONE, TWO = Workspace("T111"), Workspace("T222")
 TS = "1790000000.000700"

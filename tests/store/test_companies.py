@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import clean_env
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -297,6 +298,7 @@ def test_an_alias_merges_a_company_filed_under_it(
     assert "PLB" not in rows and rows["Plimbo Labs"] == 1
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_exit_1_and_changes_nothing(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:

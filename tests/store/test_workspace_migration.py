@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import clean_env
 from slack_stub import SlackStub
 from sqlalchemy import create_engine, select, text
@@ -143,6 +144,7 @@ def test_two_processes_adopting_at_once_move_each_row_once(database_url: str) ->
         second.dispose()
 
 
+@pytest.mark.slow
 def test_after_adoption_the_bot_works_for_the_team(database_url: str, tmp_path: Path) -> None:
     """status and saved answer from the adopted rows; the worker does not re-post the issue."""
     old_database(database_url)

@@ -109,6 +109,7 @@ def test_the_worker_sends_only_scheduled_deliveries_of_subscribed_channels_in_ti
     assert states[("CLATE", True)] == "skipped"
 
 
+@pytest.mark.slow
 def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
     archive: Database, database_url: str, tmp_path: Path
 ) -> None:
