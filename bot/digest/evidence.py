@@ -76,6 +76,21 @@ def mentions(text: str, name: str, following: str) -> int:
     return count
 
 
+def stands_alone(text: str, word: str, before: str) -> bool:
+    """Whether `word` occurs in `text` as a whole word not right after the word `before`."""
+    start = text.find(word)
+    while start != -1:
+        end = start + len(word)
+        if (not start or not text[start - 1].isalnum()) and (
+            end == len(text) or not text[end].isalnum()
+        ):
+            previous = text[:start].split()[-1:]
+            if not previous or previous[0].strip("\"'“‘([").casefold() != before.casefold():
+                return True
+        start = text.find(word, end)
+    return False
+
+
 @dataclass(frozen=True)
 class IssueContext:
     """The text of a whole issue and the names its Sources list states, for every split in it."""

@@ -7,17 +7,19 @@ import re
 from dataclasses import dataclass
 
 from bot.digest.companies import PublisherKnowledge, compact
-from bot.digest.evidence import IssueContext, host_names, mentions
+from bot.digest.evidence import IssueContext, host_names, mentions, stands_alone
 from bot.digest.lexicon import (
     NUMBER_WORDS,
     ORG_WORDS,
     SENTENCE_OPENERS,
     bare,
     commonness,
+    given_name,
     is_acronym,
     is_capitalised,
     is_rare,
     looks_descriptive,
+    person_lengths,
 )
 from bot.digest.organisations import curated_keys
 
@@ -53,6 +55,13 @@ FEATURES = (
     "curated_common_word",
     "recurs_varied",
     "recurs_fixed",
+    "given_alone",
+    "person",
+    "past_person",
+    "last_possessive",
+    "last_acronym",
+    "following_in_title",
+    "shorter_named",
 )
 
 
@@ -151,21 +160,68 @@ def known_features(line: Line, cut: int, parts: list[str]) -> list[float]:
     ]
 
 
-def cut_features(line: Line, cut: int) -> list[float]:
+def people_in(tokens: list[str], cut: int) -> tuple[int, ...]:
+    """Cuts at which the last publisher of tokens[:cut]'s part reads as a person's name."""
+    start = 0
+    for i in range(cut - 1, 0, -1):
+        if tokens[i] == "/":
+            start = i + 1
+            break
+    return tuple(start + n for n in person_lengths(tokens[start:]))
+
+
+def _shape_features(line: Line, cut: int, people: tuple[int, ...]) -> list[float]:
+    """A person's name ('Given [de] Surname') and what follows the name in the title."""
+    tokens = line.tokens
+    last = tokens[cut - 1]
+    alone = 0.0
+    if cut == 1 and len(tokens) > 1 and is_capitalised(tokens[1]) and not is_acronym(tokens[1]):
+        alone = given_name(tokens[0])  # 'Mara | Okonkwo Rust's…': a given name rarely stands alone
+    following = bare(tokens[cut]) if cut < len(tokens) else ""
+    # 'Studio | Pulsar now…' under the title 'Introducing Pulsar': the summary opens with a
+    # name the title states on its own, not as the end of a longer name.
+    titled = len(following) > 1 and is_capitalised(following) and commonness(following) < 0.5
+    titled = titled and stands_alone(line.title, following, bare(last))
+    return [
+        alone,
+        float(cut in people),
+        float(any(length < cut for length in people)),
+        float(cut > 1 and last.endswith(("'s", "’s"))),
+        float(cut > 1 and is_acronym(last) and not is_acronym(tokens[0])),
+        float(titled),
+        0.0,  # shorter_named: set across the line's cuts by `explain_away`
+    ]
+
+
+def cut_features(line: Line, cut: int, people: tuple[int, ...] | None = None) -> list[float]:
     """The features of cutting the line after `cut` words, in FEATURES order."""
     name = " ".join(line.tokens[:cut])
     parts = [p for p in _JOINT_RE.split(name) if p]
+    if people is None:
+        people = people_in(line.tokens, cut)
     return [
         *_name_side(line.tokens, cut),
         *_summary_side(line.tokens, cut),
         *_mention_features(line, cut, parts),
         *known_features(line, cut, parts),
         *_recurrence(line.knowledge, line.tokens, cut),
+        *_shape_features(line, cut, people),
     ]
 
 
+_NAMED = tuple(
+    FEATURES.index(f)
+    for f in ("title", "issue_mentions", "sources", "url_host", "archive", "recurs_varied")
+)
+_SHORTER_NAMED = FEATURES.index("shorter_named")
+
+
 def explain_away(rows: list[list[float]]) -> None:
-    """Set-membership evidence goes to the longest cut that has it, not to its prefixes too."""
+    """Set-membership evidence goes to the longest cut that has it, not to its prefixes too.
+
+    The reverse holds too: a cut the issue never names, longer than one it does name
+    ('Tovren Harbor' in the signal, the line 'Tovren Harbor Payments Fraud…'), is marked.
+    """
     first = FEATURES.index("sources")
     for column in range(first, first + 5):
         longest_seen = False
@@ -173,3 +229,8 @@ def explain_away(rows: list[list[float]]) -> None:
             if row[column] and longest_seen:
                 row[column] = 0.0
             longest_seen = longest_seen or bool(row[column])
+    shorter_named = False
+    for row in rows:
+        named = any(row[i] for i in _NAMED)
+        row[_SHORTER_NAMED] = float(shorter_named and not named)
+        shorter_named = shorter_named or named

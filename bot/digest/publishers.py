@@ -21,12 +21,11 @@ from bot.digest.companies import PublisherKnowledge
 from bot.digest.evidence import EMPTY_CONTEXT, IssueContext
 from bot.digest.features import FEATURES, Line, cut_features, explain_away
 from bot.digest.lexicon import (
-    GIVEN_NAMES,
     NAME_JOINERS,
     ORG_WORDS,
     SENTENCE_OPENERS,
-    is_acronym,
     is_capitalised,
+    is_initial,
 )
 
 MAX_PUBLISHER_WORDS = 6
@@ -68,21 +67,18 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
         ):
             return False
         # Sentence punctuation inside a name means the cut is past the summary's start.
-        if token[-1] in ",;:!?":
+        if token[-1] in ",;:?":
             return False
-        if token[-1] == "." and i < cut - 1:
+        # A mark that ends a brand ('Yahoo!', 'Zero°') or a full stop ends the name there,
+        # except a middle initial ('Inés J. Yamazaki').
+        ends = i < cut - 1 and name[i + 1] != "/"
+        if token[-1] in ".!°*" and ends and not is_initial(token):
             return False
-    if (
-        cut == 1
-        and len(tokens) > 2
-        and tokens[0].casefold() in GIVEN_NAMES
-        and (is_capitalised(tokens[1]) and not is_acronym(tokens[1]))
-    ):
-        return False  # 'Julia Evans', never 'Julia'
     if cut == 1 and tokens[0].casefold() in SENTENCE_OPENERS:
         return False  # 'The New Stack', never 'The'
-    # 'Airbnb Airbnb faced…': the summary repeats the publisher, never a doubled name.
-    return not (cut > 1 and tokens[0].casefold() == tokens[1].casefold())
+    # 'Airbnb Airbnb faced…', 'Ocean & Onyx Ocean & Onyx…': the summary repeats the publisher.
+    first = tokens[0].casefold()
+    return not any(t.casefold() == first for t in name[1:])
 
 
 def candidate_cuts(tokens: list[str]) -> list[int]:
