@@ -124,11 +124,12 @@ def _mention_features(line: Line, cut: int, parts: list[str]) -> list[float]:
     summary = " ".join(tokens[cut:])
     title = own = issue = 0
     for part in parts:
-        in_title = mentions(line.title, part, following)
-        in_summary = mentions(summary, part, following)
+        given = " " not in part and given_name(part) > 0.0
+        in_title = mentions(line.title, part, following, given)
+        in_summary = mentions(summary, part, following, given)
         # The issue's text holds this article too: its title, summary and (with no summary
         # left to consume it) the name itself are not evidence from elsewhere.
-        elsewhere = mentions(line.context.text, part, following) - in_title - in_summary
+        elsewhere = mentions(line.context.text, part, following, given) - in_title - in_summary
         issue += max(0, elsewhere - (0 if following else 1))
         title += in_title
         own += in_summary

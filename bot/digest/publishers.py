@@ -24,6 +24,7 @@ from bot.digest.lexicon import (
     NAME_JOINERS,
     ORG_WORDS,
     SENTENCE_OPENERS,
+    is_acronym,
     is_capitalised,
     is_initial,
 )
@@ -74,7 +75,7 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
         ends = i < cut - 1 and name[i + 1] != "/"
         if token[-1] in ".!°*" and ends and not is_initial(token):
             return False
-    if cut == 1 and tokens[0].casefold() in SENTENCE_OPENERS:
+    if cut == 1 and tokens[0].casefold() in SENTENCE_OPENERS and not is_acronym(tokens[0]):
         return False  # 'The New Stack', never 'The'
     # 'Airbnb Airbnb faced…', 'Ocean & Onyx Ocean & Onyx…': the summary repeats the publisher.
     first = tokens[0].casefold()
