@@ -63,16 +63,16 @@ def _next_word(text: str, end: int) -> str:
     return rest[0] if rest and text[end : end + 1].isspace() else ""
 
 
-def mentions(text: str, name: str, following: str, given: bool = False) -> int:
+def mentions(text: str, name: str, following: str, given: bool = False, begin: int = 0) -> int:
     """Whole-word occurrences of `name` in `text` that are not followed by `following`.
 
     An occurrence followed by the line's next word is evidence for the longer name, so it is
     explained away here ('Two' in 'Two Sigma Open Sources' counts for 'Two Sigma', not 'Two').
     With `given` (the name is a given name), one followed by a surname names another person
-    ('Lucinda Jablonski' is no mention of a publisher 'Lucinda').
+    ('Lucinda Jablonski' is no mention of a publisher 'Lucinda'). Only text[begin:] is read.
     """
     count = 0
-    start = text.find(name)
+    start = text.find(name, begin)
     while start != -1:
         end = start + len(name)
         if (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from bot.digest.companies import PublisherKnowledge, compact
 from bot.digest.evidence import IssueContext, host_names, mentions, stands_alone
@@ -65,7 +66,7 @@ FEATURES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Line:
     """One 'Company Summary…' text to cut, with what the issue says around it."""
 
@@ -74,6 +75,15 @@ class Line:
     hosts: frozenset[str]
     context: IssueContext
     knowledge: PublisherKnowledge
+
+    @cached_property
+    def text(self) -> tuple[str, list[int]]:
+        """The tokens joined by spaces, and where each token starts in that text."""
+        starts, at = [], 0
+        for token in self.tokens:
+            starts.append(at)
+            at += len(token) + 1
+        return " ".join(self.tokens), starts
 
 
 def _name_side(tokens: list[str], cut: int) -> list[float]:
@@ -121,12 +131,14 @@ def _summary_side(tokens: list[str], cut: int) -> list[float]:
 def _mention_features(line: Line, cut: int, parts: list[str]) -> list[float]:
     tokens = line.tokens
     following = bare(tokens[cut]).casefold() if cut < len(tokens) else ""
-    summary = " ".join(tokens[cut:])
+    # The summary is the line's text from the cut on (found, not joined again for every cut).
+    text, starts = line.text
+    summary_start = starts[cut] if cut < len(tokens) else len(text)
     title = own = issue = 0
     for part in parts:
         given = " " not in part and given_name(part) > 0.0
         in_title = mentions(line.title, part, following, given)
-        in_summary = mentions(summary, part, following, given)
+        in_summary = mentions(text, part, following, given, summary_start)
         # The issue's text holds this article too: its title, summary and (with no summary
         # left to consume it) the name itself are not evidence from elsewhere.
         elsewhere = mentions(line.context.text, part, following, given) - in_title - in_summary
@@ -161,6 +173,9 @@ def known_features(line: Line, cut: int, parts: list[str]) -> list[float]:
     ]
 
 
+_PERSON_WORDS = 7  # the longest person's name read: given, two middle, three particles, surname
+
+
 def people_in(tokens: list[str], cut: int) -> tuple[int, ...]:
     """Cuts at which the last publisher of tokens[:cut]'s part reads as a person's name."""
     start = 0
@@ -168,7 +183,9 @@ def people_in(tokens: list[str], cut: int) -> tuple[int, ...]:
         if tokens[i] == "/":
             start = i + 1
             break
-    return tuple(start + n for n in person_lengths(tokens[start:]))
+    if not start:
+        return person_lengths(tuple(tokens[:_PERSON_WORDS]))
+    return tuple(start + n for n in person_lengths(tuple(tokens[start : start + _PERSON_WORDS])))
 
 
 def _shape_features(line: Line, cut: int, people: tuple[int, ...]) -> list[float]:
@@ -181,7 +198,8 @@ def _shape_features(line: Line, cut: int, people: tuple[int, ...]) -> list[float
     following = bare(tokens[cut]) if cut < len(tokens) else ""
     # 'Studio | Pulsar now…' under the title 'Introducing Pulsar': the summary opens with a
     # name the title states on its own, not as the end of a longer name.
-    titled = len(following) > 1 and is_capitalised(following) and commonness(following) < 0.5
+    titled = len(following) > 1 and following in line.title and is_capitalised(following)
+    titled = titled and commonness(following) < 0.5
     titled = titled and stands_alone(line.title, following, bare(last))
     return [
         alone,
@@ -232,6 +250,7 @@ def explain_away(rows: list[list[float]]) -> None:
             longest_seen = longest_seen or bool(row[column])
     shorter_named = False
     for row in rows:
-        named = any(row[i] for i in _NAMED)
-        row[_SHORTER_NAMED] = float(shorter_named and not named)
+        named = bool(max(row[i] for i in _NAMED))
+        if shorter_named and not named:
+            row[_SHORTER_NAMED] = 1.0
         shorter_named = shorter_named or named

@@ -242,16 +242,15 @@ GIVEN_NAMES_FILE = Path(__file__).resolve().parent / "data" / "given_names.tsv.g
 _RANK_SCALE = math.log10(2000)  # rank 1 -> 1.0, rank 1,000 (the table's last) -> 0.09
 
 
+_TABLE_ROW_RE = re.compile(r"^([^\t\n#]+)\t(\d+)$", re.MULTILINE)
+
+
 @lru_cache(maxsize=1)
-def _given_ranks() -> dict[str, int]:
+def _given_ranks() -> dict[str, str]:
     """Case-folded given names and their best rank in any country (names-dataset, derived)."""
     text = gzip.decompress(GIVEN_NAMES_FILE.read_bytes()).decode("utf-8")
-    ranks: dict[str, int] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, rank = line.split("\t")
-            ranks[name] = int(rank)
-    return ranks
+    # Ranks stay text until a word is looked up: building 55,000 ints costs more than the rest.
+    return dict(_TABLE_ROW_RE.findall(text))
 
 
 @lru_cache(maxsize=65536)
@@ -261,7 +260,7 @@ def given_name(token: str) -> float:
     if not word[:1].isupper() or is_acronym(word):
         return 0.0
     rank = _given_ranks().get(word.casefold())
-    return 0.0 if rank is None else 1.0 - math.log10(rank) / _RANK_SCALE
+    return 0.0 if rank is None else 1.0 - math.log10(int(rank)) / _RANK_SCALE
 
 
 @lru_cache(maxsize=65536)
@@ -296,8 +295,13 @@ _SURNAME_PREFIX_RE = re.compile(r"^(?:al|el|ad|ul|d|l)[-'’](?=\w)")
 
 def is_capitalised(token: str) -> bool:
     """Whether a token starts with a capital letter or a digit ('al-Rashid' counts)."""
-    bare = _SURNAME_PREFIX_RE.sub("", token.lstrip(_LEADING_PUNCT))
-    return bool(bare) and (bare[0].isupper() or bare[0].isdigit())
+    bare = token.lstrip(_LEADING_PUNCT)
+    if not bare:
+        return False
+    if bare[0].isupper() or bare[0].isdigit():
+        return True
+    bare = _SURNAME_PREFIX_RE.sub("", bare) if bare[0] in "aedul" else ""
+    return bool(bare) and bare[0].isupper()
 
 
 @lru_cache(maxsize=65536)
@@ -358,7 +362,8 @@ def surname_like(token: str) -> bool:
 _MAX_MIDDLE = 2  # 'Jean Paul Sartre', 'Inés J. Yamazaki', 'Mary Ann K. Smith'
 
 
-def person_lengths(tokens: list[str]) -> tuple[int, ...]:
+@lru_cache(maxsize=4096)
+def person_lengths(tokens: tuple[str, ...]) -> tuple[int, ...]:
     """The word counts at which the line's start reads as 'Given [middle] [particles] Surname'."""
     if not tokens or given_name(tokens[0]) <= 0.0:
         return ()
