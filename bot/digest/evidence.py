@@ -89,13 +89,15 @@ def mentions(text: str, name: str, following: str, given: bool = False, begin: i
 def stands_alone(text: str, word: str, before: str) -> bool:
     """Whether `word` occurs in `text` as a whole word not right after the word `before`."""
     start = text.find(word)
+    before = before.casefold()
     while start != -1:
         end = start + len(word)
         if (not start or not text[start - 1].isalnum()) and (
             end == len(text) or not text[end].isalnum()
         ):
-            previous = text[:start].split()[-1:]
-            if not previous or previous[0].strip("\"'“‘([").casefold() != before.casefold():
+            gap = text.rfind(" ", 0, max(0, start - 1))  # the previous word: text[gap+1:start-1]
+            previous = text[gap + 1 : start].strip().strip("\"'“‘([")
+            if previous.casefold() != before:
                 return True
         start = text.find(word, end)
     return False

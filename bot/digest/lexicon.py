@@ -84,8 +84,8 @@ NAME_PARTICLES = frozenset(
     """de da di du dos das del della van von der den ter le la bin binti ibn zu af""".split()
 )
 
-# Lower-case words allowed inside a company name ("Bank of America", "Procter & Gamble").
-NAME_JOINERS = frozenset({"of", "and", "&", "for", "+"}) | NAME_PARTICLES
+# Lower-case words allowed inside a company name ("Bank of America", "Read the Docs").
+NAME_JOINERS = frozenset({"of", "and", "&", "for", "+", "the"}) | NAME_PARTICLES
 
 # Words that open a summary sentence; never the last word of a company name.
 SENTENCE_OPENERS = frozenset(

@@ -63,8 +63,11 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
         if token.casefold() in NAME_JOINERS and 0 < i < cut - 1:
             continue
         starts_part = i == 0 or name[i - 1] == "/"
+        # A lower-case brand: before an org word ('dbt Labs') or as one of joint publishers
+        # ('ganganmox / Coast Institute', 'Pearl Bay / zormox'): the '/' says it is a name.
+        joint = (i > 0 and name[i - 1] == "/") or (i + 1 < cut and name[i + 1] == "/")
         if not is_capitalised(token) and not (
-            starts_part and i + 1 < cut and name[i + 1].casefold() in ORG_WORDS  # 'dbt Labs'
+            starts_part and (joint or (i + 1 < cut and name[i + 1].casefold() in ORG_WORDS))
         ):
             return False
         # Sentence punctuation inside a name means the cut is past the summary's start.
@@ -77,9 +80,13 @@ def _valid_cut(tokens: list[str], cut: int) -> bool:
             return False
     if cut == 1 and tokens[0].casefold() in SENTENCE_OPENERS and not is_acronym(tokens[0]):
         return False  # 'The New Stack', never 'The'
-    # 'Airbnb Airbnb faced…', 'Ocean & Onyx Ocean & Onyx…': the summary repeats the publisher.
+    # 'Airbnb Airbnb faced…', 'Ocean & Onyx Ocean & Onyx…': the summary repeats the publisher
+    # (a joiner before the repeat is a name's own: 'Johnson & Johnson').
     first = tokens[0].casefold()
-    return not any(t.casefold() == first for t in name[1:])
+    return not any(
+        name[k].casefold() == first and name[k - 1].casefold() not in NAME_JOINERS | {"/"}
+        for k in range(1, cut)
+    )
 
 
 def candidate_cuts(tokens: list[str]) -> list[int]:
