@@ -229,6 +229,9 @@ class Names:
             key = compact(name)
             if key in seen or key in curated or any(w.casefold() == "of" for w in name.split()[:1]):
                 continue
+            words = name.casefold().split()
+            if self.mix == "outside" and len(set(words)) < len(words):
+                continue  # 'Azure Azure': a summary repeating a one-word name reads the same
             seen.add(key)
             names.append(name)
         return names

@@ -289,8 +289,8 @@ def bare(token: str) -> str:
     return token.strip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
 
 
-# A surname's lower-case prefix: 'al-Rashid', 'el-Sayed', "d'Almeida".
-_SURNAME_PREFIX_RE = re.compile(r"^(?:al|el|ad|ul|d|l)[-'’](?=\w)")
+# A name's short lower-case prefix: 'al-Rashid', "d'Almeida", 'e-Government', 'eBay', 'iOS'.
+_SURNAME_PREFIX_RE = re.compile(r"^[a-z]{1,2}[-'’]?(?=[A-Z])")
 
 
 def is_capitalised(token: str) -> bool:
@@ -300,8 +300,7 @@ def is_capitalised(token: str) -> bool:
         return False
     if bare[0].isupper() or bare[0].isdigit():
         return True
-    bare = _SURNAME_PREFIX_RE.sub("", bare) if bare[0] in "aedul" else ""
-    return bool(bare) and bare[0].isupper()
+    return bool(_SURNAME_PREFIX_RE.match(bare))
 
 
 @lru_cache(maxsize=65536)
