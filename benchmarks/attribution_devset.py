@@ -92,6 +92,12 @@ Erlang Haskell Cassandra MySQL SQLite Docker Nginx Ubuntu Debian Windows Azure D
 Scala Postgres Vitess ClickHouse Bazel Gradle Jenkins Istio Cilium Unicode Wasm Swift""".split()
 UPPER_TAILS = "DB HQ IO XR OS VR DEV LABS CDN ML".split()
 PRODUCT_VERBS = ["now", "cut", "moved", "replaced", "handles"]
+PASSING = (
+    "The team moved the service to {} last year.",
+    "It runs on {} in production.",
+    "Most of the load now goes through {}.",
+    "Benchmarks against {} came out even.",
+)
 # base: the first dev set (its held-out part is the first unseen set); outside: issue 25's shapes.
 MIXES = ("base", "outside")
 
@@ -325,6 +331,9 @@ class Digests:
         parts += self.rng.sample(self.sentences, self.rng.randint(2, 4))
         if self.rng.random() < 0.3:
             parts.insert(2, f"{company} addressed this by rethinking the architecture.")
+        if self.mix == "outside" and self.rng.random() < 0.4:  # technologies named in passing
+            tech = self.rng.choice(self.pools.proper)
+            parts.insert(1, self.rng.choice(PASSING).format(tech))
         return " ".join(parts)
 
     def title(self, company: str) -> str:
