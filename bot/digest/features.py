@@ -212,12 +212,11 @@ def _shape_features(line: Line, cut: int, people: tuple[int, ...]) -> list[float
     ]
 
 
-def cut_features(line: Line, cut: int, people: tuple[int, ...] | None = None) -> list[float]:
+def cut_features(line: Line, cut: int) -> list[float]:
     """The features of cutting the line after `cut` words, in FEATURES order."""
     name = " ".join(line.tokens[:cut])
     parts = [p for p in _JOINT_RE.split(name) if p]
-    if people is None:
-        people = people_in(line.tokens, cut)
+    people = people_in(line.tokens, cut)
     return [
         *_name_side(line.tokens, cut),
         *_summary_side(line.tokens, cut),

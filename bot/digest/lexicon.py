@@ -290,7 +290,7 @@ def bare(token: str) -> str:
 
 
 # A name's short lower-case prefix: 'al-Rashid', "d'Almeida", 'e-Government', 'eBay', 'iOS'.
-_SURNAME_PREFIX_RE = re.compile(r"^[a-z]{1,2}[-'’]?(?=[A-Z])")
+_NAME_PREFIX_RE = re.compile(r"^[a-z]{1,2}[-'’]?(?=[A-Z])")
 
 
 def is_capitalised(token: str) -> bool:
@@ -300,7 +300,7 @@ def is_capitalised(token: str) -> bool:
         return False
     if bare[0].isupper() or bare[0].isdigit():
         return True
-    return bool(_SURNAME_PREFIX_RE.match(bare))
+    return bool(_NAME_PREFIX_RE.match(bare))
 
 
 @lru_cache(maxsize=65536)
@@ -352,7 +352,7 @@ def surname_like(token: str) -> bool:
     word = token.rstrip(",;:")
     if word != token or not is_capitalised(word) or is_acronym(word):
         return False
-    plain = _SURNAME_PREFIX_RE.sub("", word).replace("-", "").replace("'", "").replace("’", "")
+    plain = _NAME_PREFIX_RE.sub("", word).replace("-", "").replace("'", "").replace("’", "")
     if not plain.isalpha() or word.endswith(("'s", "’s")):
         return False
     return word.casefold() not in SENTENCE_OPENERS and commonness(word) < 1.0
