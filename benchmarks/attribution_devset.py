@@ -50,9 +50,10 @@ Digital Media Logistics Insurance Telecom Aerospace Biotech Semiconductor Paymen
 SYLLABLES = """zor vex qui tal mer rin bra dok vel sen tar lum pix nor kal fen gro hap jun lex
 mox nev oru pel quo ras syl tov ulm vaz wex yor zen bri cal dra eko fio gan hix ily
 jor kes""".split()
-GIVEN = """Amara Bjorn Chidi Dagny Esme Farid Greta Hamid Ingrid Jovan Kaveh Leona Mirela Nadia
-Osric Priya Quentin Rosalind Soren Tamsin Umar Valentina Wendell Xiomara Yusuf Zelda Anouk Bertil
-Calla Desmond Elif Florin Gideon Halima Ivo Juno Kasimir Lucinda Marit Nils""".split()
+# Given names of the base mix's writers (the first unseen set: fixed, so it stays comparable).
+GIVEN = """Amara Bjorn Chidi Dagny Esme Farid Greta Hamid Ingrid Jovan Kaveh Leona Mirela Osric
+Quentin Rosalind Tamsin Umar Valentina Wendell Xiomara Zelda Anouk Bertil Calla Desmond Florin
+Gideon Halima Ivo Juno Kasimir Lucinda Marit""".split()
 SURNAMES = """Okafor Lindqvist Brandao Kowalczyk Nakagawa Haverford Oyelaran Petrakis Quillfeather
 Rasmussen Szabo Thorne Underhill Varga Whitlock Yamazaki Zelenko Abernathy Castellano Delacroix
 Eriksen Fontaine Galloway Hargreaves Ivanova Jablonski Kettering Laurent Marchetti Novak
@@ -74,6 +75,32 @@ Mosaic Relay Compass Vortex Prism Cascade Nimbus Quill Tessera Lumen Zephyr Falc
 OPENERS = ("The", "A", "When", "Instead of", "Most", "As", "Because", "Without", "In", "Every")
 ACRONYMS = ("LLM", "GPU", "API", "CI", "SQL", "CDN", "TLS", "DNS", "RPC", "ML")
 
+# The outside mix (issue 25): publishers seen nowhere, of the shapes outside writers use.
+# Real given names of many languages (people's given names are real; their surnames invented).
+WRITER_GIVEN = """Mara Pieter Ngozi José Zoë Søren Björn Aurélie Łukasz Oluwaseun Thandiwe Siddharth
+Anaïs Ciarán Dörte Giedrė Jean-Luc Kwame Malika Mateus Nnamdi Ewa Tiago Saoirse Yaw Ingeborg
+Rahel Bogdana Hiroko Dmitrij Inés Chiamaka Emeka Joaquín Lucía Matthias Noémie Radek Sigrún
+Teodora Vasco Wiebke Yannis Zeynep Agathe Bram Candela Dalia Eero Folake Gökhan Hamza Ilse Jiří
+Katrien Lorenzo Mehdi Nuno Oddny Paulina Rui Sanne Tuomas Uxue Vilja Wanjiru Ximena Youssef
+Zsófia Annelies Benoît Cosmin Dagrun Efua Fjóla Gaspard Hélène Iñaki Jasmijn Koen Lior""".split()
+SURNAME_ENDS = """wo ski sen ović ez elli ara ić ou berg ström ová ian escu oglu aki uma eira
+ani ensky dóttir""".split()
+PARTICLES = """de van von da di le du dos ter bin al- el- van_der van_den de_la""".split()
+PROPER = """Rust Kubernetes PostgreSQL Kafka Python TypeScript WebAssembly Linux Terraform React
+Redis Envoy GraphQL Spark Flink Kotlin Android Chrome Firefox OpenTelemetry Prometheus Java Elixir
+Erlang Haskell Cassandra MySQL SQLite Docker Nginx Ubuntu Debian Windows Azure Deno Zig Clojure
+Scala Postgres Vitess ClickHouse Bazel Gradle Jenkins Istio Cilium Unicode Wasm Swift""".split()
+UPPER_TAILS = "DB HQ IO XR OS VR DEV LABS CDN ML".split()
+PRODUCT_VERBS = ["now", "cut", "moved", "replaced", "handles"]
+PASSING = (
+    "The team moved the service to {} last year.",
+    "It runs on {} in production.",
+    "Most of the load now goes through {}.",
+    "Benchmarks against {} came out even.",
+)
+# base: the first dev set (its held-out part is the first unseen set); outside: issue 25's shapes.
+MIXES = ("base", "outside")
+
 
 def _halves(words: list[str], part: str) -> list[str]:
     """One half of a pool: train and held-out names never share a word."""
@@ -91,22 +118,22 @@ class Pools:
     syllables: list[str]
     given: list[str]
     surnames: list[str]
+    writers: list[str]
+    proper: list[str]
+    products: list[str]
 
     @classmethod
     def of(cls, part: str) -> Pools:
         """The pools of `part`."""
-        from bot.digest.lexicon import GIVEN_NAMES
-
-        unknown = [g for g in GIVEN if g.casefold() not in GIVEN_NAMES]  # people stay unseen
-        pools = (ORDINARY, NUMBERS, TAILS, SYLLABLES, unknown, SURNAMES)
-        return cls(*(_halves(p, part) for p in pools))
+        pools = (ORDINARY, NUMBERS, TAILS, SYLLABLES, GIVEN, SURNAMES, WRITER_GIVEN, PROPER)
+        return cls(*(_halves(p, part) for p in pools), products=_halves(PRODUCTS, part))
 
 
 class Names:
     """Invented publisher names of every shape real ones have."""
 
-    def __init__(self, rng: random.Random, pools: Pools) -> None:
-        self.rng, self.p = rng, pools
+    def __init__(self, rng: random.Random, pools: Pools, mix: str = "base") -> None:
+        self.rng, self.p, self.mix = rng, pools, mix
 
     def brand(self) -> str:
         word = "".join(self.rng.choice(self.p.syllables) for _ in range(self.rng.randint(2, 3)))
@@ -114,7 +141,69 @@ class Names:
             return word[:3].capitalize() + word[3:].capitalize()
         return word.capitalize()
 
+    def surname(self) -> str:
+        """An invented surname, sometimes accented or double."""
+        r, c = self.rng.random(), self.rng.choice
+        stem = "".join(c(self.p.syllables) for _ in range(self.rng.randint(1, 2)))
+        word = (stem + c(SURNAME_ENDS)).capitalize()
+        if r < 0.3:
+            return c(self.p.surnames)
+        if r < 0.37:
+            return f"{word}-{c(self.p.surnames)}"
+        return word
+
+    def writer(self) -> str:
+        """A person: 'Given Surname', 'Given de Surname', 'Given al-Surname', 'Given J. Surname'."""
+        r, c = self.rng.random(), self.rng.choice
+        given = c(self.p.writers)
+        if r < 0.5:
+            return f"{given} {self.surname()}"
+        if r < 0.85:
+            particle = c(PARTICLES).replace("_", " ")
+            if particle.endswith("-"):
+                return f"{given} {particle}{self.surname()}"
+            return f"{given} {particle} {self.surname()}"
+        if r < 0.93:
+            return f"{given} {c('ABCDEFGHJKLMNPRSTVW')}. {self.surname()}"
+        return f"{given} {c(self.p.writers)} {self.surname()}"
+
+    def odd(self) -> str:
+        """A brand with symbols, digits or odd casing, or an ordinary word on its own."""
+        r, c = self.rng.random(), self.rng.choice
+        brand = self.brand()
+        if r < 0.08:
+            return f"{c(self.p.ordinary)} & {c(self.p.ordinary)}"
+        if r < 0.16:
+            return f"{brand.lower()}.{c(['io', 'ai', 'dev', 'js', 'so'])}"
+        if r < 0.22:
+            return f"{brand}°"
+        if r < 0.28:
+            return f"{brand}!"
+        if r < 0.33:
+            return f"{brand[:3]}*{brand[3:]}" if len(brand) > 4 else f"{brand}*"
+        if r < 0.42:
+            n = c(["2", "3", "7", "9", "42", "360", "101", "8th"])
+            return c([f"{brand}{n}", f"{brand} {n}", f"{c(self.p.ordinary)} {n}"])
+        if r < 0.52:
+            return brand.lower()
+        if r < 0.58:
+            return f"{brand.lower()} {c(ORG_TAILS)}"
+        if r < 0.72:
+            return f"{brand} {c(UPPER_TAILS)}"
+        if r < 0.78:
+            return brand.upper()
+        return c(self.p.ordinary)  # 'Signal', 'Linear', 'Render'
+
     def make(self) -> str:
+        if self.mix == "outside":
+            r = self.rng.random()
+            if r < 0.14:
+                return self.writer()
+            if r < 0.36:
+                return self.odd()
+        return self.base()
+
+    def base(self) -> str:
         r, c = self.rng.random(), self.rng.choice
         if r < 0.22:
             return self.brand()
@@ -146,6 +235,9 @@ class Names:
             key = compact(name)
             if key in seen or key in curated or any(w.casefold() == "of" for w in name.split()[:1]):
                 continue
+            words = name.casefold().split()
+            if self.mix == "outside" and len(set(words)) < len(words):
+                continue  # 'Azure Azure': a summary repeating a one-word name reads the same
             seen.add(key)
             names.append(name)
         return names
@@ -174,16 +266,46 @@ def _seed_prose() -> tuple[list[str], list[str]]:
 class Digests:
     """Deterministic digests of one part."""
 
-    def __init__(self, part: str, seed: int, publishers: int = 160) -> None:
-        self.rng = random.Random(f"{part}-{seed}")
-        self.names = Names(self.rng, Pools.of(part)).pool(publishers)
+    def __init__(self, part: str, seed: int, publishers: int = 160, mix: str = "base") -> None:
+        self.mix = mix
+        self.rng = random.Random(f"{part}-{seed}" if mix == "base" else f"{part}-{mix}-{seed}")
+        self.pools = Pools.of(part)
+        outside = mix == "outside"
+        # Outside digests: nearly every publisher new (a few hundred issues, thousands of names).
+        publishers = publishers * 10 if outside else publishers
+        self.names = Names(self.rng, self.pools, mix).pool(publishers)
         if part == "train":  # known names too, so the curated list's weight can be fitted
             self.names[::6] = self.rng.sample(_listed_names(), len(self.names[::6]))
-        self.weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(self.names))]
+        exponent = 0.3 if outside else 0.9
+        self.weights = [1.0 / (rank + 1) ** exponent for rank in range(len(self.names))]
         self.sentences, self.titles = _seed_prose()
+        self.product: str | None = None  # the product the last summary opened with
 
     def opening(self, company: str) -> str:
         """The first words of a summary, as real summaries start."""
+        self.product = None
+        if self.mix == "outside" and self.rng.random() < 0.4:
+            return self.outside_opening()
+        return self.base_opening(company)
+
+    def outside_opening(self) -> str:
+        """A summary opening with a proper noun, an acronym or the product the title names."""
+        r, c = self.rng.random(), self.rng.choice
+        tail = " ".join(c(self.sentences).split()[1:8])
+        if r < 0.3:
+            verb = c(["is", "has", "now", "makes", "needs", "cut", "scales"])
+            return f"{c(self.pools.proper)} {verb} {tail}"
+        if r < 0.45:
+            return f"{c(self.pools.proper)}'s {tail}"
+        if r < 0.6:
+            return f"{c(self.pools.proper)} {c(self.pools.proper)} {tail}"
+        if r < 0.75:
+            return f"{c(ACRONYMS)} {c(['inference', 'costs', 'traffic', 'latency'])} {tail}"
+        self.product = c(self.pools.products)
+        return f"{self.product} {c(PRODUCT_VERBS)} {tail}"
+
+    def base_opening(self, company: str) -> str:
+        """The first words of a summary in the base mix."""
         r, c = self.rng.random(), self.rng.choice
         lower = c(self.sentences).split()
         tail = " ".join(w for w in lower[1:8])
@@ -209,6 +331,9 @@ class Digests:
         parts += self.rng.sample(self.sentences, self.rng.randint(2, 4))
         if self.rng.random() < 0.3:
             parts.insert(2, f"{company} addressed this by rethinking the architecture.")
+        if self.mix == "outside" and self.rng.random() < 0.4:  # technologies named in passing
+            tech = self.rng.choice(self.pools.proper)
+            parts.insert(1, self.rng.choice(PASSING).format(tech))
         return " ".join(parts)
 
     def title(self, company: str) -> str:
@@ -218,6 +343,10 @@ class Digests:
                 self.rng.choice(self.titles).split()
             )
         text = " ".join(words).replace(" · ", " ")
+        if self.product is not None and self.rng.random() < 0.6:
+            return self.rng.choice(
+                [f"{self.product}: {text}", f"Introducing {self.product}", f"Inside {self.product}"]
+            )
         r = self.rng.random()
         if r < 0.15:
             return f"{company} {text}"
@@ -259,9 +388,13 @@ class Digests:
         articles = []
         for companies, _ in dives:
             company = " / ".join(companies)
-            articles.append(
-                (self.title(companies[0]), companies, self.summary(companies[0]), company)
-            )
+            if self.mix == "base":
+                title = self.title(companies[0])
+                summary = self.summary(companies[0])
+            else:  # the summary first: the title may name the product it opens with
+                summary = self.summary(companies[0])
+                title = self.title(companies[0])
+            articles.append((title, companies, summary, company))
         everyone = sorted({c for _, cs, _, _ in articles for c in cs})
         with_sources = self.rng.random() < 0.5
         sources = (
@@ -308,10 +441,10 @@ class Digests:
         return text + "\n", expected
 
 
-def write(out: Path, part: str, issues: int, seed: int) -> int:
+def write(out: Path, part: str, issues: int, seed: int, mix: str = "base") -> int:
     """Write `issues` digests of `part` and their manifest; the number of articles."""
     out.mkdir(parents=True, exist_ok=True)
-    digests = Digests(part, seed)
+    digests = Digests(part, seed, mix=mix)
     start = dt.date(2031, 1, 1) if part == "train" else dt.date(2033, 1, 1)
     total = 0
     with (out / "manifest.jsonl").open("w") as manifest:
@@ -332,9 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("train", "heldout"), default="train")
     parser.add_argument("--issues", type=int, default=120)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix", choices=MIXES, default="base")
     args = parser.parse_args(argv)
-    total = write(args.out, args.part, args.issues, args.seed)
-    print(f"{args.issues} {args.part} issues, {total} articles -> {args.out}")
+    total = write(args.out, args.part, args.issues, args.seed, args.mix)
+    print(f"{args.issues} {args.part} {args.mix} issues, {total} articles -> {args.out}")
     return 0
 
 

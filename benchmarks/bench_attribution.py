@@ -4,12 +4,15 @@
 
 1. Generates the held-out part of the development set (benchmarks/attribution_devset.py, part
    `heldout`: invented publishers sharing no word with the training part, none in the curated
-   list) and parses it as `parse FILE` does (each issue alone) and as `ingest FOLDER` does (all
-   issues' knowledge together), with the curated list on and off. An article is right when its
+   list), in the base mix (the first unseen set) and the outside mix (writers, marks, odd
+   casing, proper-noun openings; nearly every publisher new), and parses it as `parse FILE`
+   does (each issue alone) and as `ingest FOLDER` does (all issues' knowledge together), with
+   the curated list on and off. An article is right when its
    companies are exactly right and its summary starts exactly where the publisher ends.
 2. Checks every seed article against tests/fixtures/seed_articles.json.
-3. With --baseline, measures `ingest` (parse + store into a fresh SQLite file) of the same
-   synthetic corpus with the baseline commit's code and with this tree's, alternating, twice each.
+3. With --baseline, measures parsing alone (CPU time, alternating, --parse-runs each) and
+   `ingest` (parse + store into a fresh SQLite file, as bench_archive.py) of the same synthetic
+   corpus with the baseline commit's code and with this tree's, alternating, twice each.
 Results go to benchmarks/results/attribution.json.
 """
 
@@ -19,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -71,12 +75,13 @@ def calibration(result: Score) -> list[dict[str, float]]:
     return rows
 
 
-def heldout(issues: int, seed: int, show: bool) -> dict[str, object]:
+def heldout(issues: int, seed: int, show: bool, mix: str = "base") -> dict[str, object]:
     """Accuracy on the held-out part, list on/off, each issue alone or all together."""
     with tempfile.TemporaryDirectory() as tmp:
-        write(Path(tmp), "heldout", issues, seed)
+        write(Path(tmp), "heldout", issues, seed, mix)
         items = load(Path(tmp))
-    out: dict[str, object] = {"issues": issues, "seed": seed}
+    out: dict[str, object] = {"issues": issues, "seed": seed, "mix": mix}
+    print(f"held-out part, {mix} mix:")
     for curated in (True, False):
         for together in (False, True):
             result = score(items, parse_items(items, curated, together))
@@ -144,6 +149,66 @@ def _ingest_rate(code: Path, corpus: Path, work: Path) -> tuple[float, float]:
     return int(out[0]) / float(out[1]), float(out[2])
 
 
+PARSE_SNIPPET = """
+import sys, time
+from pathlib import Path
+from bot.digest.companies import PublisherKnowledge
+from bot.digest.parsing import add_text_knowledge, parse_issue
+texts = [p.read_text() for p in sorted(Path(sys.argv[1]).iterdir()) if p.suffix in (".txt", ".md")]
+start = time.process_time()
+known = PublisherKnowledge()
+for text in texts:
+    add_text_knowledge(known, text)
+articles = sum(len(parse_issue(text, known).articles) for text in texts)
+print(articles, time.process_time() - start)
+"""
+
+
+def _parse_rate(code: Path, corpus: Path) -> float:
+    """Articles parsed per CPU second (archive knowledge first, as `ingest FOLDER` parses)."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE_SNIPPET, str(corpus)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=str(code),
+    ).stdout.split()
+    return int(out[0]) / float(out[1])
+
+
+def parse_speed(baseline: str, days: int, runs: int) -> dict[str, object]:
+    """Parsing alone, the baseline commit's and this tree's, alternating; the median of each."""
+    # CPU seconds, not wall: on a shared machine the wait for a core is not the parser's.
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        corpus = work / "corpus"
+        subprocess.run(
+            [sys.executable, str(HERE / "generate_corpus.py"), str(corpus), "--days", str(days)],
+            check=True,
+            capture_output=True,
+        )
+        old = _tree(baseline, work / "baseline")
+        rates: dict[str, list[float]] = {"baseline": [], "this": []}
+        for _ in range(runs):
+            for name, code in (("baseline", old), ("this", REPO)):
+                rates[name].append(round(_parse_rate(code, corpus)))
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    ratio = median["this"] / median["baseline"]
+    print(
+        f"parse of {days} issues: baseline {median['baseline']:.0f} articles/CPU-s,"
+        f" this tree {median['this']:.0f} ({100 * ratio:.1f} % of baseline, median of {runs})"
+    )
+    return {
+        "baseline_commit": baseline,
+        "days": days,
+        "runs": rates,
+        "median": median,
+        "ratio": round(ratio, 4),
+    }
+
+
 def ingest_speed(baseline: str, days: int) -> dict[str, object]:
     """Ingest articles/s of the baseline commit and of this tree, same corpus, alternating."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", help="commit to compare ingest speed with")
     parser.add_argument("--days", type=int, default=300, help="corpus size for the ingest timing")
     parser.add_argument("--show-misses", action="store_true", help="not while tuning")
+    parser.add_argument("--parse-runs", type=int, default=5, help="parse timings of each tree")
     args = parser.parse_args(argv)
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -195,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
         "heldout": heldout(args.issues, args.seed, args.show_misses),
+        "heldout_outside": heldout(args.issues, args.seed, args.show_misses, "outside"),
         "seeds": seeds(),
     }
     if args.baseline:
+        results["parse"] = parse_speed(args.baseline, args.days, args.parse_runs)
         results["ingest"] = ingest_speed(args.baseline, args.days)
     out = HERE / "results" / "attribution.json"
     out.write_text(json.dumps(results, indent=1) + "\n")

@@ -2,10 +2,11 @@
 
     .venv/bin/python scripts/fit_publisher_weights.py [--issues 400] [--seed 1] [--write]
 
-Generates the training digests (benchmarks/attribution_devset.py, part `train`: invented
-publishers that share no word with the held-out part), parses them the way the bot does (alone,
-and together as one ingest; with and without the curated list), and fits a conditional logistic
-regression: each article's candidate cuts compete in a softmax, the right cut is the label.
+Generates the training digests (benchmarks/attribution_devset.py, part `train` of every mix:
+invented publishers that share no word with the held-out part), parses them the way the bot
+does (alone, and together as one ingest; with and without the curated list), and fits a
+conditional logistic regression: each article's candidate cuts compete in a softmax, the right
+cut is the label.
 L2-regularised, full-batch Adam from zero, so the result is reproducible. `--write` stores the
 weights in bot/digest/data/publisher_weights.json. The held-out part is never read here.
 """
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
-from attribution_devset import write  # noqa: E402
+from attribution_devset import MIXES, write  # noqa: E402
 from attribution_eval import Sample, load, samples  # noqa: E402
 
 from bot.digest.features import FEATURES  # noqa: E402
@@ -84,13 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        write(Path(tmp), "train", args.issues, args.seed)
-        items = load(Path(tmp))
     data: list[Sample] = []
-    for curated in (True, False):
-        for together in (True, False):
-            data += samples(items, curated, together)
+    for mix in MIXES:  # the first dev set's shapes and the outside writers' (issue 25)
+        with tempfile.TemporaryDirectory() as tmp:
+            write(Path(tmp), "train", args.issues, args.seed, mix)
+            items = load(Path(tmp))
+        for curated in (True, False):
+            for together in (True, False):
+                data += samples(items, curated, together)
     w, loss = fit(data)
     print(
         f"{len(data)} ambiguous lines, log-loss {loss:.4f}, train accuracy {accuracy(w, data):.4f}"
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "weights": [round(float(x), 4) for x in w],
             "fitted_by": "scripts/fit_publisher_weights.py",
             "train_issues": args.issues,
+            "mixes": list(MIXES),
             "seed": args.seed,
             "samples": len(data),
             "log_loss": round(loss, 5),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.digest.companies import compact, feed_name_keys
+from bot.digest.lexicon import surname_like
 
 _URL_RE = re.compile(r"https?://[^\s)\]>\"']+")
 _HOST_NOISE = frozenset({"www", "blog", "blogs", "engineering", "eng", "tech", "m", "news"})
@@ -56,24 +57,50 @@ def _followed_by(text: str, end: int, word: str) -> bool:
     return stop >= len(text) or not text[stop].isalnum()
 
 
-def mentions(text: str, name: str, following: str) -> int:
+def _next_word(text: str, end: int) -> str:
+    """The word after position `end` of a text, as written."""
+    rest = text[end : end + 40].split(maxsplit=1)
+    return rest[0] if rest and text[end : end + 1].isspace() else ""
+
+
+def mentions(text: str, name: str, following: str, given: bool = False, begin: int = 0) -> int:
     """Whole-word occurrences of `name` in `text` that are not followed by `following`.
 
     An occurrence followed by the line's next word is evidence for the longer name, so it is
     explained away here ('Two' in 'Two Sigma Open Sources' counts for 'Two Sigma', not 'Two').
+    With `given` (the name is a given name), one followed by a surname names another person
+    ('Lucinda Jablonski' is no mention of a publisher 'Lucinda'). Only text[begin:] is read.
     """
     count = 0
-    start = text.find(name)
+    start = text.find(name, begin)
     while start != -1:
         end = start + len(name)
         if (
             (not start or not text[start - 1].isalnum())
             and (end == len(text) or not text[end].isalnum())
             and (not following or not _followed_by(text, end, following))
+            and not (given and surname_like(_next_word(text, end)))
         ):
             count += 1
         start = text.find(name, end)
     return count
+
+
+def stands_alone(text: str, word: str, before: str) -> bool:
+    """Whether `word` occurs in `text` as a whole word not right after the word `before`."""
+    start = text.find(word)
+    before = before.casefold()
+    while start != -1:
+        end = start + len(word)
+        if (not start or not text[start - 1].isalnum()) and (
+            end == len(text) or not text[end].isalnum()
+        ):
+            gap = text.rfind(" ", 0, max(0, start - 1))  # the previous word: text[gap+1:start-1]
+            previous = text[gap + 1 : start].strip().strip("\"'“‘([")
+            if previous.casefold() != before:
+                return True
+        start = text.find(word, end)
+    return False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import math
+import re
 from functools import lru_cache
+from pathlib import Path
 
 # Words that end company names far more often than they start a summary sentence.
 ORG_WORDS = frozenset(
@@ -75,8 +79,13 @@ ORG_WORDS = frozenset(
     ]
 )
 
-# Lower-case words allowed inside a company name ("Bank of America", "Procter & Gamble").
-NAME_JOINERS = frozenset({"of", "and", "&", "de", "du", "la", "von", "van", "der", "for", "+"})
+# Particles inside a person's name ('Pieter de Vries', 'Ahmed bin Saleh', 'Gerrit van der Berg').
+NAME_PARTICLES = frozenset(
+    """de da di du dos das del della van von der den ter le la bin binti ibn zu af""".split()
+)
+
+# Lower-case words allowed inside a company name ("Bank of America", "Read the Docs").
+NAME_JOINERS = frozenset({"of", "and", "&", "for", "+", "the"}) | NAME_PARTICLES
 
 # Words that open a summary sentence; never the last word of a company name.
 SENTENCE_OPENERS = frozenset(
@@ -229,54 +238,29 @@ NUMBER_WORDS = frozenset(
     million first second third""".split()
 )
 
-# Common given names: a publisher that starts with one is a person ("Julia Evans"), and a
-# summary never starts with the surname, so the name is not cut after the given name.
-GIVEN_NAMES = frozenset(
-    """aaron adam adrian alan alex alexander alice amanda amy andrea andrew andy anna anne
-    anthony ben benjamin beth bill bob brad brandon brendan brett brian bruce bryan carl carlos
-    carol caroline charity charles charlie chris christian christina christine christopher
-    claire colin craig dan daniel danny dave david dean diana diane dominic don donald doug
-    douglas dylan ed eddie edward elena elizabeth ellen emily emma eric erica erik ethan eva
-    evan frank fred gabriel gary george grace greg gregory hannah harry heather helen henry
-    hillel ian isaac jack jacob jake james jamie jane janet jason jeff jeffrey jennifer jenny
-    jeremy jessica jim joe joel john jon jonathan jordan jose joseph josh joshua julia julian
-    julie justin karen kate katie keith kelly kelsey ken kevin kim kyle laura lauren lee leo
-    lisa liz lorin lucas luke marc marcus maria mark martin mary matt matthew max megan melissa
-    michael michelle mike mitchell molly nathan neil nick nicole noah oliver olivia omar pat
-    patrick paul peter phil philip rachel ralph ray rebecca richard rick rob robert robin ron
-    ross ruby russ ryan sam samantha sandra sarah scott sean seth shawn simon sophie stephanie
-    stephen steve steven sue susan tanya ted thomas tim timothy tina todd tom tony tyler
-    vanessa victor vincent walter wendy werner will william yan zach zoe
-    abdul abhishek adebayo adil agnieszka ahmed aiko aisha akira alberto aleksandr alessandro
-    alexei alexis alicia alina alison allison alvaro amir amit ana anand anders andre andreas
-    andrei angela angelo anil anita anja ankit annika antoine anton antonio anya arjun armin arnav
-    arturo asha ashley ashok astrid audrey aurelien axel ayesha barbara bart bas bastian beatriz
-    benedikt bernard bernardo bettina bianca birgit bjarne blake bogdan boris brigitte bruno
-    camila camille carla carmen carolina catalina catherine cecile cedric celine cesar chad chandra
-    chen cheng chiara chloe christoph cindy claudia clement connor constantin cristina curtis
-    damian damien dana daniela dario darius darren deborah deepak denis denise derek diego dimitri
-    dmitri dmitry dong dorothy duncan eduardo elias elif eliza elliot emil emilia emilio emmanuel
-    enrico enrique erin esther eugene evelyn fabian fabio fatima felipe felix fernando filip
-    fiona florian francesca francesco francisco francois franz frederik gabriela gareth gaurav
-    gavin gerald gerhard gianluca gilles giovanni giulia giuseppe glenn gloria gordon guillaume
-    gunnar gustavo hans harald hari harsh hassan heidi heinrich hector helena hemant henrik hiroshi
-    hugo ibrahim igor ilya ines irene irina isabel isabella ivan jakob jan janek javier jayesh
-    jens jesse jesus joanna joao joaquin johan johannes jonas jorge jose josef juan judith jun
-    jurgen kai kamil karan karin karl karthik kasper katarzyna katharina kathryn kenji kenneth kiran
-    klaus krishna kristin krzysztof kumar lars laszlo leah leila leon leonardo leslie lin linda
-    lionel lorenzo louis lucia luigi luis luisa lukas maciej magnus mahmoud malik manuel marco
-    marek margaret mariana marie marina mario marta marten martina mateo mathias matteo mattias
-    maurice maxim maximilian mehmet mei mia miguel mikhail milan min ming mirko mohamed mohammed
-    monica nadia naveen neha niall nicholas nicolas niklas nikolai nikhil nils nina nora olga
-    oscar pablo pamela paolo pascal patricia pavel pedro petr philipp pierre piotr pooja pradeep
-    pranav prashant priya rafael rahul raj rajesh ramon randy raquel rasmus raul ravi reza
-    ricardo rita roberto rodrigo roger roland roman rosa ruben rui sabine sabrina sachin sahil
-    salma samir sandeep sanjay santiago sara sasha satoshi sebastian sergei sergey sergio shreya
-    sibylle silvia sofia sonia soren stefan stefano sven svetlana takeshi tamara tanvi tarek
-    teresa thiago thierry thorsten tobias tomas tomasz torsten udi ulrich valentin valeria vera
-    veronica viktor vikram vinod vivek vladimir wei wojciech xavier yannick yasmin yiannis yuki
-    yusuf yves zainab zhang zhao""".split()
-)
+GIVEN_NAMES_FILE = Path(__file__).resolve().parent / "data" / "given_names.tsv.gz"
+_RANK_SCALE = math.log10(2000)  # rank 1 -> 1.0, rank 1,000 (the table's last) -> 0.09
+
+
+_TABLE_ROW_RE = re.compile(r"^([^\t\n#]+)\t(\d+)$", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def _given_ranks() -> dict[str, str]:
+    """Case-folded given names and their best rank in any country (names-dataset, derived)."""
+    text = gzip.decompress(GIVEN_NAMES_FILE.read_bytes()).decode("utf-8")
+    # Ranks stay text until a word is looked up: building 55,000 ints costs more than the rest.
+    return dict(_TABLE_ROW_RE.findall(text))
+
+
+@lru_cache(maxsize=65536)
+def given_name(token: str) -> float:
+    """How common a given name a capitalised word is in some country (0 = none, 1 = the top)."""
+    word = bare(token)
+    if not word[:1].isupper() or is_acronym(word):
+        return 0.0
+    rank = _given_ranks().get(word.casefold())
+    return 0.0 if rank is None else 1.0 - math.log10(int(rank)) / _RANK_SCALE
 
 
 @lru_cache(maxsize=65536)
@@ -305,10 +289,18 @@ def bare(token: str) -> str:
     return token.strip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
 
 
+# A name's short lower-case prefix: 'al-Rashid', "d'Almeida", 'e-Government', 'eBay', 'iOS'.
+_NAME_PREFIX_RE = re.compile(r"^[a-z]{1,2}[-'’]?(?=[A-Z])")
+
+
 def is_capitalised(token: str) -> bool:
-    """Whether a token starts with a capital letter or a digit."""
+    """Whether a token starts with a capital letter or a digit ('al-Rashid' counts)."""
     bare = token.lstrip(_LEADING_PUNCT)
-    return bool(bare) and (bare[0].isupper() or bare[0].isdigit())
+    if not bare:
+        return False
+    if bare[0].isupper() or bare[0].isdigit():
+        return True
+    return bool(_NAME_PREFIX_RE.match(bare))
 
 
 @lru_cache(maxsize=65536)
@@ -344,3 +336,46 @@ def is_rare(token: str) -> bool:
     if not word.isalpha() or is_acronym(word) or any(c.isupper() for c in word[1:]):
         return False
     return zipf(word.casefold()) < 2.3
+
+
+_INITIAL_RE = re.compile(r"^[A-Z]\.$")
+
+
+def is_initial(token: str) -> bool:
+    """A middle initial: 'J.'."""
+    return bool(_INITIAL_RE.match(token))
+
+
+@lru_cache(maxsize=65536)
+def surname_like(token: str) -> bool:
+    """Whether a word can end a person's name: capitalised, letters only, not a sentence word."""
+    word = token.rstrip(",;:")
+    if word != token or not is_capitalised(word) or is_acronym(word):
+        return False
+    plain = _NAME_PREFIX_RE.sub("", word).replace("-", "").replace("'", "").replace("’", "")
+    if not plain.isalpha() or word.endswith(("'s", "’s")):
+        return False
+    return word.casefold() not in SENTENCE_OPENERS and commonness(word) < 1.0
+
+
+_MAX_MIDDLE = 2  # 'Jean Paul Sartre', 'Inés J. Yamazaki', 'Mary Ann K. Smith'
+
+
+@lru_cache(maxsize=4096)
+def person_lengths(tokens: tuple[str, ...]) -> tuple[int, ...]:
+    """The word counts at which the line's start reads as 'Given [middle] [particles] Surname'."""
+    if not tokens or given_name(tokens[0]) <= 0.0:
+        return ()
+    found: list[int] = []
+    i = 1
+    for _ in range(_MAX_MIDDLE + 1):
+        j = i
+        while j < len(tokens) and tokens[j].casefold() in NAME_PARTICLES:
+            j += 1
+        if j < len(tokens) and surname_like(tokens[j]):
+            found.append(j + 1)
+        if i < len(tokens) and (is_initial(tokens[i]) or given_name(tokens[i]) > 0.0):
+            i += 1  # a middle name or initial: the surname may come later
+        else:
+            break
+    return tuple(found)

@@ -66,8 +66,14 @@ _CATEGORIES_RE = re.compile(r"^\**Categories\**\s*:\s*(?P<items>.*)$", re.IGNORE
 _EMPHASIS_RE = re.compile(r"^(\*\*|__)(?P<inner>.+)\1$")
 
 
+# The longest heading ('## **Patterns Across Companies**:') is far shorter: longer lines are text.
+_MAX_HEADING_CHARS = 80
+
+
 def _heading(line: str) -> str:
-    """A line with Markdown '#' marks, trailing '#' and emphasis removed, case-folded."""
+    """A line with Markdown '#' marks, trailing '#' and emphasis removed ('' for a long line)."""
+    if len(line) > _MAX_HEADING_CHARS:
+        return ""
     text = line.strip().lstrip("#").strip().rstrip("#").strip()
     match = _EMPHASIS_RE.match(text)
     if match:
@@ -312,7 +318,7 @@ def scan_publishers(text: str) -> Iterator[tuple[bool | None, str]]:
         in_sources = False
         if " · " not in line:
             continue
-        dive = _read_dive(line, i + 1)
+        dive = _read_dive_text(line, i + 1)  # the publisher only: no need for its links
         if dive is None:
             continue
         if dive.company is not None:
