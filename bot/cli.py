@@ -82,12 +82,14 @@ def settings_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
+def open_db(
+    settings: Settings, *, upgrade: bool | None = None, request_path: bool = False
+) -> Database:
     """Open the configured database (the embedded SQLite file is upgraded automatically)."""
     from bot.store.db import open_database
 
     try:
-        return open_database(settings.database_url, upgrade=upgrade)
+        return open_database(settings.database_url, upgrade=upgrade, request_path=request_path)
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
         fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
@@ -353,7 +355,8 @@ def serve(
 
     def make_app() -> WSGIApp:
         """One Bolt app per web worker process, with its own connection pool."""
-        return bootstrap.wsgi_app(settings, open_db(settings, upgrade=False), secret)
+        database = open_db(settings, upgrade=False, request_path=True)
+        return bootstrap.wsgi_app(settings, database, secret)
 
     serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.store import follows as follow_store
 from bot.store import saves
-from bot.store.db import Database, Session
+from bot.store.db import WRITE_RETRY_SECONDS, Database, Session
 from bot.store.queries import IssueView, Page, get_issue
 from bot.workspace import Workspace
 
@@ -38,10 +38,14 @@ def record_reaction(
     event_id: str,
     reaction: saves.Reaction,
     now: dt.datetime,
+    *,
+    within: float | None = None,
 ) -> bool:
-    """Save or unsave the article a bot post stands for; True when the person's saves changed."""
+    """Save or unsave the article a bot post stands for; True when the person's saves changed.
+    `within`: give up (raise) after that many seconds of a busy database."""
     return database.write_retrying(
-        lambda session: saves.record_reaction(session, workspace, event_id, reaction, now)
+        lambda session: saves.record_reaction(session, workspace, event_id, reaction, now),
+        within=WRITE_RETRY_SECONDS if within is None else within,
     )
 
 

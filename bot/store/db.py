@@ -40,6 +40,12 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # process's batches; a fresh attempt every few milliseconds gets into them.
 SQLITE_RETRY_BUSY_MS = 5
 WRITE_RETRY_SECONDS = 120.0
+# The web process answers Slack within 3 s: none of its database waits may be longer than
+# this (a connection from the pool, a new connection, a lock).
+REQUEST_WAIT_SECONDS = 2.0
+# A statement of the web process that runs longer than this is cancelled by PostgreSQL (its
+# work after the ack included; nothing there takes a second).
+REQUEST_STATEMENT_SECONDS = 10.0
 # PostgreSQL: serialization failure, deadlock, lock not available, cannot connect now.
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P03"}
 
@@ -73,8 +79,9 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for a database URL (Heroku `postgres://` accepted)."""
+def make_engine(url: str, *, request_path: bool = False) -> Engine:
+    """Create an engine for a database URL (Heroku `postgres://` accepted); `request_path`:
+    for the web process, every wait bounded (REQUEST_WAIT_SECONDS)."""
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -87,10 +94,22 @@ def make_engine(url: str) -> Engine:
             # The worker sends to many channels at once; each send holds a connection briefly.
             pool_size=20,
             max_overflow=40,
-            pool_timeout=60,
+            pool_timeout=REQUEST_WAIT_SECONDS if request_path else 60,
         )
         _configure_sqlite(engine)
         return engine
+    connect_args: dict[str, Any] = {"prepare_threshold": None}
+    if request_path:
+        wait_ms, statement_ms = (
+            int(REQUEST_WAIT_SECONDS * 1000),
+            int(REQUEST_STATEMENT_SECONDS * 1000),
+        )
+        # libpq waits at least 2 s to connect; a frozen server is noticed after that, a stopped
+        # one at once. The server cancels lock waits and runaway statements itself.
+        connect_args |= {
+            "connect_timeout": max(2, int(REQUEST_WAIT_SECONDS)),
+            "options": f"-c lock_timeout={wait_ms} -c statement_timeout={statement_ms}",
+        }
     # No server-side prepared statements: a generic plan cannot see how common a search term is,
     # and picks the plan that ranks every match of 'scale' or 'AI' (measured 70 ms vs 12 ms).
     return create_engine(
@@ -98,7 +117,8 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
-        connect_args={"prepare_threshold": None},
+        pool_timeout=REQUEST_WAIT_SECONDS if request_path else 30,
+        connect_args=connect_args,
     )
 
 
@@ -114,8 +134,8 @@ def once_per_transaction(session: Session, key: Hashable, compute: Callable[[], 
 class Database:
     """The archive's database: read and write transactions, and migrations."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, *, request_path: bool = False) -> None:
+        self.engine = make_engine(url, request_path=request_path)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
@@ -198,6 +218,11 @@ class Database:
             current = MigrationContext.configure(connection).get_current_revision()
         return current, head
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
@@ -232,9 +257,9 @@ def is_transient(exc: DBAPIError) -> bool:
     )
 
 
-def open_database(url: str, *, upgrade: bool | None = None) -> Database:
+def open_database(url: str, *, upgrade: bool | None = None, request_path: bool = False) -> Database:
     """Open a database; the embedded SQLite file is upgraded automatically unless told not to."""
-    database = Database(url)
+    database = Database(url, request_path=request_path)
     if upgrade if upgrade is not None else database.is_sqlite:
         database.upgrade()
     return database

@@ -7,18 +7,25 @@ import logging
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import saves as saving
 from bot.core import settings, workspaces
 from bot.slack.rendering import FollowItem, render_home
+from bot.slack.request_scope import seconds_left
 from bot.slack.services import Services
 from bot.store.saves import Reaction
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+# A reaction is saved before Slack is answered, within this much of the request's arrival; if
+# the database cannot take it by then, Slack is answered 503 and delivers it again.
+SAVE_SECONDS = 2.0
+# Set on the request's context when the ack saved (or unsaved): the confirmation follows.
+CHANGED = "digest_reaction_changed"
 
 
 def ack_at_once(ack: Ack) -> None:
@@ -56,29 +63,49 @@ def _reaction(
     return Reaction(user_id, channel_id, ts, removed, when)
 
 
-def handle_reaction(
+def ack_reaction(
     services: Services,
+    ack: Ack,
     event: dict[str, Any],
     body: dict[str, Any],
-    client: WebClient,
-    context: Any,
+    context: BoltContext,
 ) -> None:
-    """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for."""
+    """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for,
+    then ack: a database that cannot take the save makes this raise, and Slack is answered
+    503 and delivers the event again (once saved, a retry of the same event_id changes
+    nothing)."""
     now = services.clock()
     workspace = Workspace.from_context(context)
     reaction = _reaction(services, workspace, event, body, now)
-    if reaction is None:
-        return
-    event_id = str(body.get("event_id", ""))
-    if not saving.record_reaction(services.database, workspace, event_id, reaction, now):
+    if reaction is not None:
+        event_id = str(body.get("event_id", ""))
+        changed = saving.record_reaction(
+            services.database,
+            workspace,
+            event_id,
+            reaction,
+            now,
+            within=seconds_left(SAVE_SECONDS),
+        )
+        if changed:
+            context[CHANGED] = {"removed": reaction.removed, "channel": reaction.channel_id}
+    ack()
+
+
+def handle_reaction(client: WebClient, event: dict[str, Any], context: BoltContext) -> None:
+    """After the ack: tell the person their save (or unsave) was recorded."""
+    changed = context.get(CHANGED)
+    if not changed:
         return
     text = (
         "Removed from your saved articles."
-        if reaction.removed
+        if changed["removed"]
         else "Saved. Find it with `/digest saved` or in the app's Home tab."
     )
     try:
-        client.chat_postEphemeral(channel=reaction.channel_id, user=reaction.user_id, text=text)
+        client.chat_postEphemeral(
+            channel=changed["channel"], user=str(event.get("user", "")), text=text
+        )
     except SlackApiError as exc:
         # The save stands; the confirmation is a courtesy (e.g. bot not in channel).
         log.info("save confirmation not shown: %s", exc.response.get("error"))
@@ -116,9 +143,10 @@ def handle_uninstall(services: Services, event: dict[str, Any], context: Any) ->
 def register(app: App, services: Services) -> None:
     """Attach the event handlers (services bound first: Bolt injects the rest by name)."""
     # Slack wants the HTTP answer within 3 s; the work (database, Slack API calls) comes after.
-    reaction = partial(handle_reaction, services)
-    app.event("reaction_added")(ack=ack_at_once, lazy=[reaction])
-    app.event("reaction_removed")(ack=ack_at_once, lazy=[reaction])
+    # Except reactions: saved before the ack, so a database outage makes Slack deliver it again.
+    save = partial(ack_reaction, services)
+    app.event("reaction_added")(ack=save, lazy=[handle_reaction])
+    app.event("reaction_removed")(ack=save, lazy=[handle_reaction])
     home = partial(handle_app_home_opened, services)
     app.event("app_home_opened")(ack=ack_at_once, lazy=[home])
     uninstall = partial(handle_uninstall, services)
