@@ -52,7 +52,7 @@ _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P03"}
 T = TypeVar("T")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     """WAL, a busy timeout and foreign keys, so a web and a worker process can share the file."""
 
     @event.listens_for(engine, "connect")
@@ -64,7 +64,7 @@ def _configure_sqlite(engine: Engine) -> None:
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            f"busy_timeout={busy_ms}",
         ):
             cursor.execute("PRAGMA " + pragma)
         cursor.close()
@@ -74,8 +74,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the lock up front: a deferred read-then-write transaction under WAL fails
         # with SQLITE_BUSY despite the busy timeout.
         options = conn.get_execution_options()
-        busy_ms = int(options.get("sqlite_busy_ms", SQLITE_BUSY_TIMEOUT_MS))
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+        wait_ms = int(options.get("sqlite_busy_ms", busy_ms))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
         conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
 
@@ -88,15 +88,16 @@ def make_engine(url: str, *, request_path: bool = False) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        busy_ms = int(REQUEST_WAIT_SECONDS * 1000) if request_path else SQLITE_BUSY_TIMEOUT_MS
         engine = create_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": busy_ms / 1000},
             # The worker sends to many channels at once; each send holds a connection briefly.
             pool_size=20,
             max_overflow=40,
             pool_timeout=REQUEST_WAIT_SECONDS if request_path else 60,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_ms)
         return engine
     connect_args: dict[str, Any] = {"prepare_threshold": None}
     if request_path:
