@@ -5,7 +5,6 @@ are authorized and answered at once: reading the installation never takes the wr
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
