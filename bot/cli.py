@@ -105,6 +105,25 @@ def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
         fail(str(exc), 2)
 
 
+def check_startup(settings: Settings, database: Database, *, writes: bool) -> None:
+    """Before `serve`, `worker` or `doctor` start: the database answers, takes writes (when the
+    command writes) and the stored tokens open with DIGEST_ENCRYPTION_KEY; one line if not."""
+    from bot.slack.installations import SettingsError, check_stored_tokens
+
+    try:
+        database.ping()
+        read_only = writes and database.read_only()
+        if not read_only:
+            check_stored_tokens(settings, database)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+    except Exception as exc:  # unreachable server, locked or damaged file: one line
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        fail(f"cannot use DATABASE_URL: {type(exc).__name__}: {reason}")
+    if read_only:
+        fail("DATABASE_URL is read-only: the bot stores saves, follows and subscriptions")
+
+
 def setup_logging(settings: Settings) -> None:
     """Plain logging to stderr at the configured level."""
     logging.basicConfig(
@@ -338,9 +357,13 @@ def serve(
         fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
-    if not socket_mode and settings.slack_signing_secret is None:
+    signing = settings.slack_signing_secret
+    if not socket_mode and signing is None:
         fail("SLACK_SIGNING_SECRET is not set", 2)
+    if not socket_mode and signing is not None and not signing.get_secret_value().strip():
+        fail("SLACK_SIGNING_SECRET is empty (copy the app's Signing Secret)", 2)
     database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
+    check_startup(settings, database, writes=True)
     from bot.slack.identity import adopt_at_start
 
     adopt_at_start(settings, database)  # once, before the web processes fork
@@ -369,6 +392,10 @@ def doctor() -> None:
     from bot.doctor import run_checks, web_client
 
     settings = load_settings()
+    if settings.multi_workspace and _database_exists(settings):
+        database = open_db(settings, upgrade=False)
+        check_startup(settings, database, writes=False)
+        database.dispose()
     failed = 0
     for finding in run_checks(settings, utc_now(), web_client(settings)):
         out.print(finding.line(), markup=False)
@@ -515,6 +542,8 @@ def worker() -> None:
     if settings.slack_bot_token is None and not settings.multi_workspace:
         fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     cap_arenas()
-    runner = bootstrap.worker(settings, open_db(settings))
+    database = open_db(settings)
+    check_startup(settings, database, writes=True)
+    runner = bootstrap.worker(settings, database)
     calm_collector()
     runner.start()

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     post_interval: float = Field(1.0, alias="DIGEST_POST_INTERVAL", ge=0)
     answer_cache_size: int = Field(1024, alias="DIGEST_ANSWER_CACHE", ge=0)
     edit_window_days: float = Field(7.0, alias="DIGEST_EDIT_WINDOW_DAYS", ge=0)
-    lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0)
+    lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0, le=3600)
     # Slack's workspace-wide chat.postMessage limit is unpublished ("several hundred messages
     # per minute"); 0 turns the cap off. A lower real limit is learned from 429s.
     workspace_posts_per_minute: float = Field(
@@ -95,6 +95,17 @@ class Settings(BaseSettings):
         if value and not value.endswith("/"):
             return value + "/"
         return value or None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
+        ):
+            raise ValueError("must be an http(s) URL like https://slack.com/api/")
+        return value
 
     @property
     def multi_workspace(self) -> bool:

@@ -99,7 +99,8 @@ def make_engine(url: str, *, request_path: bool = False) -> Engine:
         )
         _configure_sqlite(engine, busy_ms)
         return engine
-    connect_args: dict[str, Any] = {"prepare_threshold": None}
+    # Connecting never takes long anywhere: an unreachable server is an error, not a hang.
+    connect_args: dict[str, Any] = {"prepare_threshold": None, "connect_timeout": 10}
     if request_path:
         wait_ms, statement_ms = (
             int(REQUEST_WAIT_SECONDS * 1000),
@@ -223,6 +224,21 @@ class Database:
         """Raise unless the database answers a trivial query."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def read_only(self) -> bool:
+        """Whether this process cannot write to the database (a read-only file or server)."""
+        with self.engine.connect() as connection:
+            if not self.is_sqlite:
+                answer = connection.execute(text("SHOW transaction_read_only")).scalar()
+                return str(answer) == "on"
+            try:
+                # A write that changes nothing, rolled back: SQLite says "readonly" only to one.
+                connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            except OperationalError as exc:
+                return "readonly" in str(exc.orig).casefold()
+            finally:
+                connection.rollback()
+        return False
 
     def dispose(self) -> None:
         """Close pooled connections."""

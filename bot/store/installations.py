@@ -12,7 +12,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Text, and_
+from sqlalchemy import Text, and_, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
@@ -157,6 +157,19 @@ class SingleUseStateStore(SQLAlchemyOAuthStateStore):
                 self.oauth_states.delete().where(and_(c.state == state, c.expire_at > _now()))
             )
         return deleted.rowcount == 1
+
+
+def sealed_bot_tokens(database: Database, limit: int = 100) -> list[str]:
+    """Stored bot tokens as stored (ciphertext), newest installations first."""
+    with database.read() as session:
+        rows = session.execute(
+            text(
+                "SELECT bot_token FROM slack_bots WHERE bot_token IS NOT NULL "
+                "ORDER BY installed_at DESC LIMIT :limit"
+            ),
+            {"limit": limit},
+        )
+        return [str(row[0]) for row in rows]
 
 
 def _now() -> dt.datetime:
