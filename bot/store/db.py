@@ -20,6 +20,7 @@ from bot.config import normalise_database_url
 __all__ = [
     "Database",
     "Session",
+    "is_busy",
     "is_transient",
     "make_engine",
     "once_per_transaction",
@@ -272,6 +273,18 @@ def is_transient(exc: DBAPIError) -> bool:
         or "database table is locked" in message
         or ("busy" in message)
     )
+
+
+def is_busy(exc: DBAPIError) -> bool:
+    """Whether the database answered but another writer holds what this transaction needs
+    (SQLite's write lock, a PostgreSQL lock or conflict): up, just busy."""
+    if exc.connection_invalidated:
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate) in _TRANSIENT_SQLSTATES - {"57P03"}
+    message = str(exc.orig).casefold()
+    return "locked" in message or "busy" in message
 
 
 def open_database(url: str, *, upgrade: bool | None = None, request_path: bool = False) -> Database:

@@ -10,12 +10,14 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import DBAPIError
 
 from bot.core import saves as saving
 from bot.core import settings, workspaces
 from bot.slack.rendering import FollowItem, render_home
 from bot.slack.request_scope import seconds_left
 from bot.slack.services import Services
+from bot.store.db import is_busy
 from bot.store.saves import Reaction
 from bot.workspace import Workspace
 
@@ -24,8 +26,14 @@ log = logging.getLogger(__name__)
 # A reaction is saved before Slack is answered, within this much of the request's arrival; if
 # the database cannot take it by then, Slack is answered 503 and delivers it again.
 SAVE_SECONDS = 2.0
+# ...unless the database answers but another process holds the write lock (an ingest writes
+# in batches of ~50 ms): after this long the ack goes, and the save follows once the lock is
+# free (retried for minutes, as every write after an ack).
+BUSY_SECONDS = 0.1
 # Set on the request's context when the ack saved (or unsaved): the confirmation follows.
 CHANGED = "digest_reaction_changed"
+# Set instead when the save waits for the write lock: the listener after the ack makes it.
+WAITING = "digest_reaction_waiting"
 
 
 def ack_at_once(ack: Ack) -> None:
@@ -71,30 +79,43 @@ def ack_reaction(
     context: BoltContext,
 ) -> None:
     """Save (reaction_added) or unsave (reaction_removed) the article a bot post stands for,
-    then ack: a database that cannot take the save makes this raise, and Slack is answered
-    503 and delivers the event again (once saved, a retry of the same event_id changes
-    nothing)."""
+    then ack. A database that cannot take the save makes this raise: Slack is answered 503
+    and delivers the event again (once saved, a retry of the same event_id changes nothing).
+    A database busy with another writer gets the save right after the ack instead."""
     now = services.clock()
     workspace = Workspace.from_context(context)
     reaction = _reaction(services, workspace, event, body, now)
     if reaction is not None:
         event_id = str(body.get("event_id", ""))
-        changed = saving.record_reaction(
-            services.database,
-            workspace,
-            event_id,
-            reaction,
-            now,
-            within=seconds_left(SAVE_SECONDS),
-        )
-        if changed:
-            context[CHANGED] = {"removed": reaction.removed, "channel": reaction.channel_id}
+        within = min(BUSY_SECONDS, seconds_left(SAVE_SECONDS))
+        try:
+            changed = saving.record_reaction(
+                services.database, workspace, event_id, reaction, now, within=within
+            )
+        except DBAPIError as exc:
+            if not is_busy(exc):
+                raise
+            context[WAITING] = {"event_id": event_id, "reaction": reaction, "now": now}
+        else:
+            if changed:
+                context[CHANGED] = {"removed": reaction.removed, "channel": reaction.channel_id}
     ack()
 
 
-def handle_reaction(client: WebClient, event: dict[str, Any], context: BoltContext) -> None:
-    """After the ack: tell the person their save (or unsave) was recorded."""
+def handle_reaction(
+    services: Services, client: WebClient, event: dict[str, Any], context: BoltContext
+) -> None:
+    """After the ack: make a save the write lock held up, then tell the person it is saved
+    (or unsaved)."""
     changed = context.get(CHANGED)
+    waiting = context.get(WAITING)
+    if waiting:
+        reaction: Reaction = waiting["reaction"]
+        workspace = Workspace.from_context(context)
+        if saving.record_reaction(
+            services.database, workspace, waiting["event_id"], reaction, waiting["now"]
+        ):
+            changed = {"removed": reaction.removed, "channel": reaction.channel_id}
     if not changed:
         return
     text = (
@@ -144,9 +165,9 @@ def register(app: App, services: Services) -> None:
     """Attach the event handlers (services bound first: Bolt injects the rest by name)."""
     # Slack wants the HTTP answer within 3 s; the work (database, Slack API calls) comes after.
     # Except reactions: saved before the ack, so a database outage makes Slack deliver it again.
-    save = partial(ack_reaction, services)
-    app.event("reaction_added")(ack=save, lazy=[handle_reaction])
-    app.event("reaction_removed")(ack=save, lazy=[handle_reaction])
+    save, confirm = partial(ack_reaction, services), partial(handle_reaction, services)
+    app.event("reaction_added")(ack=save, lazy=[confirm])
+    app.event("reaction_removed")(ack=save, lazy=[confirm])
     home = partial(handle_app_home_opened, services)
     app.event("app_home_opened")(ack=ack_at_once, lazy=[home])
     uninstall = partial(handle_uninstall, services)
