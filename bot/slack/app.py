@@ -194,7 +194,7 @@ def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
     unavailable = database_unavailable(error)
     kind = kind_of(body)
     if unavailable:
-        log.warning("database unavailable for a %s: %s", kind, type(error).__name__)
+        log.warning("database unavailable (%s): %s", kind, type(error).__name__)
     else:
         log.error("listener failed: %s (%s)", type(error).__name__, body.get("type") or kind)
     if kind == "interactive" and isinstance(body.get("response_url"), str):

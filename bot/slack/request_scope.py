@@ -25,6 +25,7 @@ class RequestScope:
 
     arrival: float
     after: list[Callable[[], None]] = field(default_factory=list)
+    answered: bool = False  # the answer went (late work then runs at once, in a thread)
 
     def seconds_left(self, budget: float) -> float:
         """What is left of `budget` seconds counted from the arrival (never negative)."""
@@ -32,6 +33,7 @@ class RequestScope:
 
     def run_after(self) -> None:
         """Run the after-answer work (each bounded; a failure is logged, never raised)."""
+        self.answered = True
         work, self.after = self.after, []
         for job in work:
             try:
@@ -60,7 +62,7 @@ def after_answer(job: Callable[[], None]) -> None:
     """Run `job` once the current request's answer has been sent (now, in a thread, outside a
     request: Socket Mode and tests have no HTTP answer to wait for)."""
     scope = _SCOPE.get()
-    if scope is not None:
+    if scope is not None and not scope.answered:
         scope.after.append(job)
         return
     threading.Thread(target=job, name="after-answer", daemon=True).start()

@@ -53,9 +53,12 @@ class _AfterAnswer:
         yield self.body
 
     def close(self) -> None:
-        """The answer is out: now the work that had to wait for it."""
-        if self.scope.after:
-            self.pool.submit(self.scope.run_after)
+        """The answer is out: now the work that had to wait for it (Bolt, if it was not
+        waited for, runs what it adds later at once)."""
+        self.scope.answered = True
+        work, self.scope.after = self.scope.after, []
+        for job in work:
+            self.pool.submit(RequestScope(self.scope.arrival, [job]).run_after)
 
 
 def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
