@@ -124,7 +124,14 @@ def _identity(client: WebClient) -> Callable[[], dict[str, Any] | None]:
     def ask() -> dict[str, Any] | None:
         try:
             return dict(client.auth_test().data)  # type: ignore[arg-type]
-        except (SlackApiError, SlackClientError, OSError) as exc:
+        except SlackApiError as exc:
+            if exc.response.status_code < 500 and exc.response.status_code != 429:
+                # Slack answered (invalid_auth, token_revoked): asking again will not help.
+                log.warning("auth.test answered %s", exc.response.get("error"))
+                return {}
+            log.warning("auth.test failed (HTTP %s); asking again later", exc.response.status_code)
+            return None
+        except (SlackClientError, OSError) as exc:
             log.warning("auth.test failed (%s); asking again later", type(exc).__name__)
             return None
 
