@@ -82,10 +82,12 @@ def forget_installation(settings: Settings, database: Database) -> ForgetInstall
 
 
 def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSGIApp:
-    """One web worker's app (built after gunicorn forks, with the worker's own database)."""
-    from bot.slack.server import make_wsgi_app
+    """One web worker's app (built after gunicorn forks, with the worker's own database);
+    /healthz says whether the database answers within a second."""
+    from bot.slack.server import BoundedCheck, make_wsgi_app
 
-    return make_wsgi_app(bolt_app(settings, database), signing_secret)
+    health = BoundedCheck(database.ping)
+    return make_wsgi_app(bolt_app(settings, database), signing_secret, health)
 
 
 def deliverer(

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     edit_window_days: float = Field(7.0, alias="DIGEST_EDIT_WINDOW_DAYS", ge=0)
     """The worker edits the threads of corrected issues posted within this many days; `post` reruns
     edit at any age."""
-    lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0)
+    lease_seconds: float = Field(15.0, alias="DIGEST_LEASE_SECONDS", gt=0, le=3600)
     """A sender's lease on a delivery; a live sender renews it every third of this, so one that
     died on another host is taken over within this time (on the same host at once)."""
     # Slack's workspace-wide chat.postMessage limit is unpublished ("several hundred messages
@@ -158,6 +158,17 @@ class Settings(BaseSettings):
         if value and not value.endswith("/"):
             return value + "/"
         return value or None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
+        ):
+            raise ValueError("must be an http(s) URL like https://slack.com/api/")
+        return value
 
     @property
     def multi_workspace(self) -> bool:

@@ -538,6 +538,11 @@ class SlackStub:
             done = self._state.counts[method]
             self._state.faults.append(Fault(method, hold=seconds, after=done + after))
 
+    def fail_auth_test(self, status: int = 503, *, retry_after: float | None = None) -> None:
+        """Every auth.test fails from now on (until `reset_faults`): a 5xx, or with 429 a
+        `ratelimited` answer carrying Retry-After (default 1 s)."""
+        self.fail_next("auth.test", status, retry_after=retry_after, times=1_000_000)
+
     def fail_channel(self, channel: str, error: str = "channel_not_found") -> None:
         """Every post to this channel answers ok:false with `error`."""
         with self._lock:
@@ -829,6 +834,14 @@ class SlackStub:
                     call.method = "response_url"
                     with stub._lock:
                         stub._state.responses.append(call)
+                    # hold_next/drop_response_next("response_url"): a slow or dropped hook.
+                    slow = stub._take_fault("response_url")
+                    if slow is not None and slow.drop:
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if slow is not None:
+                        time.sleep(slow.hold or slow.timeout)
                     self._send(200, {"ok": True}, {})
                     return
                 method = path.removeprefix("/api/")

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import err, fail, load_settings, open_db, out, setup_logging
-from bot.config import Settings
+from bot.cli.common import database_exists, err, fail, load_settings, open_db, out, setup_logging
 
 if TYPE_CHECKING:
     from bot.core.ingestion import FileOutcome
@@ -30,7 +29,7 @@ def parse(
 
     settings = load_settings()
     knowledge = PublisherKnowledge()
-    if _database_exists(settings):
+    if database_exists(settings):
         database = open_db(settings, upgrade=False)
         try:
             knowledge = stored_knowledge(database)
@@ -52,13 +51,6 @@ def parse(
     if as_json:
         sys.stdout.write(json.dumps(issues, ensure_ascii=False, indent=2) + "\n")
     raise typer.Exit(1 if failed else 0)
-
-
-def _database_exists(settings: Settings) -> bool:
-    url = settings.database_url
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///")).exists()
-    return True
 
 
 def ingest(

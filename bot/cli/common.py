@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -67,16 +68,29 @@ def settings_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def open_db(settings: Settings, *, upgrade: bool | None = None) -> Database:
+def open_db(
+    settings: Settings, *, upgrade: bool | None = None, request_path: bool = False
+) -> Database:
     """Open the configured database (the embedded SQLite file is upgraded automatically)."""
     from bot.store.db import open_database
 
     try:
         return open_database(
-            settings.database_url, upgrade=upgrade, busy_timeout=settings.database_busy_timeout
+            settings.database_url,
+            upgrade=upgrade,
+            busy_timeout=settings.database_busy_timeout,
+            request_path=request_path,
         )
     except Exception as exc:  # a bad URL or unreachable server: say so in one line
         fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def database_exists(settings: Settings) -> bool:
+    """Whether the configured database is there (a SQLite file not yet created is not)."""
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).exists()
+    return True
 
 
 def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
@@ -88,6 +102,25 @@ def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
         check(settings, socket_mode=socket_mode)
     except SettingsError as exc:
         fail(str(exc), 2)
+
+
+def check_startup(settings: Settings, database: Database, *, writes: bool) -> None:
+    """Before `serve`, `worker` or `doctor` start: the database answers, takes writes (when the
+    command writes) and the stored tokens open with DIGEST_ENCRYPTION_KEY; one line if not."""
+    from bot.slack.installations import SettingsError, check_stored_tokens
+
+    try:
+        database.ping()
+        read_only = writes and database.read_only()
+        if not read_only:
+            check_stored_tokens(settings, database)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+    except Exception as exc:  # unreachable server, locked or damaged file: one line
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        fail(f"cannot use DATABASE_URL: {type(exc).__name__}: {reason}")
+    if read_only:
+        fail("DATABASE_URL is read-only: the bot stores saves, follows and subscriptions")
 
 
 def setup_logging(settings: Settings) -> None:

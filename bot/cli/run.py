@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import check_mode, fail, load_settings, open_db, out, setup_logging
+from bot.cli.common import (
+    check_mode,
+    check_startup,
+    database_exists,
+    fail,
+    load_settings,
+    open_db,
+    out,
+    setup_logging,
+)
 
 
 def serve(
@@ -28,9 +37,13 @@ def serve(
         fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     if socket_mode and settings.slack_app_token is None:
         fail("SLACK_APP_TOKEN is not set (Socket Mode needs an xapp- token)", 2)
-    if not socket_mode and settings.slack_signing_secret is None:
+    signing = settings.slack_signing_secret
+    if not socket_mode and signing is None:
         fail("SLACK_SIGNING_SECRET is not set", 2)
+    if not socket_mode and signing is not None and not signing.get_secret_value().strip():
+        fail("SLACK_SIGNING_SECRET is empty (copy the app's Signing Secret)", 2)
     database = open_db(settings)  # fails fast on a bad URL; upgrades the embedded SQLite
+    check_startup(settings, database, writes=True)
     from bot.slack.identity import adopt_at_start
 
     adopt_at_start(settings, database)  # once, before the web processes fork
@@ -45,7 +58,8 @@ def serve(
 
     def make_app() -> WSGIApp:
         """One Bolt app per web worker process, with its own connection pool."""
-        return bootstrap.wsgi_app(settings, open_db(settings, upgrade=False), secret)
+        database = open_db(settings, upgrade=False, request_path=True)
+        return bootstrap.wsgi_app(settings, database, secret)
 
     serve_http(make_app, host, port or settings.port, workers=settings.web_concurrency, threads=16)
 
@@ -57,6 +71,10 @@ def doctor() -> None:
     from bot.clock import utc_now
 
     settings = load_settings()
+    if settings.multi_workspace and database_exists(settings):
+        database = open_db(settings, upgrade=False)
+        check_startup(settings, database, writes=False)
+        database.dispose()
     failed = 0
     for finding in run_checks(settings, utc_now(), web_client(settings)):
         out.print(finding.line(), markup=False)
@@ -76,6 +94,8 @@ def worker() -> None:
     if settings.slack_bot_token is None and not settings.multi_workspace:
         fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
     cap_arenas()
-    runner = bootstrap.worker(settings, open_db(settings))
+    database = open_db(settings)
+    check_startup(settings, database, writes=True)
+    runner = bootstrap.worker(settings, database)
     calm_collector()
     runner.start()

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from bot.store import saves
-from bot.store.db import Database, Session
+from bot.store.db import WRITE_RETRY_SECONDS, Database, Session
 from bot.store.follows import Follow, list_follows
 from bot.store.queries import IssueView, Page, get_issue
 from bot.workspace import Workspace
@@ -39,13 +39,17 @@ def record_reaction(
     reaction: saves.Reaction,
     now: dt.datetime,
     posted_by: Workspace | None = None,
+    *,
+    within: float | None = None,
 ) -> bool:
     """Save or unsave the article a bot post stands for (posted by `posted_by`'s installation,
-    default the person's workspace's); True when the person's saves changed."""
+    default the person's workspace's); True when the person's saves changed. `within`: give up
+    (raise) after that many seconds of a busy database."""
     return database.write_retrying(
         lambda session: saves.record_reaction(
             session, workspace, event_id, reaction, now, posted_by
-        )
+        ),
+        within=WRITE_RETRY_SECONDS if within is None else within,
     )
 
 

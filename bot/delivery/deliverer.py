@@ -581,6 +581,13 @@ class Deliverer:
             if not marked:
                 raise _Stop(self._result(progress, "busy", "lease lost"))
             progress.held_at = self.clock()
+        else:
+            # No write before this post, yet the workspace may have been uninstalled since the
+            # last one (the web process purges its ledger): a read, so nothing is posted after.
+            with self.database.read() as session:
+                held = ledger.still_held(session, claim.delivery_id, progress.owner)
+            if not held:
+                raise _Stop(self._result(progress, "busy", "delivery gone or lease lost"))
         progress.inflight, progress.maybe_sent = part, True
         try:
             ts = progress.transport.post(

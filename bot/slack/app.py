@@ -10,24 +10,30 @@ from slack_bolt import App
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
 
 from bot.config import Settings
+from bot.slack.authorize import (
+    EnvironmentAuthorize,
+    StoredInstallationAuthorize,
+    note_request_kind,
+)
 from bot.slack.installations import InstalledTokens
 from bot.slack.listeners import register_all
 from bot.slack.oauth import (
     NOT_INSTALLED,
-    LeasedRotationAuthorize,
     OnInstalled,
     oauth_settings,
     record_nothing,
 )
+from bot.slack.request_scope import respond_after_ack
 from bot.slack.request_token import RequestTokenClient
 from bot.slack.services import Services
+from bot.slack.unavailable import APOLOGY, FAILED, answer, database_unavailable, kind_of
 from bot.slack.unhandled import ignore_unhandled
 
 log = logging.getLogger(__name__)
@@ -51,7 +57,8 @@ class _ClientTokenNotice(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep every other record."""
-        return "`token` will be unused" not in record.getMessage()
+        message = record.getMessage()
+        return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 def bolt_logger() -> logging.Logger:
@@ -108,7 +115,38 @@ def _oauth_options(
     """Many workspaces: Add to Slack, and each request authorized by its installation."""
     return {
         "oauth_settings": oauth_settings(settings, services.database, tokens, on_installed),
-        "authorize": LeasedRotationAuthorize(tokens, settings),
+        "authorize": StoredInstallationAuthorize(tokens, NOT_INSTALLED),
+        "user_facing_authorize_error_message": NOT_INSTALLED,
+    }
+
+
+def _identity(client: WebClient) -> Callable[[], dict[str, Any] | None]:
+    """auth.test with SLACK_BOT_TOKEN: its answer, or None (one log line) when Slack fails."""
+
+    def ask() -> dict[str, Any] | None:
+        try:
+            return dict(client.auth_test().data)  # type: ignore[arg-type]
+        except SlackApiError as exc:
+            if exc.response.status_code < 500 and exc.response.status_code != 429:
+                # Slack answered (invalid_auth, token_revoked): asking again will not help.
+                log.warning("auth.test answered %s", exc.response.get("error"))
+                return {}
+            log.warning("auth.test failed (HTTP %s); asking again later", exc.response.status_code)
+            return None
+        except (SlackClientError, OSError) as exc:
+            log.warning("auth.test failed (%s); asking again later", type(exc).__name__)
+            return None
+
+    return ask
+
+
+def _environment_options(client: WebClient) -> dict[str, Any]:
+    """One workspace: SLACK_BOT_TOKEN, with the bot's ids asked off the request path."""
+    token = client.token
+    if token is None:
+        raise MissingSettingError("SLACK_BOT_TOKEN")
+    return {
+        "authorize": EnvironmentAuthorize(token, _identity(client)),
         "user_facing_authorize_error_message": NOT_INSTALLED,
     }
 
@@ -132,12 +170,16 @@ def create_app(
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    oauth = _oauth_options(settings, services, tokens, on_installed) if tokens else {}
+    if tokens is not None:
+        auth = _oauth_options(settings, services, tokens, on_installed)
+    else:
+        auth = _environment_options(client)
     app = App(
         client=client,
         signing_secret=secret or "socket-mode-does-not-sign",
-        # Verifying the token calls auth.test at construction; the first request does it lazily.
+        # No auth.test before an ack: requests are authorized from what is already known.
         token_verification_enabled=False,
+        before_authorize=note_request_kind,
         request_verification_enabled=not socket_mode,
         # Listeners run on the request's own thread and their ack is the HTTP response: no
         # hand-off, and none of Bolt's 10 ms polling for the ack. Anything slow after the ack
@@ -148,16 +190,31 @@ def create_app(
         # Requests no listener is for reach handle_error, which answers 200 (Bolt's default is
         # a 404 and a multi-line warning: Slack would retry them and turn delivery off).
         raise_error_for_unhandled_request=True,
-        **oauth,
+        **auth,
     )
     register_all(app, services)
-
-    @app.error
-    def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
-        """Ignore requests no listener is for; log listener failures without payload secrets."""
-        if isinstance(error, BoltUnhandledRequestError):
-            return ignore_unhandled(body)
-        log.error("listener failed: %s (%s)", type(error).__name__, body.get("type"))
-        return None
-
+    app.error(handle_error)
     return app
+
+
+def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """A failed request: one log line without payload secrets, and never HTTP 500. A request
+    no listener is for: 200, ignored.
+
+    The database unreachable: an event is answered 503 so Slack delivers it again later, a
+    person gets a short apology. Anything else: 200 (a retry would fail the same way).
+    """
+    if isinstance(error, BoltUnhandledRequestError):
+        return ignore_unhandled(body)
+    unavailable = database_unavailable(error)
+    kind = kind_of(body)
+    if unavailable:
+        log.warning("database unavailable (%s): %s", kind, type(error).__name__)
+    else:
+        log.error("listener failed: %s (%s)", type(error).__name__, body.get("type") or kind)
+    if kind == "interactive" and isinstance(body.get("response_url"), str):
+        respond_after_ack(body["response_url"], APOLOGY if unavailable else FAILED)
+    reply = answer(body, retry=unavailable)
+    return BoltResponse(
+        status=reply.status, body=reply.body, headers={"content-type": reply.content_type}
+    )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Installation
@@ -30,6 +30,7 @@ from bot.store.db import Database
 from bot.store.installations import (
     EncryptedInstallationStore,
     save_retrying,
+    sealed_bot_tokens,
 )
 from bot.store.installations import (
     SettingsError as SettingsError,  # re-exported: the error `serve`, `worker`, doctor report
@@ -78,6 +79,33 @@ def check_mode(settings: Settings, *, socket_mode: bool = False) -> None:
             "many over HTTP, or unset SLACK_CLIENT_ID"
         )
     cipher_from(settings)
+
+
+def check_stored_tokens(settings: Settings, database: Database) -> None:
+    """Many workspaces: SettingsError when tokens are stored and DIGEST_ENCRYPTION_KEY opens
+    none of them (a wrong key would fail every request and every job, one by one)."""
+    if not settings.multi_workspace:
+        return
+    cipher = cipher_from(settings)
+    sealed = sealed_bot_tokens(database)
+    opened = 0
+    for token in sealed:
+        try:
+            cipher.decrypt(token.encode())
+        except InvalidToken:
+            continue
+        opened += 1
+    if sealed and not opened:
+        raise SettingsError(
+            f"DIGEST_ENCRYPTION_KEY opens none of the {len(sealed)} stored bot tokens (was the "
+            "key changed? list the old key after the new one, comma-separated)"
+        )
+    if opened < len(sealed):
+        log.warning(
+            "DIGEST_ENCRYPTION_KEY opens %d of the %d newest stored bot tokens",
+            opened,
+            len(sealed),
+        )
 
 
 class RefreshBusyError(Exception):

@@ -3,19 +3,17 @@ shares the worker's lease."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import logging
 from collections.abc import Callable
 
-from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
-from slack_sdk.oauth.installation_store import Installation
 
 from bot.config import Settings
-from bot.slack.installations import InstalledTokens, RefreshBusyError, oauth_client
+from bot.slack.authorize import REQUEST_REFRESH_MARGIN
+from bot.slack.installations import InstalledTokens
 from bot.slack.scopes import required_scopes
 from bot.store.db import Database
 from bot.store.installations import STATE_SECONDS, SingleUseStateStore, workspace_of
@@ -25,9 +23,6 @@ log = logging.getLogger(__name__)
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
-# Requests refresh a token only this close to its expiry: normally the worker has refreshed it
-# long before (DIGEST_TOKEN_REFRESH_MINUTES); this covers a worker that is down.
-REQUEST_REFRESH_MARGIN = dt.timedelta(minutes=10)
 NOT_INSTALLED = (
     "The Engineering @ Scale digest is not installed in this workspace (or was removed). "
     "Ask a workspace admin to add it again with *Add to Slack*."
@@ -35,41 +30,6 @@ NOT_INSTALLED = (
 
 # Called after a successful install: the workspace and the installing user's id.
 OnInstalled = Callable[[Workspace, str], None]
-
-
-class LeasedRotationAuthorize(InstallationStoreAuthorize):
-    """Bolt's installation-store authorize, with its token rotation replaced by ours: the
-    refresh runs under the same per-workspace lease as the worker's and re-reads the stored
-    token first, so a request never spends a refresh token the worker has already used."""
-
-    def __init__(self, tokens: InstalledTokens, settings: Settings) -> None:
-        assert settings.slack_client_id is not None  # noqa: S101
-        assert settings.slack_client_secret is not None  # noqa: S101
-        super().__init__(
-            logger=log,
-            installation_store=tokens.store,
-            client_id=settings.slack_client_id.get_secret_value(),
-            client_secret=settings.slack_client_secret.get_secret_value(),
-            client=oauth_client(settings),
-        )
-        self.tokens = tokens
-
-    def _rotate_and_save_tokens_if_necessary(
-        self, installation: Installation | None
-    ) -> Installation | None:
-        """The refreshed (or meanwhile refreshed elsewhere) installation; None: keep this one."""
-        if installation is None or installation.bot_refresh_token is None:
-            return None
-        refresher = self.tokens.refresher
-        if not refresher.due(installation, REQUEST_REFRESH_MARGIN):
-            return None
-        try:
-            current = refresher.refresh(workspace_of(installation), REQUEST_REFRESH_MARGIN)
-        except RefreshBusyError:
-            return None  # another process is refreshing; this token is still valid for now
-        if current is None or current.bot_token == installation.bot_token:
-            return None
-        return current
 
 
 def oauth_settings(

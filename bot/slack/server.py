@@ -5,7 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextvars import copy_context
 from typing import Any
 
 from slack_bolt import App
@@ -13,8 +18,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackClientError
 
 from bot.logs import one_line_handlers
+from bot.slack import request_scope
 from bot.slack.gate import Refusal, RefusalLog, SignatureCheck, read_body
 from bot.slack.oauth import SLACK_UNREACHABLE, install_page
+from bot.slack.request_scope import RequestScope
+from bot.slack.unavailable import answer, parse_body
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +33,34 @@ OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
 # A redirect carries a code and a state (well under 1 KB); anything longer is not from Slack.
 MAX_QUERY_BYTES = 4096
 
+# Every request is answered this long after it arrived at the latest, whatever the database
+# or Slack's Web API do (Slack gives up after 3 s and counts a failed delivery).
+ANSWER_SECONDS = 2.5
+# Threads running Bolt for this process's requests; one stuck on a frozen database stays stuck
+# until the database answers, so there are more than gunicorn's request threads.
+BOLT_THREADS = 32
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Captured = tuple[str, list[tuple[str, str]], bytes]
+
+
+class _AfterAnswer:
+    """A WSGI body whose close() (called once the answer has been sent) starts the request's
+    after-answer work on another thread."""
+
+    def __init__(self, body: bytes, scope: RequestScope, pool: ThreadPoolExecutor) -> None:
+        self.body, self.scope, self.pool = body, scope, pool
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.body
+
+    def close(self) -> None:
+        """The answer is out: now the work that had to wait for it (Bolt, if it was not
+        waited for, runs what it adds later at once)."""
+        self.scope.answered = True
+        work, self.scope.after = self.scope.after, []
+        for job in work:
+            self.pool.submit(RequestScope(self.scope.arrival, [job]).run_after)
 
 
 def _html(start_response: Callable[..., Any], status: str, page: str) -> list[bytes]:
@@ -45,8 +80,17 @@ class _Front:
     """The WSGI app: /slack/events (gated, then Bolt), GET /healthz, Add to Slack's two GETs
     (many workspaces), 404 otherwise."""
 
-    def __init__(self, app: App, signing_secret: str, health: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        app: App,
+        signing_secret: str,
+        health: Callable[[], bool],
+        answer_seconds: float = ANSWER_SECONDS,
+    ) -> None:
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
+        self.answer_seconds = answer_seconds
+        self.bolt = ThreadPoolExecutor(BOLT_THREADS, thread_name_prefix="bolt")
+        self.after = ThreadPoolExecutor(4, thread_name_prefix="after-answer")
         self.check = SignatureCheck(signing_secret.encode())
         self.refusals = RefusalLog()
         self.health = health
@@ -67,9 +111,9 @@ class _Front:
         return _plain(start_response, "404 Not Found", "Not Found")
 
     def healthz(self, start_response: Callable[..., Any]) -> list[bytes]:
-        """{"ok": true} with 200, or {"ok": false} with 503."""
+        """{"ok": true} with 200, or {"ok": false, "database": "down"} with 503."""
         ok = self.health()
-        body = json.dumps({"ok": ok}).encode()
+        body = json.dumps({"ok": ok, "database": "ok" if ok else "down"}).encode()
         status = "200 OK" if ok else "503 Service Unavailable"
         start_response(
             status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -79,7 +123,9 @@ class _Front:
     def events(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        """A POST from Slack: size and signature checked before Bolt sees it."""
+        """A POST from Slack: size and signature checked before Bolt sees it, and answered
+        within `answer_seconds` of its arrival whatever Bolt is waiting for."""
+        arrival = time.monotonic()
         if environ.get("REQUEST_METHOD") != "POST":
             return _plain(start_response, "405 Method Not Allowed", "POST only")
         body = read_body(environ)
@@ -90,13 +136,56 @@ class _Front:
             return self.refuse(refusal, environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        context = copy_context()
+        scope = context.run(request_scope.enter, arrival)
+        future = self.bolt.submit(context.run, self._run_bolt, environ, scope)
         try:
-            return self.slack(environ, start_response)
+            captured = future.result(timeout=scope.seconds_left(self.answer_seconds))
+        except FutureTimeout:
+            captured = self._without_bolt(body)
         except (ValueError, RecursionError, AttributeError, TypeError) as exc:
             # Signed but unreadable (not UTF-8, not JSON, too deeply nested): Slack never sends
             # that, so it is a bad request, told in one line without the body.
             log.warning("signed request not understood: %s", type(exc).__name__)
             return _plain(start_response, "400 Bad Request", "request not understood")
+        if captured is None:  # only when Bolt never started: the time was already up
+            captured = self._without_bolt(body)
+        status, headers, data = captured
+        start_response(status, headers)
+        return _AfterAnswer(data, scope, self.after)
+
+    def _run_bolt(self, environ: dict[str, Any], scope: RequestScope) -> Captured | None:
+        """Bolt's answer to one request; None when it was already answered without Bolt (its
+        time ran out while it waited for a thread)."""
+        if scope.seconds_left(self.answer_seconds) <= 0:
+            return None
+        started: list[Any] = []
+
+        def start(status: str, headers: list[tuple[str, str]], _exc: Any = None) -> Any:
+            started[:] = [status, headers]
+            return lambda _data: None
+
+        chunks = self.slack(environ, start)
+        try:
+            data = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return started[0], started[1], data
+
+    def _without_bolt(self, raw: bytes) -> Captured:
+        """The answer when Bolt did not finish in time (a frozen or locked database): events
+        503 (Slack delivers them again; saves are idempotent), people a short apology."""
+        body = parse_body(raw)
+        reply = answer(body, retry=True)
+        log.warning(
+            "answered a %s without waiting longer (%.1f s): database or Slack too slow",
+            body.get("type") or ("command" if "command" in body else "request"),
+            self.answer_seconds,
+        )
+        headers = [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body)))]
+        return reply.status_line, headers, reply.body.encode()
 
     def oauth(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The install page or Slack's redirect back: a GET whose body is never read."""
@@ -127,10 +216,45 @@ class _Front:
 
 
 def make_wsgi_app(
-    app: App, signing_secret: str, health: Callable[[], bool] = lambda: True
+    app: App,
+    signing_secret: str,
+    health: Callable[[], bool] = lambda: True,
+    answer_seconds: float = ANSWER_SECONDS,
 ) -> WSGIApp:
     """/slack/events (gated, then Bolt), GET /healthz for load balancers, 404 otherwise."""
-    return _Front(app, signing_secret, health)
+    return _Front(app, signing_secret, health, answer_seconds)
+
+
+class BoundedCheck:
+    """A health check that answers within `seconds`: a check still running (a frozen database
+    holds it) counts as failed, and no second one is started beside it."""
+
+    def __init__(self, check: Callable[[], object], seconds: float = 1.0) -> None:
+        self.check, self.seconds = check, seconds
+        self._running: threading.Event | None = None
+        self._ok = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        """Whether the check passed within the time."""
+        with self._lock:
+            if self._running is not None and not self._running.is_set():
+                return False  # the last one has not come back yet
+            done = threading.Event()
+            self._running = done
+
+        def run() -> None:
+            try:
+                self.check()
+                self._ok = True
+            except Exception as exc:
+                self._ok = False
+                log.warning("health check failed: %s", type(exc).__name__)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="healthz", daemon=True).start()
+        return done.wait(self.seconds) and self._ok
 
 
 def serve_http(

@@ -20,6 +20,7 @@ from bot.config import normalise_database_url
 __all__ = [
     "Database",
     "Session",
+    "is_busy",
     "is_transient",
     "make_engine",
     "once_per_transaction",
@@ -41,6 +42,14 @@ DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 # process's batches; a fresh attempt every few milliseconds gets into them.
 SQLITE_RETRY_BUSY_MS = 5
 WRITE_RETRY_SECONDS = 120.0
+# The web process answers Slack within 2.5 s whatever its database does (bot.slack.server);
+# these bound how long a thread of it is held: a connection from the pool or a new one, and on
+# SQLite the write lock, at most this long...
+REQUEST_WAIT_SECONDS = 2.0
+# ...and on PostgreSQL a lock wait (then "lock not available", which writes retry) and a
+# statement (work after the ack included: a /digest answer waits out a short table lock).
+REQUEST_LOCK_SECONDS = 10.0
+REQUEST_STATEMENT_SECONDS = 30.0
 # PostgreSQL: serialization failure, deadlock, lock not available, cannot connect now.
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P03"}
 
@@ -74,24 +83,43 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
         conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
 
-def make_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:
-    """Create an engine for a database URL (Heroku `postgres://` accepted)."""
+def make_engine(
+    url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS, *, request_path: bool = False
+) -> Engine:
+    """Create an engine for a database URL (Heroku `postgres://` accepted); `request_path`:
+    for the web process, every wait bounded (REQUEST_WAIT_SECONDS)."""
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # The web process never waits on the lock longer than it may hold a request.
+        wait = min(busy_timeout, REQUEST_WAIT_SECONDS) if request_path else busy_timeout
+        busy_ms = round(wait * 1000)
         engine = create_engine(
             url,
-            connect_args={"timeout": busy_timeout},
+            connect_args={"timeout": busy_ms / 1000},
             # The worker sends to many channels at once; each send holds a connection briefly.
             pool_size=20,
             max_overflow=40,
-            pool_timeout=60,
+            pool_timeout=REQUEST_WAIT_SECONDS if request_path else 60,
         )
-        _configure_sqlite(engine, round(busy_timeout * 1000))
+        _configure_sqlite(engine, busy_ms)
         return engine
+    # Connecting never takes long anywhere: an unreachable server is an error, not a hang.
+    connect_args: dict[str, Any] = {"prepare_threshold": None, "connect_timeout": 10}
+    if request_path:
+        lock_ms, statement_ms = (
+            int(REQUEST_LOCK_SECONDS * 1000),
+            int(REQUEST_STATEMENT_SECONDS * 1000),
+        )
+        # libpq waits at least 2 s to connect; a frozen server is noticed after that, a stopped
+        # one at once. The server cancels lock waits and runaway statements itself.
+        connect_args |= {
+            "connect_timeout": max(2, int(REQUEST_WAIT_SECONDS)),
+            "options": f"-c lock_timeout={lock_ms} -c statement_timeout={statement_ms}",
+        }
     # No server-side prepared statements: a generic plan cannot see how common a search term is,
     # and picks the plan that ranks every match of 'scale' or 'AI' (measured 70 ms vs 12 ms).
     return create_engine(
@@ -99,7 +127,8 @@ def make_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) ->
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
-        connect_args={"prepare_threshold": None},
+        pool_timeout=REQUEST_WAIT_SECONDS if request_path else 30,
+        connect_args=connect_args,
     )
 
 
@@ -115,8 +144,14 @@ def once_per_transaction(session: Session, key: Hashable, compute: Callable[[], 
 class Database:
     """The archive's database: read and write transactions, and migrations."""
 
-    def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
-        self.engine = make_engine(url, busy_timeout)
+    def __init__(
+        self,
+        url: str,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+        *,
+        request_path: bool = False,
+    ) -> None:
+        self.engine = make_engine(url, busy_timeout, request_path=request_path)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
@@ -199,6 +234,26 @@ class Database:
             current = MigrationContext.configure(connection).get_current_revision()
         return current, head
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def read_only(self) -> bool:
+        """Whether this process cannot write to the database (a read-only file or server)."""
+        with self.engine.connect() as connection:
+            if not self.is_sqlite:
+                answer = connection.execute(text("SHOW transaction_read_only")).scalar()
+                return str(answer) == "on"
+            try:
+                # A write that changes nothing, rolled back: SQLite says "readonly" only to one.
+                connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            except OperationalError as exc:
+                return "readonly" in str(exc.orig).casefold()
+            finally:
+                connection.rollback()
+        return False
+
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
@@ -233,11 +288,27 @@ def is_transient(exc: DBAPIError) -> bool:
     )
 
 
+def is_busy(exc: DBAPIError) -> bool:
+    """Whether the database answered but another writer holds what this transaction needs
+    (SQLite's write lock, a PostgreSQL lock or conflict): up, just busy."""
+    if exc.connection_invalidated:
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate) in _TRANSIENT_SQLSTATES - {"57P03"}
+    message = str(exc.orig).casefold()
+    return "locked" in message or "busy" in message
+
+
 def open_database(
-    url: str, *, upgrade: bool | None = None, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+    url: str,
+    *,
+    upgrade: bool | None = None,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+    request_path: bool = False,
 ) -> Database:
     """Open a database; the embedded SQLite file is upgraded automatically unless told not to."""
-    database = Database(url, busy_timeout)
+    database = Database(url, busy_timeout, request_path=request_path)
     if upgrade if upgrade is not None else database.is_sqlite:
         database.upgrade()
     return database

@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
-from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Text, and_
+from sqlalchemy import Text, and_, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
@@ -59,17 +59,46 @@ class _Encrypted(TypeDecorator[str]):
 
 
 class EncryptedInstallationStore(SQLAlchemyInstallationStore):
-    """slack_sdk's SQLAlchemy installation store with every token column encrypted."""
+    """slack_sdk's SQLAlchemy installation store with every token column encrypted.
+
+    Reads (every request's authorization) run in plain transactions: on SQLite they never
+    wait for the write lock another process (an ingest) holds. Writes read before they write
+    in one transaction, so on SQLite they take the write lock up front (a deferred one fails at
+    once when another process writes): they go through a second store on the same tables.
+    """
 
     def __init__(self, client_id: str, database: Database, cipher: MultiFernet) -> None:
-        # The store reads before it writes in one transaction: on SQLite that transaction must
-        # take the write lock up front (a deferred one fails at once when another writes).
-        engine = database.engine.execution_options(sqlite_begin="IMMEDIATE")
-        super().__init__(client_id=client_id, engine=engine, logger=log)
-        for table in (self.installations, self.bots):
-            for name in TOKEN_COLUMNS:
-                if name in table.c:
-                    table.c[name].type = _Encrypted(cipher)
+        super().__init__(client_id=client_id, engine=database.engine, logger=log)
+        self.writer = SQLAlchemyInstallationStore(
+            client_id=client_id,
+            engine=database.engine.execution_options(sqlite_begin="IMMEDIATE"),
+            logger=log,
+        )
+        for store in (self, self.writer):
+            for table in (store.installations, store.bots):
+                for name in TOKEN_COLUMNS:
+                    if name in table.c:
+                        table.c[name].type = _Encrypted(cipher)
+
+    def save(self, installation: Installation) -> None:
+        """Store an installation (and its bot), taking the write lock up front."""
+        self.writer.save(installation)
+
+    def save_bot(self, bot: Bot) -> None:
+        """Store a bot, taking the write lock up front."""
+        self.writer.save_bot(bot)
+
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        """Delete a workspace's bots."""
+        self.writer.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+
+    def delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        """Delete a workspace's installations (one person's, with `user_id`)."""
+        self.writer.delete_installation(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        )
 
     def create_tables(self) -> None:
         """Never: migration 0009 creates the tables."""
@@ -128,6 +157,19 @@ class SingleUseStateStore(SQLAlchemyOAuthStateStore):
                 self.oauth_states.delete().where(and_(c.state == state, c.expire_at > _now()))
             )
         return deleted.rowcount == 1
+
+
+def sealed_bot_tokens(database: Database, limit: int = 100) -> list[str]:
+    """Stored bot tokens as stored (ciphertext), newest installations first."""
+    with database.read() as session:
+        rows = session.execute(
+            text(
+                "SELECT bot_token FROM slack_bots WHERE bot_token IS NOT NULL "
+                "ORDER BY installed_at DESC LIMIT :limit"
+            ),
+            {"limit": limit},
+        )
+        return [str(row[0]) for row in rows]
 
 
 def _now() -> dt.datetime:

@@ -395,6 +395,11 @@ def renew(
     return renewed
 
 
+def still_held(session: Session, delivery_id: int, owner: str) -> bool:
+    """Whether the owner still holds the delivery (not purged, not taken over)."""
+    return session.scalar(select(DeliveryRow.id).where(_held(delivery_id, owner))) is not None
+
+
 def holder(session: Session, delivery_id: int) -> tuple[str, str | None]:
     """A delivery's state and who holds it."""
     row = session.execute(

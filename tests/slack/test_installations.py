@@ -14,6 +14,7 @@ from slack_stub import SlackStub
 from sqlalchemy import MetaData, Table, text, update
 
 from bot.config import Settings
+from bot.slack.authorize import StoredInstallationAuthorize
 from bot.slack.installations import (
     InstalledTokens,
     SettingsError,
@@ -22,7 +23,7 @@ from bot.slack.installations import (
     oauth_client,
     token_source,
 )
-from bot.slack.oauth import LeasedRotationAuthorize, oauth_settings, record_nothing
+from bot.slack.oauth import NOT_INSTALLED, oauth_settings, record_nothing
 from bot.store.db import Database
 from bot.workspace import Workspace
 
@@ -136,7 +137,7 @@ def test_check_mode_names_what_is_missing(tmp_path: Any) -> None:
 def _race(tokens: InstalledTokens, settings: Settings, workspace: Workspace) -> list[Any]:
     """The worker's refresh and request-time authorization, all at once on a stale token."""
     stale = tokens.store.find(workspace)
-    authorize = LeasedRotationAuthorize(tokens, settings)
+    authorize = StoredInstallationAuthorize(tokens, NOT_INSTALLED)
     start = threading.Barrier(8)
     results: list[Any] = []
 
@@ -146,7 +147,8 @@ def _race(tokens: InstalledTokens, settings: Settings, workspace: Workspace) -> 
 
     def request() -> None:
         start.wait()
-        results.append(("request", authorize._rotate_and_save_tokens_if_necessary(stale)))
+        assert stale is not None
+        results.append(("request", authorize.fresh(stale)))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     threads += [threading.Thread(target=request) for _ in range(6)]
@@ -168,7 +170,8 @@ def test_a_rotating_token_is_refreshed_once_however_many_race(database: Database
         # Twelve hours left: nothing to do, for the worker or a request.
         assert tokens.refresh_due() == 0
         assert tokens.token(workspace) == first
-        make_expiring(database, minutes=5)  # inside both the worker's and the request margin
+        # About to expire: the worker refreshes it, and so would each request before using it.
+        make_expiring(database, minutes=0.5)
         results = _race(tokens, settings, workspace)
         assert len(results) == 8
         refreshes = [c for c in stub.calls_to("oauth.v2.access") if c.params.get("grant_type")]

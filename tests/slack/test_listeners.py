@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.slack.answers import Answers
 from bot.slack.listeners.actions import handle_page
 from bot.slack.listeners.commands import handle_digest
-from bot.slack.listeners.events import handle_app_home_opened, handle_reaction
+from bot.slack.listeners.events import ack_reaction, handle_app_home_opened, handle_reaction
 from bot.slack.services import Services, answer_executor
 from bot.store.db import Database
 
@@ -85,7 +85,11 @@ def test_other_reactions_are_ignored(database: Database) -> None:
         "user": "U1",
         "item": {"type": "message", "channel": "C1", "ts": "1.0"},
     }
-    handle_reaction(services(database), event, {"event_id": "Ev1"}, client, CONTEXT)  # type: ignore[arg-type]
+    context = BoltContext({"team_id": "T1"})
+    ack = Recorder()
+    ack_reaction(services(database), ack, event, {"event_id": "Ev1"}, context)  # type: ignore[arg-type]
+    assert len(ack.calls) == 1
+    handle_reaction(services(database), client, event, context)  # type: ignore[arg-type]
     assert client.ephemeral == []
 
 

@@ -153,7 +153,7 @@ def assert_valid(message: dict[str, Any]) -> None:
 
 def test_healthz(bot: Bot) -> None:
     with urllib.request.urlopen(bot.url.replace("/slack/events", "/healthz")) as r:  # noqa: S310
-        assert json.loads(r.read()) == {"ok": True}
+        assert json.loads(r.read()) == {"ok": True, "database": "ok"}
 
 
 def test_help_for_empty_and_unknown(bot: Bot) -> None:

@@ -15,6 +15,7 @@ from bot.slack.answers import Asker
 from bot.slack.command_text import conversation_of, plain_text
 from bot.slack.people import slack_admin_check
 from bot.slack.rendering import Message, render_text
+from bot.slack.request_scope import seconds_left
 from bot.slack.request_token import with_request_token
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
 from bot.workspace import Workspace
@@ -43,7 +44,8 @@ def handle_digest(
     work = with_request_token(context.bot_token)
     future = services.executor.submit(work.run, services.answers.answer, request, asker)
     try:
-        message = future.result(timeout=INLINE_ANSWER_SECONDS)
+        # Slack's 3 s run from the request's arrival, not from this listener's start.
+        message = future.result(timeout=seconds_left(INLINE_ANSWER_SECONDS))
     except FutureTimeout:
         ack(response_type="ephemeral", text="Looking that up…")
         future.add_done_callback(lambda done: _follow_up(done.result, respond))
