@@ -89,7 +89,7 @@ def test_other_reactions_are_ignored(database: Database) -> None:
     ack = Recorder()
     ack_reaction(services(database), ack, event, {"event_id": "Ev1"}, context)  # type: ignore[arg-type]
     assert len(ack.calls) == 1
-    handle_reaction(services(database), client, event, context)  # type: ignore[arg-type]
+    handle_reaction(services(database), client, event, {"event_id": "Ev1"}, context)  # type: ignore[arg-type]
     assert client.ephemeral == []
 
 
