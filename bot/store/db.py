@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision (tests/store/test_migrations.py checks it against Alembic's
 # head): a database already there is opened without loading Alembic.
-HEAD = "0012"
+HEAD = "0013"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Writes that retry themselves wait on SQLite's lock only this long per attempt: SQLite's own
 # busy handler sleeps up to 100 ms between looks, and misses the short gaps between another
