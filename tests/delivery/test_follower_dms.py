@@ -103,6 +103,34 @@ def test_one_dm_per_follower_with_save_buttons(database: Database, tmp_path: Pat
         assert {c.params["channel"] for c in stub.calls_to("chat.postMessage")} == {"U1", "U2"}
 
 
+def test_a_company_followed_before_its_first_article_gets_exactly_one_dm(
+    database: Database, tmp_path: Path
+) -> None:
+    # Databricks first appears in the newest issue: followed while waiting, as typed or
+    # under the feed name /digest company maps onto it.
+    ids = setup(
+        database,
+        tmp_path,
+        ("U1", "company databricks"),
+        ("U2", "company Databricks Engineering Blog"),
+        ("U3", "company Databrick"),  # /digest company Databrick finds nothing: nor does this
+    )
+    with database.read() as session:
+        by_company = [a.id for a in find_by_company(session, "Databricks", 50).page.items]
+    assert len(by_company) >= 2 and set(by_company) <= set(ids)
+    with SlackStub() as stub:
+        dms = sender(database, stub)
+        assert sorted(dms.run()) == ["sent", "sent"]
+        assert dms.run() == []  # exactly once, however often the worker runs
+        for user in ("U1", "U2"):
+            [dm] = stub.dms(user)
+            assert sorted(save_buttons(dm)) == sorted(by_company)
+            assert "High Performance Rate Limiting at Databricks" in dm["text"]
+        assert stub.dms("U3") == []
+    waiting = {f.label: f.waiting for f in follows.following(database, WS, "U3")}
+    assert waiting == {"Databrick": True}
+
+
 def test_each_article_of_a_dm_is_linked_with_company_date_and_a_trimmed_summary(
     database: Database, tmp_path: Path
 ) -> None:
