@@ -256,7 +256,13 @@ def test_a_follower_who_left_stops_being_messaged(database: Database, tmp_path: 
 def test_operators_see_a_stopped_follower_in_follows_list(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:
-    setup(database, tmp_path, ("U1", "company Cloudflare"), ("U2", "company Cloudflare"))
+    setup(
+        database,
+        tmp_path,
+        ("U1", "company Cloudflare"),
+        ("U2", "company Cloudflare"),
+        ("U2", "company Snowflake Labs"),  # not in the archive: waits for a first article
+    )
     with SlackStub() as stub:
         stub.fail_channel("U1", "user_not_found")
         assert sorted(sender(database, stub).run()) == ["sent", "stopped"]
@@ -267,12 +273,15 @@ def test_operators_see_a_stopped_follower_in_follows_list(
     lines = {line.split()[1]: line for line in shown.stdout.splitlines()}
     assert "STOPPED (user_not_found)" in lines["U1"] and "0 DMs sent" in lines["U1"]
     assert lines["U2"].endswith("active") and "1 DMs sent" in lines["U2"]
+    assert "2 follows (1 waiting for a first article)" in lines["U2"]
+    assert "1 follows  " in lines["U1"]
     listed = subprocess.run(
         [*command, "--json"], env=env, capture_output=True, text=True, check=False
     )
     people = {p["user"]: p for p in json.loads(listed.stdout)}
     assert people["U1"]["stopped"] == "user_not_found" and people["U2"]["stopped"] is None
     assert people["U2"]["dms_sent"] == 1 and people["U1"]["workspace"] == "T111"
+    assert (people["U2"]["follows_waiting"], people["U1"]["follows_waiting"]) == (1, 0)
 
 
 CLIENT_ID = "1111.2222"
