@@ -206,7 +206,7 @@ def _bind(session: Session, followed_id: int, company_id: int, display: str) -> 
     if target is None:
         session.execute(
             update(FollowedRow)
-            .where(FollowedRow.id == followed_id)
+            .where(FollowedRow.id == followed_id, FollowedRow.company_id.is_(None))
             .values(key=key, company_id=company_id, name=None)
             .execution_options(synchronize_session=False)
         )

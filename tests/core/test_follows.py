@@ -292,6 +292,27 @@ def test_a_waiting_follow_binds_as_the_company_lookup_would_find_its_name(
         assert len(session.scalars(select(FollowedRow.id)).all()) == 2  # Databrick, Databricks
 
 
+def test_a_person_following_a_company_twice_keeps_the_follow_made_before_it_arrived(
+    database: Database, tmp_path: Path
+) -> None:
+    newest = ingest_older(database, tmp_path)
+    assert follows.follow(database, WS, "U1", "company DBX", now()).ok  # waiting
+    with database.write() as session:
+        teach_company(session, "Databricks", ["DBX"])
+    ingest_files(database, [newest])
+    # Followed again by its name after the first article arrived (matching has not run yet):
+    # a separate follow for now, made too late to be told about that article.
+    later = follows.follow(database, WS, "U1", "company Databricks", now())
+    assert later.ok and "You now follow Databricks" in later.text
+    assert len(follows.following(database, WS, "U1")) == 2
+    assert follows.match_new(database, now(), recent_days=2) == 1
+    with database.read() as session:
+        by_databricks = {a.id for a in find_by_company(session, "Databricks", 50).page.items}
+    assert told(database)[("", "T111", "U1")] == by_databricks & issue_ids(database)
+    [kept] = follows.following(database, WS, "U1")  # one follow, the older one
+    assert (kept.label, kept.waiting) == ("Databricks", False)
+
+
 def test_a_close_name_asks_did_you_mean_and_follows_the_typed_name_only_when_confirmed(
     database: Database,
 ) -> None:
