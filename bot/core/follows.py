@@ -31,6 +31,13 @@ USAGE = (
 
 Kind = Literal["company", "topic"]
 
+# What a person following a company the archive does not hold yet is told.
+NOT_YET = "not in the archive yet: you will hear when it first appears"
+_TOO_MANY = (
+    f"You already follow {MAX_FOLLOWS} companies and topics, the most one person can: "
+    "`/digest unfollow` one first."
+)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -132,7 +139,10 @@ def follow_company(
                 f"You now follow {label}: new articles come to you in a direct message "
                 "from the bot.",
             )
-        suggestions = () if as_typed else suggest_companies(session, name)
+        key = store.waiting_key(name)
+        # Asked again for a name already followed as typed: no second "did you mean".
+        waiting = store.has_follow(session, workspace, user_id, "company", key)
+        suggestions = () if as_typed or waiting else suggest_companies(session, name)
         if suggestions:
             return Outcome(False, _did_you_mean(name, suggestions), suggestions, name)
         added = store.add_follow(
@@ -140,7 +150,7 @@ def follow_company(
             workspace,
             user_id,
             kind="company",
-            key=store.waiting_key(name),
+            key=key,
             label=name,
             company_id=None,
             now=now,
@@ -148,14 +158,6 @@ def follow_company(
         )
     verb = "You now follow" if added else "You already follow"
     return Outcome(True, f"{verb} “{_shown(name)}”. It is {NOT_YET}.")
-
-
-# What a person following a company the archive does not hold yet is told.
-NOT_YET = "not in the archive yet: you will hear when it first appears"
-_TOO_MANY = (
-    f"You already follow {MAX_FOLLOWS} companies and topics, the most one person can: "
-    "`/digest unfollow` one first."
-)
 
 
 def _shown(name: str) -> str:

@@ -86,6 +86,16 @@ def waiting_key(name: str) -> str:
     return "name:" + company_key(name)
 
 
+def has_follow(session: Session, workspace: Workspace, user_id: str, kind: str, key: str) -> bool:
+    """Whether the person follows the thing under (kind, key)."""
+    found = session.scalar(
+        select(FollowRow.id).where(
+            _mine(workspace, user_id), FollowRow.kind == kind, FollowRow.key == key
+        )
+    )
+    return found is not None
+
+
 def _followed_id(
     session: Session, kind: str, key: str, company_id: int | None, name: str | None
 ) -> int:

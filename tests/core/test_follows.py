@@ -326,6 +326,8 @@ def test_a_close_name_asks_did_you_mean_and_follows_the_typed_name_only_when_con
     confirmed = follows.follow_company(database, WS, "U1", "Databrick", now(), as_typed=True)
     assert confirmed.ok and NOT_YET in confirmed.text
     assert waiting(database, WS, "U1") == {"Databricks": False, "Databrick": True}
+    again = follows.follow(database, WS, "U1", "company databrick", now())
+    assert again.ok and "already follow" in again.text and not again.suggestions
 
 
 def test_unfollow_removes_a_waiting_follow(database: Database, tmp_path: Path) -> None:
