@@ -6,7 +6,9 @@ publishes, topic follows of one or two words drawn Zipf-like from article titles
 new 31-article issue is ingested and `bot.core.follows.match_new` (claim the new articles,
 match them against the distinct things followed, record one DM per person) is timed; three
 issues, one after another, the median printed. In the same run, on the same data, baselines:
-`SELECT count(*)` of the follows, and reading every follow into Python.
+`SELECT count(*)` of the follows, and reading every follow into Python. Then 2,000 follows of
+companies not in the archive (waiting for a first article, each to be bound when it appears)
+are added and one more new issue is matched with them.
 
     python benchmarks/bench_follows.py [--days 365] [--postgres URL]
 """
@@ -17,6 +19,7 @@ import argparse
 import datetime as dt
 import random
 import re
+import string
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,7 @@ from sqlalchemy import func, select, text
 from bot.core import follows
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database
+from bot.store.follows import waiting_key
 from bot.store.fulltext import after_bulk_load, topic_key
 from bot.store.tables import (
     ArticleCompanyRow,
@@ -45,6 +49,7 @@ WORKSPACES = 50
 FOLLOWS = 100_000
 ARTICLES = 31
 PEOPLE = 1000  # per workspace: 2 follows each on average
+WAITING = 2000  # follows of companies not in the archive yet, each a distinct name
 
 
 def new_issue(day: dt.date) -> str:
@@ -139,6 +144,47 @@ def make_follows(database: Database, rng: random.Random) -> int:
     return len({r["key"] for r in rows if r["kind"] == "topic"})
 
 
+def make_waiting(database: Database, rng: random.Random) -> None:
+    """2,000 follows of invented company names no article carries, as /digest follow stores
+    them (waiting under the name's key)."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    names = {
+        "".join(rng.choices(string.ascii_lowercase, k=9)).title() + " Systems"
+        for _ in range(WAITING)
+    }
+    with database.write() as session:
+        session.execute(
+            FollowedRow.__table__.insert(),
+            [
+                {"kind": "company", "key": waiting_key(n), "company_id": None, "name": n}
+                for n in names
+            ],
+        )
+        ids = dict(
+            session.execute(
+                select(FollowedRow.name, FollowedRow.id).where(FollowedRow.name.is_not(None))
+            )
+            .tuples()
+            .all()
+        )
+        session.execute(
+            FollowRow.__table__.insert(),
+            [
+                {
+                    "enterprise_id": "",
+                    "team_id": f"T{rng.randrange(WORKSPACES):04d}",
+                    "user_id": f"W{i:05d}",
+                    "followed_id": ids[n],
+                    "kind": "company",
+                    "key": waiting_key(n),
+                    "label": n,
+                    "created_at": now,
+                }
+                for i, n in enumerate(sorted(names))
+            ],
+        )
+
+
 def baseline_seconds(database: Database) -> tuple[float, float]:
     """Baselines on the same data: counting the follows (the cheapest statement that touches
     each of them) and reading every follow into Python (what matching follow by follow costs
@@ -195,6 +241,8 @@ def run(url: str, days: int, corpus: Path) -> dict[str, Any]:
     follows.match_new(database, dt.datetime.now(dt.UTC), 2)  # the archive's own articles
     runs = [timed_match(database, corpus, newest + dt.timedelta(days=n)) for n in (1, 2, 3)]
     counted, read = baseline_seconds(database)
+    make_waiting(database, random.Random(13))
+    waiting = timed_match(database, corpus, newest + dt.timedelta(days=4))
     database.dispose()
     seconds = sorted(r[0] for r in runs)
     return {
@@ -210,6 +258,7 @@ def run(url: str, days: int, corpus: Path) -> dict[str, Any]:
         "person_article_pairs": runs[0][2],
         "match_seconds_median": round(seconds[1], 3),
         "match_seconds_runs": [round(r[0], 3) for r in runs],
+        "match_seconds_with_2000_waiting": round(waiting[0], 3),
         "baseline_count_follows_seconds": round(counted, 3),
         "baseline_read_all_follows_seconds": round(read, 3),
     }

@@ -18,8 +18,9 @@ follows_app = typer.Typer(
 def follows_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per follower.")] = False,
 ) -> None:
-    """Every follower: workspace, user, follows, DMs sent and waiting, and whether DMs to them
-    stopped for good (with Slack's reason, e.g. account_inactive)."""
+    """Every follower: workspace, user, follows (and how many of them are companies waiting for
+    a first article), DMs sent and waiting, and whether DMs to them stopped for good (with
+    Slack's reason, e.g. account_inactive)."""
     from bot.core.follows import followers
 
     database = open_db(load_settings())
@@ -32,6 +33,7 @@ def follows_list(
                         "workspace": str(p.workspace),
                         "user": p.user_id,
                         "follows": p.follows,
+                        "follows_waiting": p.waiting,
                         "dms_sent": p.sent,
                         "dms_waiting": p.pending,
                         "stopped": p.stop_reason,
@@ -47,8 +49,9 @@ def follows_list(
         return
     for p in people:
         state = f"STOPPED ({p.stop_reason})" if p.stopped_at else "active"
+        waiting = f" ({p.waiting} waiting for a first article)" if p.waiting else ""
         out.print(
-            f"{p.workspace or '-'}  {p.user_id}  {p.follows} follows  {p.sent} DMs sent  "
+            f"{p.workspace or '-'}  {p.user_id}  {p.follows} follows{waiting}  {p.sent} DMs sent  "
             f"{p.pending} waiting  {state}",
             markup=False,
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.core.text import clean
+from bot.digest.companies import company_key
 from bot.store import follows as store
 from bot.store.db import Database
 from bot.store.fulltext import search_terms, topic_key
@@ -17,6 +18,9 @@ from bot.workspace import Workspace
 # Each follow is matched against every new issue and a person's DM lists one line per article,
 # so a person has at most this many; more is not a reading list but a second archive.
 MAX_FOLLOWS = 25
+# Company names in the archive are far shorter; a longer one is not a name anybody will publish
+# under (and it must fit a button's value and a line of `/digest following`).
+MAX_COMPANY_CHARS = 100
 # A follow is a standing query: a topic of more than a few words matches nothing new.
 MAX_TOPIC_CHARS = 100
 MAX_TOPIC_TERMS = 8
@@ -27,13 +31,26 @@ USAGE = (
 
 Kind = Literal["company", "topic"]
 
+# What a person following a company the archive does not hold yet is told.
+NOT_YET = "not in the archive yet: you will hear when it first appears"
+_TOO_MANY = (
+    f"You already follow {MAX_FOLLOWS} companies and topics, the most one person can: "
+    "`/digest unfollow` one first."
+)
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a follow or unfollow did, in one line for the person."""
+    """What a follow or unfollow did, in one line for the person.
+
+    A company name close to known ones follows nothing yet: `suggestions` are the close names
+    and `name` the name as typed, each for the person to choose (`follow_company`).
+    """
 
     ok: bool
     text: str
+    suggestions: tuple[str, ...] = ()
+    name: str = ""
 
 
 def parse_target(argument: str) -> tuple[Kind, str] | None:
@@ -53,60 +70,114 @@ def follow(
     if target is None:
         return Outcome(False, USAGE)
     kind, what = target
+    if kind == "company":
+        return follow_company(database, workspace, user_id, what, now)
+    problem = _topic_problem(what)
+    if problem:
+        return Outcome(False, problem)
+    label = what  # the person's words ("Q&A"); the key is what matches
     with database.write() as session:
         if store.count_follows(session, workspace, user_id) >= MAX_FOLLOWS:
-            return Outcome(
-                False,
-                f"You already follow {MAX_FOLLOWS} companies and topics, the most one person "
-                "can: `/digest unfollow` one first.",
-            )
-        if kind == "company":
-            found = resolve_company(session, what)
-            if found is None:
-                return Outcome(False, _no_company(what, suggest_companies(session, what)))
-            company_id, name = found
+            return Outcome(False, _TOO_MANY)
+        added = store.add_follow(
+            session,
+            workspace,
+            user_id,
+            kind="topic",
+            key=topic_key(what),
+            label=label[:200],
+            company_id=None,
+            now=now,
+        )
+    if not added:
+        return Outcome(True, f"You already follow the topic “{label}”.")
+    return Outcome(
+        True,
+        f"You now follow the topic “{label}”: new articles come to you in a direct message "
+        "from the bot.",
+    )
+
+
+def follow_company(
+    database: Database,
+    workspace: Workspace,
+    user_id: str,
+    name: str,
+    now: dt.datetime,
+    *,
+    as_typed: bool = False,
+) -> Outcome:
+    """Follow a company by name: the one /digest company finds, else the name itself until
+    its first article arrives. A name close to known ones is followed only `as_typed`
+    (confirmed); otherwise the close names come back as suggestions."""
+    name = clean(name)
+    problem = _company_problem(name)
+    if problem:
+        return Outcome(False, problem)
+    with database.write() as session:
+        if store.count_follows(session, workspace, user_id) >= MAX_FOLLOWS:
+            return Outcome(False, _TOO_MANY)
+        found = resolve_company(session, name)
+        if found is not None:
+            # A waiting follow of this very name is the same follow: bound now, not doubled.
+            store.bind_waiting(session, store.waiting_key(name))
+            company_id, label = found
             added = store.add_follow(
                 session,
                 workspace,
                 user_id,
                 kind="company",
                 key=str(company_id),
-                label=name[:200],
+                label=label[:200],
                 company_id=company_id,
                 now=now,
             )
-            label = name
-        else:
-            problem = _topic_problem(what)
-            if problem:
-                return Outcome(False, problem)
-            key = topic_key(what)
-            label = what  # the person's words ("Q&A"); the key is what matches
-            added = store.add_follow(
-                session,
-                workspace,
-                user_id,
-                kind="topic",
-                key=key,
-                label=label[:200],
-                company_id=None,
-                now=now,
+            if not added:
+                return Outcome(True, f"You already follow {label}.")
+            return Outcome(
+                True,
+                f"You now follow {label}: new articles come to you in a direct message "
+                "from the bot.",
             )
-    noun = f"{label}" if kind == "company" else f"the topic “{label}”"
-    if not added:
-        return Outcome(True, f"You already follow {noun}.")
-    return Outcome(
-        True, f"You now follow {noun}: new articles come to you in a direct message from the bot."
-    )
-
-
-def _no_company(name: str, suggestions: tuple[str, ...]) -> str:
-    shown = name if len(name) <= 60 else name[:60] + "…"
-    if suggestions:
-        return (
-            f"No company called “{shown}” in the archive. Did you mean {' or '.join(suggestions)}?"
+        key = store.waiting_key(name)
+        # Asked again for a name already followed as typed: no second "did you mean".
+        waiting = store.has_follow(session, workspace, user_id, "company", key)
+        suggestions = () if as_typed or waiting else suggest_companies(session, name)
+        if suggestions:
+            return Outcome(False, _did_you_mean(name, suggestions), suggestions, name)
+        added = store.add_follow(
+            session,
+            workspace,
+            user_id,
+            kind="company",
+            key=key,
+            label=name,
+            company_id=None,
+            now=now,
+            name=name,
         )
-    return f"No company called “{shown}” in the archive."
+    verb = "You now follow" if added else "You already follow"
+    return Outcome(True, f"{verb} “{_shown(name)}”. It is {NOT_YET}.")
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= 60 else name[:60] + "…"
+
+
+def _company_problem(name: str) -> str | None:
+    if not company_key(name):
+        return "Give a company name, e.g. `/digest follow company Cloudflare`."
+    if len(name) > MAX_COMPANY_CHARS:
+        return f"A company name is at most {MAX_COMPANY_CHARS} characters."
+    return None
+
+
+def _did_you_mean(name: str, suggestions: tuple[str, ...]) -> str:
+    return (
+        f"No company called “{_shown(name)}” in the archive yet. Did you mean "
+        f"{' or '.join(suggestions)}? Or follow “{_shown(name)}” as typed, to hear when that "
+        "name first appears."
+    )
 
 
 def _topic_problem(words: str) -> str | None:
@@ -140,6 +211,10 @@ def unfollow(database: Database, workspace: Workspace, user_id: str, argument: s
             removed_one = bool(found) and store.remove_follow(
                 session, workspace, user_id, "company", str(found[0]) if found else ""
             )
+            # Still waiting for its first article: followed under the name's key.
+            removed_one = removed_one or store.remove_follow(
+                session, workspace, user_id, "company", store.waiting_key(what)
+            )
             if not removed_one:
                 removed_one = store.remove_follow_labelled(session, workspace, user_id, kind, what)
             label = found[1] if found else what
@@ -170,6 +245,8 @@ def match_new(database: Database, now: dt.datetime, recent_days: float) -> int:
     with database.write() as session:
         ids = store.unmatched_articles(session, recent_days)
         articles = store.claim_articles(session, ids, now)
+        if articles:  # new articles may bring the first of a company someone waits for
+            store.bind_waiting(session)
         return store.match_and_record(session, articles, now, secrets.randbits(62))
 
 

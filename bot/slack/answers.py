@@ -335,7 +335,14 @@ class Answers:
     def follow(self, argument: str, asker: Asker) -> Message:
         """Follow a company or a topic."""
         done = follows.follow(self.database, asker.workspace, asker.user_id, argument, self.clock())
-        return rendering.render_text(done.text)
+        return _follow_answer(done)
+
+    def follow_company(self, name: str, asker: Asker, *, as_typed: bool) -> Message:
+        """Follow a company chosen by button: a close name offered, or the name as typed."""
+        done = follows.follow_company(
+            self.database, asker.workspace, asker.user_id, name, self.clock(), as_typed=as_typed
+        )
+        return _follow_answer(done)
 
     def unfollow(self, argument: str, asker: Asker) -> Message:
         """Stop following a company, a topic or everything."""
@@ -345,5 +352,12 @@ class Answers:
     def following(self, asker: Asker) -> Message:
         """The asker's follows."""
         mine = follows.following(self.database, asker.workspace, asker.user_id)
-        items = [rendering.FollowItem(f.id, f.kind, f.label) for f in mine]
+        items = [rendering.FollowItem(f.id, f.kind, f.label, f.waiting) for f in mine]
         return rendering.render_following(items, follows.MAX_FOLLOWS)
+
+
+def _follow_answer(done: follows.Outcome) -> Message:
+    """What a follow did; 'did you mean …?' with a button per choice when the name was close."""
+    if done.suggestions:
+        return rendering.render_follow_choice(done.name, done.suggestions)
+    return rendering.render_text(done.text)

@@ -38,6 +38,11 @@ ACTION_MORE = "digest_more"
 ACTION_SHARE = "digest_share"
 ACTION_FOLLOW_SAVE = "digest_follow_save"
 ACTION_UNFOLLOW = "digest_unfollow"
+# "Did you mean …?" on /digest follow company: one button per close name (action ids are unique
+# within a block, hence the index) and one to follow the name as typed.
+ACTION_FOLLOW_SUGGESTED = "digest_follow_suggested"
+ACTION_FOLLOW_AS_TYPED = "digest_follow_as_typed"
+BUTTON_TEXT_LIMIT = 75
 
 _BROADCAST_RE = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 
@@ -533,16 +538,23 @@ def render_home(
 
 @dataclass(frozen=True)
 class FollowItem:
-    """A follow as rendered: its id (for Unfollow), kind and what it follows."""
+    """A follow as rendered: its id (for Unfollow), kind, what it follows, and whether it is a
+    company still waiting for its first article in the archive."""
 
     id: int
     kind: str
     label: str
+    waiting: bool = False
+
+
+WAITING_NOTE = "waiting for a first article"
 
 
 def _follow_text(follow: FollowItem) -> str:
     label = clamp_escaped(follow.label, MAX_PUBLISHER)
-    return f"Company *{label}*" if follow.kind == "company" else f"Topic “{label}”"
+    if follow.kind != "company":
+        return f"Topic “{label}”"
+    return f"Company *{label}* ({WAITING_NOTE})" if follow.waiting else f"Company *{label}*"
 
 
 def _home_follows(follows: Sequence[FollowItem]) -> list[dict[str, Any]]:
@@ -576,6 +588,41 @@ def render_following(follows: Sequence[FollowItem], limit: int) -> Message:
         f"\n{lines}\n`/digest unfollow company NAME | topic WORDS | all` to stop."
     )
     return Message(_escaped_fallback(text), _sections(text))
+
+
+def _label(text: str, limit: int) -> str:
+    """A button's plain_text from user text: Slack does not parse it, and it is not shown as
+    markup either (no '<…>' that looks like a mention), within the limit."""
+    inert = _BROADCAST_RE.sub(lambda m: "@\u200b" + m.group(1), text)
+    return clamp(inert.replace("<", "‹").replace(">", "›"), limit)
+
+
+def render_follow_choice(name: str, suggestions: Sequence[str]) -> Message:
+    """/digest follow company NAME with close names known: 'did you mean …?', a button to
+    follow each close name, and one to follow NAME as typed (until it first appears)."""
+    query = clamp_escaped(name, 60)
+    names = " or ".join(f"*{clamp_escaped(s, MAX_PUBLISHER)}*" for s in suggestions)
+    text = (
+        f"No company called “{query}” in the archive yet. Did you mean {names}? Follow the "
+        f"name as typed and you will hear when “{query}” first appears."
+    )
+    # The values are the names, which the click handler checks again as if typed.
+    buttons = [
+        _button(
+            _label(f"Follow {suggestion}", BUTTON_TEXT_LIMIT),
+            f"{ACTION_FOLLOW_SUGGESTED}_{i}",
+            suggestion,
+        )
+        for i, suggestion in enumerate(suggestions[:3])
+        if len(suggestion.encode()) <= BUTTON_VALUE_BYTES
+    ]
+    if len(name.encode()) <= BUTTON_VALUE_BYTES:
+        label = _label(f"Follow “{clamp(name, 50)}” anyway", BUTTON_TEXT_LIMIT)
+        buttons.append(_button(label, ACTION_FOLLOW_AS_TYPED, name))
+    if not buttons:
+        return Message(_escaped_fallback(text), [_section(clamp_mrkdwn(text, SECTION_LIMIT))])
+    blocks = [_section(clamp_mrkdwn(text, SECTION_LIMIT)), {"type": "actions", "elements": buttons}]
+    return Message(_escaped_fallback(text), blocks)
 
 
 @dataclass(frozen=True)

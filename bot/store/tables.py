@@ -384,9 +384,13 @@ class FollowedRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # "company" or "topic"
-    # company: the company id as text; topic: the query's search terms, lower-cased, in order.
+    # company: the company id as text (waiting: `name:` + the name's lookup key); topic: the
+    # query's search terms, lower-cased, in order.
     key: Mapped[str] = mapped_column(String(200))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    # A company not in the archive yet: the name as typed (its key is `name:` + the name's
+    # lookup key), bound to the company once /digest company would find it by that name.
+    name: Mapped[str | None] = mapped_column(String(200))
 
 
 class FollowRow(InWorkspace, Base):

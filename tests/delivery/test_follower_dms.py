@@ -104,6 +104,34 @@ def test_one_dm_per_follower_with_save_buttons(database: Database, tmp_path: Pat
         assert {c.params["channel"] for c in stub.calls_to("chat.postMessage")} == {"U1", "U2"}
 
 
+def test_a_company_followed_before_its_first_article_gets_exactly_one_dm(
+    database: Database, tmp_path: Path
+) -> None:
+    # Databricks first appears in the newest issue: followed while waiting, as typed or
+    # under the feed name /digest company maps onto it.
+    ids = setup(
+        database,
+        tmp_path,
+        ("U1", "company databricks"),
+        ("U2", "company Databricks Engineering Blog"),
+        ("U3", "company Databrick"),  # /digest company Databrick finds nothing: nor does this
+    )
+    with database.read() as session:
+        by_company = [a.id for a in find_by_company(session, "Databricks", 50).page.items]
+    assert len(by_company) >= 2 and set(by_company) <= set(ids)
+    with SlackStub() as stub:
+        dms = sender(database, stub)
+        assert sorted(dms.run()) == ["sent", "sent"]
+        assert dms.run() == []  # exactly once, however often the worker runs
+        for user in ("U1", "U2"):
+            [dm] = stub.dms(user)
+            assert sorted(save_buttons(dm)) == sorted(by_company)
+            assert "High Performance Rate Limiting at Databricks" in dm["text"]
+        assert stub.dms("U3") == []
+    waiting = {f.label: f.waiting for f in follows.following(database, WS, "U3")}
+    assert waiting == {"Databrick": True}
+
+
 def test_each_article_of_a_dm_is_linked_with_company_date_and_a_trimmed_summary(
     database: Database, tmp_path: Path
 ) -> None:
@@ -230,7 +258,13 @@ def test_a_follower_who_left_stops_being_messaged(database: Database, tmp_path: 
 def test_operators_see_a_stopped_follower_in_follows_list(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:
-    setup(database, tmp_path, ("U1", "company Cloudflare"), ("U2", "company Cloudflare"))
+    setup(
+        database,
+        tmp_path,
+        ("U1", "company Cloudflare"),
+        ("U2", "company Cloudflare"),
+        ("U2", "company Snowflake Labs"),  # not in the archive: waits for a first article
+    )
     with SlackStub() as stub:
         stub.fail_channel("U1", "user_not_found")
         assert sorted(sender(database, stub).run()) == ["sent", "stopped"]
@@ -241,12 +275,15 @@ def test_operators_see_a_stopped_follower_in_follows_list(
     lines = {line.split()[1]: line for line in shown.stdout.splitlines()}
     assert "STOPPED (user_not_found)" in lines["U1"] and "0 DMs sent" in lines["U1"]
     assert lines["U2"].endswith("active") and "1 DMs sent" in lines["U2"]
+    assert "2 follows (1 waiting for a first article)" in lines["U2"]
+    assert "1 follows  " in lines["U1"]
     listed = subprocess.run(
         [*command, "--json"], env=env, capture_output=True, text=True, check=False
     )
     people = {p["user"]: p for p in json.loads(listed.stdout)}
     assert people["U1"]["stopped"] == "user_not_found" and people["U2"]["stopped"] is None
     assert people["U2"]["dms_sent"] == 1 and people["U1"]["workspace"] == "T111"
+    assert (people["U2"]["follows_waiting"], people["U1"]["follows_waiting"]) == (1, 0)
 
 
 CLIENT_ID = "1111.2222"

@@ -1,6 +1,7 @@
 """A running worker tells followers of a new issue within a minute of its arrival, with the
 default follow polling: an issue read from its source folder, then one stored meanwhile by
-`python -m bot ingest` (real processes, the Slack stand-in over HTTP)."""
+`python -m bot ingest` (real processes, the Slack stand-in over HTTP); a company followed
+before its first article arrived is told of it once."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ def test_a_running_worker_tells_followers_within_a_minute_of_an_issue_arriving(
     now = dt.datetime.now(dt.UTC)
     assert follows.follow(database, Workspace("T111"), "UA1", "company Cloudflare", now).ok
     assert follows.follow(database, Workspace("T111"), "UA2", "topic tiered cache", now).ok
+    # Not in the archive yet (its first article is in the issue that arrives): waits for it.
+    waiting = follows.follow(database, Workspace("T111"), "UA3", "company DATABRICKS", now)
+    assert waiting.ok and follows.NOT_YET in waiting.text
     database.dispose()
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -68,6 +72,8 @@ def test_a_running_worker_tells_followers_within_a_minute_of_an_issue_arriving(
             assert wait_for_dms(stub, "UA1", 1, time.time()) < MINUTE, log.read_text()[-2000:]
             assert "Browser Run" in stub.dms("UA1")[0]["text"]
             assert stub.dms("UA2") == []  # nothing about a tiered cache in that issue
+            wait_for_dms(stub, "UA3", 1, time.time())
+            assert "High Performance Rate Limiting at Databricks" in stub.dms("UA3")[0]["text"]
 
             stored = time.time()
             ingest = subprocess.run(
@@ -84,6 +90,7 @@ def test_a_running_worker_tells_followers_within_a_minute_of_an_issue_arriving(
             later = stub.dms("UA1")[1]["text"]
             assert "Workers KV" in later and "Browser Run" not in later  # each article once
             assert "Workers KV" in stub.dms("UA2")[0]["text"]
+            assert len(stub.dms("UA3")) == 1  # no Databricks in the later issue: told once
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)

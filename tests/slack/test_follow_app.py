@@ -13,7 +13,13 @@ from slack_signing import block_actions_body, post, sign
 from sqlalchemy import select
 from test_slack_app import SECRET, Bot, assert_valid, blocks_text, served_bot, wait_for
 
-from bot.slack.rendering import ACTION_FOLLOW_SAVE, ACTION_UNFOLLOW
+from bot.core import follows
+from bot.slack.rendering import (
+    ACTION_FOLLOW_AS_TYPED,
+    ACTION_FOLLOW_SAVE,
+    ACTION_FOLLOW_SUGGESTED,
+    ACTION_UNFOLLOW,
+)
 from bot.store.tables import FollowRow, SaveRow
 
 pytestmark = pytest.mark.slow  # real bot processes
@@ -130,3 +136,84 @@ def test_hostile_follow_input_gets_one_line_and_pings_nobody(
         with bot.database.read() as session:
             count = session.execute(select(FollowRow.id).where(FollowRow.user_id == "UH2")).all()
         assert len(count) == 25
+
+
+def last_response(bot: Bot, before: int) -> dict[str, Any]:
+    """The message posted to response_url after `before` responses (a click's answer)."""
+    wait_for(lambda: len(bot.stub.responses) > before)
+    return dict(bot.stub.responses[-1].params)
+
+
+def test_a_company_not_in_the_archive_yet_waits_and_did_you_mean_offers_both(
+    database_url: str, tmp_path: Path
+) -> None:
+    with served_bot(database_url, tmp_path) as bot:
+        reply = bot.command("follow company Snowflake Labs", user="UW1")
+        assert_valid(reply)
+        assert follows.NOT_YET in blocks_text(reply)
+        listed = bot.command("following", user="UW1")
+        assert_valid(listed)
+        assert "Snowflake Labs* (waiting for a first article)" in blocks_text(listed)
+        assert "(waiting for a first article)" in json.dumps(home_view(bot, "UW1", "EvWait1"))
+        gone = bot.command("unfollow company snowflake labs", user="UW1")
+        assert "no longer follow" in blocks_text(gone)
+        assert "follow nothing" in blocks_text(bot.command("following", user="UW1"))
+
+        # A close name: nothing followed until the person chooses.
+        asked = bot.command("follow company Databrick", user="UW1")
+        assert_valid(asked)
+        assert "Did you mean *Databricks*?" in blocks_text(asked)
+        [actions] = [b for b in asked["blocks"] if b["type"] == "actions"]
+        suggested, as_typed = actions["elements"]
+        assert suggested["text"]["text"] == "Follow Databricks"
+        assert as_typed["text"]["text"] == "Follow “Databrick” anyway"
+        assert "follow nothing" in blocks_text(bot.command("following", user="UW1"))
+
+        before = len(bot.stub.responses)
+        click(bot, suggested["action_id"], suggested["value"], "UW1")
+        chosen = last_response(bot, before)
+        assert "You now follow Databricks" in blocks_text(chosen)
+        assert chosen["replace_original"] is True  # the question gives way to the answer
+        before = len(bot.stub.responses)
+        click(bot, as_typed["action_id"], as_typed["value"], "UW1")
+        confirmed = last_response(bot, before)
+        assert_valid(confirmed)
+        assert "You now follow “Databrick”" in blocks_text(confirmed)
+        assert follows.NOT_YET in blocks_text(confirmed)
+        listed = blocks_text(bot.command("following", user="UW1"))
+        assert "*Databricks*" in listed and "Databricks* (waiting" not in listed
+        assert "Databrick* (waiting for a first article)" in listed
+
+        # Whoever clicks follows, in the workspace Slack says (the value is only a name).
+        before = len(bot.stub.responses)
+        click(bot, as_typed["action_id"], as_typed["value"], "UW2")
+        last_response(bot, before)
+        with bot.database.read() as session:
+            rows = session.execute(select(FollowRow.team_id, FollowRow.user_id, FollowRow.label))
+            followed = sorted(tuple(r) for r in rows)
+        assert followed == [
+            ("T111", "UW1", "Databrick"),
+            ("T111", "UW1", "Databricks"),
+            ("T111", "UW2", "Databrick"),
+        ]
+
+        # A value is checked as if typed: too long, no name, or pings, nothing is followed.
+        for value, expected in [
+            ("A" * 1999, "at most 100 characters"),
+            ("!!! ???", "Give a company name"),
+            ("'; DROP TABLE follows; --", "You now follow “'; DROP TABLE follows; --”"),
+        ]:
+            before = len(bot.stub.responses)
+            click(bot, ACTION_FOLLOW_AS_TYPED, value, "UW3")
+            assert expected in blocks_text(last_response(bot, before)), value
+        before = len(bot.stub.responses)
+        click(bot, ACTION_FOLLOW_AS_TYPED, "<!channel> <@U1>", "UW3")
+        pinged = last_response(bot, before)
+        assert_valid(pinged)
+        assert "<!channel>" not in blocks_text(pinged) and "<@U1>" not in blocks_text(pinged)
+        before = len(bot.stub.responses)
+        click(bot, f"{ACTION_FOLLOW_SUGGESTED}_0", "x" * 2500, "UW3")  # over Slack's limit
+        assert "expired" in blocks_text(last_response(bot, before))
+        listed = blocks_text(bot.command("following", user="UW3"))
+        # Two waiting follows, each in the blocks and in the fallback text.
+        assert "<!channel>" not in listed and listed.count("waiting for a first article") == 4

@@ -201,3 +201,27 @@ def test_issue_parent_names_the_configured_save_emoji() -> None:
     hostile = rendering.issue_messages(issue, "<!channel>")[0]
     assert "<!channel>" not in all_text(hostile.blocks)
     assert_valid_message(hostile)
+
+
+def test_did_you_mean_offers_each_close_name_and_the_typed_one_within_limits() -> None:
+    message = rendering.render_follow_choice("Databrick", ["Databricks", "Databricks Labs"])
+    assert_valid_message(message)
+    [actions] = [b for b in message.blocks if b["type"] == "actions"]
+    buttons = [(e["action_id"], e["text"]["text"], e["value"]) for e in actions["elements"]]
+    assert buttons == [
+        (f"{rendering.ACTION_FOLLOW_SUGGESTED}_0", "Follow Databricks", "Databricks"),
+        (f"{rendering.ACTION_FOLLOW_SUGGESTED}_1", "Follow Databricks Labs", "Databricks Labs"),
+        (rendering.ACTION_FOLLOW_AS_TYPED, "Follow “Databrick” anyway", "Databrick"),
+    ]
+    assert "Did you mean *Databricks* or *Databricks Labs*?" in message.blocks[0]["text"]["text"]
+
+
+def test_did_you_mean_with_hostile_and_long_names_pings_nobody() -> None:
+    name = HOSTILE[:100]
+    message = rendering.render_follow_choice(name, [HOSTILE[:200], "🚀" * 200])
+    assert_valid_message(message)
+    assert_no_pings(message)
+    [actions] = [b for b in message.blocks if b["type"] == "actions"]
+    for element in actions["elements"]:
+        assert len(element["text"]["text"]) <= rendering.BUTTON_TEXT_LIMIT
+    assert actions["elements"][-1]["value"] == name  # followed as typed, whatever it shows

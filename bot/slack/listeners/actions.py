@@ -1,8 +1,10 @@
-"""Buttons: Show more, Share in channel (lookups); Save (follower DMs); Unfollow (Home)."""
+"""Buttons: Show more, Share in channel (lookups); Save (follower DMs); Unfollow (Home);
+the choices of a 'did you mean …?' on /digest follow company."""
 
 from __future__ import annotations
 
 import logging
+import re
 from functools import partial
 from typing import Any
 
@@ -13,10 +15,13 @@ from bot.core import follows, saves
 from bot.slack.answers import Asker
 from bot.slack.listeners.events import ack_at_once, publish_home
 from bot.slack.rendering import (
+    ACTION_FOLLOW_AS_TYPED,
     ACTION_FOLLOW_SAVE,
+    ACTION_FOLLOW_SUGGESTED,
     ACTION_MORE,
     ACTION_SHARE,
     ACTION_UNFOLLOW,
+    BUTTON_VALUE_LIMIT,
     decode_action,
     render_text,
 )
@@ -110,6 +115,27 @@ def handle_unfollow(
     publish_home(services, workspace, user_id, client)
 
 
+def handle_follow_company(
+    as_typed: bool,
+    services: Services,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    context: BoltContext,
+) -> None:
+    """A choice under 'did you mean …?': follow the close name, or the name as typed (it then
+    waits for its first article). The name is checked again as if typed; who follows, and in
+    which workspace, comes from Bolt's context, never from the button."""
+    user_id = context.user_id or str((body.get("user") or {}).get("id", ""))
+    value = action.get("value")
+    if not user_id or not isinstance(value, str) or len(value) > BUTTON_VALUE_LIMIT:
+        respond(text=render_text("That button has expired.").text, replace_original=False)
+        return
+    asker = Asker(user_id, "", Workspace.from_context(context))
+    message = services.answers.follow_company(value, asker, as_typed=as_typed)
+    respond(text=message.text, blocks=message.blocks, replace_original=True)
+
+
 def register(app: App, services: Services) -> None:
     """Attach the button handlers (services bound first: Bolt injects the rest by name)."""
     # Acked at once; the lookup and the post to response_url follow in Bolt's lazy runner.
@@ -117,3 +143,8 @@ def register(app: App, services: Services) -> None:
     app.action(ACTION_SHARE)(ack=ack_at_once, lazy=[partial(handle_page, True, services)])
     app.action(ACTION_FOLLOW_SAVE)(ack=ack_at_once, lazy=[partial(handle_follow_save, services)])
     app.action(ACTION_UNFOLLOW)(ack=ack_at_once, lazy=[partial(handle_unfollow, services)])
+    suggested = re.compile(rf"^{ACTION_FOLLOW_SUGGESTED}_\d$")
+    follow_suggested = partial(handle_follow_company, False, services)
+    app.action(suggested)(ack=ack_at_once, lazy=[follow_suggested])
+    follow_as_typed = partial(handle_follow_company, True, services)
+    app.action(ACTION_FOLLOW_AS_TYPED)(ack=ack_at_once, lazy=[follow_as_typed])

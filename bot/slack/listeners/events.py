@@ -229,7 +229,7 @@ def handle_reaction(
 def publish_home(services: Services, workspace: Workspace, user_id: str, client: WebClient) -> None:
     """Publish a person's Home tab: latest signal, their follows and saves, short help."""
     home = saves.home(services.database, workspace, user_id)
-    follows = [FollowItem(f.id, f.kind, f.label) for f in home.follows]
+    follows = [FollowItem(f.id, f.kind, f.label, f.waiting) for f in home.follows]
     emoji = settings.save_emoji(services.database, workspace, services.save_emoji)
     view = render_home(home.latest, home.saved, emoji, follows)
     client.views_publish(user_id=user_id, view=view)
