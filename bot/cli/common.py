@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from bot.config import Settings
-from bot.logs import LOG_FORMAT, install_secret_filter
+from bot.logs import LOG_FORMAT, install_secret_filter, quiet_scheduler
 
 if TYPE_CHECKING:
     from bot.store.db import Database
@@ -96,6 +96,7 @@ def setup_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_scheduler(settings.log_level)
     install_secret_filter(settings)
 
 

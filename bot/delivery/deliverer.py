@@ -626,8 +626,9 @@ class Deliverer:
         return result
 
     def _fail(self, progress: Progress, error: str) -> DeliveryResult:
+        # Not logged here: the worker logs one line per finished delivery (failures at ERROR)
+        # and `post` prints its outcome.
         claim = progress.claim
-        log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
         discarded = self._discard_if_unsent(progress)
         with self.database.write() as session:
             if not discarded:

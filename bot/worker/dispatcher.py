@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 ChannelKey = tuple[Workspace, str]
 
 RECENT_ISSUES = 14
+# The one log line per finished delivery, at the level an operator should notice it at
+# ("already" and "busy" are another sender's deliveries: nothing to report).
+OUTCOME_LEVELS = {
+    "posted": logging.INFO,
+    "skipped": logging.INFO,
+    "retry_later": logging.WARNING,
+    "failed": logging.ERROR,
+}
 
 
 @dataclass
@@ -139,8 +147,10 @@ class Dispatcher:
         assert self.fanout is not None  # noqa: S101  set in __post_init__
         results = self.fanout.run((d.workspace, d.id) for d in sendable)
         for result in results:
-            if result.outcome in ("posted", "failed", "retry_later", "skipped"):
-                log.info(
+            level = OUTCOME_LEVELS.get(result.outcome)
+            if level is not None:
+                log.log(
+                    level,
                     "delivery to %s of %s: %s (%d messages)%s",
                     result.channel_id,
                     result.issue_date,

@@ -1,0 +1,64 @@
+"""What an operator sees: the worker's log, one-line errors, progress, help and tables."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from helpers import clean_env, due_now, start_worker
+from slack_stub import SlackStub
+
+from bot.core.ingestion import expand_paths, ingest_files
+from bot.store.db import Database
+
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = REPO / "seeds"
+
+
+def _worker_log(database_url: str, tmp_path: Path, level: str, until: str) -> list[str]:
+    """Run `python -m bot worker` at a log level until its log shows `until`; its lines."""
+    database = Database(database_url)
+    ingest_files(database, expand_paths([SEEDS]))
+    due_now(database, "COK", "CGONE")
+    database.dispose()
+    log = tmp_path / f"worker-{level}.log"
+    with SlackStub() as stub:
+        stub.fail_channel("CGONE")
+        env = clean_env(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN="xoxb-operator",
+            SLACK_API_URL=stub.url,
+            DIGEST_POST_INTERVAL="0",
+            LOG_LEVEL=level,
+        )
+        worker = start_worker(env, tmp_path, log)
+        try:
+            deadline = time.monotonic() + 60
+            while until not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)  # what else a tick logs
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(20)
+    return log.read_text().splitlines()
+
+
+def test_worker_log_is_one_line_per_delivery_at_info(database_url: str, tmp_path: Path) -> None:
+    lines = _worker_log(database_url, tmp_path, "INFO", "delivery to CGONE")
+    assert not [line for line in lines if " apscheduler" in line], lines
+    deliveries = [line for line in lines if "bot.worker.dispatcher: delivery to" in line]
+    assert len(deliveries) == 2, lines
+    (posted,) = [line for line in deliveries if "COK" in line]
+    assert " INFO " in posted and "posted (30 messages)" in posted
+    # A failure is one line too, at ERROR, saying why.
+    failures = [line for line in lines if "CGONE" in line]
+    assert len(failures) == 1 and " ERROR " in failures[0], lines
+    assert "channel_not_found" in failures[0]
+    # Started, serving T111, the two deliveries, stopping: nothing else.
+    assert len(lines) <= 6, lines
+
+
+def test_worker_log_shows_scheduler_jobs_at_debug(database_url: str, tmp_path: Path) -> None:
+    lines = _worker_log(database_url, tmp_path, "DEBUG", 'Job "Worker._tick')
+    assert any("apscheduler" in line and "Running job" in line for line in lines)
