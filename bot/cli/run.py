@@ -8,6 +8,11 @@ import typer
 
 from bot.cli.common import check_mode, fail, load_settings, open_db, out, setup_logging
 
+SOCKET_MODE_SETUP = (
+    "make an app-level token (xapp-…) with connections:write under Basic Information → "
+    "App-Level Tokens, and Socket Mode on"
+)
+
 
 def serve(
     port: Annotated[
@@ -18,7 +23,7 @@ def serve(
 ) -> None:
     """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
     from bot import bootstrap
-    from bot.slack.server import WSGIApp, serve_http, serve_socket_mode
+    from bot.slack.server import SocketModeError, WSGIApp, serve_http, serve_socket_mode
 
     settings = load_settings()
     setup_logging(settings)
@@ -37,7 +42,12 @@ def serve(
     if socket_mode:
         assert settings.slack_app_token is not None  # noqa: S101
         bolt = bootstrap.bolt_app(settings, database, socket_mode=True)
-        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+        try:
+            serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+        except SocketModeError as exc:
+            if exc.refused:
+                fail(f"SLACK_APP_TOKEN was refused by Slack ({exc}); {SOCKET_MODE_SETUP}", 2)
+            fail(f"cannot reach Slack for Socket Mode: {exc}")
         return
     database.dispose()
     assert settings.slack_signing_secret is not None  # noqa: S101  checked above

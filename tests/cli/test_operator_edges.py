@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -62,3 +64,41 @@ def test_worker_log_is_one_line_per_delivery_at_info(database_url: str, tmp_path
 def test_worker_log_shows_scheduler_jobs_at_debug(database_url: str, tmp_path: Path) -> None:
     lines = _worker_log(database_url, tmp_path, "DEBUG", 'Job "Worker._tick')
     assert any("apscheduler" in line and "Running job" in line for line in lines)
+
+
+def bot(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m bot …` as an operator runs it, with only these settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_socket_with_a_refused_app_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with SlackStub() as stub:
+        stub.invalid_tokens.add("xapp-1-revoked")
+        run = bot(
+            "serve",
+            "--socket",
+            cwd=tmp_path,
+            env={
+                "SLACK_BOT_TOKEN": "xoxb-operator",
+                "SLACK_APP_TOKEN": "xapp-1-revoked",
+                "SLACK_API_URL": stub.url,
+            },
+        )
+        asked = [c.method for c in stub.calls]
+    assert "apps.connections.open" in asked
+    assert run.returncode == 2, run.stderr
+    errors = [line for line in run.stderr.splitlines() if " INFO " not in line]
+    assert errors == [
+        "error: SLACK_APP_TOKEN was refused by Slack (invalid_auth); make an app-level token "
+        "(xapp-…) with connections:write under Basic Information → App-Level Tokens, and "
+        "Socket Mode on"
+    ]
+    assert "xapp-1-revoked" not in run.stdout + run.stderr
