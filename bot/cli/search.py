@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.text import Text
 
-from bot.cli.common import fail, load_settings, open_db, out
+from bot.cli.common import fail, load_settings, open_db, out, parse_day_option
 from bot.core.text import clamp
 
 if TYPE_CHECKING:
@@ -95,15 +95,9 @@ def search_date(
     day: Annotated[str, typer.Argument(help="YYYY-MM-DD, today, yesterday or latest.")],
 ) -> None:
     """One issue (what `/digest date` shows)."""
-    from bot.clock import utc_now
     from bot.core import lookups
-    from bot.core.grammar import parse_day
 
-    try:
-        wanted = parse_day(day, utc_now().date())
-    except ValueError as exc:
-        _print(str(exc))
-        return
+    wanted = parse_day_option(day)  # a bad day: one line, exit 2
     _run(lambda database: _print_issue(lookups.issue(database, wanted)))
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from helpers import clean_env, due_now, start_worker
+import pytest
+from click.testing import Result
+from helpers import SETTING_PREFIXES, clean_env, due_now, start_worker
 from slack_stub import SlackStub
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database
 
@@ -102,3 +108,25 @@ def test_serve_socket_with_a_refused_app_token_is_one_line_and_exit_2(tmp_path: 
         "Socket Mode on"
     ]
     assert "xapp-1-revoked" not in run.stdout + run.stderr
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
+    """Run the CLI in-process with only the given settings (and a database in tmp_path)."""
+    for name in os.environ:
+        if name.startswith(SETTING_PREFIXES) or name == "LOG_LEVEL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, **env: str) -> Result:
+        settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}"} | env
+        return CliRunner().invoke(app, list(args), env=settings)
+
+    return run
+
+
+def test_search_date_that_is_no_date_is_an_error(cli: Callable[..., Result]) -> None:
+    result = cli("search", "date", "2026-13-45")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: “2026-13-45” is not a date")
+    assert result.stdout == ""
