@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -130,3 +131,38 @@ def test_search_date_that_is_no_date_is_an_error(cli: Callable[..., Result]) -> 
     assert result.exit_code == 2
     assert result.stderr.startswith("error: “2026-13-45” is not a date")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
+def test_post_shows_its_progress(database_url: str, tmp_path: Path, terminal: bool) -> None:
+    database = Database(database_url)
+    ingest_files(database, expand_paths([SEEDS / "2026-05-13.txt"]))
+    database.dispose()
+    with SlackStub() as stub:
+        env = {
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": "xoxb-operator",
+            "SLACK_API_URL": stub.url,
+            "DIGEST_POST_INTERVAL": "0.05",
+        }
+        # rich takes TTY_COMPATIBLE=1 for a terminal (the bar is drawn with escape codes).
+        run = bot(
+            "post",
+            "--channel",
+            "C1",
+            cwd=tmp_path,
+            env=env | {"TTY_COMPATIBLE": "1"} if terminal else env,
+        )
+        assert len(stub.all_messages("C1")) == 30
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "posted issue 2026-05-13 to C1: 30 messages\n"
+    assert "xoxb-operator" not in run.stderr
+    if terminal:
+        frames = run.stderr.split("\x1b[2K")
+        shown = [re.search(r"posting issue 2026-05-13 to C1\b.*?(\d+)/30\b", f) for f in frames]
+        counts = [int(m.group(1)) for m in shown if m]
+        assert counts[-1] == 30 and any(0 < n < 30 for n in counts), frames
+    else:
+        assert run.stderr == (
+            "posting 30 of 30 messages to C1 (issue 2026-05-13), one every 0.05 s\n"
+        )
