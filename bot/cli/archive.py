@@ -16,6 +16,7 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.core.ingestion import FileOutcome
+    from bot.store.db import Upgrade
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -109,6 +110,21 @@ def db_upgrade() -> None:
     """Apply all migrations to DATABASE_URL (run on release for server databases)."""
     settings = load_settings()
     setup_logging(settings)
-    database = open_db(settings, upgrade=True)
-    database.dispose()
-    out.print("database is up to date")
+    database = open_db(settings, upgrade=False)
+    try:
+        done = database.upgrade()
+    except Exception as exc:  # unreachable, or a migration failed: one line (nothing half-done)
+        fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        database.dispose()
+    out.print(upgrade_text(done), markup=False)
+
+
+def upgrade_text(done: Upgrade) -> str:
+    """What `db upgrade` says it did."""
+    if done.applied == 0:
+        return f"database already up to date at revision {done.after}"
+    migrations = f"{done.applied} migration{'s' if done.applied != 1 else ''}"
+    if done.before is None:
+        return f"created the database at revision {done.after} ({migrations}, {done.tables} tables)"
+    return f"upgraded the database from revision {done.before} to {done.after} ({migrations})"

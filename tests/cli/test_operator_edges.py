@@ -166,3 +166,30 @@ def test_post_shows_its_progress(database_url: str, tmp_path: Path, terminal: bo
         assert run.stderr == (
             "posting 30 of 30 messages to C1 (issue 2026-05-13), one every 0.05 s\n"
         )
+
+
+def test_db_upgrade_says_what_it_did(cli: Callable[..., Result], tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, inspect
+
+    from bot.store.db import HEAD, MIGRATIONS
+
+    created = cli("db", "upgrade")
+    assert created.exit_code == 0, created.output
+    engine = create_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+    tables = len(inspect(engine).get_table_names())
+    engine.dispose()
+    migrations = int(HEAD)  # revisions are numbered from 0001
+    assert created.stdout == (
+        f"created the database at revision {HEAD} ({migrations} migrations, {tables} tables)\n"
+    )
+    assert cli("db", "upgrade").stdout == f"database already up to date at revision {HEAD}\n"
+    # A database of an older release.
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", older)
+    command.upgrade(config, "0010")
+    upgraded = cli("db", "upgrade", DATABASE_URL=older)
+    assert upgraded.stdout == f"upgraded the database from revision 0010 to {HEAD} (2 migrations)\n"
