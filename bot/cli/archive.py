@@ -22,7 +22,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
 def parse(
-    files: Annotated[list[Path], typer.Argument(help="Digest files to read.")],
+    files: Annotated[list[Path], typer.Argument(help="Digest files to read.", metavar="FILE")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Parse digest files and print them (JSON with --json); bad files go to stderr."""
@@ -63,7 +63,9 @@ def _database_exists(settings: Settings) -> bool:
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of digest issues.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders of digest issues.", metavar="PATH")
+    ],
 ) -> None:
     """Store issues in the archive: new, updated in place, or unchanged; bad files skipped."""
     from bot.core.ingestion import expand_paths, ingest_files

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 TEAM_RE = re.compile(r"^(?:E[A-Z0-9]{2,30}/)?[TE][A-Z0-9]{2,30}$")
 TEAM_HELP = "Workspace (team id, e.g. T0123456789); needed when several use the bot."
-TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP)]
+TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP, metavar="TEAM_ID")]
 SECRET_SETTINGS = frozenset(
     {
         "SLACK_BOT_TOKEN",

@@ -64,7 +64,7 @@ def list_command(
 
 @companies_app.command("review")
 def review_command(
-    limit: Annotated[int, typer.Option(help="How many splits to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many splits to show.", metavar="N")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """The least certain splits, to check in a minute: confidence, company | summary, title."""
@@ -100,8 +100,12 @@ def review_command(
 
 @companies_app.command("fix")
 def fix_command(
-    wrong: Annotated[str, typer.Argument(help="The company as wrongly split, e.g. Acme.")],
-    right: Annotated[str, typer.Argument(help="The right publisher, e.g. 'Acme Robotics'.")],
+    wrong: Annotated[
+        str, typer.Argument(help="The company as wrongly split, e.g. Acme.", metavar="WRONG")
+    ],
+    right: Annotated[
+        str, typer.Argument(help="The right publisher, e.g. 'Acme Robotics'.", metavar="RIGHT")
+    ],
 ) -> None:
     """Re-split WRONG's articles whose line starts with RIGHT (longer or shorter); remembered."""
     from bot.core.companies import fix
@@ -116,9 +120,12 @@ def fix_command(
 
 @companies_app.command("add")
 def add_command(
-    name: Annotated[str, typer.Argument(help="The company's name, e.g. 'Acme Robotics'.")],
+    name: Annotated[
+        str, typer.Argument(help="The company's name, e.g. 'Acme Robotics'.", metavar="NAME")
+    ],
     alias: Annotated[
-        list[str] | None, typer.Option("--alias", help="Another name for it (repeatable).")
+        list[str] | None,
+        typer.Option("--alias", help="Another name for it (repeatable).", metavar="NAME"),
     ] = None,
 ) -> None:
     """Teach a company name (and aliases); re-splits stored articles it now explains."""

@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 
 def post(
-    channel: Annotated[str, typer.Option(help="Slack channel id, e.g. C0123456789.")],
-    date: Annotated[str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.")] = "latest",
+    channel: Annotated[
+        str, typer.Option(help="Slack channel id, e.g. C0123456789.", metavar="CHANNEL")
+    ],
+    date: Annotated[
+        str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.", metavar="DAY")
+    ] = "latest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
     team: TeamOption = None,
 ) -> None:

@@ -16,9 +16,10 @@ SOCKET_MODE_SETUP = (
 
 def serve(
     port: Annotated[
-        int | None, typer.Option(help="HTTP port (default $PORT, else 3000).", min=1, max=65535)
+        int | None,
+        typer.Option(help="HTTP port (default $PORT, else 3000).", min=1, max=65535, metavar="N"),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    host: Annotated[str, typer.Option(help="Interface to bind.", metavar="ADDR")] = "0.0.0.0",  # noqa: S104
     socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
 ) -> None:
     """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""

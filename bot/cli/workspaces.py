@@ -43,7 +43,9 @@ def list_command() -> None:
 
 @workspaces_app.command("remove")
 def remove_command(
-    team: Annotated[str, typer.Argument(help="Team id of the workspace, e.g. T0123456789.")],
+    team: Annotated[
+        str, typer.Argument(help="Team id of the workspace, e.g. T0123456789.", metavar="TEAM_ID")
+    ],
 ) -> None:
     """Delete a workspace's installation and all its data (as uninstalling does); the archive
     stays."""

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -193,3 +194,34 @@ def test_db_upgrade_says_what_it_did(cli: Callable[..., Result], tmp_path: Path)
     command.upgrade(config, "0010")
     upgraded = cli("db", "upgrade", DATABASE_URL=older)
     assert upgraded.stdout == f"upgraded the database from revision 0010 to {HEAD} (2 migrations)\n"
+
+
+def _help_screens() -> dict[str, str]:
+    """Every command's `--help`, 200 columns wide, keyed by the command's words."""
+    import typer
+
+    screens = {}
+    stack: list[tuple[list[str], Any]] = [([], typer.main.get_command(app))]
+    while stack:
+        words, command = stack.pop()
+        stack += [([*words, n], c) for n, c in getattr(command, "commands", {}).items()]
+        shown = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, shown.output
+        screens[" ".join(words)] = shown.stdout
+    return screens
+
+
+def test_help_keeps_brackets_wraps_text_and_names_values() -> None:
+    screens = _help_screens()
+    assert "[HH:MM] [TIMEZONE] [weekdays|daily]" in screens["subscriptions add"]
+    assert "{CHANNEL} [SCHEDULE]..." in screens["subscriptions add"]
+    assert "{FILE}..." in screens["parse"]
+    # A docstring's line breaks are not the screen's: each command's summary is one row.
+    doctor = next(line for line in screens[""].splitlines() if " doctor " in line)
+    assert doctor.rstrip(" │").endswith("exit status 1 if any check failed."), doctor
+    for words, screen in screens.items():
+        options = screen.partition("─ Options ─")[2]
+        # A value's placeholder says what it is (CHANNEL, DAY, N), never a Python type.
+        assert not re.search(r"<(?:str|int|float|list\[\w+\])>", options), (words, options)
+    assert re.search(r"--channel\s+CHANNEL\s", screens["post"])
+    assert re.search(r"--team\s+TEAM_ID\s", screens["subscriptions list"])
