@@ -6,11 +6,14 @@ import datetime as dt
 import logging
 import re
 import sys
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from bot.config import Settings
 from bot.logs import LOG_FORMAT, install_secret_filter, quiet_scheduler
@@ -38,6 +41,19 @@ SECRET_SETTINGS = frozenset(
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Collection[str] = ()
+) -> Table:
+    """The one style of every table the CLI prints: cells are plain text (a name with square
+    brackets is not rich markup), `numeric` columns right-aligned."""
+    shown = Table(highlight=False)
+    for header in headers:
+        shown.add_column(Text(header), justify="right" if header in numeric else "left")
+    for row in rows:
+        shown.add_row(*(Text(cell) for cell in row))
+    return shown
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import fail, load_settings, open_db, out
+from bot.cli.common import fail, load_settings, open_db, out, table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,10 +56,9 @@ def list_command(
         ]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    width = max([len("company"), *(len(s.name) for s in stats)])
-    out.print(f"{'company':<{width}}  articles  low (<{LOW_CONFIDENCE:g})", markup=False)
-    for s in stats:
-        out.print(f"{s.name:<{width}}  {s.articles:>8}  {s.low_confidence:>3}", markup=False)
+    low = f"low (<{LOW_CONFIDENCE:g})"
+    lines = ((s.name, str(s.articles), str(s.low_confidence)) for s in stats)
+    out.print(table(("company", "articles", low), lines, numeric=("articles", low)))
 
 
 @companies_app.command("review")

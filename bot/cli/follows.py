@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import load_settings, open_db, out
+from bot.cli.common import load_settings, open_db, out, table
 
 follows_app = typer.Typer(
     help="People following companies and topics (what /digest follow manages)."
@@ -45,10 +45,16 @@ def follows_list(
     if not people:
         out.print("no followers")
         return
-    for p in people:
-        state = f"STOPPED ({p.stop_reason})" if p.stopped_at else "active"
-        out.print(
-            f"{p.workspace or '-'}  {p.user_id}  {p.follows} follows  {p.sent} DMs sent  "
-            f"{p.pending} waiting  {state}",
-            markup=False,
+    counts = ("follows", "DMs sent", "waiting")
+    rows = (
+        (
+            str(p.workspace or "-"),
+            p.user_id,
+            str(p.follows),
+            str(p.sent),
+            str(p.pending),
+            f"STOPPED ({p.stop_reason})" if p.stopped_at else "active",
         )
+        for p in people
+    )
+    out.print(table(("workspace", "user", *counts, "state"), rows, numeric=counts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from helpers import SETTING_PREFIXES, clean_env, due_now, start_worker
+from rich.console import Console
 from slack_stub import SlackStub
 from typer.testing import CliRunner
 
@@ -225,3 +227,16 @@ def test_help_keeps_brackets_wraps_text_and_names_values() -> None:
         assert not re.search(r"<(?:str|int|float|list\[\w+\])>", options), (words, options)
     assert re.search(r"--channel\s+CHANNEL\s", screens["post"])
     assert re.search(r"--team\s+TEAM_ID\s", screens["subscriptions list"])
+
+
+def test_every_table_has_one_style(cli: Callable[..., Result]) -> None:
+    from bot.cli.common import table
+
+    assert cli("ingest", str(SEEDS)).exit_code == 0
+    companies = cli("companies", "list").stdout.splitlines()
+    assert companies[0].startswith("┏") and companies[1].startswith("┃ company")
+    assert any(re.fullmatch(r"│ AWS +│ +\d+ │ +0 │", line) for line in companies), companies
+    # The helper every table goes through: a cell is text, never rich markup.
+    shown = io.StringIO()
+    Console(file=shown, width=60).print(table(("company",), [("[bold]Acme[/bold]",)]))
+    assert "│ [bold]Acme[/bold] │" in shown.getvalue()
