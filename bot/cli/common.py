@@ -38,6 +38,11 @@ SECRET_SETTINGS = frozenset(
         "DIGEST_ENCRYPTION_KEY",
     }
 )
+# What Socket Mode needs, said wherever SLACK_APP_TOKEN is refused or malformed.
+SOCKET_MODE_SETUP = (
+    "make an app-level token (xapp-…) with connections:write under Basic Information → "
+    "App-Level Tokens, and Socket Mode on"
+)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

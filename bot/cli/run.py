@@ -6,11 +6,14 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import check_mode, fail, load_settings, open_db, out, setup_logging
-
-SOCKET_MODE_SETUP = (
-    "make an app-level token (xapp-…) with connections:write under Basic Information → "
-    "App-Level Tokens, and Socket Mode on"
+from bot.cli.common import (
+    SOCKET_MODE_SETUP,
+    check_mode,
+    fail,
+    load_settings,
+    open_db,
+    out,
+    setup_logging,
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from helpers import SETTING_PREFIXES, clean_env, due_now, start_worker
+from helpers import SETTING_PREFIXES, clean_env, due_now, free_port, start_worker
 from rich.console import Console
 from slack_stub import SlackStub
 from typer.testing import CliRunner
@@ -240,3 +240,44 @@ def test_every_table_has_one_style(cli: Callable[..., Result]) -> None:
     shown = io.StringIO()
     Console(file=shown, width=60).print(table(("company",), [("[bold]Acme[/bold]",)]))
     assert "│ [bold]Acme[/bold] │" in shown.getvalue()
+
+
+def test_doctor_checks_token_prefixes_and_names_what_it_could_not_reach(
+    cli: Callable[..., Result],
+) -> None:
+    closed = free_port()  # nothing listens there
+    assert cli("db", "upgrade").exit_code == 0
+    shown = cli(
+        "doctor",
+        SLACK_BOT_TOKEN="bot-token-without-prefix-0123",
+        SLACK_APP_TOKEN="xoxb-not-an-app-token-0123",
+        SLACK_API_URL=f"http://127.0.0.1:{closed}/api/",
+        DIGEST_FEED_URL=f"http://feeder:hunter2@127.0.0.1:{closed}/feed.xml?key=feed-key-0123",
+    )
+    lines = shown.stdout.splitlines()
+    assert shown.exit_code == 1
+    assert (
+        "[FAIL] settings: SLACK_BOT_TOKEN does not start with xoxb- → copy the Bot User OAuth "
+        "Token (xoxb-…) from the app's OAuth & Permissions page into SLACK_BOT_TOKEN"
+    ) in lines
+    assert any(
+        line.startswith("[FAIL] settings: SLACK_APP_TOKEN does not start with xapp- → make an")
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith(
+            f"[FAIL] slack token: Slack unreachable at http://127.0.0.1:{closed}/api/auth.test "
+        )
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith(
+            f"[FAIL] sources: DIGEST_FEED_URL unreachable at http://127.0.0.1:{closed}/feed.xml "
+        )
+        for line in lines
+    ), lines
+    for secret in ("bot-token-without", "not-an-app-token", "hunter2", "feed-key"):
+        assert secret not in shown.output
+    # A rotating bot token (xoxe.xoxb-…) is a bot token.
+    rotating = cli("doctor", SLACK_BOT_TOKEN="xoxe.xoxb-1-rotating-0123").stdout
+    assert "does not start with" not in rotating
