@@ -37,6 +37,21 @@ OUTCOME_LEVELS = {
 }
 
 
+def _log_result(result: DeliveryResult) -> None:
+    """The one line a finished delivery gets in the worker's log, as it finishes."""
+    level = OUTCOME_LEVELS.get(result.outcome)
+    if level is not None:
+        log.log(
+            level,
+            "delivery to %s of %s: %s (%d messages)%s",
+            result.channel_id,
+            result.issue_date,
+            result.outcome,
+            result.posted,
+            f" — {result.error}" if result.error else "",
+        )
+
+
 @dataclass
 class Dispatcher:
     """Turns subscriptions and the archive into deliveries, and sends them through the fan-out.
@@ -145,20 +160,7 @@ class Dispatcher:
         if not sendable:
             return []
         assert self.fanout is not None  # noqa: S101  set in __post_init__
-        results = self.fanout.run((d.workspace, d.id) for d in sendable)
-        for result in results:
-            level = OUTCOME_LEVELS.get(result.outcome)
-            if level is not None:
-                log.log(
-                    level,
-                    "delivery to %s of %s: %s (%d messages)%s",
-                    result.channel_id,
-                    result.issue_date,
-                    result.outcome,
-                    result.posted,
-                    f" — {result.error}" if result.error else "",
-                )
-        return results
+        return self.fanout.run([(d.workspace, d.id) for d in sendable], _log_result)
 
     def reopen_corrected(self) -> int:
         """Reopen threads (posted within the edit window) whose issue changed since."""
