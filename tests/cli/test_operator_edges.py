@@ -281,3 +281,34 @@ def test_doctor_checks_token_prefixes_and_names_what_it_could_not_reach(
     # A rotating bot token (xoxe.xoxb-…) is a bot token.
     rotating = cli("doctor", SLACK_BOT_TOKEN="xoxe.xoxb-1-rotating-0123").stdout
     assert "does not start with" not in rotating
+
+
+def test_worker_stopped_mid_thread_finishes_it_and_exits(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
+    ingest_files(database, expand_paths([SEEDS / "2026-05-13.txt"]))
+    due_now(database, "CMID")
+    database.dispose()
+    log = tmp_path / "worker.log"
+    with SlackStub() as stub:
+        env = clean_env(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN="xoxb-operator",
+            SLACK_API_URL=stub.url,
+            DIGEST_POST_INTERVAL="0.05",
+        )
+        worker = start_worker(env, tmp_path, log)
+        try:
+            deadline = time.monotonic() + 60
+            while len(stub.all_messages("CMID")) < 5 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            worker.send_signal(signal.SIGTERM)  # half-way through the thread
+            status = worker.wait(30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        posted = len(stub.all_messages("CMID"))
+    output = log.read_text()
+    # It stops after its running delivery: the thread is whole, and it exits by itself.
+    assert status == 0, output
+    assert posted == 30, output
+    assert "delivery to CMID of" in output and "posted (30 messages)" in output
