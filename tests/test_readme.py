@@ -149,11 +149,9 @@ def see_it_post_block() -> str:
     return found.group(2)
 
 
-def test_see_it_post_runs_as_written_and_the_worker_posts(
-    database_url: str, tmp_path: Path
-) -> None:
-    """On a fresh machine (the seeds ingested by the Quickstart), the README's block makes the
-    worker post the newest seed issue to the channel within a minute."""
+def test_see_it_post_runs_as_written_and_the_worker_posts(tmp_path: Path) -> None:
+    """On a fresh machine (the seeds ingested by the Quickstart into the default SQLite file),
+    the README's block makes the worker post the newest seed issue within a minute."""
     import datetime as dt
     import os
     import signal
@@ -162,9 +160,10 @@ def test_see_it_post_runs_as_written_and_the_worker_posts(
     from slack_stub import SlackStub
 
     from bot.core.ingestion import expand_paths, ingest_files
-    from bot.store.db import Database
+    from bot.store.db import open_database
 
-    database = Database(database_url)
+    database_url = f"sqlite:///{tmp_path / 'digest.db'}"
+    database = open_database(database_url, upgrade=True)
     ingest_files(database, expand_paths([REPO / "seeds"]))
     database.dispose()
     block = see_it_post_block()
