@@ -116,8 +116,9 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
     """Web server processes of `serve`, each with 16 threads (the Heroku convention)."""
     log_level: str = Field("INFO", alias="LOG_LEVEL")
-    """`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` (any case). Tokens and secrets are
-    redacted from every log line."""
+    """`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` (any case). At `INFO` the worker logs one
+    line per delivery (failures at `ERROR`); the scheduler's own lines only at `DEBUG`. Tokens and
+    secrets are redacted from every log line."""
     known_publishers_file: str | None = Field(None, alias="DIGEST_KNOWN_PUBLISHERS_FILE")
     """Your own list of organisations (lines `Name | alias | alias`, `#` comments), added to the
     curated list the parser weighs when it splits `Company Summary…`; an unreadable file is

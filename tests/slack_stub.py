@@ -864,6 +864,12 @@ class SlackStub:
                     return
                 authorization = headers.get("authorization") or ""
                 team = stub.team_of(authorization.removeprefix("Bearer "))
+                if method == "apps.connections.open" and (
+                    authorization.removeprefix("Bearer ") in stub.invalid_tokens
+                ):
+                    # An app-level (xapp-) token Slack does not accept: bad or revoked.
+                    self._send(200, {"ok": False, "error": "invalid_auth"}, {})
+                    return
                 if not authorization.startswith("Bearer xox"):
                     self._send(200, {"ok": False, "error": "not_authed"}, {})
                     return

@@ -128,6 +128,7 @@ def test_offline_readme_commands_run_for_real_after_the_quickstart(tmp_path: Pat
         and c.removeprefix("python -m bot ").startswith(offline)
         and ("post" not in c.split()[3] or "--dry-run" in c)
         and "path/to" not in c
+        and "$(" not in c  # a shell substitution: the README's "See it post" runs under bash
     ]
     assert len(runnable) >= 10, runnable
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'quickstart.db'}")
@@ -143,3 +144,67 @@ def test_offline_readme_commands_run_for_real_after_the_quickstart(tmp_path: Pat
         )
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
         assert "Traceback" not in result.stderr, command
+
+
+def see_it_post_block() -> str:
+    """The shell block of the README's "See it post"."""
+    section = (REPO / "README.md").read_text().split("### See it post", 1)[1]
+    found = FENCE.search(section)
+    assert found is not None
+    return found.group(2)
+
+
+def test_see_it_post_runs_as_written_and_the_worker_posts(tmp_path: Path) -> None:
+    """On a fresh machine (the seeds ingested by the Quickstart into the default SQLite file),
+    the README's block makes the worker post the newest seed issue within a minute."""
+    import datetime as dt
+    import os
+    import signal
+    import time
+
+    from slack_stub import SlackStub
+
+    from bot.core.ingestion import expand_paths, ingest_files
+    from bot.store.db import open_database
+
+    database_url = f"sqlite:///{tmp_path / 'digest.db'}"
+    database = open_database(database_url, upgrade=True)
+    ingest_files(database, expand_paths([REPO / "seeds"]))
+    database.dispose()
+    block = see_it_post_block()
+    channel = "C0123456789"
+    assert channel in block
+    # `date '+1 minute'` names the coming minute: not in the last seconds of one, when the
+    # subscription would be made after the minute it names had begun.
+    while dt.datetime.now(dt.UTC).second >= 55:
+        time.sleep(0.5)
+    log = tmp_path / "block.log"
+    with SlackStub() as stub:
+        env = clean_env(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN="xoxb-see-it-post",
+            SLACK_API_URL=stub.url,
+            DIGEST_POST_INTERVAL="0",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        shell = subprocess.Popen(
+            ["bash", "-ec", block],
+            cwd=tmp_path,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 100
+            while len(stub.all_messages(channel)) < 30 and time.monotonic() < deadline:
+                assert shell.poll() is None, log.read_text()
+                time.sleep(0.5)
+        finally:
+            os.killpg(shell.pid, signal.SIGTERM)
+            shell.wait(30)
+        parents = stub.messages(channel)
+    output = log.read_text()
+    assert len(parents) == 1, output
+    assert "2026-05-13" in parents[0]["text"], parents[0]["text"]
+    assert "delivery to C0123456789 of 2026-05-13: posted (30 messages)" in output

@@ -10,8 +10,13 @@ import typer
 
 from bot.cli import archive, companies, follows, post, run, search, subscriptions, workspaces
 
+# Markdown: help text wraps to the terminal (docstrings' line breaks are not kept) and square
+# brackets stay text (rich markup took `[weekdays|daily]` for a style and dropped it).
 app = typer.Typer(
-    help="Engineering @ Scale digest bot.", no_args_is_help=True, add_completion=False
+    help="Engineering @ Scale digest bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
 )
 app.command()(archive.parse)
 app.command()(archive.ingest)

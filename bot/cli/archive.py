@@ -15,12 +15,13 @@ from bot.cli.common import database_exists, err, fail, load_settings, open_db, o
 
 if TYPE_CHECKING:
     from bot.core.ingestion import FileOutcome
+    from bot.store.db import Upgrade
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
 def parse(
-    files: Annotated[list[Path], typer.Argument(help="Digest files to read.")],
+    files: Annotated[list[Path], typer.Argument(help="Digest files to read.", metavar="FILE")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Parse digest files and print them (JSON with --json); bad files go to stderr."""
@@ -54,7 +55,9 @@ def parse(
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of digest issues.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders of digest issues.", metavar="PATH")
+    ],
 ) -> None:
     """Store issues in the archive: new, updated in place, or unchanged; bad files skipped."""
     from bot.core.ingestion import expand_paths, ingest_files
@@ -101,6 +104,21 @@ def db_upgrade() -> None:
     """Apply all migrations to DATABASE_URL (run on release for server databases)."""
     settings = load_settings()
     setup_logging(settings)
-    database = open_db(settings, upgrade=True)
-    database.dispose()
-    out.print("database is up to date")
+    database = open_db(settings, upgrade=False)
+    try:
+        done = database.upgrade()
+    except Exception as exc:  # unreachable, or a migration failed: one line (nothing half-done)
+        fail(f"cannot open DATABASE_URL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        database.dispose()
+    out.print(upgrade_text(done), markup=False)
+
+
+def upgrade_text(done: Upgrade) -> str:
+    """What `db upgrade` says it did."""
+    if done.applied == 0:
+        return f"database already up to date at revision {done.after}"
+    migrations = f"{done.applied} migration{'s' if done.applied != 1 else ''}"
+    if done.before is None:
+        return f"created the database at revision {done.after} ({migrations}, {done.tables} tables)"
+    return f"upgraded the database from revision {done.before} to {done.after} ({migrations})"

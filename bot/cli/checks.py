@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.cli.common import SOCKET_MODE_SETUP
 from bot.config import DEFAULT_DATABASE_URL, Settings
 from bot.slack.scopes import required_scopes
 from bot.store.db import Database, safe_url, url_password
@@ -27,6 +29,9 @@ AUTH_FIX = (
     "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page into "
     "SLACK_BOT_TOKEN"
 )
+POST_ANYWAY = "python -m bot post --channel C… --date latest"
+# A bot token, or a rotating one (xoxe.xoxb-…).
+BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ def check_settings(settings: Settings) -> Iterator[Finding]:
     if settings.multi_workspace:
         yield check_many_workspaces(settings)
         return
+    yield from check_token_shapes(settings)
     missing = [] if settings.slack_bot_token else ["SLACK_BOT_TOKEN"]
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         missing.append("SLACK_SIGNING_SECRET")
@@ -78,6 +84,25 @@ def check_settings(settings: Settings) -> Iterator[Finding]:
             "DIGEST_ADMINS is not set: anyone in a channel can change its schedule",
             "set DIGEST_ADMINS to the Slack user ids (U…) of the digest admins",
         )
+
+
+def check_token_shapes(settings: Settings) -> Iterator[Finding]:
+    """Each token set is the kind its setting needs, by its prefix (the token never shown)."""
+    for name, value, prefixes, fix in (
+        ("SLACK_BOT_TOKEN", settings.slack_bot_token, BOT_TOKEN_PREFIXES, AUTH_FIX),
+        ("SLACK_APP_TOKEN", settings.slack_app_token, ("xapp-",), SOCKET_MODE_SETUP),
+    ):
+        if value is not None and not value.get_secret_value().startswith(prefixes):
+            yield fail("settings", f"{name} does not start with {prefixes[0]}", fix)
+
+
+def shown_url(url: str) -> str:
+    """A URL as a finding names it: without a user, password, query or fragment (where a key
+    or token could be)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def check_many_workspaces(settings: Settings) -> Finding:
@@ -128,11 +153,13 @@ def check_archive(database: Database, settings: Settings, now: dt.datetime) -> F
     age = (now.date() - newest).days
     detail = f"{count} issues, newest {newest} ({age} days old)"
     if age > settings.max_issue_age_days:
+        # Not a failure: the next issue that arrives is posted; until then `post` works.
         fix = (
-            f"nothing is posted while the newest issue is older than DIGEST_MAX_ISSUE_AGE_DAYS"
-            f" ({settings.max_issue_age_days:g}): ingest a newer issue or check the sources"
+            f"the worker posts no issue older than DIGEST_MAX_ISSUE_AGE_DAYS"
+            f" ({settings.max_issue_age_days:g}): ingest a newer one or check the sources; to"
+            f" post this one anyway: {POST_ANYWAY}"
         )
-        return fail("archive", detail, fix)
+        return warn("archive", f"archive is old: {detail}", fix)
     return ok("archive", detail)
 
 
@@ -144,9 +171,9 @@ def check_token(client: WebClient) -> tuple[Finding, frozenset[str] | None]:
         error = exc.response.get("error", "error")
         return fail("slack token", f"auth.test answered {error}", AUTH_FIX), None
     except (SlackClientError, OSError) as exc:
-        return fail(
-            "slack token", f"Slack unreachable ({type(exc).__name__})", "check network"
-        ), None
+        where = shown_url(f"{client.base_url}auth.test")
+        detail = f"Slack unreachable at {where} ({type(exc).__name__})"
+        return fail("slack token", detail, "check the network (and SLACK_API_URL if set)"), None
     headers = {k.lower(): v for k, v in (response.headers or {}).items()}
     header = headers.get("x-oauth-scopes")
     granted = frozenset(s.strip() for s in header.split(",") if s.strip()) if header else None
@@ -191,7 +218,8 @@ def check_sources(settings: Settings) -> Iterator[Finding]:
         except Exception as exc:  # any network or HTTP failure is the finding
             reason = getattr(exc, "code", None) or type(exc).__name__
             fix = "check DIGEST_FEED_URL (the worker keeps retrying it)"
-            yield fail("sources", f"DIGEST_FEED_URL unreachable ({reason})", fix)
+            where = shown_url(settings.feed_url)
+            yield fail("sources", f"DIGEST_FEED_URL unreachable at {where} ({reason})", fix)
         else:
             size = f"{len(result.body):,} bytes"
             yield ok("sources", f"DIGEST_FEED_URL answers HTTP {result.status} ({size})")
@@ -229,7 +257,10 @@ def channel_membership(client: WebClient, name: str, channel_id: str) -> Finding
             )
         return fail(name, f"conversations.info answered {error}", INVITE)
     except (SlackClientError, OSError) as exc:
-        return warn(name, f"not checked ({type(exc).__name__})", "run doctor again")
+        where = shown_url(f"{client.base_url}conversations.info")
+        return warn(
+            name, f"not checked: {where} unreachable ({type(exc).__name__})", "run doctor again"
+        )
     if info.get("is_im") or info.get("is_mpim"):
         # A DM's conversations.info has no is_member: membership does not apply to it.
         kind = "direct message" if info.get("is_im") else "group direct message"

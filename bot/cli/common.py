@@ -6,15 +6,18 @@ import datetime as dt
 import logging
 import re
 import sys
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from bot.config import Settings
-from bot.logs import LOG_FORMAT, install_secret_filter
+from bot.logs import LOG_FORMAT, install_secret_filter, quiet_scheduler
 
 if TYPE_CHECKING:
     from bot.store.db import Database
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 CHANNEL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 TEAM_RE = re.compile(r"^(?:E[A-Z0-9]{2,30}/)?[TE][A-Z0-9]{2,30}$")
 TEAM_HELP = "Workspace (team id, e.g. T0123456789); needed when several use the bot."
-TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP)]
+TeamOption = Annotated[str | None, typer.Option(help=TEAM_HELP, metavar="TEAM_ID")]
 SECRET_SETTINGS = frozenset(
     {
         "SLACK_BOT_TOKEN",
@@ -36,9 +39,27 @@ SECRET_SETTINGS = frozenset(
         "DIGEST_ENCRYPTION_KEY",
     }
 )
+# What Socket Mode needs, said wherever SLACK_APP_TOKEN is refused or malformed.
+SOCKET_MODE_SETUP = (
+    "make an app-level token (xapp-…) with connections:write under Basic Information → "
+    "App-Level Tokens, and Socket Mode on"
+)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Collection[str] = ()
+) -> Table:
+    """The one style of every table the CLI prints: cells are plain text (a name with square
+    brackets is not rich markup), `numeric` columns right-aligned."""
+    shown = Table(highlight=False)
+    for header in headers:
+        shown.add_column(Text(header), justify="right" if header in numeric else "left")
+    for row in rows:
+        shown.add_row(*(Text(cell) for cell in row))
+    return shown
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -131,6 +152,7 @@ def setup_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_scheduler(settings.log_level)
     install_secret_filter(settings)
 
 

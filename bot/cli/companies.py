@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import fail, load_settings, open_db, out
+from bot.cli.common import fail, load_settings, open_db, out, table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,15 +56,14 @@ def list_command(
         ]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    width = max([len("company"), *(len(s.name) for s in stats)])
-    out.print(f"{'company':<{width}}  articles  low (<{LOW_CONFIDENCE:g})", markup=False)
-    for s in stats:
-        out.print(f"{s.name:<{width}}  {s.articles:>8}  {s.low_confidence:>3}", markup=False)
+    low = f"low (<{LOW_CONFIDENCE:g})"
+    lines = ((s.name, str(s.articles), str(s.low_confidence)) for s in stats)
+    out.print(table(("company", "articles", low), lines, numeric=("articles", low)))
 
 
 @companies_app.command("review")
 def review_command(
-    limit: Annotated[int, typer.Option(help="How many splits to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many splits to show.", metavar="N")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """The least certain splits, to check in a minute: confidence, company | summary, title."""
@@ -100,8 +99,12 @@ def review_command(
 
 @companies_app.command("fix")
 def fix_command(
-    wrong: Annotated[str, typer.Argument(help="The company as wrongly split, e.g. Acme.")],
-    right: Annotated[str, typer.Argument(help="The right publisher, e.g. 'Acme Robotics'.")],
+    wrong: Annotated[
+        str, typer.Argument(help="The company as wrongly split, e.g. Acme.", metavar="WRONG")
+    ],
+    right: Annotated[
+        str, typer.Argument(help="The right publisher, e.g. 'Acme Robotics'.", metavar="RIGHT")
+    ],
 ) -> None:
     """Re-split WRONG's articles whose line starts with RIGHT (longer or shorter); remembered."""
     from bot.core.companies import fix
@@ -116,9 +119,12 @@ def fix_command(
 
 @companies_app.command("add")
 def add_command(
-    name: Annotated[str, typer.Argument(help="The company's name, e.g. 'Acme Robotics'.")],
+    name: Annotated[
+        str, typer.Argument(help="The company's name, e.g. 'Acme Robotics'.", metavar="NAME")
+    ],
     alias: Annotated[
-        list[str] | None, typer.Option("--alias", help="Another name for it (repeatable).")
+        list[str] | None,
+        typer.Option("--alias", help="Another name for it (repeatable).", metavar="NAME"),
     ] = None,
 ) -> None:
     """Teach a company name (and aliases); re-splits stored articles it now explains."""

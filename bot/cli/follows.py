@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import load_settings, open_db, out
+from bot.cli.common import load_settings, open_db, out, table
 
 follows_app = typer.Typer(
     help="People following companies and topics (what /digest follow manages)."
@@ -47,11 +47,17 @@ def follows_list(
     if not people:
         out.print("no followers")
         return
-    for p in people:
-        state = f"STOPPED ({p.stop_reason})" if p.stopped_at else "active"
-        waiting = f" ({p.waiting} waiting for a first article)" if p.waiting else ""
-        out.print(
-            f"{p.workspace or '-'}  {p.user_id}  {p.follows} follows{waiting}  {p.sent} DMs sent  "
-            f"{p.pending} waiting  {state}",
-            markup=False,
+    counts = ("follows", "waiting for a first article", "DMs sent", "DMs waiting")
+    rows = (
+        (
+            str(p.workspace or "-"),
+            p.user_id,
+            str(p.follows),
+            str(p.waiting),
+            str(p.sent),
+            str(p.pending),
+            f"STOPPED ({p.stop_reason})" if p.stopped_at else "active",
         )
+        for p in people
+    )
+    out.print(table(("workspace", "user", *counts, "state"), rows, numeric=counts))

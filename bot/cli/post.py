@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 
 from bot.cli.common import (
     CHANNEL_RE,
@@ -23,14 +26,18 @@ from bot.cli.common import (
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.delivery.deliverer import Deliverer, DeliveryResult
+    from bot.delivery.deliverer import Deliverer, DeliveryResult, ProgressReport
     from bot.store.db import Database
     from bot.workspace import Workspace
 
 
 def post(
-    channel: Annotated[str, typer.Option(help="Slack channel id, e.g. C0123456789.")],
-    date: Annotated[str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.")] = "latest",
+    channel: Annotated[
+        str, typer.Option(help="Slack channel id, e.g. C0123456789.", metavar="CHANNEL")
+    ],
+    date: Annotated[
+        str, typer.Option(help="YYYY-MM-DD, today, yesterday or latest.", metavar="DAY")
+    ] = "latest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print instead of posting.")] = False,
     team: TeamOption = None,
 ) -> None:
@@ -60,7 +67,8 @@ def post(
         fail("SLACK_BOT_TOKEN is not set (use --dry-run to preview without Slack)", 2)
     workspace = resolve_workspace(settings, database, team)
     deliverer = bootstrap.deliverer(settings, database)
-    result = _deliver_waiting(deliverer, workspace, channel, issue.date)
+    with _progress(err, channel, issue.date, settings.post_interval) as report:
+        result = _deliver_waiting(deliverer, workspace, channel, issue.date, report)
     database.dispose()
     text = _outcome_text(result, issue.date, channel)
     if result.outcome in ("failed", "retry_later", "no_issue"):
@@ -96,8 +104,52 @@ def _refusal_hint(error: str | None, channel: str) -> str:
     return ""
 
 
+@contextmanager
+def _progress(
+    console: Console, channel: str, day: dt.date, interval: float
+) -> Iterator[ProgressReport]:
+    """How far a thread is while it is paced into Slack: a bar on a terminal, else one line
+    when the posting starts (a thread of 30 messages takes half a minute)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    if not console.is_terminal:
+        said = False
+
+        def line(done: int, total: int) -> None:
+            nonlocal said
+            if not said and done < total:
+                said = True
+                console.print(
+                    f"posting {total - done} of {total} messages to {channel} (issue {day}), "
+                    f"one every {interval:g} s",
+                    markup=False,
+                )
+
+        yield line
+        return
+    bar = Progress(
+        TextColumn(f"posting issue {day} to {channel}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("messages"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("post", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
 def _deliver_waiting(
-    deliverer: Deliverer, workspace: Workspace, channel: str, day: dt.date
+    deliverer: Deliverer,
+    workspace: Workspace,
+    channel: str,
+    day: dt.date,
+    report: ProgressReport,
 ) -> DeliveryResult:
     """Deliver; while another live process holds the delivery, wait for it (saying so)."""
     import time
@@ -106,7 +158,9 @@ def _deliver_waiting(
 
     said = ""
     while True:
-        result = deliverer.deliver_issue(workspace, channel, day, retry_failed=True, update=True)
+        result = deliverer.deliver_issue(
+            workspace, channel, day, retry_failed=True, update=True, report=report
+        )
         if result.outcome != "busy":
             return result
         holder = describe(result.holder) if result.holder else "another process"

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import (
+    SOCKET_MODE_SETUP,
     check_mode,
     check_startup,
     database_exists,
@@ -20,14 +21,15 @@ from bot.cli.common import (
 
 def serve(
     port: Annotated[
-        int | None, typer.Option(help="HTTP port (default $PORT, else 3000).", min=1, max=65535)
+        int | None,
+        typer.Option(help="HTTP port (default $PORT, else 3000).", min=1, max=65535, metavar="N"),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    host: Annotated[str, typer.Option(help="Interface to bind.", metavar="ADDR")] = "0.0.0.0",  # noqa: S104
     socket: Annotated[bool, typer.Option("--socket", help="Use Socket Mode.")] = False,
 ) -> None:
     """Serve slash commands, events and interactivity (HTTP at /slack/events, or Socket Mode)."""
     from bot import bootstrap
-    from bot.slack.server import WSGIApp, serve_http, serve_socket_mode
+    from bot.slack.server import SocketModeError, WSGIApp, serve_http, serve_socket_mode
 
     settings = load_settings()
     setup_logging(settings)
@@ -50,7 +52,12 @@ def serve(
     if socket_mode:
         assert settings.slack_app_token is not None  # noqa: S101
         bolt = bootstrap.bolt_app(settings, database, socket_mode=True)
-        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+        try:
+            serve_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+        except SocketModeError as exc:
+            if exc.refused:
+                fail(f"SLACK_APP_TOKEN was refused by Slack ({exc}); {SOCKET_MODE_SETUP}", 2)
+            fail(f"cannot reach Slack for Socket Mode: {exc}")
         return
     database.dispose()
     assert settings.slack_signing_secret is not None  # noqa: S101  checked above

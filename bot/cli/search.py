@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.text import Text
 
-from bot.cli.common import fail, load_settings, open_db, out
+from bot.cli.common import fail, load_settings, open_db, out, parse_day_option
 from bot.core.text import clamp
 
 if TYPE_CHECKING:
@@ -23,14 +23,18 @@ RULE = "─" * 40
 
 search_app = typer.Typer(help="Look up the archive as /digest does.", no_args_is_help=True)
 
-Offset = Annotated[int, typer.Option(help="Skip this many results.")]
-CompanyName = Annotated[list[str], typer.Argument(help="Company name, e.g. Cloudflare.")]
-TopicWords = Annotated[list[str], typer.Argument(help="Words to search for.")]
+Offset = Annotated[int, typer.Option(help="Skip this many results.", metavar="N")]
+CompanyName = Annotated[
+    list[str], typer.Argument(help="Company name, e.g. Cloudflare.", metavar="NAME")
+]
+TopicWords = Annotated[list[str], typer.Argument(help="Words to search for.", metavar="WORDS")]
 Since = Annotated[
-    str | None, typer.Option(help="Only issues from this day on: YYYY-MM-DD (YYYY-MM, YYYY).")
+    str | None,
+    typer.Option(help="Only issues from this day on: YYYY-MM-DD (YYYY-MM, YYYY).", metavar="DATE"),
 ]
 Until = Annotated[
-    str | None, typer.Option(help="Only issues up to this day: YYYY-MM-DD (YYYY-MM, YYYY).")
+    str | None,
+    typer.Option(help="Only issues up to this day: YYYY-MM-DD (YYYY-MM, YYYY).", metavar="DATE"),
 ]
 
 
@@ -92,18 +96,14 @@ def _articles(kind: Literal["company", "topic"], query: str, offset: int, dates:
 
 @search_app.command("date")
 def search_date(
-    day: Annotated[str, typer.Argument(help="YYYY-MM-DD, today, yesterday or latest.")],
+    day: Annotated[
+        str, typer.Argument(help="YYYY-MM-DD, today, yesterday or latest.", metavar="DAY")
+    ],
 ) -> None:
     """One issue (what `/digest date` shows)."""
-    from bot.clock import utc_now
     from bot.core import lookups
-    from bot.core.grammar import parse_day
 
-    try:
-        wanted = parse_day(day, utc_now().date())
-    except ValueError as exc:
-        _print(str(exc))
-        return
+    wanted = parse_day_option(day)  # a bad day: one line, exit 2
     _run(lambda database: _print_issue(lookups.issue(database, wanted)))
 
 

@@ -44,9 +44,10 @@ def subscriptions_list(team: TeamOption = None) -> None:
 
 @subs_app.command("add")
 def subscriptions_add(
-    channel: Annotated[str, typer.Argument(help="Slack channel id.")],
+    channel: Annotated[str, typer.Argument(help="Slack channel id.", metavar="CHANNEL")],
     schedule: Annotated[
-        list[str] | None, typer.Argument(help="[HH:MM] [TIMEZONE] [weekdays|daily]")
+        list[str] | None,
+        typer.Argument(help="[HH:MM] [TIMEZONE] [weekdays|daily]", metavar="SCHEDULE"),
     ] = None,
     team: TeamOption = None,
 ) -> None:
@@ -72,7 +73,8 @@ def subscriptions_add(
 
 @subs_app.command("remove")
 def subscriptions_remove(
-    channel: Annotated[str, typer.Argument(help="Slack channel id.")], team: TeamOption = None
+    channel: Annotated[str, typer.Argument(help="Slack channel id.", metavar="CHANNEL")],
+    team: TeamOption = None,
 ) -> None:
     """Stop posting to a channel."""
     from bot.core import subscriptions

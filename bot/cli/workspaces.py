@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import check_mode, fail, load_settings, open_db, out
+from bot.cli.common import check_mode, fail, load_settings, open_db, out, table
 
 workspaces_app = typer.Typer(
     help="Workspaces the bot serves: list them, remove one and all its data.",
@@ -17,8 +17,6 @@ workspaces_app = typer.Typer(
 @workspaces_app.command("list")
 def list_command() -> None:
     """Every workspace: team, name, installed, channels subscribed, last delivery, failing."""
-    from rich.table import Table
-
     from bot.core.workspaces import summaries
 
     database = open_db(load_settings())
@@ -27,23 +25,30 @@ def list_command() -> None:
     if not rows:
         out.print("no workspaces")
         return
-    table = Table("team", "name", "installed", "channels", "last delivery", "failing")
-    for row in rows:
-        last = f"{row.last_delivery:%Y-%m-%d %H:%M} UTC" if row.last_delivery else "—"
-        table.add_row(
-            str(row.workspace),
-            row.name,
-            "yes" if row.installed else "no",
-            str(row.channels),
-            last,
-            str(row.failing),
-        )
-    out.print(table)
+    headers = ("team", "name", "installed", "channels", "last delivery", "failing")
+    shown = table(
+        headers,
+        (
+            (
+                str(row.workspace),
+                row.name,
+                "yes" if row.installed else "no",
+                str(row.channels),
+                f"{row.last_delivery:%Y-%m-%d %H:%M} UTC" if row.last_delivery else "—",
+                str(row.failing),
+            )
+            for row in rows
+        ),
+        numeric=("channels", "failing"),
+    )
+    out.print(shown)
 
 
 @workspaces_app.command("remove")
 def remove_command(
-    team: Annotated[str, typer.Argument(help="Team id of the workspace, e.g. T0123456789.")],
+    team: Annotated[
+        str, typer.Argument(help="Team id of the workspace, e.g. T0123456789.", metavar="TEAM_ID")
+    ],
 ) -> None:
     """Delete a workspace's installation and all its data (as uninstalling does); the archive
     stays."""

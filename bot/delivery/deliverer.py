@@ -89,6 +89,8 @@ class Transport(Protocol):
 
 # Each workspace's transport (posting with that workspace's own bot token).
 Transports = Callable[[Workspace], Transport]
+# Told (messages of the thread Slack has, messages in the thread) before each step of a run.
+ProgressReport = Callable[[int, int], None]
 
 
 def everywhere(transport: Transport) -> Transports:
@@ -169,6 +171,10 @@ class Progress:
         """The first part Slack does not have yet; None when all are recorded."""
         return self.thread.next_post(self.posted)
 
+    def messages(self) -> int:
+        """How many messages the thread has (parts removed by a correction not counted)."""
+        return sum(1 for p in self.thread.parts if not p.removed)
+
     def remaining(self) -> int:
         """How many parts Slack does not have yet."""
         posted = self.posted
@@ -229,10 +235,11 @@ class Deliverer:
         retry_failed: bool = False,
         origin: str = "manual",
         update: bool = False,
+        report: ProgressReport | None = None,
     ) -> DeliveryResult:
         """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
         was posted; `update`: a posted thread whose issue was corrected since is brought up to
-        date (whatever its age)."""
+        date (whatever its age); `report` is told how far the thread is before each step."""
         with self.database.write() as session:
             issue = get_issue(session, issue_date)
             if issue is None:
@@ -242,7 +249,7 @@ class Deliverer:
             )
             if update:
                 edits.reopen(session, delivery_id)
-        return self.run(delivery_id, retry_failed=retry_failed)
+        return self.run(delivery_id, retry_failed=retry_failed, report=report)
 
     def _claim(
         self, delivery_id: int, owner: str, retry_failed: bool
@@ -283,10 +290,19 @@ class Deliverer:
                 )
             return ledger.holder(session, delivery_id)
 
-    def run(self, delivery_id: int, *, retry_failed: bool = False) -> DeliveryResult:
+    def run(
+        self,
+        delivery_id: int,
+        *,
+        retry_failed: bool = False,
+        report: ProgressReport | None = None,
+    ) -> DeliveryResult:
         """Claim a delivery and send whatever of it is missing, here and now."""
         progress = self.begin(delivery_id, retry_failed=retry_failed)
         while not isinstance(progress, DeliveryResult):
+            if report is not None:
+                total = progress.messages()
+                report(total - progress.remaining(), total)
             step = self.advance(progress)
             if isinstance(step, Recording):
                 step = self.recorded(progress, step)
@@ -635,8 +651,9 @@ class Deliverer:
         return result
 
     def _fail(self, progress: Progress, error: str) -> DeliveryResult:
+        # Not logged here: the worker logs one line per finished delivery (failures at ERROR)
+        # and `post` prints its outcome.
         claim = progress.claim
-        log.error("delivery %d to %s stopped: %s", claim.delivery_id, claim.channel_id, error)
         discarded = self._discard_if_unsent(progress)
         with self.database.write() as session:
             if not discarded:

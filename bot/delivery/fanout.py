@@ -19,7 +19,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -150,9 +150,14 @@ class FanOut:
         self._starts = ThreadPoolExecutor(max_workers=starters, thread_name_prefix="claim")
         self._thread: threading.Thread | None = None
 
-    def run(self, jobs: Iterable[tuple[Workspace, int]]) -> list[DeliveryResult]:
-        """Send these deliveries (workspace, delivery id); returns when all have finished.
-        A delivery this engine is already sending (for another caller) is left to it."""
+    def run(
+        self,
+        jobs: Iterable[tuple[Workspace, int]],
+        on_result: Callable[[DeliveryResult], None] | None = None,
+    ) -> list[DeliveryResult]:
+        """Send these deliveries (workspace, delivery id); returns when all have finished, and
+        tells `on_result` (in this thread) of each as it finishes. A delivery this engine is
+        already sending (for another caller) is left to it."""
         mine: list[_Job] = []
         with self._cond:
             for workspace, delivery_id in _round_robin(jobs):
@@ -166,6 +171,9 @@ class FanOut:
                 self._thread.start()
         for job in mine:
             self._starts.submit(self._begin, job)
+        if on_result is not None:
+            for finished in as_completed(job.done for job in mine):
+                on_result(finished.result())
         return [job.done.result() for job in mine]
 
     # --- pool threads -------------------------------------------------------------------------

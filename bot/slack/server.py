@@ -322,14 +322,39 @@ def _one_line_logger_class() -> type:
     return OneLineLogger
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
-    """Connect over Socket Mode (no public URL needed)."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+class SocketModeError(Exception):
+    """Socket Mode could not connect: Slack refused the app token, or could not be reached."""
 
-    handler = SocketModeHandler(app, app_token)
+    def __init__(self, message: str, *, refused: bool) -> None:
+        super().__init__(message)
+        self.refused = refused  # Slack answered no (a bad setting), rather than no answer
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Connect over Socket Mode (no public URL needed); SocketModeError when the first
+    connection fails."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    socket_log = logging.getLogger("bot.slack.socket_mode")
+    handler = SocketModeHandler(app, app_token, logger=socket_log)
+    # A failed first connection is reported once, by the caller: the client's own error line
+    # (with Slack's whole answer) would say it twice.
+    socket_log.setLevel(logging.CRITICAL)
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        handler.close()  # type: ignore[no-untyped-call]
+        error = exc.response.get("error") if exc.response is not None else None
+        raise SocketModeError(str(error or "no error code"), refused=True) from None
+    except OSError as exc:
+        handler.close()  # type: ignore[no-untyped-call]
+        raise SocketModeError(f"{type(exc).__name__}: {exc}", refused=False) from None
+    finally:
+        socket_log.setLevel(logging.NOTSET)
     log.info("serving Slack in Socket Mode (outbound WebSocket, no port), 1 process")
     try:
-        handler.start()  # type: ignore[no-untyped-call]
+        threading.Event().wait()  # the connection lives in the client's threads
     except KeyboardInterrupt:  # Ctrl-C: leave without a traceback
         log.info("interrupted: closing the Socket Mode connection")
         handler.close()  # type: ignore[no-untyped-call]

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +20,7 @@ from bot.config import normalise_database_url
 __all__ = [
     "Database",
     "Session",
+    "Upgrade",
     "is_busy",
     "is_transient",
     "make_engine",
@@ -54,6 +55,15 @@ REQUEST_STATEMENT_SECONDS = 30.0
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P03"}
 
 T = TypeVar("T")
+
+
+class Upgrade(NamedTuple):
+    """What `Database.upgrade` did."""
+
+    before: str | None  # the schema's revision before (None: a database never migrated)
+    after: str
+    applied: int  # migrations run
+    tables: int | None  # tables the database has, when it was created now
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
@@ -196,20 +206,27 @@ class Database:
             sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311  jitter, not cryptography
             pause = min(pause * 2, 0.002)
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration."""
+    def upgrade(self) -> Upgrade:
+        """Bring the schema to the newest migration; what that took."""
         if self._at_head():
-            return
+            return Upgrade(HEAD, HEAD, 0, None)
         # Alembic (with Mako and Pygments) only when there is something to migrate: loading
         # it costs every process that opens the embedded database ~11 MB and ~0.3 s.
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            tables = len(inspect(connection).get_table_names()) if before is None else None
+        script = ScriptDirectory.from_config(config)
+        applied = len(list(script.iterate_revisions("head", before or "base")))
+        return Upgrade(before, HEAD, applied, tables)
 
     def _at_head(self) -> bool:
         """Whether the schema is at the newest migration (Alembic's version table, read

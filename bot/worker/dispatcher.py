@@ -27,6 +27,29 @@ log = logging.getLogger(__name__)
 ChannelKey = tuple[Workspace, str]
 
 RECENT_ISSUES = 14
+# The one log line per finished delivery, at the level an operator should notice it at
+# ("already" and "busy" are another sender's deliveries: nothing to report).
+OUTCOME_LEVELS = {
+    "posted": logging.INFO,
+    "skipped": logging.INFO,
+    "retry_later": logging.WARNING,
+    "failed": logging.ERROR,
+}
+
+
+def _log_result(result: DeliveryResult) -> None:
+    """The one line a finished delivery gets in the worker's log, as it finishes."""
+    level = OUTCOME_LEVELS.get(result.outcome)
+    if level is not None:
+        log.log(
+            level,
+            "delivery to %s of %s: %s (%d messages)%s",
+            result.channel_id,
+            result.issue_date,
+            result.outcome,
+            result.posted,
+            f" — {result.error}" if result.error else "",
+        )
 
 
 @dataclass
@@ -137,18 +160,7 @@ class Dispatcher:
         if not sendable:
             return []
         assert self.fanout is not None  # noqa: S101  set in __post_init__
-        results = self.fanout.run((d.workspace, d.id) for d in sendable)
-        for result in results:
-            if result.outcome in ("posted", "failed", "retry_later", "skipped"):
-                log.info(
-                    "delivery to %s of %s: %s (%d messages)%s",
-                    result.channel_id,
-                    result.issue_date,
-                    result.outcome,
-                    result.posted,
-                    f" — {result.error}" if result.error else "",
-                )
-        return results
+        return self.fanout.run([(d.workspace, d.id) for d in sendable], _log_result)
 
     def reopen_corrected(self) -> int:
         """Reopen threads (posted within the edit window) whose issue changed since."""

@@ -197,7 +197,9 @@ class Worker:
                 os._exit(128 + signum)
             stopping.set()
             log.info("signal %d: stopping the worker (again to exit at once)", signum)
-            self.scheduler.shutdown(wait=False)
+            # Waits here for running jobs: the main thread must not end while a fan-out still
+            # hands work to its pools (at interpreter exit they refuse it, and it hung).
+            self.scheduler.shutdown(wait=True)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

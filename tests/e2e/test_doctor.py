@@ -110,8 +110,10 @@ def test_each_problem_is_one_failing_line_with_a_fix(
     stub.add_channel("C0NOTIN", member=False, name="random")
     status, lines, text = doctor(env, tmp_path)
     assert status == 1
-    stale = line(lines, "[FAIL] archive")
-    assert "5 issues, newest 2026-05-13" in stale and "DIGEST_MAX_ISSUE_AGE_DAYS (2)" in stale
+    # An old archive is a warning (the next issue is posted), with the command that posts now.
+    stale = line(lines, "[warn] archive: archive is old: 5 issues, newest 2026-05-13")
+    assert "DIGEST_MAX_ISSUE_AGE_DAYS (2)" in stale
+    assert stale.endswith("to post this one anyway: python -m bot post --channel C… --date latest")
     # Channel not joined (the other one is fine).
     assert "not a member of #random → /invite" in line(lines, "[FAIL] channel C0NOTIN")
     line(lines, "[ok]   channel C0JOINED")

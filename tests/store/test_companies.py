@@ -489,11 +489,8 @@ def test_list_counts_articles_and_low_confidence_splits(
     assert rows == {"Zorblax": (4, 2), "Plimbo": (1, 0), "Quendle Backtests": (1, 0)}
     code, text, _ = cli(database_url, "companies", "list")
     assert code == 0
-    assert [line.split()[-2:] for line in text.splitlines()[1:]] == [
-        ["1", "0"],
-        ["1", "0"],
-        ["4", "2"],
-    ]
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines()]
+    assert [row[-2:] for row in cells if row] == [["1", "0"], ["1", "0"], ["4", "2"]]
 
     code, review, _ = cli(database_url, "companies", "review", "--json")
     assert code == 0

@@ -143,3 +143,36 @@ def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
             parse_request("status"), Asker("U1", "CHALF", WS)
         )
         assert "Unfinished" not in status.text
+
+
+def test_each_delivery_is_logged_as_it_finishes(archive: Database) -> None:
+    import logging
+
+    from bot.delivery.fanout import FanOut, Pacing
+
+    subscribe(archive, "CGONE", "CSLOW", hour=9, now=SUBSCRIBED)
+    logged: list[tuple[str, int]] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("delivery to"):
+                logged.append((record.getMessage(), len(stub.all_messages("CSLOW"))))
+
+    seen = Seen()
+    dispatcher_log = logging.getLogger("bot.worker.dispatcher")
+    dispatcher_log.addHandler(seen)
+    level = dispatcher_log.level
+    dispatcher_log.setLevel(logging.INFO)  # as the worker runs
+    try:
+        with SlackStub() as stub:
+            stub.fail_channel("CGONE")
+            sender = deliverer(archive, stub.url)
+            paced = FanOut(sender, Pacing(channel_interval=0.02, workspace_per_minute=None))
+            Dispatcher(archive, sender, lambda: NOW, fanout=paced).tick()
+    finally:
+        dispatcher_log.removeHandler(seen)
+        dispatcher_log.setLevel(level)
+    (gone,) = [n for m, n in logged if "CGONE" in m]
+    (slow,) = [m for m, _ in logged if "CSLOW" in m]
+    # The refused channel's line is written at once, not when the 30-message thread is done.
+    assert gone < 30 and "posted (30 messages)" in slow
