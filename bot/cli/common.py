@@ -45,8 +45,20 @@ SOCKET_MODE_SETUP = (
     "App-Level Tokens, and Socket Mode on"
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Wider than any row a table of ours has: piped output keeps each row on one line (for grep).
+PIPED_WIDTH = 1000
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console that never wraps plain lines; piped, tables take their natural width."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = PIPED_WIDTH
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def table(

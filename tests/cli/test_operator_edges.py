@@ -195,7 +195,10 @@ def test_db_upgrade_says_what_it_did(cli: Callable[..., Result], tmp_path: Path)
     config.set_main_option("sqlalchemy.url", older)
     command.upgrade(config, "0010")
     upgraded = cli("db", "upgrade", DATABASE_URL=older)
-    assert upgraded.stdout == f"upgraded the database from revision 0010 to {HEAD} (2 migrations)\n"
+    applied = int(HEAD) - 10
+    assert upgraded.stdout == (
+        f"upgraded the database from revision 0010 to {HEAD} ({applied} migrations)\n"
+    )
 
 
 def _help_screens() -> dict[str, str]:
