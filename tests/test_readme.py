@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import clean_env, run_cli
+from support.helpers import clean_env, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^( *)```[a-z]*\n(.*?)^\1```", re.MULTILINE | re.DOTALL)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_requests import body_of, event_of, recorded, recorded_names
-from slack_signing import post, sign
+from support.signing import post, sign
+from support.slack_requests import body_of, event_of, recorded, recorded_names
 from test_slack_app import SECRET, Bot, _record_post, served_bot, wait_for
 
 from bot.store import saves
