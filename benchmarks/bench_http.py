@@ -284,7 +284,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO / "tests"))
     from rich.console import Console
     from rich.table import Table
-    from slack_stub import SlackStub
+    from support.slack_api import SlackStub
 
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp_name, SlackStub() as stub:
         tmp = Path(tmp_name)

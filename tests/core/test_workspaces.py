@@ -7,8 +7,8 @@ import threading
 
 import pytest
 from slack_sdk import WebClient
-from slack_stub import SlackStub
 from support.helpers import SEED_NEWEST
+from support.slack_api import SlackStub
 
 from bot.config import Settings
 from bot.core import workspaces

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from slack_stub import SlackStub
 from sqlalchemy import event, select
 from support.helpers import WS, subscribe
+from support.slack_api import SlackStub
 
 from bot.core import settings
 from bot.core.ingestion import expand_paths, ingest_files

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from slack_stub import SlackStub
 from sqlalchemy import select, update
 from support.helpers import WS
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere

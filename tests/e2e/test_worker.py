@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from slack_stub import SlackStub
 from support.helpers import WS, clean_env, due_now, subscribe
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere

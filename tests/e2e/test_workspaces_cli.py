@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from slack_stub import SlackStub
 from support.helpers import SEED_NEWEST, run_cli, subscribe
+from support.slack_api import SlackStub
 
 from bot.core import workspaces
 from bot.core.ingestion import expand_paths, ingest_files

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 from slack_sdk.models.blocks import Block
-from slack_stub import SlackStub
 from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 from support.helpers import WS, clean_env, free_port
 from support.signing import block_actions_body, event_body, post, sign, slash_command_body
+from support.slack_api import SlackStub
 
 from bot.config import normalise_database_url
 from bot.core.ingestion import expand_paths, ingest_files

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from slack_stub import SlackStub
 from sqlalchemy import select
 from support.helpers import WS, clean_env, subscribe
+from support.slack_api import SlackStub
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
