@@ -37,9 +37,9 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from served_app import install, reaction, record_post, settings_for  # noqa: E402
-from slack_signing import event_body, sign, slash_command_body  # noqa: E402
-from slack_stub import SlackStub  # noqa: E402
+from support.served_app import install, reaction, record_post, settings_for  # noqa: E402
+from support.signing import event_body, sign, slash_command_body  # noqa: E402
+from support.slack_api import SlackStub  # noqa: E402
 
 from bot.core.ingestion import expand_paths, ingest_files  # noqa: E402
 from bot.store.db import open_database  # noqa: E402

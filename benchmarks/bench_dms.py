@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 import report  # noqa: E402
-from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from support.slack_api import SlackStub  # noqa: E402
 
 from bot.core import follows  # noqa: E402
 from bot.core.ingestion import ingest_files  # noqa: E402

@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import report  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
-from slack_stub import SlackStub  # noqa: E402
 from sqlalchemy import update  # noqa: E402
+from support.slack_api import SlackStub  # noqa: E402
 
 from bot.core.ingestion import expand_paths, ingest_files  # noqa: E402
 from bot.store import subscriptions  # noqa: E402

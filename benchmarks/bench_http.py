@@ -84,7 +84,7 @@ def floor_server(port: int) -> None:
 def load(port: int, queries: list[tuple[str, str]], clients: int, seconds: float) -> None:
     """Closed-loop clients for `seconds`; prints JSON: per request (kind, ms, outcome)."""
     sys.path.insert(0, str(REPO / "tests"))
-    from slack_signing import sign, slash_command_body
+    from support.signing import sign, slash_command_body
 
     response_url = os.environ["BENCH_RESPONSE_URL"]
     stop_at = time.perf_counter() + seconds
@@ -284,7 +284,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO / "tests"))
     from rich.console import Console
     from rich.table import Table
-    from slack_stub import SlackStub
+    from support.slack_api import SlackStub
 
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp_name, SlackStub() as stub:
         tmp = Path(tmp_name)

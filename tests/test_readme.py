@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import clean_env, run_cli
+from support.helpers import clean_env, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^( *)```[a-z]*\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
@@ -162,7 +162,7 @@ def test_see_it_post_runs_as_written_and_the_worker_posts(tmp_path: Path) -> Non
     import signal
     import time
 
-    from slack_stub import SlackStub
+    from support.slack_api import SlackStub
 
     from bot.core.ingestion import expand_paths, ingest_files
     from bot.store.db import open_database

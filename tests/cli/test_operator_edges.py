@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from helpers import SETTING_PREFIXES, clean_env, due_now, free_port, start_worker
 from rich.console import Console
-from slack_stub import SlackStub
+from support.helpers import SETTING_PREFIXES, clean_env, due_now, free_port, start_worker
+from support.slack_api import SlackStub
 from typer.testing import CliRunner
 
 from bot.cli import app

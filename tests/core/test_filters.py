@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import WS
-from slack_stub import SlackStub
 from sqlalchemy import select
+from support.helpers import WS
+from support.slack_api import SlackStub
 
 from bot.core.filters import parse_filter
 from bot.core.ingestion import expand_paths, ingest_files

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 from slack_sdk import WebClient
-from slack_stub import SlackStub
+from support.helpers import SEED_NEWEST
+from support.slack_api import SlackStub
 
 from bot.config import Settings
 from bot.core import workspaces
@@ -21,7 +22,6 @@ from bot.store import ledger
 from bot.store.db import Database
 from bot.workspace import Workspace
 from tests.conftest import SEEDS
-from tests.helpers import SEED_NEWEST
 
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 ONE, TWO = Workspace("T0ONE"), Workspace("T0TWO")

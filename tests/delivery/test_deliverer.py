@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from helpers import subscribe
-from slack_stub import SlackStub
 from sqlalchemy import event, select
+from support.helpers import WS, subscribe
+from support.slack_api import SlackStub
 
 from bot.core import settings
 from bot.core.ingestion import expand_paths, ingest_files
@@ -27,7 +27,6 @@ from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from bot.worker.dispatcher import Dispatcher
 from bot.workspace import Workspace
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)

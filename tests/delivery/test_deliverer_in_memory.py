@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.helpers import WS
 
 from bot.core.ingestion import ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
@@ -14,7 +15,6 @@ from bot.delivery.poster import AmbiguousError, NotSentError, PartSearch, Perman
 from bot.slack.rendering import Message, issue_messages
 from bot.store.db import Database
 from bot.store.queries import get_issue
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 4, 8)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corrected_issue import ADDED_TITLE, REMOVED_TITLE, write_corrected
-from slack_stub import SlackStub
 from sqlalchemy import select
+from support.corrected_issue import ADDED_TITLE, REMOVED_TITLE, write_corrected
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import ingest_files
 from bot.delivery.deliverer import Deliverer

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from helpers import clean_env
 from slack_bolt.oauth.oauth_flow import OAuthFlow
 from slack_sdk.models.blocks import Block
-from slack_stub import SlackStub
+from support.helpers import clean_env
+from support.slack_api import SlackStub
 
 from bot import bootstrap
 from bot.config import Settings

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from slack_stub import SlackStub
 from sqlalchemy import select, update
+from support.helpers import WS
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
@@ -23,7 +24,6 @@ from bot.store import ledger
 from bot.store.db import Database
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)

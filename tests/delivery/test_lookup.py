@@ -12,9 +12,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from helpers import subscribe
-from slack_stub import SlackStub
 from sqlalchemy import select
+from support.helpers import WS, subscribe
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
@@ -28,7 +28,6 @@ from bot.delivery.poster import (
 )
 from bot.store.db import Database
 from bot.store.tables import DeliveryRow, SubscriptionRow
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corrected_issue import ADDED_TITLE, CHANGED_TITLE, REMOVED_TITLE, write_corrected
-from helpers import WS
-from slack_stub import SlackStub
 from sqlalchemy import select, update
+from support.corrected_issue import ADDED_TITLE, CHANGED_TITLE, REMOVED_TITLE, write_corrected
+from support.helpers import WS
+from support.slack_api import SlackStub
 
 from bot.clock import utc_now
 from bot.core.ingestion import expand_paths, ingest_files

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_stub import SlackStub
+from support.slack_api import SlackStub
 
 from bot.core import workspaces
 from bot.core.ingestion import expand_paths, ingest_files

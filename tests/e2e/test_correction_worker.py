@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from corrected_issue import ADDED_TITLE, ORIGINAL, write_corrected
-from helpers import WS, clean_env, start_worker
-from slack_stub import SlackStub
 from sqlalchemy import update
+from support.corrected_issue import ADDED_TITLE, ORIGINAL, write_corrected
+from support.helpers import WS, clean_env, start_worker
+from support.slack_api import SlackStub
 
 from bot.clock import utc_now
 from bot.core import follows

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, due_now
-from slack_stub import SlackStub
+from support.helpers import clean_env, due_now
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, subscribe
-from slack_stub import SlackStub
+from support.helpers import clean_env, subscribe
+from support.slack_api import SlackStub
 
 from bot.store.db import open_database
 

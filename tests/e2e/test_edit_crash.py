@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corrected_issue import ADDED_TITLE, write_corrected
-from helpers import WS, clean_env
-from slack_stub import SlackStub
+from support.corrected_issue import ADDED_TITLE, write_corrected
+from support.helpers import WS, clean_env
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere

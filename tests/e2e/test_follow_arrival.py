@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, start_worker
-from slack_stub import SlackStub
+from support.helpers import clean_env, start_worker
+from support.slack_api import SlackStub
 
 from bot.core import follows
 from bot.core.ingestion import ingest_files

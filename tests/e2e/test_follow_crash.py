@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import clean_env
-from slack_stub import SlackStub
 from sqlalchemy import select
+from support.helpers import clean_env
+from support.slack_api import SlackStub
 
 from bot.core import follows
 from bot.core.ingestion import ingest_files

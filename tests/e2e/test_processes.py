@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, free_port
-from slack_stub import SlackStub
+from support.helpers import clean_env, free_port
+from support.slack_api import SlackStub
 
 pytestmark = pytest.mark.slow  # real bot processes
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from helpers import clean_env, free_port
-from served_app import CLIENT_ID, CLIENT_SECRET, install, settings_for
-from slack_stub import SlackStub
+from support.helpers import clean_env, free_port
+from support.served_app import CLIENT_ID, CLIENT_SECRET, install, settings_for
+from support.slack_api import SlackStub
 
 from bot.store.db import Database, open_database
 

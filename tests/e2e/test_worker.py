@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, due_now, subscribe
-from slack_stub import SlackStub
+from support.helpers import WS, clean_env, due_now, subscribe
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
@@ -20,7 +20,6 @@ from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker.dispatcher import Dispatcher
 from bot.worker.scheduler import Worker
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from served_app import install, reaction, record_post, saves_of, served, settings_for
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
-from slack_stub import SlackStub
+from support.served_app import install, reaction, record_post, saves_of, served, settings_for
+from support.slack_api import SlackStub
 
 from bot.clock import utc_now
 from bot.core.ingestion import expand_paths, ingest_files

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import clean_env
+from support.helpers import WS, clean_env
 from test_reactions import reaction, wait_applied
 from test_slack_app import REPO, _record_post, served_bot
 
 from bot.store import saves
-from tests.helpers import WS
 
 pytestmark = pytest.mark.slow  # real bot processes
 

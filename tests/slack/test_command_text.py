@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from slack_requests import body_of
-from slack_signing import post, sign
 from sqlalchemy import select
+from support.signing import post, sign
+from support.slack_requests import body_of
 from test_slack_app import SECRET, Bot, blocks_text, served_bot
 
 from bot.slack.command_text import plain_text

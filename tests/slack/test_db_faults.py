@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pg_cluster import Cluster, server_binaries
-from served_app import install, reaction, record_post, saves_of, served, settings_for
-from slack_stub import SlackStub
 from sqlalchemy import create_engine, text
+from support.pg_cluster import Cluster, server_binaries
+from support.served_app import install, reaction, record_post, saves_of, served, settings_for
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.slack.unavailable import APOLOGY

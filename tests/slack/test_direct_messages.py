@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slack_requests import body_of
-from slack_signing import post, sign
 from sqlalchemy import func, select
+from support.signing import post, sign
+from support.slack_requests import body_of
 from test_slack_app import SECRET, Bot, blocks_text, served_bot
 
 from bot.slack.answers import NOT_IN_A_DM

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_signing import block_actions_body, post, sign
 from sqlalchemy import select
+from support.signing import block_actions_body, post, sign
 from test_slack_app import SECRET, Bot, assert_valid, blocks_text, served_bot, wait_for
 
 from bot.core import follows

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from slack_signing import post, sign, slash_command_body
+from support.signing import post, sign, slash_command_body
 from test_slack_app import SECRET, Bot, blocks_text, served_bot
 
 from bot.slack.gate import MAX_BODY_BYTES

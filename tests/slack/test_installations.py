@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from slack_bolt.oauth.oauth_flow import OAuthFlow
-from slack_stub import SlackStub
 from sqlalchemy import MetaData, Table, text, update
+from support.slack_api import SlackStub
 
 from bot.config import Settings
 from bot.slack.authorize import StoredInstallationAuthorize

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_stub import SlackStub
+from support.slack_api import SlackStub
 
 from bot.delivery.poster import (
     AmbiguousError,

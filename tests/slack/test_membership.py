@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_stub import SlackStub
+from support.helpers import clean_env
+from support.slack_api import SlackStub
 from test_slack_app import blocks_text, served_bot
 
 from bot.core.ingestion import expand_paths, ingest_files

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from helpers import clean_env, due_now, free_port
-from slack_signing import event_body, post, sign, slash_command_body
-from slack_stub import SlackStub
 from sqlalchemy import text, update
+from support.helpers import clean_env, due_now, free_port
+from support.signing import event_body, post, sign, slash_command_body
+from support.slack_api import SlackStub
 
 from bot.core import lookups
 from bot.core.ingestion import expand_paths, ingest_files

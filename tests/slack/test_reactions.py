@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from support.helpers import WS
 from test_slack_app import Bot, _record_post, blocks_text, served_bot
 
 from bot.store import saves
 from bot.store.tables import ProcessedEventRow
-from tests.helpers import WS
 
 pytestmark = pytest.mark.slow  # real bot processes
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_requests import body_of, event_of, recorded, recorded_names
-from slack_signing import post, sign
+from support.signing import post, sign
+from support.slack_requests import body_of, event_of, recorded, recorded_names
 from test_slack_app import SECRET, Bot, _record_post, served_bot, wait_for
 
 from bot.store import saves
@@ -133,7 +133,7 @@ def test_a_recorded_reaction_saves_the_article(bot: Bot) -> None:
 
 def test_many_workspaces_answer_unhandled_requests_200(database_url: str, tmp_path: Path) -> None:
     # Add to Slack mode: each request is authorized by its installation first, then ignored.
-    from slack_stub import SlackStub
+    from support.slack_api import SlackStub
     from test_oauth import CLIENT_ID, CLIENT_SECRET, served
     from test_oauth import SECRET as MANY_SECRET
 

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slack_requests import event_of
-from slack_signing import post, sign
-from slack_stub import SlackStub
 from sqlalchemy import select
+from support.signing import post, sign
+from support.slack_api import SlackStub
+from support.slack_requests import event_of
 from test_oauth import CLIENT_ID, CLIENT_SECRET, SECRET, Served, served
 from test_slack_app import _record_post
 

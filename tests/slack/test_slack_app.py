@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import clean_env, free_port
 from slack_sdk.models.blocks import Block
-from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
-from slack_stub import SlackStub
 from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
+from support.helpers import WS, clean_env, free_port
+from support.signing import block_actions_body, event_body, post, sign, slash_command_body
+from support.slack_api import SlackStub
 
 from bot.config import normalise_database_url
 from bot.core.ingestion import expand_paths, ingest_files
@@ -30,7 +30,6 @@ from bot.slack.rendering import ACTION_FOLLOW_SAVE
 from bot.store.db import Database, open_database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
 from bot.workspace import Workspace
-from tests.helpers import WS
 
 pytestmark = pytest.mark.slow  # real bot processes
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from slack_requests import body_of
-from slack_signing import post, sign
 from sqlalchemy import func, select
+from support.signing import post, sign
+from support.slack_requests import body_of
 from test_slack_app import SECRET, Bot, _record_post, reaction, served_bot, wait_for
 
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, SaveRow, SubscriptionRow

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from served_app import install, reaction, record_post, saves_of, served, settings_for
-from slack_stub import SlackStub
+from support.served_app import install, reaction, record_post, saves_of, served, settings_for
+from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store.db import Database, open_database

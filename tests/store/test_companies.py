@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env
 from sqlalchemy import select, update
+from support.helpers import WS, clean_env
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -34,7 +34,6 @@ from bot.store.tables import (
     PublisherCorrectionRow,
     TaughtNameRow,
 )
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 6, 2, 12, 0, tzinfo=dt.UTC)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
+from support.helpers import WS, subscribe
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store import ledger
@@ -17,7 +18,6 @@ from bot.store.db import Database, Session
 from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryMessageRow, DeliveryRow, SubscriptionRow
-from tests.helpers import WS, subscribe
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "2026-05-13.txt"
 LEASE = dt.timedelta(seconds=30)

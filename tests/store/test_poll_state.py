@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.helpers import WS
+
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.store import feed_state, ledger, queries
 from bot.store.db import Database
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env
-from slack_stub import SlackStub
 from sqlalchemy import create_engine, select, text
+from support.helpers import clean_env
+from support.slack_api import SlackStub
 from test_migrations import migrate
 
 from bot import bootstrap

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, subscribe
-from slack_stub import SlackStub
 from sqlalchemy import select
+from support.helpers import WS, clean_env, subscribe
+from support.slack_api import SlackStub
 
 from bot.config import Settings
 from bot.core.grammar import parse_request
@@ -26,7 +26,6 @@ from bot.store.db import Database
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow
 from bot.worker.dispatcher import Dispatcher
-from tests.helpers import WS
 
 REPO = Path(__file__).resolve().parents[2]
 LATEST = dt.date(2026, 5, 13)

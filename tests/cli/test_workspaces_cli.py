@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from helpers import run_cli, subscribe
-from slack_stub import SlackStub
+from support.helpers import SEED_NEWEST, run_cli, subscribe
+from support.slack_api import SlackStub
 
 from bot.core import workspaces
 from bot.core.ingestion import expand_paths, ingest_files
@@ -19,7 +19,6 @@ from bot.store.db import Database
 from bot.store.tables import SubscriptionRow
 from bot.workspace import Workspace
 from tests.conftest import SEEDS
-from tests.helpers import SEED_NEWEST
 
 ONE, TWO = Workspace("T0ONE"), Workspace("T0TWO")
 NOW = dt.datetime.now(dt.UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ORIGINAL = REPO / "seeds" / "2026-05-13.txt"
 CHANGED_TITLE = "Grafana’s Pyroscope 2.0 Makes Continuous Profiling Practical at Scale"
 REMOVED_TITLE = "A Bartender Pro Review"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, run_cli
+from support.helpers import clean_env, run_cli
 
 from bot.core.settings import set_save_emoji
 from bot.store.db import Database

@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-RECORDED = Path(__file__).resolve().parent / "fixtures" / "slack_requests"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "slack_requests"
 
 
 def recorded(name: str) -> dict[str, Any]:

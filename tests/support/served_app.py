@@ -18,8 +18,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store import Installation
-from slack_signing import block_actions_body, event_body, post, sign, slash_command_body
-from slack_stub import SlackStub
 from sqlalchemy import func, select
 
 from bot.clock import utc_now
@@ -27,6 +25,8 @@ from bot.config import Settings
 from bot.store.db import Database
 from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow, SaveRow
 from bot.workspace import Workspace
+from support.signing import block_actions_body, event_body, post, sign, slash_command_body
+from support.slack_api import SlackStub
 
 SECRET = "fault-signing-secret-0123456789"
 CLIENT_ID = "1111.2222"

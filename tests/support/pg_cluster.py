@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from helpers import free_port
+from support.helpers import free_port
 
 
 def server_binaries() -> Path | None:
