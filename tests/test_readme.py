@@ -154,6 +154,7 @@ def see_it_post_block() -> str:
     return found.group(2)
 
 
+@pytest.mark.slow
 def test_see_it_post_runs_as_written_and_the_worker_posts(tmp_path: Path) -> None:
     """On a fresh machine (the seeds ingested by the Quickstart into the default SQLite file),
     the README's block makes the worker post the newest seed issue within a minute."""

@@ -56,6 +56,7 @@ def _worker_log(database_url: str, tmp_path: Path, level: str, until: str) -> li
     return log.read_text().splitlines()
 
 
+@pytest.mark.slow
 def test_worker_log_is_one_line_per_delivery_at_info(database_url: str, tmp_path: Path) -> None:
     lines = _worker_log(database_url, tmp_path, "INFO", "delivery to CGONE")
     assert not [line for line in lines if " apscheduler" in line], lines
@@ -71,6 +72,7 @@ def test_worker_log_is_one_line_per_delivery_at_info(database_url: str, tmp_path
     assert len(lines) <= 6, lines
 
 
+@pytest.mark.slow
 def test_worker_log_shows_scheduler_jobs_at_debug(database_url: str, tmp_path: Path) -> None:
     lines = _worker_log(database_url, tmp_path, "DEBUG", 'Job "Worker._tick')
     assert any("apscheduler" in line and "Running job" in line for line in lines)
@@ -89,6 +91,7 @@ def bot(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow
 def test_serve_socket_with_a_refused_app_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
     with SlackStub() as stub:
         stub.invalid_tokens.add("xapp-1-revoked")
@@ -136,6 +139,7 @@ def test_search_date_that_is_no_date_is_an_error(cli: Callable[..., Result]) -> 
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
 def test_post_shows_its_progress(database_url: str, tmp_path: Path, terminal: bool) -> None:
     database = Database(database_url)
@@ -286,6 +290,7 @@ def test_doctor_checks_token_prefixes_and_names_what_it_could_not_reach(
     assert "does not start with" not in rotating
 
 
+@pytest.mark.slow
 def test_worker_stopped_mid_thread_finishes_it_and_exits(database_url: str, tmp_path: Path) -> None:
     database = Database(database_url)
     ingest_files(database, expand_paths([SEEDS / "2026-05-13.txt"]))

@@ -15,6 +15,8 @@ from support.slack_api import SlackStub
 
 from bot.store.db import Database, open_database
 
+pytestmark = pytest.mark.slow  # each test starts bot or database processes
+
 SIGNING = "startup-signing-secret-0123"
 
 

@@ -59,6 +59,7 @@ def command(bot: Bot, text: str, user: str = "U111") -> str:
     return blocks_text(json.loads(raw))
 
 
+@pytest.mark.slow
 def test_escaped_command_text_finds_what_the_person_typed(
     database_url: str, tmp_path: Path
 ) -> None:

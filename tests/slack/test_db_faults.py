@@ -24,6 +24,8 @@ from bot.core.ingestion import expand_paths, ingest_files
 from bot.slack.unavailable import APOLOGY
 from bot.store.db import Database, open_database
 
+pytestmark = pytest.mark.slow  # each test starts bot or database processes
+
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 TS = "1790000000.000200"
 # Slack's limit is 3 s; the app answers at 2.5 s at the latest. The margin is for a loaded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from support.signing import post, sign
 from support.slack_requests import body_of
@@ -32,6 +33,7 @@ def command_in(bot: Bot, text: str, channel_id: str, channel_name: str) -> dict[
     return dict(json.loads(raw))
 
 
+@pytest.mark.slow
 def test_subscribe_is_refused_in_direct_messages(database_url: str, tmp_path: Path) -> None:
     with served_bot(database_url, tmp_path) as bot:
         for channel_id, name in (

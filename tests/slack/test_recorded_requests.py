@@ -70,6 +70,7 @@ def test_every_recorded_request_names_its_source() -> None:
         assert source.startswith(SOURCES), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", UNHANDLED)
 def test_requests_without_a_listener_get_200_and_are_ignored(bot: Bot, name: str) -> None:
     started = time.monotonic()
@@ -82,6 +83,7 @@ def test_requests_without_a_listener_get_200_and_are_ignored(bot: Bot, name: str
     assert not bot.stub.calls_to("chat.postMessage") and not bot.stub.responses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["event_app_rate_limited", "event_app_rate_limited_in_envelope"])
 def test_app_rate_limited_is_one_warning_line(
     served: tuple[Bot, Path], bot: Bot, name: str
@@ -96,6 +98,7 @@ def test_app_rate_limited_is_one_warning_line(
     assert "1518467820" in warnings[0] or "2018-02-12" in warnings[0]
 
 
+@pytest.mark.slow
 def test_unhandled_requests_leave_no_warning(served: tuple[Bot, Path], bot: Bot) -> None:
     log = served[1]
     start = log.stat().st_size
@@ -105,6 +108,7 @@ def test_unhandled_requests_leave_no_warning(served: tuple[Bot, Path], bot: Bot)
     assert not [line for line in lines if " WARNING " in line or " ERROR " in line], lines
 
 
+@pytest.mark.slow
 def test_the_bots_own_reaction_gets_200(bot: Bot) -> None:
     # Bolt's IgnoringSelfEvents drops it without calling next(): an unhandled request too.
     body = event_of("event_reaction_added_bot_itself")
@@ -113,6 +117,7 @@ def test_the_bots_own_reaction_gets_200(bot: Bot) -> None:
     assert status == 200, answer
 
 
+@pytest.mark.slow
 def test_a_recorded_reaction_saves_the_article(bot: Bot) -> None:
     # The recorded reaction (Enterprise Grid org E111, workspace T111), on a post of the bot.
     org = Workspace("T111", "E111")
@@ -131,6 +136,7 @@ def test_a_recorded_reaction_saves_the_article(bot: Bot) -> None:
     wait_for(saved)
 
 
+@pytest.mark.slow
 def test_many_workspaces_answer_unhandled_requests_200(database_url: str, tmp_path: Path) -> None:
     # Add to Slack mode: each request is authorized by its installation first, then ignored.
     from support.slack_api import SlackStub

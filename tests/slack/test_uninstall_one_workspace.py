@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from support.signing import post, sign
 from support.slack_requests import body_of
@@ -24,6 +25,7 @@ def counts(bot: Bot) -> dict[str, int]:
         }
 
 
+@pytest.mark.slow
 def test_uninstall_events_keep_the_data_of_the_one_workspace(
     database_url: str, tmp_path: Path
 ) -> None:
