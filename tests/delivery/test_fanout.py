@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 import pytest
 from support.slack_api import SlackStub
 
+from bot.core import workspaces
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, Progress, everywhere
 from bot.delivery.fanout import FanOut, Pacing, _Job, _Lane
@@ -340,3 +341,49 @@ def test_a_delivery_whose_end_is_committing_holds_no_thread(archive: Database) -
     # Every end was under way before the first was confirmed: none waited on a thread.
     assert max(ledger_writes.submitted) < min(ledger_writes.confirmed)
     assert_threads_once(stub, layout, parts_of(archive))
+
+
+# Uninstalled during a fan-out (one workspace purged by the web process): no post after the
+# purge, while the other workspaces' deliveries go on. A post whose request was already on its
+# way when the purge committed may still arrive within IN_FLIGHT.
+GONE, STAYS = Workspace("TGONE"), Workspace("TSTAY")
+IN_FLIGHT = 0.1
+
+
+def test_no_post_reaches_a_workspace_after_its_purge(archive: Database) -> None:
+    jobs = []
+    with archive.write() as session:
+        issue = get_issue(session, DAY)
+        assert issue is not None
+        for workspace, channels in ((GONE, 6), (STAYS, 2)):
+            for n in range(channels):
+                delivery = ledger.ensure_delivery(session, workspace, f"C{n}", issue.id)
+                jobs.append((workspace, delivery))
+    gone_token = TeamTokens().token(GONE)
+    # The web process deletes the workspace (app_uninstalled): another connection pool.
+    web = Database(archive.engine.url.render_as_string(hide_password=False))
+    with SlackStub(teams={gone_token or "": "TGONE", "xoxb-TSTAY": "TSTAY"}) as stub:
+        posts_of_gone = lambda: [  # noqa: E731
+            c for c in stub.calls_to("chat.postMessage") if c.token == gone_token
+        ]
+        engine = FanOut(
+            Deliverer(archive, PosterCache(TeamTokens(), stub.url), commit=GroupCommit(archive)),
+            Pacing(channel_interval=0.3, workspace_per_minute=None),
+        )
+        purged: list[float] = []
+
+        def uninstall_mid_way() -> None:
+            while len(posts_of_gone()) < 12:  # every channel has its first parts
+                time.sleep(0.01)
+            workspaces.uninstall(web, GONE, workspaces.forget_nothing)
+            purged.append(time.time())
+
+        purge = threading.Thread(target=uninstall_mid_way)
+        purge.start()
+        results = engine.run(jobs)
+        purge.join(30)
+    web.dispose()
+    late = [round(c.time - purged[0], 3) for c in posts_of_gone() if c.time > purged[0] + IN_FLIGHT]
+    assert late == []
+    stayed = [r for r in results if r.outcome == "posted"]
+    assert len(stayed) == 2  # the other workspace's channels got the whole issue

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 from support.helpers import WS, clean_env, free_port
+from support.served_app import record_post
 from support.signing import block_actions_body, event_body, post, sign, slash_command_body
 from support.slack_api import SlackStub
 
@@ -28,7 +29,7 @@ from bot.config import normalise_database_url
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.slack.rendering import ACTION_FOLLOW_SAVE
 from bot.store.db import Database, open_database
-from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueRow
+from bot.store.tables import ArticleRow
 from bot.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # real bot processes
@@ -275,35 +276,7 @@ def test_forged_and_stale_requests_are_refused(bot: Bot) -> None:
 
 def _record_post(database: Database, channel: str, ts: str, workspace: Workspace = WS) -> int:
     """Pretend the bot posted the first article of the latest issue at `ts` in `channel`."""
-    with database.write() as session:
-        issue_id = session.scalar(select(IssueRow.id).order_by(IssueRow.date.desc()).limit(1))
-        article_id = session.scalar(
-            select(ArticleRow.id)
-            .where(ArticleRow.issue_id == issue_id)
-            .order_by(ArticleRow.position)
-        )
-        delivery = DeliveryRow(
-            team_id=workspace.team_id,
-            enterprise_id=workspace.enterprise_id,
-            channel_id=channel,
-            issue_id=issue_id,
-            state="posted",
-        )
-        session.add(delivery)
-        session.flush()
-        session.add(
-            DeliveryMessageRow(
-                team_id=workspace.team_id,
-                enterprise_id=workspace.enterprise_id,
-                delivery_id=delivery.id,
-                part=1,
-                channel_id=channel,
-                ts=ts,
-                article_id=article_id,
-            )
-        )
-    assert article_id is not None
-    return article_id
+    return record_post(database, workspace, channel, ts)
 
 
 def reaction(

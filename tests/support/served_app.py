@@ -71,9 +71,10 @@ def install(settings: Settings, database: Database, team: str) -> str:
     return token
 
 
-def record_post(database: Database, team: str, channel: str, ts: str) -> int:
+def record_post(database: Database, workspace: Workspace | str, channel: str, ts: str) -> int:
     """Pretend the bot posted the first article of the latest issue at `ts` in `channel`."""
-    workspace = Workspace(team)
+    if isinstance(workspace, str):
+        workspace = Workspace(workspace)
     with database.write() as session:
         issue_id = session.scalar(select(IssueRow.id).order_by(IssueRow.date.desc()).limit(1))
         article_id = session.scalar(
@@ -82,13 +83,18 @@ def record_post(database: Database, team: str, channel: str, ts: str) -> int:
             .order_by(ArticleRow.position)
         )
         delivery = DeliveryRow(
-            team_id=workspace.team_id, channel_id=channel, issue_id=issue_id, state="posted"
+            team_id=workspace.team_id,
+            enterprise_id=workspace.enterprise_id,
+            channel_id=channel,
+            issue_id=issue_id,
+            state="posted",
         )
         session.add(delivery)
         session.flush()
         session.add(
             DeliveryMessageRow(
                 team_id=workspace.team_id,
+                enterprise_id=workspace.enterprise_id,
                 delivery_id=delivery.id,
                 part=1,
                 channel_id=channel,
