@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,25 +58,26 @@ class TrendQuery:
 
 def parse_trend(text: str) -> TrendQuery:
     """'company AWS vs Google' or 'topic kafka vs pulsar' (no date range); TrendError if not."""
-    kind_word, _, rest = clean(text).partition(" ")
-    kind = kind_word.casefold()
+    kind, _, rest = clean(text).partition(" ")
+    return make_query(kind, _VS_RE.split(rest))
+
+
+def make_query(kind: str, names: Iterable[str]) -> TrendQuery:
+    """A query of one to five distinct names (case ignored); TrendError otherwise."""
+    kind = kind.casefold()
     if kind not in KINDS:
         raise TrendError(USAGE)
-    names: list[str] = []
-    seen: set[str] = set()
-    for part in _VS_RE.split(rest):
-        name = part.strip()
-        if name and name.casefold() not in seen:
-            seen.add(name.casefold())
-            names.append(name)
-    if not names:
+    found: dict[str, str] = {}
+    for name in names:
+        name = clean(name)
+        if name:
+            found.setdefault(name.casefold(), name)
+    if not found:
         raise TrendError(USAGE)
-    if len(names) > MAX_NAMES:
-        raise TrendError(
-            f"A trend compares at most {MAX_NAMES} {'companies' if kind == 'company' else 'topics'}"
-            f" ({len(names)} given)."
-        )
-    return TrendQuery(kind, tuple(names))
+    if len(found) > MAX_NAMES:
+        noun = "companies" if kind == "company" else "topics"
+        raise TrendError(f"A trend compares at most {MAX_NAMES} {noun} ({len(found)} given).")
+    return TrendQuery("company" if kind == "company" else "topic", tuple(found.values()))
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,15 @@ or /digest topic lists for that period (asked through those lookups), every peri
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
+from support.dated_archive import dated_archive, listed
 
 from bot.core import lookups, trends
-from bot.core.ingestion import ingest_texts
 from bot.core.trends import Trend, TrendError, TrendQuery, UnknownCompany
 from bot.dates import DateRange
 from bot.store.db import Database
 
-SEEDS = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 D = dt.date
 # One issue in June 2025, then issues every four days across a new year (2025-12-29 to
 # 2026-01-04 is ISO week 2026-W01), then none for weeks, then three in March: zeros between.
@@ -30,34 +28,9 @@ DAYS = (
 TODAY = D(2026, 3, 31)
 
 
-def dated_archive(database: Database, days: list[dt.date]) -> Database:
-    """The seed issues again and again, each re-dated to one of `days`."""
-    texts = []
-    for n, day in enumerate(days):
-        seed = SEEDS[n % len(SEEDS)]
-        texts.append((day.isoformat(), seed.read_text().replace(seed.stem, day.isoformat()), None))
-    report = ingest_texts(database, texts)
-    assert report.new == len(days) and not report.failed
-    return database
-
-
 @pytest.fixture
 def archive(database: Database) -> Database:
     return dated_archive(database, DAYS)
-
-
-def listed(database: Database, kind: str, name: str, dates: DateRange) -> int:
-    """How many articles /digest company or /digest topic lists for these dates (every page)."""
-    count, offset = 0, 0
-    while True:
-        if kind == "company":
-            page = lookups.company(database, name, offset, dates).page
-        else:
-            page = lookups.topic(database, name, offset, dates).page
-        count += len(page.items)
-        if page.next_offset is None:
-            return count
-        offset = page.next_offset
 
 
 def drawn(database: Database, text: str, dates: DateRange, **options: object) -> Trend:
