@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.logs import LOG_FORMAT, install_secret_filter, quiet_scheduler
 
 if TYPE_CHECKING:
+    from bot.dates import DateRange
     from bot.store.db import Database
     from bot.workspace import Workspace
 
@@ -220,3 +221,17 @@ def resolve_workspace(settings: Settings, database: Database, team: str | None) 
 def _names(known: list[Workspace]) -> str:
     shown = ", ".join(str(w) for w in known[:5])
     return shown + (", …" if len(known) > 5 else "")
+
+
+def date_range(since: str | None, until: str | None) -> DateRange:
+    """--since/--until as a range; a bad or reversed one is a one-line error (exit 2)."""
+    from bot.core.grammar import parse_bound
+    from bot.dates import DateRange, RangeError
+
+    try:
+        return DateRange(
+            parse_bound(since, end=False) if since else None,
+            parse_bound(until, end=True) if until else None,
+        )
+    except RangeError as exc:
+        fail(f"{exc} Use YYYY-MM-DD (or YYYY-MM, YYYY), --since not after --until.", 2)

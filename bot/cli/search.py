@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.text import Text
 
-from bot.cli.common import fail, load_settings, open_db, out, parse_day_option
+from bot.cli.common import date_range, load_settings, open_db, out, parse_day_option
 from bot.core.text import clamp
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def search_company(
     name: CompanyName, offset: Offset = 0, since: Since = None, until: Until = None
 ) -> None:
     """Articles by a company, newest first (what `/digest company` shows)."""
-    _articles("company", " ".join(name), offset, _date_range(since, until))
+    _articles("company", " ".join(name), offset, date_range(since, until))
 
 
 @search_app.command("topic")
@@ -64,21 +64,7 @@ def search_topic(
     words: TopicWords, offset: Offset = 0, since: Since = None, until: Until = None
 ) -> None:
     """Articles about a topic, most relevant first (what `/digest topic` shows)."""
-    _articles("topic", " ".join(words), offset, _date_range(since, until))
-
-
-def _date_range(since: str | None, until: str | None) -> DateRange:
-    """--since/--until as a range; a bad or reversed one is a one-line error (exit 2)."""
-    from bot.core.grammar import parse_bound
-    from bot.dates import DateRange, RangeError
-
-    try:
-        return DateRange(
-            parse_bound(since, end=False) if since else None,
-            parse_bound(until, end=True) if until else None,
-        )
-    except RangeError as exc:
-        fail(f"{exc} Use YYYY-MM-DD (or YYYY-MM, YYYY), --since not after --until.", 2)
+    _articles("topic", " ".join(words), offset, date_range(since, until))
 
 
 def _articles(kind: Literal["company", "topic"], query: str, offset: int, dates: DateRange) -> None:

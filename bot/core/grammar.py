@@ -33,6 +33,7 @@ Verb = Literal[
     "following",
     "unfollow",
     "filter",
+    "trend",
 ]
 VERBS: tuple[Verb, ...] = get_args(Verb)
 _ALIASES: dict[str, Verb] = {
@@ -52,7 +53,7 @@ ADMINS_USAGE = (
     "Use `/digest admins` to list them, `/digest admins add @person` or "
     "`/digest admins remove @person` to change the list."
 )
-RANGED_VERBS: frozenset[Verb] = frozenset({"company", "topic", "saved"})
+RANGED_VERBS: frozenset[Verb] = frozenset({"company", "topic", "saved", "trend"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def parse_request(text: str | None) -> Request:
         return Request(verb, rest, hint=DATE_RANGE_HINT)
     elif verb in ("follow", "unfollow") and _is_range(rest):
         return Request(verb, rest, hint=FOLLOW_RANGE_HINT)
-    if verb in ("company", "topic", "date", "follow", "unfollow") and not rest:
+    if verb in ("company", "topic", "date", "follow", "unfollow", "trend") and not rest:
         return Request("help", note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest, dates=dates)
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import filters as channel_filters
-from bot.core import follows, lookups, settings, workspaces
+from bot.core import follows, lookups, settings, trends, workspaces
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import (
     RangeSpec,
@@ -28,6 +28,7 @@ from bot.slack import rendering
 from bot.slack.answer_cache import AnswerCache
 from bot.slack.membership import Membership, not_member_text
 from bot.slack.rendering import Message, Repeat
+from bot.slack.trend_rendering import render_trend
 from bot.store.db import Database
 from bot.workspace import UNASSIGNED, Workspace
 
@@ -110,6 +111,8 @@ class Answers:
                 return self.unfollow(request.argument, asker)
             case "filter":
                 return self.filter(request.argument, asker)
+            case "trend":
+                return self.trend(request.argument, dates=dates, today=self._today(asker.user_id))
             case _:
                 return rendering.render_help(self.save_emoji(asker.workspace), note=request.note)
 
@@ -119,11 +122,15 @@ class Answers:
             return ALL_DATES
         if isinstance(spec, DateRange):
             return spec
+        return spec.resolve(self._today(user_id))
+
+    def _today(self, user_id: str) -> dt.date:
+        """Today where the asker is (UTC when Slack cannot tell)."""
         try:
             zone = ZoneInfo(self.user_timezone(user_id) or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             zone = ZoneInfo("UTC")
-        return spec.resolve(self.clock().astimezone(zone).date())
+        return self.clock().astimezone(zone).date()
 
     def page(self, repeat: Repeat, asker: Asker, *, shareable: bool) -> Message:
         """A further page (Show more) or a shared copy of a lookup, with its date range."""
@@ -137,6 +144,9 @@ class Answers:
                 return self.date(repeat.query, shareable=shareable)
             case "saved":
                 return self.saved(asker.workspace, asker.user_id, offset, dates=dates)
+            case "trend":
+                # The shared copy keeps the asker's dates (resolved when first answered).
+                return self.trend(repeat.query, dates=dates, shareable=shareable)
             case _:
                 return rendering.render_text("That button has expired; run the command again.")
 
@@ -165,6 +175,33 @@ class Answers:
                 dates=dates,
             ),
         )
+
+    def trend(
+        self,
+        argument: str,
+        *,
+        dates: DateRange = ALL_DATES,
+        today: dt.date | None = None,
+        shareable: bool = True,
+    ) -> Message:
+        """Articles per week or month for up to five companies or topics, as a chart and a
+        table (a date range given whole is answered alike on any day)."""
+        try:
+            query = trends.parse_trend(argument)
+        except trends.TrendError as exc:
+            return rendering.render_text(str(exc))
+        day = today or self.clock().date()
+
+        def build() -> Message:
+            try:
+                found = trends.trend(self.database, query, dates, today=day)
+            except trends.TrendError as exc:
+                return rendering.render_text(str(exc))
+            if isinstance(found, trends.UnknownCompany):
+                return rendering.render_unknown_company(found.query, found.suggestions)
+            return render_trend(found, shareable=shareable)
+
+        return self._lookup(("trend", query, dates, day, shareable), build)
 
     def date(self, text: str, *, shareable: bool = True) -> Message:
         """One issue by date (or today/yesterday/latest)."""

@@ -254,8 +254,13 @@ def text_bars(rows: Sequence[tuple[str, float]], *, width: int = 12, name_width:
     top = max((value for _, value in rows), default=0) or 1
     lines = []
     for name, value in rows:
-        filled = round(width * value / top) if value > 0 else 0
-        bar = "█" * filled or ("▏" if value > 0 else "")
+        shown_bar = bar(value, top, width)
         shown = int(value) if float(value).is_integer() else round(value, 1)
-        lines.append(f"{shorten(name, name_width):<{name_width}} {bar:<{width}} {shown}")
+        lines.append(f"{shorten(name, name_width):<{name_width}} {shown_bar:<{width}} {shown}")
     return "\n".join(lines)
+
+
+def bar(value: float, top: float, width: int = 12) -> str:
+    """A bar of up to `width` blocks for `value` out of `top`; a sliver for any positive value."""
+    filled = round(width * value / top) if value > 0 and top > 0 else 0
+    return "█" * min(filled, width) or ("▏" if value > 0 else "")

@@ -265,19 +265,23 @@ def render_company(
     result: CompanyResult, *, shareable: bool = True, dates: DateRange = ALL_DATES
 ) -> Message:
     """/digest company NAME [RANGE]: the company's articles, or 'did you mean …?'."""
-    query = clamp_escaped(result.query, QUERY_ECHO_LIMIT)
     if result.company is None:
-        if result.suggestions:
-            names = " or ".join(f"*{clamp_escaped(s, MAX_PUBLISHER)}*" for s in result.suggestions)
-            text = f"No company called “{query}” in the archive. Did you mean {names}?"
-        else:
-            text = f"No company called “{query}” in the archive."
-        return Message(_escaped_fallback(text), [_section(text)])
+        return render_unknown_company(result.query, result.suggestions)
     name = clamp_escaped(result.company, MAX_PUBLISHER)
     where = "on this page" if dates.is_open else "in these dates"
     heading = (f"*Articles by {name}* (newest first)", f"No articles by {name} {where}.")
     repeat = Repeat("company", result.query, result.page.offset, dates)
     return _result_message(heading, repeat, result.page, shareable=shareable)
+
+
+def render_unknown_company(query: str, suggestions: Sequence[str]) -> Message:
+    """No company by that name: 'did you mean …?' with the closest known names."""
+    shown = clamp_escaped(query, QUERY_ECHO_LIMIT)
+    text = f"No company called “{shown}” in the archive."
+    if suggestions:
+        names = " or ".join(f"*{clamp_escaped(s, MAX_PUBLISHER)}*" for s in suggestions)
+        text = f"No company called “{shown}” in the archive. Did you mean {names}?"
+    return Message(_escaped_fallback(text), [_section(text)])
 
 
 def render_topic(
@@ -387,7 +391,9 @@ HELP_TEXT = "\n".join(
         "• `/digest topic rate limiting` — articles about a topic, most relevant first",
         "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
         "• `/digest saved` — articles you saved by reacting with :{emoji}:",
-        "• End company, topic or saved with a date range: `since 2026-04-01`, "
+        "• `/digest trend company AWS vs Google` · `/digest trend topic kafka` — articles per "
+        "week or month as a chart (up to 5 names; the last 12 months unless a range is given)",
+        "• End company, topic, saved or trend with a date range: `since 2026-04-01`, "
         "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",

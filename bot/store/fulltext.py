@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 
-from sqlalchemy import Date, TextClause, bindparam, text
+from sqlalchemy import Date, Integer, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from bot.dates import ALL_DATES, DateRange
@@ -213,3 +213,40 @@ def match_among(session: Session, terms: list[str], ids: list[int]) -> set[int]:
             {"ids": list(ids), "query": " ".join(terms)},
         )
     return {int(i) for i in found}
+
+
+_SQLITE_DAILY = text(
+    """
+    SELECT a.issue_date AS day, count(*) AS n
+    FROM articles_fts JOIN articles AS a ON a.id = articles_fts.rowid
+    WHERE articles_fts MATCH :query AND a.issue_date BETWEEN :since AND :until
+    GROUP BY a.issue_date
+    """
+)
+_POSTGRES_DAILY = text(
+    """
+    SELECT a.issue_date AS day, count(*) AS n
+    FROM articles AS a, websearch_to_tsquery('english', :query) AS q(query)
+    WHERE a.search @@ q.query AND a.issue_date BETWEEN :since AND :until
+    GROUP BY a.issue_date
+    """
+)
+
+
+def count_matches_by_day(
+    session: Session, terms: list[str], since: dt.date, until: dt.date
+) -> dict[dt.date, int]:
+    """How many articles issued each day from `since` to `until` hold every term: the matches
+    `/digest topic` lists (the same engine query), counted by the database."""
+    if not terms:
+        return {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    statement = (_SQLITE_DAILY if sqlite else _POSTGRES_DAILY).bindparams(
+        bindparam("since", type_=Date()), bindparam("until", type_=Date())
+    )
+    query = _fts5_query(terms) if sqlite else " ".join(terms)
+    rows = session.execute(
+        statement.columns(day=Date(), n=Integer()),
+        {"query": query, "since": since, "until": until},
+    )
+    return {day: int(n) for day, n in rows.tuples()}

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.core import follows, saves
 from bot.slack.answers import Asker
+from bot.slack.chart_fallback import send_with_chart_fallback
 from bot.slack.listeners.events import ack_at_once, publish_home
 from bot.slack.rendering import (
     ACTION_FOLLOW_AS_TYPED,
@@ -56,15 +57,21 @@ def handle_page(
     asker = _asker(body, context)
     message = services.answers.page(decoded, asker, shareable=not share)
     if not share:
-        respond(text=message.text, blocks=message.blocks, replace_original=True)
+        send_with_chart_fallback(
+            lambda blocks: respond(text=message.text, blocks=blocks, replace_original=True),
+            message.blocks,
+        )
         return
-    respond(
-        text=message.text,
-        blocks=message.blocks,
-        response_type="in_channel",
-        replace_original=False,
-        unfurl_links=False,
-        unfurl_media=False,
+    send_with_chart_fallback(
+        lambda blocks: respond(
+            text=message.text,
+            blocks=blocks,
+            response_type="in_channel",
+            replace_original=False,
+            unfurl_links=False,
+            unfurl_media=False,
+        ),
+        message.blocks,
     )
 
 

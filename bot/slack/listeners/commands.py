@@ -12,10 +12,11 @@ from slack_sdk import WebClient
 
 from bot.core.grammar import parse_request
 from bot.slack.answers import Asker
+from bot.slack.chart_fallback import has_chart, send_with_chart_fallback
 from bot.slack.command_text import conversation_of, plain_text
 from bot.slack.people import slack_admin_check
 from bot.slack.rendering import Message, render_text
-from bot.slack.request_scope import seconds_left
+from bot.slack.request_scope import after_answer, seconds_left
 from bot.slack.request_token import with_request_token
 from bot.slack.services import INLINE_ANSWER_SECONDS, Services
 from bot.workspace import Workspace
@@ -53,6 +54,12 @@ def handle_digest(
     except Exception:
         log.exception("/digest %s failed", request.verb)
         message = render_text("Sorry, that lookup failed. Please try again in a moment.")
+    if has_chart(message.blocks):
+        # Slack's refusal of a chart (invalid_blocks) cannot be seen in the HTTP answer: the
+        # answer goes to response_url right after it, where a refusal is answered.
+        ack()
+        after_answer(partial(_respond, respond, message))
+        return
     ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
 
 
@@ -62,7 +69,15 @@ def _follow_up(result: Any, respond: Respond) -> None:
     except Exception:
         log.exception("/digest follow-up failed")
         message = render_text("Sorry, that lookup failed. Please try again in a moment.")
-    respond(response_type="ephemeral", text=message.text, blocks=message.blocks)
+    _respond(respond, message)
+
+
+def _respond(respond: Respond, message: Message) -> None:
+    """An ephemeral answer via response_url, sent again without its chart if Slack refuses it."""
+    send_with_chart_fallback(
+        lambda blocks: respond(response_type="ephemeral", text=message.text, blocks=blocks),
+        message.blocks,
+    )
 
 
 def register(app: App, services: Services) -> None:

@@ -5,8 +5,13 @@ permanent errors, a call that is stored but never answered or answered late, aut
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from bot.slack.charts import is_chart, message_problems
 from support.slack_api.state import Part
+
+# Where the Web API methods carry blocks that may hold charts.
+CHART_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "views.publish")
 
 
 @dataclass
@@ -83,11 +88,30 @@ class Faults(Part):
         with self._lock:
             self._state.channel_errors[channel] = error
 
+    def reject_charts(self, reject: bool = True) -> None:
+        """Answer invalid_blocks to every message or view with a chart block (until
+        `reset_faults`), as a workspace or client that refuses charts would."""
+        with self._lock:
+            self._state.reject_charts = reject
+
     def reset_faults(self) -> None:
         """Drop every pending fault (messages and calls stay)."""
         with self._lock:
             self._state.faults.clear()
             self._state.channel_errors.clear()
+            self._state.reject_charts = False
+
+    def _chart_refusal(self, blocks: Any) -> list[str] | None:
+        """Why Slack would refuse these blocks' charts (invalid_blocks), or None: a chart must
+        keep the block reference's limits (bot.slack.charts.message_problems)."""
+        if not isinstance(blocks, list):
+            return None
+        if not any(isinstance(b, dict) and is_chart(b) for b in blocks):
+            return None
+        with self._lock:
+            if self._state.reject_charts:
+                return ["charts are refused here (the stand-in's reject_charts)"]
+        return message_problems(blocks) or None
 
     def _take_fault(self, method: str) -> Fault | None:
         with self._lock:

@@ -11,7 +11,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from support.slack_api.faults import Faults
+from support.slack_api.faults import CHART_METHODS, Faults
 from support.slack_api.messages import Messages
 from support.slack_api.oauth import Grant, Identity, OAuth, manifest_scopes
 from support.slack_api.state import DEFAULT_TEAM, Call, State
@@ -131,6 +131,13 @@ class SlackStub(Faults, OAuth, Messages):
     def _answer(
         self, method: str, params: dict[str, Any], team: str = DEFAULT_TEAM
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if method in CHART_METHODS:
+            blocks = params.get("blocks")
+            if method == "views.publish" and isinstance(params.get("view"), dict):
+                blocks = params["view"].get("blocks")
+            refused = self._chart_refusal(blocks)
+            if refused:
+                return 200, {"ok": False, "error": "invalid_blocks", "errors": refused}, {}
         if method == "auth.test":
             token = str(params.get("_token", ""))
             return 200, self._auth_test(token), {"x-oauth-scopes": ",".join(sorted(self.scopes))}
@@ -224,6 +231,11 @@ class SlackStub(Faults, OAuth, Messages):
                         return
                     if slow is not None:
                         time.sleep(slow.hold or slow.timeout)
+                    # A refused message: HTTP 400 and the error, as Slack's hooks answer.
+                    call.refused = stub._chart_refusal(params.get("blocks"))
+                    if call.refused:
+                        self._send(400, {"ok": False, "error": "invalid_blocks"}, {})
+                        return
                     self._send(200, {"ok": True}, {})
                     return
                 method = path.removeprefix("/api/")
@@ -289,6 +301,8 @@ class SlackStub(Faults, OAuth, Messages):
                     self._send(fault.status, {"ok": False, "error": error}, extra)
                     return
                 status, body, extra = stub._answer(method, params, team)
+                if body.get("error") == "invalid_blocks":
+                    call.refused = list(body.get("errors") or ["invalid_blocks"])
                 self._send(status, body, extra)
 
         return Handler

@@ -21,6 +21,7 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     time: float
+    refused: list[str] | None = None  # why the stand-in answered invalid_blocks (charts)
 
     @property
     def token(self) -> str | None:
@@ -51,6 +52,7 @@ class State:
     recent_posts: dict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     channels: dict[str, Channel] = field(default_factory=lambda: defaultdict(Channel))
+    reject_charts: bool = False  # every chart block answered invalid_blocks (`reject_charts`)
 
 
 class Part:
