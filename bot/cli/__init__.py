@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import archive, companies, follows, post, run, search, subscriptions, workspaces
+from bot.cli import (
+    archive,
+    companies,
+    follows,
+    post,
+    run,
+    saved,
+    search,
+    subscriptions,
+    workspaces,
+)
 
 # Markdown: help text wraps to the terminal (docstrings' line breaks are not kept) and square
 # brackets stay text (rich markup took `[weekdays|daily]` for a style and dropped it).
@@ -30,6 +40,7 @@ app.add_typer(companies.companies_app, name="companies")
 app.add_typer(workspaces.workspaces_app, name="workspaces")
 app.add_typer(subscriptions.subs_app, name="subscriptions")
 app.add_typer(follows.follows_app, name="follows")
+app.add_typer(saved.saved_app, name="saved")
 
 
 def main() -> None:
