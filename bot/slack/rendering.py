@@ -386,7 +386,8 @@ HELP_TEXT = "\n".join(
         "• `/digest company Cloudflare` — articles by a company, newest first",
         "• `/digest topic rate limiting` — articles about a topic, most relevant first",
         "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
-        "• `/digest saved` — articles you saved by reacting with :{emoji}:",
+        "• `/digest saved` — articles you saved by reacting with :{emoji}:; "
+        "`/digest saved export` sends them to you as CSV and Markdown files",
         "• End company, topic or saved with a date range: `since 2026-04-01`, "
         "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",

@@ -51,6 +51,7 @@ class State:
     recent_posts: dict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     channels: dict[str, Channel] = field(default_factory=lambda: defaultdict(Channel))
+    uploads: dict[str, Any] = field(default_factory=dict)  # file id -> files.Upload
 
 
 class Part:
