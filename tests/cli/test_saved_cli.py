@@ -11,6 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 from support.helpers import run_cli
 from support.saved import HOSTILE_TITLES, seed_saves
+from support.slack_api import SlackStub
 
 from bot.core.exports import CSV_COLUMNS
 from bot.store.db import Database
@@ -98,3 +99,21 @@ def test_many_workspaces_name_the_team(database_url: str, tmp_path: Path) -> Non
     seed_saves(Database(database_url), NOW)
     code, _, err = export(database_url, tmp_path, "--user", "U1", many=True)
     assert code == 1 and err.startswith("error: --team is required: 2 workspaces")
+
+
+def test_doctor_names_a_missing_files_write(database_url: str, tmp_path: Path) -> None:
+    seed_saves(Database(database_url), NOW)
+    env = {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-doctor-0123456789",
+        "SLACK_SIGNING_SECRET": "doctor-signing-secret-0123",
+    }
+    with SlackStub() as stub:
+        env["SLACK_API_URL"] = stub.url
+        granted = run_cli("doctor", cwd=tmp_path, env=env)
+        assert [x for x in granted.stdout.splitlines() if x.startswith("[ok]   scopes")]
+        stub.scopes.discard("files:write")  # installed before the export needed it
+        result = run_cli("doctor", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    [scopes] = [x for x in result.stdout.splitlines() if x.startswith("[FAIL] scopes")]
+    assert "missing files:write" in scopes and "reinstall" in scopes
