@@ -22,7 +22,11 @@ def saved_export(
     team: TeamOption = None,
     fmt: Annotated[
         str,
-        typer.Option("--format", help="csv (title, company, date, url, summary, saved_at) or md."),
+        typer.Option(
+            "--format",
+            help="csv (title, company, date, url, summary, saved_at) or md.",
+            metavar="csv|md",
+        ),
     ] = "csv",
 ) -> None:
     """Print a person's saved articles in a workspace, latest save first: CSV (formula cells
