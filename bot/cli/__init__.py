@@ -14,6 +14,7 @@ from bot.cli import (
     follows,
     post,
     run,
+    saved,
     search,
     subscriptions,
     trends,
@@ -40,6 +41,7 @@ app.add_typer(companies.companies_app, name="companies")
 app.add_typer(workspaces.workspaces_app, name="workspaces")
 app.add_typer(subscriptions.subs_app, name="subscriptions")
 app.add_typer(follows.follows_app, name="follows")
+app.add_typer(saved.saved_app, name="saved")
 app.add_typer(trends.trend_app, name="trend")
 
 

@@ -390,7 +390,8 @@ HELP_TEXT = "\n".join(
         "• `/digest company Cloudflare` — articles by a company, newest first",
         "• `/digest topic rate limiting` — articles about a topic, most relevant first",
         "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
-        "• `/digest saved` — articles you saved by reacting with :{emoji}:",
+        "• `/digest saved` — articles you saved by reacting with :{emoji}:; "
+        "`/digest saved export` sends them to you as CSV and Markdown files",
         "• `/digest trend company AWS vs Google` · `/digest trend topic kafka` — articles per "
         "week or month as a chart (up to 5 names; the last 12 months unless a range is given)",
         "• End company, topic, saved or trend with a date range: `since 2026-04-01`, "

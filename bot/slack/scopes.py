@@ -24,6 +24,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.getPermalink": (),
     "users.info": ("users:read",),
     "views.publish": (),
+    # files_upload_v2 (a saved-articles export sent by DM): these two calls and a POST between.
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
 }
 
 # Scopes that no method call shows: what Slack delivers to the bot, or lets it do without asking.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import and_, delete, false, or_, select
+from sqlalchemy import and_, delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.dates import ALL_DATES, DateRange
@@ -223,3 +224,54 @@ def saved_articles(
 def article_exists(session: Session, article_id: int) -> bool:
     """Whether an article is (still) in the archive."""
     return session.scalar(select(ArticleRow.id).where(ArticleRow.id == article_id)) is not None
+
+
+@dataclass(frozen=True)
+class SavedArticle:
+    """A saved article with when the person saved it (what an export holds)."""
+
+    title: str
+    publisher: str
+    issue_date: dt.date
+    url: str | None
+    summary: str
+    saved_at: dt.datetime
+
+
+def _saved(workspace: Workspace, user_id: str) -> Any:
+    return (
+        in_workspace(SaveRow, workspace),
+        SaveRow.user_id == user_id,
+        SaveRow.removed == false(),
+    )
+
+
+def all_saved_articles(session: Session, workspace: Workspace, user_id: str) -> list[SavedArticle]:
+    """Every article a person has saved in a workspace (not a page), latest save first."""
+    rows = session.execute(
+        select(
+            ArticleRow.title,
+            ArticleRow.publisher,
+            ArticleRow.issue_date,
+            ArticleRow.url,
+            ArticleRow.summary,
+            SaveRow.saved_at,
+        )
+        .join(ArticleRow, ArticleRow.id == SaveRow.article_id)
+        .where(*_saved(workspace, user_id))
+        .order_by(SaveRow.saved_at.desc(), SaveRow.id.desc())
+    ).tuples()
+    return [SavedArticle(*row) for row in rows]
+
+
+def count_saved(session: Session, workspace: Workspace, user_id: str) -> int:
+    """How many articles a person has saved in a workspace."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SaveRow)
+            .join(ArticleRow, ArticleRow.id == SaveRow.article_id)
+            .where(*_saved(workspace, user_id))
+        )
+        or 0
+    )

@@ -21,6 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "tests" / "schemas" / "slack-manifest.schema.1.0.0.json"
 # Methods Bolt itself calls with the bot's client (auth.test when it verifies the token).
 FRAMEWORK_METHODS = {"auth.test"}
+# slack_sdk helpers that are several Web API methods under one name.
+COMPOSITE_METHODS = {
+    "files.upload.v2": ("files.getUploadURLExternal", "files.completeUploadExternal"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,8 @@ def web_api_methods_called(root: Path) -> dict[str, list[str]]:
                 method = str(node.args[0].value)
             else:
                 continue
-            found.setdefault(method, []).append(f"{path.relative_to(root)}:{node.lineno}")
+            for each in COMPOSITE_METHODS.get(method, (method,)):
+                found.setdefault(each, []).append(f"{path.relative_to(root)}:{node.lineno}")
     return found
 
 
@@ -102,11 +107,14 @@ def test_scanner_finds_calls_in_both_styles(tmp_path: Path) -> None:
         "client.token\n"
         "client.api_call(method)\n"
         "fetch = client.conversations_history\n"
+        "client.files_upload_v2(content='x', channel='D1')\n"
     )
     assert set(web_api_methods_called(tmp_path)) == {
         "chat.postMessage",
         "reactions.add",
         "conversations.history",
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
     }
 
 

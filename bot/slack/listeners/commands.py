@@ -10,10 +10,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.core import exports
 from bot.core.grammar import parse_request
 from bot.slack.answers import Asker
 from bot.slack.chart_fallback import has_chart, send_with_chart_fallback
 from bot.slack.command_text import conversation_of, plain_text
+from bot.slack.file_uploads import failure_text, send_to_dm
 from bot.slack.people import slack_admin_check
 from bot.slack.rendering import Message, render_text
 from bot.slack.request_scope import after_answer, seconds_left
@@ -80,6 +82,92 @@ def _respond(respond: Respond, message: Message) -> None:
     )
 
 
+# Set on the request's context by the ack: what the export after it sends (formats), or that
+# the ack already said all there is to say (nothing saved, bad arguments, database down).
+EXPORT_FORMATS = "digest_export_formats"
+NO_DATE_RANGE = "The export holds all your saved articles: leave out the date range."
+COULD_NOT_READ = "Sorry, your saved articles could not be read. Please try again in a moment."
+
+
+def is_export(command: dict[str, Any]) -> bool:
+    """Whether a /digest is `saved export …` (the export's own listener answers it)."""
+    request = parse_request(plain_text(command.get("text")))
+    words = request.argument.split()
+    return request.verb == "saved" and bool(words) and words[0].casefold() == "export"
+
+
+def handle_export(
+    services: Services, ack: Ack, command: dict[str, Any], context: BoltContext
+) -> None:
+    """`/digest saved export [csv|md]`: say at once how many articles go to the DM (or why
+    none); the files follow after the ack (`send_export`)."""
+    request = parse_request(plain_text(command.get("text")))
+    try:
+        formats = exports.parse_formats(request.argument)
+    except ValueError as exc:
+        ack(response_type="ephemeral", text=str(exc))
+        return
+    if request.dates is not None or request.hint is not None:
+        ack(response_type="ephemeral", text=NO_DATE_RANGE)
+        return
+    future = services.executor.submit(
+        exports.count_saved,
+        services.database,
+        Workspace.from_context(context),
+        str(command.get("user_id", "")),
+    )
+    try:
+        count: int | None = future.result(timeout=seconds_left(INLINE_ANSWER_SECONDS))
+    except FutureTimeout:
+        count = None  # the export after the ack counts them again
+    except Exception as exc:
+        log.warning("/digest saved export: counting failed: %s", type(exc).__name__)
+        ack(response_type="ephemeral", text=COULD_NOT_READ)
+        return
+    if count == 0:
+        ack(response_type="ephemeral", text=exports.NOTHING_SAVED)
+        return
+    context[EXPORT_FORMATS] = list(formats)
+    text = exports.sending_text(count) if count else "Sending your saved articles in a DM…"
+    ack(response_type="ephemeral", text=text)
+
+
+def send_export(
+    services: Services,
+    command: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    respond: Respond,
+) -> None:
+    """After the ack: the person's saves as files in the app's DM with them; a failure is one
+    line to the person and one in the log."""
+    formats = context.get(EXPORT_FORMATS)
+    if not formats:
+        return
+    user_id = str(command.get("user_id", ""))
+    try:
+        articles = exports.saved_articles(
+            services.database, Workspace.from_context(context), user_id
+        )
+    except Exception as exc:
+        log.warning("/digest saved export: reading saves failed: %s", type(exc).__name__)
+        respond(response_type="ephemeral", replace_original=False, text=COULD_NOT_READ)
+        return
+    if not articles:  # all unsaved since the ack counted them
+        respond(response_type="ephemeral", replace_original=False, text=exports.NOTHING_SAVED)
+        return
+    chosen = tuple(f for f in exports.FORMATS if f in formats)
+    files = exports.export_files(articles, chosen)
+    comment = exports.uploaded_comment(len(articles), chosen)
+    error = send_to_dm(client, user_id, files, comment)
+    if error is not None:
+        respond(response_type="ephemeral", replace_original=False, text=failure_text(error))
+
+
 def register(app: App, services: Services) -> None:
     """Attach /digest (services bound first: Bolt injects the rest by name)."""
+    # First: the export acks at once and uploads after, in Bolt's lazy runner.
+    app.command("/digest", matchers=[is_export])(
+        ack=partial(handle_export, services), lazy=[partial(send_export, services)]
+    )
     app.command("/digest")(partial(handle_digest, services))

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from support.slack_api.faults import CHART_METHODS, Faults
+from support.slack_api.files import Files
 from support.slack_api.messages import Messages
 from support.slack_api.oauth import Grant, Identity, OAuth, manifest_scopes
 from support.slack_api.state import DEFAULT_TEAM, Call, State
@@ -19,7 +20,7 @@ from support.slack_api.state import DEFAULT_TEAM, Call, State
 JSON_FIELDS = ("blocks", "metadata", "view", "attachments")
 
 
-class SlackStub(Faults, OAuth, Messages):
+class SlackStub(Faults, OAuth, Messages, Files):
     """Start with `with SlackStub() as stub:`; point the bot at `stub.url`."""
 
     def __init__(
@@ -169,6 +170,10 @@ class SlackStub(Faults, OAuth, Messages):
             return 200, self._members(params), {}
         if method == "chat.getPermalink":
             return 200, self._permalink(params, team), {}
+        if method == "files.getUploadURLExternal":
+            return 200, self._get_upload_url(params, team), {}
+        if method == "files.completeUploadExternal":
+            return 200, self._complete_upload(params, team), {}
         return 200, {"ok": True}, {}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -214,9 +219,29 @@ class SlackStub(Faults, OAuth, Messages):
             def do_GET(self) -> None:
                 self.do_POST()
 
+            def _upload(self, file_id: str) -> None:
+                """The bytes of a file, POSTed to the upload_url files.getUploadURLExternal
+                gave (Slack answers 200 'OK - LENGTH'); fail_next("upload_url", …) fails it."""
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                call = Call("upload_url", {"file_id": file_id}, dict(self.headers), time.time())
+                with stub._lock:
+                    stub._state.calls.append(call)
+                fault = stub._take_fault("upload_url")
+                status = fault.status if fault is not None else stub._receive_bytes(file_id, data)
+                body = f"OK - {len(data)}" if status == 200 else "error"
+                raw = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
             def do_POST(self) -> None:
-                params, _ = self._params()
                 path = urllib.parse.urlparse(self.path).path
+                if path.startswith("/upload/"):
+                    self._upload(path.removeprefix("/upload/"))
+                    return
+                params, _ = self._params()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 call = Call("", params, headers, time.time())
                 if path.startswith("/response/"):

@@ -53,6 +53,7 @@ class State:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     channels: dict[str, Channel] = field(default_factory=lambda: defaultdict(Channel))
     reject_charts: bool = False  # every chart block answered invalid_blocks (`reject_charts`)
+    uploads: dict[str, Any] = field(default_factory=dict)  # file id -> files.Upload
 
 
 class Part:
