@@ -26,6 +26,7 @@ from bot.store.tables import (
     FollowMessageRow,
     FollowRow,
     ProcessedEventRow,
+    RollupScheduleRow,
     SaveRow,
     SubscriptionRow,
     WorkspaceAdminRow,
@@ -46,6 +47,7 @@ PER_WORKSPACE: tuple[Any, ...] = (
     SubscriptionRow,
     ChannelFilterRow,
     WorkspaceAdminRow,
+    RollupScheduleRow,
 )
 # Bolt's SQLAlchemyInstallationStore keeps each workspace's bot here (created by migrations).
 INSTALLATION_TABLE = "slack_bots"
