@@ -508,8 +508,10 @@ def render_home(
     saved: Page,
     save_emoji: str,
     follows: Sequence[FollowItem] = (),
+    this_week: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The Home tab: latest signal, the person's follows (Unfollow each), saves, short help."""
+    """The Home tab: latest signal, this week so far (blocks rendered by the caller), the
+    person's follows (Unfollow each), saves, short help."""
     blocks: list[dict[str, Any]] = [_header("Engineering @ Scale")]
     if latest is None:
         blocks.append(_section("No issue has been archived yet."))
@@ -517,6 +519,7 @@ def render_home(
         blocks.append(_section(f"*Latest issue — {latest.date.isoformat()}*"))
         blocks.extend(_sections("*Signal of the Day*\n" + escape(latest.signal)))
     blocks.append(_divider())
+    blocks.extend(this_week)
     blocks.extend(_home_follows(follows))
     blocks.append(_divider())
     blocks.append(_section("*Your saved articles*"))

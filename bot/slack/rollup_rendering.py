@@ -23,6 +23,7 @@ from bot.slack.rendering import (
     _divider,
     _escaped_fallback,
     _header,
+    _label,
     _section,
     clamp_escaped,
     escape,
@@ -82,7 +83,9 @@ def render_rollup_parent(rollup: Rollup) -> Message:
     fallback += f"{_count(issues, 'issue')}, {_count(dives, 'deep dive')}."
     top = list(rollup.top_companies)
     if top:
-        names = [name for name, _ in top]
+        # Chart labels are plain text Slack does not parse, made inert anyway (as button labels
+        # are): a company called "<!channel>" shows, and pings nobody, wherever it is copied.
+        names = [_label(name, MAX_PUBLISHER) for name, _ in top]
         counts = [float(n) for _, n in top]
         blocks.append(
             charts.series_chart(
