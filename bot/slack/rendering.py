@@ -391,6 +391,8 @@ HELP_TEXT = "\n".join(
         "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+        "• `/digest rollup weekly [DAY] [HH:MM] [Timezone]` · `rollup monthly [HH:MM] [Timezone]` "
+        "· `rollup off` · `rollup` — a weekly or monthly roll-up thread here",
         "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
         "schedules",
         "• `/digest emoji` · `emoji NAME` · `emoji reset` — this workspace's save emoji "
