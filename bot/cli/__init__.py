@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import archive, companies, follows, post, run, search, subscriptions, workspaces
+from bot.cli import (
+    archive,
+    companies,
+    follows,
+    post,
+    rollup,
+    run,
+    search,
+    subscriptions,
+    workspaces,
+)
 
 # Markdown: help text wraps to the terminal (docstrings' line breaks are not kept) and square
 # brackets stay text (rich markup took `[weekdays|daily]` for a style and dropped it).
@@ -21,6 +31,7 @@ app = typer.Typer(
 app.command()(archive.parse)
 app.command()(archive.ingest)
 app.command()(post.post)
+app.command()(rollup.rollup)
 app.command()(run.serve)
 app.command()(run.doctor)
 app.command()(run.worker)

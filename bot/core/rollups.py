@@ -177,6 +177,18 @@ def every_rollup(database: Database) -> list[RollupSchedule]:
         return store.all_rollups(session)
 
 
+def channel_known(database: Database, workspace: Workspace, channel_id: str) -> bool:
+    """Whether the bot knows the channel: subscribed, with a roll-up, or posted to."""
+    with database.read() as session:
+        return store.channel_known(session, workspace, channel_id)
+
+
+def channel_timezone(database: Database, workspace: Workspace, channel_id: str) -> str:
+    """Where a channel's periods end: its roll-up's timezone, its subscription's, else UTC."""
+    with database.read() as session:
+        return store.channel_timezone(session, workspace, channel_id) or "UTC"
+
+
 def _slot_on(schedule: RollupSchedule, day: dt.date) -> dt.datetime:
     local = dt.datetime.combine(
         day, dt.time(schedule.hour, schedule.minute), tzinfo=ZoneInfo(schedule.timezone)

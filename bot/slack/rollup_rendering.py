@@ -98,7 +98,7 @@ def render_rollup_parent(rollup: Rollup) -> Message:
             )
         )
         bars = escape(charts.text_bars([(name, n) for name, n in top]))
-        blocks.append(_section(f"*{CHART_TITLE}*\n```{bars}```"))
+        blocks.append(_section(f"*{CHART_TITLE}*\n```\n{bars}\n```"))
         listed = ", ".join(f"{escape(name)} {n}" for name, n in top)
         fallback = escape(fallback) + f" Top companies: {listed}."
     else:
@@ -217,5 +217,5 @@ def home_this_week(week: ThisWeek) -> list[dict[str, Any]]:
     blocks = [_section("\n".join(lines))]
     if week.top_companies:
         bars = escape(charts.text_bars(list(week.top_companies), width=10))
-        blocks.append(_section(f"*Top companies*\n```{bars}```"))
+        blocks.append(_section(f"*Top companies*\n```\n{bars}\n```"))
     return [*blocks, _divider()]

@@ -20,6 +20,7 @@ from bot.store.tables import (
     IssueRow,
     RollupScheduleRow,
     SaveRow,
+    SubscriptionRow,
 )
 from bot.workspace import Workspace
 
@@ -245,3 +246,29 @@ def saves_by_between(
         )
         or 0
     )
+
+
+def channel_known(session: Session, workspace: Workspace, channel_id: str) -> bool:
+    """Whether the bot knows a channel in a workspace: subscribed, with a roll-up, or posted to."""
+    for table in (SubscriptionRow, RollupScheduleRow, DeliveryRow):
+        found = session.scalar(
+            select(table.id)
+            .where(in_workspace(table, workspace), table.channel_id == channel_id)
+            .limit(1)
+        )
+        if found is not None:
+            return True
+    return False
+
+
+def channel_timezone(session: Session, workspace: Workspace, channel_id: str) -> str | None:
+    """The channel's timezone: its roll-up's, else its subscription's (None: neither)."""
+    for table in (RollupScheduleRow, SubscriptionRow):
+        zone = session.scalar(
+            select(table.timezone).where(
+                in_workspace(table, workspace), table.channel_id == channel_id
+            )
+        )
+        if zone:
+            return str(zone)
+    return None
