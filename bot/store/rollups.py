@@ -191,17 +191,20 @@ def most_saved(
     """The articles dated start..end that most people in a workspace have saved (now), with
     how many; articles nobody saved are left out."""
     saves = func.count(SaveRow.id).label("saves")
+    period = select(ArticleRow.id).where(
+        ArticleRow.issue_date >= start, ArticleRow.issue_date <= end
+    )
+    # Saves of the period's articles, per article through ix_saves_workspace_article (a join
+    # let SQLite read every save of the workspace first). Ties: the older article first.
     rows = session.execute(
         select(SaveRow.article_id, saves)
-        .join(ArticleRow, ArticleRow.id == SaveRow.article_id)
         .where(
             in_workspace(SaveRow, workspace),
+            SaveRow.article_id.in_(period.scalar_subquery()),
             SaveRow.removed == false(),
-            ArticleRow.issue_date >= start,
-            ArticleRow.issue_date <= end,
         )
-        .group_by(SaveRow.article_id, ArticleRow.issue_date, ArticleRow.position)
-        .order_by(saves.desc(), ArticleRow.issue_date, ArticleRow.position)
+        .group_by(SaveRow.article_id)
+        .order_by(saves.desc(), SaveRow.article_id)
         .limit(limit)
     ).tuples()
     counted = {article_id: int(count) for article_id, count in rows}

@@ -198,7 +198,11 @@ class SaveRow(InWorkspace, Base):
     """An article a person saved (by reaction); private to that person in that workspace."""
 
     __tablename__ = "saves"
-    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),
+        # A roll-up counts a workspace's saves of one period's articles (0015).
+        Index("ix_saves_workspace_article", "enterprise_id", "team_id", "article_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
