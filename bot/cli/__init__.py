@@ -13,6 +13,7 @@ from bot.cli import (
     companies,
     follows,
     post,
+    rollup,
     run,
     saved,
     search,
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.command()(archive.parse)
 app.command()(archive.ingest)
 app.command()(post.post)
+app.command()(rollup.rollup)
 app.command()(run.serve)
 app.command()(run.doctor)
 app.command()(run.worker)

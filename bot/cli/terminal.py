@@ -40,6 +40,11 @@ def print_message(console: Console, message: Message, *, indent: int = 0) -> Non
             console.print(Text(pad + " ".join(parts), style="dim"))
         elif kind == "divider":
             console.print(Text(pad + "─" * 40, style="dim"))
+        elif kind == "data_visualization":
+            title = str(block.get("title", ""))
+            console.print(
+                Text(f"{pad}[chart: {title}; the same figures follow as text]", style="cyan")
+            )
         elif kind == "actions":
             labels = (f"[{e['text']['text']}]" for e in block.get("elements", []))
             console.print(Text(pad + " ".join(labels), style="cyan"))

@@ -34,6 +34,7 @@ Verb = Literal[
     "unfollow",
     "filter",
     "trend",
+    "rollup",
 ]
 VERBS: tuple[Verb, ...] = get_args(Verb)
 _ALIASES: dict[str, Verb] = {
@@ -43,6 +44,7 @@ _ALIASES: dict[str, Verb] = {
     "day": "date",
     "admin": "admins",
     "save-emoji": "emoji",
+    "roll-up": "rollup",
 }
 # A user mention as Slack escapes it in command text (<@U123|name> or <@U123>), as the command
 # text decodes it (@U123), or a bare id.

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import filters as channel_filters
-from bot.core import follows, lookups, settings, trends, workspaces
+from bot.core import follows, lookups, rollups, settings, trends, workspaces
 from bot.core import subscriptions as subscribing
 from bot.core.grammar import (
     RangeSpec,
@@ -113,6 +113,8 @@ class Answers:
                 return self.filter(request.argument, asker)
             case "trend":
                 return self.trend(request.argument, dates=dates, today=self._today(asker.user_id))
+            case "rollup":
+                return self.rollup(request.argument, asker)
             case _:
                 return rendering.render_help(self.save_emoji(asker.workspace), note=request.note)
 
@@ -355,6 +357,39 @@ class Answers:
             self.database, asker.workspace, asker.channel_id, command, asker.user_id
         )
         return rendering.render_text(text)
+
+    def rollup(self, argument: str, asker: Asker) -> Message:
+        """Show the channel's roll-up, or set or stop it (those who may subscribe only)."""
+        if asker.conversation != "channel":
+            return rendering.render_text(NOT_IN_A_DM)
+        try:
+            change = rollups.parse_rollup(argument)
+        except ValueError as exc:
+            return rendering.render_text(str(exc))
+        now = self.clock()
+        if change.action == "show":
+            found = rollups.get_rollup(self.database, asker.workspace, asker.channel_id)
+            if found is None:
+                return rendering.render_text(f"This channel gets no roll-up. {rollups.USAGE}")
+            return rendering.render_text(rollups.describe(found, now))
+        refusal = self._refusal(asker)
+        if refusal is not None:
+            return refusal
+        if change.action == "off":
+            if not rollups.stop_rollup(self.database, asker.workspace, asker.channel_id):
+                return rendering.render_text("This channel had no roll-up.")
+            return rendering.render_text("This channel will no longer get roll-ups.")
+        zone = self.user_timezone(asker.user_id) or "UTC"
+        chosen = rollups.set_rollup(
+            self.database,
+            asker.workspace,
+            asker.channel_id,
+            change,
+            timezone=zone,
+            user_id=asker.user_id,
+            now=now,
+        )
+        return rendering.render_text(rollups.describe(chosen, now))
 
     def status(self, asker: Asker) -> Message:
         """The channel's schedule, next post, last delivery and any failure."""

@@ -398,6 +398,8 @@ HELP_TEXT = "\n".join(
         "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
         "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
         "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+        "• `/digest rollup weekly [DAY] [HH:MM] [Timezone]` · `rollup monthly [HH:MM] [Timezone]` "
+        "· `rollup off` · `rollup` — a weekly or monthly roll-up thread here",
         "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
         "schedules",
         "• `/digest emoji` · `emoji NAME` · `emoji reset` — this workspace's save emoji "
@@ -515,8 +517,10 @@ def render_home(
     saved: Page,
     save_emoji: str,
     follows: Sequence[FollowItem] = (),
+    this_week: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The Home tab: latest signal, the person's follows (Unfollow each), saves, short help."""
+    """The Home tab: latest signal, this week so far (blocks rendered by the caller), the
+    person's follows (Unfollow each), saves, short help."""
     blocks: list[dict[str, Any]] = [_header("Engineering @ Scale")]
     if latest is None:
         blocks.append(_section("No issue has been archived yet."))
@@ -524,6 +528,7 @@ def render_home(
         blocks.append(_section(f"*Latest issue — {latest.date.isoformat()}*"))
         blocks.extend(_sections("*Signal of the Day*\n" + escape(latest.signal)))
     blocks.append(_divider())
+    blocks.extend(this_week)
     blocks.extend(_home_follows(follows))
     blocks.append(_divider())
     blocks.append(_section("*Your saved articles*"))

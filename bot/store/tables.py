@@ -198,7 +198,11 @@ class SaveRow(InWorkspace, Base):
     """An article a person saved (by reaction); private to that person in that workspace."""
 
     __tablename__ = "saves"
-    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),)
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "user_id", "article_id"),
+        # A roll-up counts a workspace's saves of one period's articles (0015).
+        Index("ix_saves_workspace_article", "enterprise_id", "team_id", "article_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -502,3 +506,23 @@ class FollowItemRow(InWorkspace, Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     run: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupScheduleRow(InWorkspace, Base):
+    """A channel's roll-up: weekly (on a weekday) or monthly (on the 1st), at a local time.
+
+    Its own table, not the subscription's row: a channel may get roll-ups without daily issues.
+    """
+
+    __tablename__ = "rollup_schedules"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(8))  # week | month
+    weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday (weekly only)
+    hour: Mapped[int] = mapped_column(Integer)
+    minute: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    set_by: Mapped[str | None] = mapped_column(String(32))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -26,6 +26,7 @@ from bot.store.tables import (
     FollowMessageRow,
     FollowRow,
     ProcessedEventRow,
+    RollupScheduleRow,
     SaveRow,
     SubscriptionRow,
     WorkspaceAdminRow,
@@ -46,6 +47,7 @@ PER_WORKSPACE: tuple[Any, ...] = (
     SubscriptionRow,
     ChannelFilterRow,
     WorkspaceAdminRow,
+    RollupScheduleRow,
 )
 # Bolt's SQLAlchemyInstallationStore keeps each workspace's bot here (created by migrations).
 INSTALLATION_TABLE = "slack_bots"
@@ -176,7 +178,14 @@ def purge(session: Session, workspace: Workspace) -> int:
 
 def known(session: Session) -> list[Workspace]:
     """Every workspace with a row anywhere (unassigned rows not counted), sorted."""
-    keyed = (WorkspaceRow, SubscriptionRow, DeliveryRow, SaveRow, WorkspaceAdminRow, FollowRow)
+    keyed: tuple[Any, ...] = (
+        WorkspaceRow,
+        SubscriptionRow,
+        DeliveryRow,
+        SaveRow,
+        WorkspaceAdminRow,
+    )
+    keyed += (FollowRow, RollupScheduleRow)
     query = union(*(select(t.enterprise_id, t.team_id) for t in keyed))
     found = {Workspace(team, enterprise) for enterprise, team in session.execute(query).tuples()}
     found |= set(_installed(session))

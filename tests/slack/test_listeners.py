@@ -32,6 +32,8 @@ class Recorder:
 class FakeClient:
     """The Web API calls the event listeners make, recorded instead of sent."""
 
+    token = "xoxb-fake"  # the token Bolt's client carries (the Home tab's timezone lookup)
+
     def __init__(self) -> None:
         self.ephemeral: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []

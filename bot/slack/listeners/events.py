@@ -12,9 +12,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError
 
-from bot.core import saves, settings, workspaces
+from bot.core import rollups, saves, settings, workspaces
 from bot.slack.rendering import FollowItem, render_home
 from bot.slack.request_scope import seconds_left
+from bot.slack.request_token import with_request_token
+from bot.slack.rollup_rendering import home_this_week
 from bot.slack.services import Services
 from bot.store.db import is_busy
 from bot.store.saves import Reaction
@@ -227,11 +229,15 @@ def handle_reaction(
 
 
 def publish_home(services: Services, workspace: Workspace, user_id: str, client: WebClient) -> None:
-    """Publish a person's Home tab: latest signal, their follows and saves, short help."""
+    """Publish a person's Home tab: latest signal, this week so far, their follows and saves,
+    short help."""
     home = saves.home(services.database, workspace, user_id)
     follows = [FollowItem(f.id, f.kind, f.label, f.waiting) for f in home.follows]
     emoji = settings.save_emoji(services.database, workspace, services.save_emoji)
-    view = render_home(home.latest, home.saved, emoji, follows)
+    # "This week" is the person's week: their timezone, through this workspace's token.
+    zone = with_request_token(client.token).run(services.answers.user_timezone, user_id) or "UTC"
+    week = rollups.this_week(services.database, workspace, user_id, services.clock(), zone)
+    view = render_home(home.latest, home.saved, emoji, follows, home_this_week(week))
     client.views_publish(user_id=user_id, view=view)
 
 
