@@ -38,8 +38,10 @@ from support.slack_api import SlackStub  # noqa: E402
 
 from bot.core import follows  # noqa: E402
 from bot.core.ingestion import ingest_files  # noqa: E402
-from bot.delivery.dm_transports import DmPacer, messengers  # noqa: E402
+from bot.delivery.dm_transports import messengers  # noqa: E402
 from bot.delivery.follower_dms import FollowerDms  # noqa: E402
+from bot.delivery.pacer import Pacer  # noqa: E402
+from bot.delivery.transports import SlackClients  # noqa: E402
 from bot.store.db import Database, open_database  # noqa: E402
 from bot.store.tables import FollowMessageRow  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
@@ -115,10 +117,10 @@ def run(url: str, followers: int, count: int, rate: float) -> dict[str, Any]:
     workspaces = [Workspace(f"T{w:03d}") for w in range(count)]
     prepare(database, followers, workspaces)
     with SlackStub(rate_limit_per_channel=1, rate_limit_per_team=rate) as stub:
-        pacer = DmPacer(per_workspace=rate)
+        pacer = Pacer(1.0, rate * 60)
         dms = FollowerDms(
             database,
-            messengers(Tokens(stub, workspaces), pacer, stub.url),
+            messengers(SlackClients(Tokens(stub, workspaces), stub.url)),
             lease=dt.timedelta(seconds=15),
             recent_days=2,
             pacer=pacer,

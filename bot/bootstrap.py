@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.core.workspaces import ForgetInstallation
     from bot.delivery.deliverer import Deliverer
     from bot.delivery.follower_dms import FollowerDms
+    from bot.delivery.transports import SlackClients
     from bot.slack.installations import InstalledTokens
     from bot.slack.server import WSGIApp
     from bot.worker.scheduler import Worker
@@ -90,33 +91,59 @@ def wsgi_app(settings: Settings, database: Database, signing_secret: str) -> WSG
     return make_wsgi_app(bolt_app(settings, database), signing_secret, health)
 
 
+def slack_clients(settings: Settings, database: Database, clock: Clock = utc_now) -> SlackClients:
+    """The one cache of each workspace's async Slack clients (SLACK_BOT_TOKEN, or the
+    workspace's installation), shared by channel threads and follower DMs."""
+    from bot.delivery.transports import SlackClients
+    from bot.slack.installations import token_source
+
+    return SlackClients(
+        token_source(settings, database, clock),
+        settings.slack_api_url,
+        connections=settings.fanout_threads,
+    )
+
+
 def deliverer(
-    settings: Settings, database: Database, clock: Clock = utc_now, *, paced: bool = True
+    settings: Settings,
+    database: Database,
+    clock: Clock = utc_now,
+    *,
+    clients: SlackClients | None = None,
 ) -> Deliverer:
     """The delivery path shared by `post` and the worker: each workspace's poster with its own
-    bot token (SLACK_BOT_TOKEN, or the workspace's installation). `post` paces each channel
-    itself; the worker's fan-out paces (paced=False). Callers check the mode's settings."""
+    bot token, paced by one Pacer (DIGEST_POST_INTERVAL per channel, the workspace cap).
+    Callers check the mode's settings."""
     from bot.delivery.deliverer import Deliverer
+    from bot.delivery.pacer import Pacer
     from bot.delivery.transports import PosterCache
-    from bot.slack.installations import token_source
 
-    interval = settings.post_interval if paced else None
-    posters = PosterCache(token_source(settings, database, clock), settings.slack_api_url, interval)
+    posters = PosterCache(clients or slack_clients(settings, database, clock))
+    pacer = Pacer(settings.post_interval, settings.workspace_posts_per_minute or None)
     lease = dt.timedelta(seconds=settings.lease_seconds)
-    return Deliverer(database, posters, clock, lease=lease, save_emoji=settings.save_emoji)
+    return Deliverer(
+        database, posters, clock, lease=lease, save_emoji=settings.save_emoji, pacer=pacer
+    )
 
 
-def follower_dms(settings: Settings, database: Database, clock: Clock = utc_now) -> FollowerDms:
+def follower_dms(
+    settings: Settings,
+    database: Database,
+    clock: Clock = utc_now,
+    *,
+    clients: SlackClients | None = None,
+) -> FollowerDms:
     """Matching new articles to follows and the DMs to followers, each workspace's DMs sent
     with that workspace's bot token (SLACK_BOT_TOKEN, or its installation's, refreshed)."""
-    from bot.delivery.dm_transports import DmPacer, messengers
+    from bot.delivery.dm_transports import messengers
     from bot.delivery.follower_dms import FollowerDms
-    from bot.slack.installations import token_source
+    from bot.delivery.pacer import Pacer
 
-    pacer = DmPacer(per_workspace=settings.dm_per_second)
+    # DIGEST_DM_PER_SECOND in each workspace, and one a second to each person.
+    pacer = Pacer(1.0, settings.dm_per_second * 60)
     return FollowerDms(
         database,
-        messengers(token_source(settings, database, clock), pacer, settings.slack_api_url),
+        messengers(clients or slack_clients(settings, database, clock)),
         clock,
         lease=dt.timedelta(seconds=settings.lease_seconds),
         recent_days=settings.max_issue_age_days,
@@ -128,24 +155,19 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     """Scheduled posting through the fan-out (each workspace with its own token), source
     polling (when sources are configured) and, with many workspaces, the refresh of rotating
     tokens."""
-    from bot.delivery.fanout import FanOut, Pacing
     from bot.slack.identity import adopt_at_start
     from bot.sources import Poller
-    from bot.store.group_commit import GroupCommit
     from bot.worker.dispatcher import Dispatcher
     from bot.worker.scheduler import Worker
 
     adopt_at_start(settings, database, clock)
-    sender = deliverer(settings, database, clock, paced=False)
-    sender.commit = GroupCommit(database)
-    pacing = Pacing(settings.post_interval, settings.workspace_posts_per_minute or None)
+    clients = slack_clients(settings, database, clock)
     dispatcher = Dispatcher(
         database,
-        sender,
+        deliverer(settings, database, clock, clients=clients),
         clock,
         max_age=dt.timedelta(days=settings.max_issue_age_days),
         grace=dt.timedelta(hours=settings.catchup_grace_hours),
-        fanout=FanOut(sender, pacing, threads=settings.fanout_threads),
         edit_window=dt.timedelta(days=settings.edit_window_days),
     )
     poller = None
@@ -156,7 +178,7 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
         refresh = installed_tokens(settings, database, clock).refresh_due
     follows = None
     if settings.multi_workspace or settings.slack_bot_token is not None:
-        follows = follower_dms(settings, database, clock)
+        follows = follower_dms(settings, database, clock, clients=clients)
     return Worker(
         dispatcher,
         poller,

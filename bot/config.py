@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     """The worker's cap on posts per workspace, counted over a sliding second (600 is ten in any
     second); a 429 pauses the workspace and lowers its rate. `0` turns the cap off."""
     fanout_threads: int = Field(32, alias="DIGEST_FANOUT_THREADS", ge=1, le=256)
-    """Threads the worker sends with, however many channels are due (channels waiting for their
-    turn hold no thread)."""
+    """Connections to Slack the worker keeps open at once, however many channels are due (channels
+    waiting for their turn hold none)."""
     follow_poll_seconds: float = Field(15.0, alias="DIGEST_FOLLOW_POLL_SECONDS", gt=0, le=30)
     """How often, in seconds, the worker matches new articles against follows and starts sending
     the followers' direct messages."""

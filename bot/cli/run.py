@@ -93,16 +93,13 @@ def doctor() -> None:
 def worker() -> None:
     """Run scheduled posting and source polling (one process; see Procfile `worker:`)."""
     from bot import bootstrap
-    from bot.worker.heap import calm_collector, cap_arenas
 
     settings = load_settings()
     setup_logging(settings)
     check_mode(settings)
     if settings.slack_bot_token is None and not settings.multi_workspace:
         fail("SLACK_BOT_TOKEN is not set (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)", 2)
-    cap_arenas()
     database = open_db(settings)
     check_startup(settings, database, writes=True)
     runner = bootstrap.worker(settings, database)
-    calm_collector()
     runner.start()

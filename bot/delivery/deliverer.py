@@ -1,4 +1,4 @@
-"""Delivering an issue to a channel exactly once: the one code path of `post` and the worker.
+"""Delivering an issue to a channel exactly once: the channel-thread kind of the engine.
 
 Per message: note the part as in flight (committed), post it with metadata naming the delivery
 and part, record the ts and the fingerprint of its content (committed). After a crash or an
@@ -6,35 +6,36 @@ ambiguous failure the in-flight part is looked up in the channel by its metadata
 ever posted again, so a message Slack accepted but we never heard back about is recorded, not
 duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery/plan.py);
 a thread whose issue was corrected since gets its missing parts, then its changed messages
-edited (chat.update), one Slack write per step, exactly once (bot/delivery/thread_edits.py).
+edited (chat.update), one Slack write each, exactly once (bot/delivery/thread_edits.py).
+One delivery is one coroutine (`Deliverer.deliver`); `post` and the worker share it, and the
+worker's fan-out runs thousands of them at once (`Deliverer.deliver_all`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import inspect
 import logging
-import threading
-import time
 import weakref
-from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
-from bot.delivery.lease import LeaseKeeper
+from bot.delivery.engine import Busy, Engine
+from bot.delivery.pacer import Pacer
 from bot.delivery.plan import Part, Recorded, Rendered, Thread, read_or_record_plan, thread
 from bot.delivery.poster import (
     AmbiguousError,
     NotSentError,
     PartSearch,
     PermanentError,
-    RateLimitedError,
     UndecidedLookupError,
     metadata_for,
 )
 from bot.delivery.thread_edits import EditStep, edit_step
-from bot.owners import is_gone, new_owner
+from bot.owners import new_owner
 from bot.slack.rendering import Message
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
@@ -49,48 +50,42 @@ Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issu
 T = TypeVar("T")
 
 
-class Committer(Protocol):
-    """Runs units of ledger work in write transactions (the fan-out batches many channels'
-    units into one transaction: bot.store.group_commit.GroupCommit)."""
-
-    def __call__(self, work: Callable[[Session], T]) -> T:
-        """The work's result, committed."""
-
-    def submit(self, work: Callable[[Session], T]) -> Future[T]:
-        """The work queued; its future holds the result once committed."""
-
-
 class Transport(Protocol):
-    """Where deliveries go: Slack (bot.delivery.poster.SlackPoster), or a test's in-memory fake.
+    """Where deliveries go: Slack (bot.delivery.poster.SlackPoster), or a test's fake.
 
-    `post` raises PermanentError (refused for good), NotSentError (never reached Slack) or
-    AmbiguousError (may have been posted); `find_part` raises UndecidedLookupError when it
-    cannot tell whether a part is there. `update` (chat.update) raises as `post` does, or
-    MessageGoneError when that one message can no longer be edited.
+    `post` raises PermanentError (refused for good), NotSentError (never reached Slack; its
+    RateLimitedError on a 429) or AmbiguousError (may have been posted); `find_part` raises
+    UndecidedLookupError when it cannot tell whether a part is there. `update` (chat.update)
+    raises as `post` does, or MessageGoneError when that one message can no longer be edited.
     """
 
-    def join(self, channel: str) -> str | None:
+    async def join(self, channel: str) -> str | None:
         """Join a public channel; the error code when that failed, else None."""
 
-    def post(
+    async def post(
         self, channel: str, message: Message, *, thread_ts: str | None, metadata: dict[str, Any]
     ) -> str:
         """Post one message; its ts."""
 
-    def find_part(self, search: PartSearch) -> str | None:
+    async def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part already in the channel, None when it surely is not there."""
 
-    def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
+    async def update(
+        self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]
+    ) -> None:
         """Edit a posted message (chat.update)."""
 
-    def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
+    async def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
         """The fingerprint our last edit left in a message's metadata."""
 
 
-# Each workspace's transport (posting with that workspace's own bot token).
+# Each workspace's transport (posting with that workspace's own bot token). A transport cache
+# with an `aclose` coroutine has it awaited when a sync call's event loop ends.
 Transports = Callable[[Workspace], Transport]
 # Told (messages of the thread Slack has, messages in the thread) before each step of a run.
 ProgressReport = Callable[[int, int], None]
+# Waits between retries (tests pass a plain function that records the waits).
+Backoff = Callable[[float], Awaitable[None] | None]
 
 
 def everywhere(transport: Transport) -> Transports:
@@ -112,29 +107,6 @@ class DeliveryResult:
     edited: int = 0  # messages brought up to date with chat.update (a corrected issue)
 
 
-@dataclass(frozen=True)
-class Wait:
-    """Send the delivery's next part no sooner than `seconds` from now (backoff or a 429)."""
-
-    seconds: float
-    rate_limited: bool = False
-
-
-# What one step of a delivery did: finished (the result), wait, or None (more to do, as soon
-# as pacing allows).
-Step = DeliveryResult | Wait | None
-
-
-@dataclass(frozen=True)
-class Recording:
-    """A ledger write being committed (a part Slack accepted, or the delivery's end):
-    `Deliverer.recorded` gives `next_step`'s step once the future is done. The fan-out waits
-    for it without holding a thread."""
-
-    future: Future[bool]  # whether the lease was still held
-    next_step: Callable[[bool], Step]  # the step that follows, given whether it was held
-
-
 @dataclass
 class Progress:
     """Where one send of a delivery stands."""
@@ -153,19 +125,11 @@ class Progress:
     attempts: int = 0  # failed tries of the current part (or edit)
     # When a committed ledger write last showed the lease still ours (the deliverer's clock).
     held_at: dt.datetime | None = None
-    # When Slack last answered a post (time.monotonic), so pacing counts from Slack's answer,
-    # not from after our ledger write.
-    answered_at: float | None = None
 
     @property
     def id(self) -> int:
         """The delivery's id."""
         return self.claim.delivery_id
-
-    @property
-    def channel(self) -> str:
-        """The channel it goes to."""
-        return self.claim.channel_id
 
     def next_part(self) -> Part | None:
         """The first part Slack does not have yet; None when all are recorded."""
@@ -180,12 +144,8 @@ class Progress:
         posted = self.posted
         return sum(1 for p in self.thread.parts if not p.removed and p.part not in posted)
 
-    def pending(self) -> bool:
-        """Whether a part is still to be posted or a message to be edited."""
-        return self.next_part() is not None or self.thread.next_edit() is not None
 
-
-class _Stop(Exception):  # noqa: N818  control flow inside a step, never escapes it
+class _Stop(Exception):  # noqa: N818  ends one delivery's coroutine with its result
     def __init__(self, result: DeliveryResult) -> None:
         super().__init__(result.outcome)
         self.result = result
@@ -194,12 +154,7 @@ class _Stop(Exception):  # noqa: N818  control flow inside a step, never escapes
 @dataclass
 class Deliverer:
     """Sends claimed deliveries through their workspace's Transport, recording everything in the
-    ledger.
-
-    A delivery is a sequence of steps (`begin`, then `advance` until it returns a result), so
-    the fan-out can interleave thousands of them on a few threads; `run` does all steps of
-    one delivery in the calling thread.
-    """
+    ledger, paced by the engine's Pacer (or, without one, the poster's own)."""
 
     database: Database
     transports: Transports
@@ -207,24 +162,20 @@ class Deliverer:
     lease: dt.timedelta = dt.timedelta(seconds=15)
     ambiguous_retries: int = 4
     unreachable_retries: int = 2
-    backoff: Callable[[float], None] = time.sleep
+    backoff: Backoff = asyncio.sleep
     save_emoji: str = "bookmark"
-    commit: Committer | None = None
+    pacer: Pacer | None = None
+    _rendered: weakref.WeakValueDictionary[tuple[dt.date, str], Rendered] = field(
+        init=False, default_factory=weakref.WeakValueDictionary
+    )
 
     def __post_init__(self) -> None:
-        self.keeper = LeaseKeeper(self.database, self.lease, self.clock)
-        # Keyed by (day, save emoji): workspaces with different emojis get their own footers.
-        self._rendered: weakref.WeakValueDictionary[tuple[dt.date, str], Rendered] = (
-            weakref.WeakValueDictionary()
-        )
-        self._rendered_lock = threading.Lock()
+        # Unpaced unless told: 429s are still waited out, per workspace and channel.
+        self.engine = Engine(self.database, self.pacer or Pacer(0.0, None), self.clock, self.lease)
+        self.keeper = self.engine.lease_keeper(ledger.renew)
+        self._active: set[int] = set()
 
-    def _write(self, work: Callable[[Session], T]) -> T:
-        """Run ledger work in a committed transaction (batched when a committer is set)."""
-        if self.commit is not None:
-            return self.commit(work)
-        with self.database.write() as session:
-            return work(session)
+    # --- from synchronous code (`post`, tests): one event loop per call --------------------
 
     def deliver_issue(
         self,
@@ -240,92 +191,165 @@ class Deliverer:
         """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
         was posted; `update`: a posted thread whose issue was corrected since is brought up to
         date (whatever its age); `report` is told how far the thread is before each step."""
-        with self.database.write() as session:
+        return self.run_sync(
+            self.deliver_issue_async(
+                workspace,
+                channel_id,
+                issue_date,
+                retry_failed=retry_failed,
+                origin=origin,
+                update=update,
+                report=report,
+            )
+        )
+
+    def run(
+        self, delivery_id: int, *, retry_failed: bool = False, report: ProgressReport | None = None
+    ) -> DeliveryResult:
+        """Claim a delivery and send whatever of it is missing, here and now."""
+        return self.run_sync(self.deliver(delivery_id, retry_failed=retry_failed, report=report))
+
+    def run_sync(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run the engine's `work` in an event loop of its own (from synchronous code)."""
+
+        async def then_close() -> T:
+            try:
+                return await work
+            finally:
+                await self.aclose()
+
+        return asyncio.run(then_close())
+
+    async def aclose(self) -> None:
+        """Close what belongs to the running event loop: Slack sessions, database pool."""
+        close = getattr(self.transports, "aclose", None)
+        if close is not None:
+            await close()
+        await self.engine.db.dispose()
+
+    # --- the engine -----------------------------------------------------------------------
+
+    async def deliver_issue_async(
+        self,
+        workspace: Workspace,
+        channel_id: str,
+        issue_date: dt.date | None,
+        *,
+        retry_failed: bool = False,
+        origin: str = "manual",
+        update: bool = False,
+        report: ProgressReport | None = None,
+    ) -> DeliveryResult:
+        """`deliver_issue` inside a running event loop."""
+
+        def ensure(session: Session) -> int | None:
             issue = get_issue(session, issue_date)
             if issue is None:
-                return DeliveryResult("no_issue", channel_id, issue_date)
+                return None
             delivery_id = ledger.ensure_delivery(
                 session, workspace, channel_id, issue.id, due_at=self.clock(), origin=origin
             )
             if update:
                 edits.reopen(session, delivery_id)
-        return self.run(delivery_id, retry_failed=retry_failed, report=report)
+            return delivery_id
 
-    def _claim(
-        self, delivery_id: int, owner: str, retry_failed: bool
-    ) -> _Claimed | tuple[str, str | None]:
-        """The claim, or (not claimed) the delivery's state and holder; a holder known to be
-        dead is taken over at once, without waiting for its lease to run out. The plan is
-        read, or decided and recorded, in the claiming transaction."""
+        delivery_id = await self.engine.write(ensure)
+        if delivery_id is None:
+            return DeliveryResult("no_issue", channel_id, issue_date)
+        return await self.deliver(delivery_id, retry_failed=retry_failed, report=report)
 
-        def first(session: Session) -> _Claimed | tuple[str, str | None]:
+    async def deliver_all(
+        self,
+        jobs: Iterable[tuple[Workspace, int]],
+        on_result: Callable[[DeliveryResult], None] | None = None,
+    ) -> list[DeliveryResult]:
+        """Send these deliveries (workspace, delivery id) at once, each paced on its own; tells
+        `on_result` of each as it finishes. One this engine is sending already is left to it."""
+        mine = [d for _w, d in _round_robin(jobs) if d not in self._active]
+        self._active.update(mine)
+
+        async def one(delivery_id: int) -> DeliveryResult:
+            try:
+                return await self.deliver(delivery_id)
+            finally:
+                self._active.discard(delivery_id)
+
+        def crashed(_delivery_id: int, exc: BaseException) -> DeliveryResult:
+            return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
+
+        return await self.engine.fan_out(mine, one, crashed, on_result)
+
+    async def deliver(
+        self, delivery_id: int, *, retry_failed: bool = False, report: ProgressReport | None = None
+    ) -> DeliveryResult:
+        """Claim a delivery and send whatever of it is missing: its missing parts in thread
+        order, then its edits, then its end, each recorded as it happens."""
+        started = await self._begin(delivery_id, retry_failed)
+        if isinstance(started, DeliveryResult):
+            return started
+        progress = started
+        self.keeper.hold(delivery_id, progress.owner)
+        try:
+            if progress.next_part() is not None:
+                # Public channels are joined first: lookups after a crash and save-by-reaction
+                # need membership (chat:write.public alone posts, but cannot read history).
+                error = await progress.transport.join(progress.claim.channel_id)
+                if error:
+                    log.info("conversations.join %s: %s", progress.claim.channel_id, error)
+            while True:
+                if report is not None:
+                    total = progress.messages()
+                    report(total - progress.remaining(), total)
+                part = progress.next_part()
+                if part is not None:
+                    await self._send(progress, part)
+                    continue
+                changed = progress.thread.next_edit()
+                if changed is None:
+                    return await self._complete(progress)
+                await self._edit(progress, changed)
+        except _Stop as stop:
+            return stop.result
+        except PermanentError as exc:
+            return await self._fail(progress, exc.error)
+        finally:
+            self.keeper.drop(delivery_id)
+
+    async def _begin(self, delivery_id: int, retry_failed: bool) -> Progress | DeliveryResult:
+        """Claim a delivery and lay out its thread; the result when there is nothing to send."""
+        owner = new_owner()
+
+        def claim(session: Session, takeover_from: str | None) -> _Claimed | None:
             now = self.clock()
             found = ledger.claim(
-                session, delivery_id, owner, now, self.lease, retry_failed=retry_failed
-            )
-            if found is None:
-                return ledger.holder(session, delivery_id)
-            return _set_up_claim(session, found, self.save_emoji, owner, now, self.lease)
-
-        claim = self._write(first)
-        if isinstance(claim, _Claimed):
-            return claim
-        state, holder = claim
-        if state != ledger.SENDING or not is_gone(holder):
-            return state, holder
-        log.warning("delivery %d: its sender %s is gone; taking over", delivery_id, holder)
-        with self.database.write() as session:
-            taken = ledger.claim(
                 session,
                 delivery_id,
                 owner,
-                self.clock(),
+                now,
                 self.lease,
                 retry_failed=retry_failed,
-                takeover_from=holder,
+                takeover_from=takeover_from,
             )
-            if taken is not None:
-                return _set_up_claim(
-                    session, taken, self.save_emoji, owner, self.clock(), self.lease
-                )
-            return ledger.holder(session, delivery_id)
+            if found is None:
+                return None
+            return _set_up_claim(session, found, self.save_emoji, owner, now, self.lease)
 
-    def run(
-        self,
-        delivery_id: int,
-        *,
-        retry_failed: bool = False,
-        report: ProgressReport | None = None,
-    ) -> DeliveryResult:
-        """Claim a delivery and send whatever of it is missing, here and now."""
-        progress = self.begin(delivery_id, retry_failed=retry_failed)
-        while not isinstance(progress, DeliveryResult):
-            if report is not None:
-                total = progress.messages()
-                report(total - progress.remaining(), total)
-            step = self.advance(progress)
-            if isinstance(step, Recording):
-                step = self.recorded(progress, step)
-            if isinstance(step, DeliveryResult):
-                return step
-            if step is not None:
-                self.backoff(step.seconds)
-        return progress
-
-    def begin(self, delivery_id: int, *, retry_failed: bool = False) -> Progress | DeliveryResult:
-        """Claim a delivery and join its channel; the result when there is nothing to send."""
-        owner = new_owner()
-        claimed = self._claim(delivery_id, owner, retry_failed)
-        if not isinstance(claimed, _Claimed):
-            state, holder = claimed
-            outcome: Outcome = "already" if state in (ledger.POSTED, ledger.SKIPPED) else "busy"
-            if state == ledger.FAILED:
+        claimed = await self.engine.claim(
+            f"delivery {delivery_id}", claim, lambda s: ledger.holder(s, delivery_id)
+        )
+        if isinstance(claimed, Busy):
+            outcome: Outcome = "busy"
+            if claimed.state in (ledger.POSTED, ledger.SKIPPED):
+                outcome = "already"
+            elif claimed.state == ledger.FAILED:
                 outcome = "failed"
-            return DeliveryResult(outcome, "", None, holder=holder)
-        claim = claimed.claim
-        rendered = self._render(claim.issue_date, claimed.recorded.content_hash, claimed.save_emoji)
+            return DeliveryResult(outcome, "", None, holder=claimed.holder)
+        claim_ = claimed.claim
+        rendered = await self._render(
+            claim_.issue_date, claimed.recorded.content_hash, claimed.save_emoji
+        )
         if rendered is None:  # the issue vanished between claim and send
-            return self._finish_unsent(claim, owner, ledger.FAILED, "issue gone")
+            return await self._finish_unsent(claim_, owner, ledger.FAILED, "issue gone")
         laid_out = thread(rendered, claimed.recorded)
         if laid_out.nothing_matched:
             plan = laid_out.plan
@@ -333,141 +357,115 @@ class Deliverer:
                 f"none of the {plan.total} deep dives matched this channel's filter "
                 f"({' · '.join(r.describe() for r in plan.rules)}), so nothing was posted"
             )
-            return self._finish_unsent(claim, owner, ledger.SKIPPED, reason)
+            return await self._finish_unsent(claim_, owner, ledger.SKIPPED, reason)
         progress = Progress(
-            claim,
+            claim_,
             owner,
             laid_out,
-            self.transports(claim.workspace),
-            claim.posted,
-            claim.parent_ts or claim.posted.get(0),
-            claim.inflight_part,
-            claim.inflight_part is not None,
+            self.transports(claim_.workspace),
+            claim_.posted,
+            claim_.parent_ts or claim_.posted.get(0),
+            claim_.inflight_part,
+            claim_.inflight_part is not None,
         )
         if claimed.parent_noted_at is not None:  # noted by the claim; Slack cannot hold it yet
             progress.inflight, progress.held_at = 0, claimed.parent_noted_at
-        self.keeper.hold(delivery_id, owner)
-        if progress.next_part() is not None:
-            # Public channels are joined first: lookups after a crash and save-by-reaction need
-            # membership (chat:write.public alone posts, but cannot read history or get events).
-            error = progress.transport.join(claim.channel_id)
-            if error:
-                log.info("conversations.join %s: %s", claim.channel_id, error)
         return progress
 
-    def _finish_unsent(
+    async def _finish_unsent(
         self, claim: ledger.Claim, owner: str, state: str, reason: str
     ) -> DeliveryResult:
         """End a claimed delivery that has nothing to send (issue gone, or nothing matched)."""
-        with self.database.write() as session:
-            ledger.finish(session, claim.delivery_id, owner, state, self.clock(), reason)
+        now = self.clock()
+        await self.engine.write(
+            lambda s: ledger.finish(s, claim.delivery_id, owner, state, now, reason)
+        )
         outcome: Outcome = "skipped" if state == ledger.SKIPPED else "failed"
         return DeliveryResult(outcome, claim.channel_id, claim.issue_date, error=reason)
 
-    def _render(self, day: dt.date, content_hash: str, save_emoji: str) -> Rendered | None:
+    async def _render(self, day: dt.date, content_hash: str, save_emoji: str) -> Rendered | None:
         """The issue's messages with a workspace's save emoji, rendered once for all deliveries
         of it under way (weakly held: a later run reads the issue afresh, corrections included)."""
         key = (day, save_emoji)
-        with self._rendered_lock:
-            rendered = self._rendered.get(key)
+        rendered = self._rendered.get(key)
         if rendered is not None and rendered.content_hash == content_hash:
             return rendered
-        with self.database.read() as session:
-            issue = get_issue(session, day)
+        issue = await self.engine.read(lambda s: get_issue(s, day))
         if issue is None:
             return None
+        held = self._rendered.get(key)  # another delivery may have rendered it meanwhile
+        if held is not None and held.content_hash == content_hash:
+            return held
         # Labelled with the hash read at the claim, before this read: the content shown is
         # never older than the version a thread is then marked as synced with.
         rendered = Rendered(issue, content_hash, save_emoji)
-        with self._rendered_lock:
-            held = self._rendered.get(key)
-            if held is not None and held.content_hash == content_hash:
-                return held
-            self._rendered[key] = rendered
-            return rendered
+        self._rendered[key] = rendered
+        return rendered
 
-    def advance(self, progress: Progress) -> Step | Recording:
-        """Send the next missing part (at most one post), or finish the delivery after the
-        last; with a group committer the part's record may still be committing (Recording)."""
-        return self._guarded(progress, lambda: self._step(progress))
+    def _pacer(self, progress: Progress) -> Pacer:
+        own: Pacer | None = getattr(progress.transport, "pacer", None)
+        return self.pacer or own or self.engine.pacer
 
-    def recorded(self, progress: Progress, recording: Recording) -> Step:
-        """The step a part's record made, once its commit is done (no database work here)."""
-        return self._guarded(progress, lambda: recording.next_step(recording.future.result()))
-
-    def _guarded(self, progress: Progress, do: Callable[[], T]) -> T | DeliveryResult:
-        """Run a step: a stop or a permanent error ends the delivery; its lease is dropped
-        whenever it ends."""
-        step: T | DeliveryResult
+    async def _send(self, progress: Progress, part: Part) -> None:
+        """Get one part into Slack (found there, or posted in its turn) and record it."""
+        claim = progress.claim
         try:
-            step = do()
-        except _Stop as stop:
-            step = stop.result
-        except PermanentError as exc:
-            step = self._fail(progress, exc.error)
-        except BaseException:
-            self.keeper.drop(progress.id)
-            raise
-        if isinstance(step, DeliveryResult):
-            self.keeper.drop(progress.id)
-        return step
-
-    def _step(self, progress: Progress) -> Step | Recording:
-        part = progress.next_part()
-        if part is None:
-            return self._edit_step(progress)
-        try:
-            ts = self._send_part(progress, part.part, part.message)
-        except RateLimitedError as exc:
-            progress.answered_at = time.monotonic()
-            return Wait(exc.retry_after, rate_limited=True)
+            ts = await self.engine.paced(
+                claim.workspace,
+                claim.channel_id,
+                lambda: self._send_part(progress, part.part, part.message),
+                pacer=self._pacer(progress),
+            )
         except UndecidedLookupError as exc:
             # Could not tell whether Slack has the part: posting it could duplicate it, so
             # give the delivery back for a later attempt (the subscription is not failing).
             log.warning("delivery %d part %d: lookup undecided (%s)", progress.id, part.part, exc)
-            raise _Stop(self._release(progress, f"could not check Slack: {exc}")) from None
+            raise _Stop(await self._release(progress, f"could not check Slack: {exc}")) from None
         except AmbiguousError as exc:
             progress.attempts += 1
-            return self._back_off(progress, part.part, exc)
+            await self._back_off(progress, part.part, exc)
+            return
         progress.attempts = 0
-        return self._record(progress, part, ts)
+        await self._record(progress, part, ts)
 
-    def _edit_step(self, progress: Progress) -> Step | Recording:
-        """Bring one changed message up to date (a corrected issue); finish after the last."""
-        part = progress.thread.next_edit()
-        if part is None:
-            return self._complete(progress)
-        step = edit_step(self._edits(progress), part)
-        if step.result == "lease_lost":
-            raise _Stop(self._result(progress, "busy", "lease lost"))
-        if step.result == "rate_limited":
-            return Wait(step.wait, rate_limited=True)
-        if step.result == "ambiguous":
-            progress.attempts += 1
-            return self._back_off(progress, part.part, AmbiguousError(step.error))
-        progress.attempts = 0
-        progress.edited += step.result == "edited"
-        progress.held_at = self.clock()
-        return None if progress.pending() else self._complete(progress)
-
-    def _edits(self, progress: Progress) -> EditStep:
+    async def _edit(self, progress: Progress, part: Part) -> None:
+        """Bring one changed message up to date (a corrected issue)."""
         claim = progress.claim
-        return EditStep(
+        transport = progress.transport
+
+        async def update(channel: str, ts: str, message: Message, metadata: dict[str, Any]) -> None:
+            async def call() -> None:
+                await transport.update(channel, ts, message, metadata=metadata)
+
+            await self.engine.paced(claim.workspace, channel, call, pacer=self._pacer(progress))
+
+        step = EditStep(
             delivery_id=claim.delivery_id,
             owner=progress.owner,
             channel=claim.channel_id,
             issue=claim.issue_date.isoformat(),
             parent_ts=progress.parent_ts,
             states=progress.thread.states,
-            transport=progress.transport,
-            write=self._write,
+            update=update,
+            find_fingerprint=transport.find_fingerprint,
+            write=self.engine.write,
             now=self.clock,
             lease=self.lease,
         )
+        edited = await edit_step(step, part)
+        if edited.result == "lease_lost":
+            raise _Stop(self._result(progress, "busy", "lease lost"))
+        if edited.result == "ambiguous":
+            progress.attempts += 1
+            await self._back_off(progress, part.part, AmbiguousError(edited.error))
+            return
+        progress.attempts = 0
+        progress.edited += edited.result == "edited"
+        progress.held_at = self.clock()
 
-    def _complete(self, progress: Progress) -> Step | Recording:
-        """End the delivery as posted; with a group committer its commit is left under way
-        (a fan-out's channels all end within seconds: no thread waits on each)."""
+    async def _complete(self, progress: Progress) -> DeliveryResult:
+        """End the delivery as posted: all its parts are recorded, so whoever holds it now has
+        nothing left to post."""
         claim = progress.claim
         completion = ledger.Completion(
             claim.workspace,
@@ -477,33 +475,29 @@ class Deliverer:
             self.clock(),
             progress.thread.recorded.content_hash,
         )
+        await self.engine.write(completion)
+        return self._result(progress, "posted")
 
-        def next_step(_held: bool) -> DeliveryResult:
-            # All its parts are recorded: whoever holds it now has nothing left to post.
-            return self._result(progress, "posted")
-
-        return self._commit_lease_checked(completion, next_step)
-
-    def _discard_if_unsent(self, progress: Progress) -> bool:
+    async def _discard_if_unsent(self, progress: Progress) -> bool:
         """A manual post that Slack accepted nothing of leaves nothing behind (no pending row
         for anyone to send later, and the schedule may still post the issue there)."""
         claim = progress.claim
         if claim.origin != "manual" or progress.posted or progress.maybe_sent:
             return False
-        with self.database.write() as session:
-            if not ledger.discard_unsent(session, claim.delivery_id, progress.owner):
-                return False
-        log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
-        return True
+        discarded = await self.engine.write(
+            lambda s: ledger.discard_unsent(s, claim.delivery_id, progress.owner)
+        )
+        if discarded:
+            log.info("delivery %d: nothing was sent; forgotten", claim.delivery_id)
+        return discarded
 
-    def _record(self, progress: Progress, part: Part, ts: str) -> Step | Recording:
+    async def _record(self, progress: Progress, part: Part, ts: str) -> None:
         """Record a part Slack holds and the fingerprint of its content (committed), so it is
         never posted again, and note the next part in flight in the same write (one write per
-        message, not two). With a group committer the commit is left under way (Recording)."""
+        message, not two)."""
         claim = progress.claim
         following = progress.thread.next_post(progress.posted, after=part.part)
         ahead = None if following is None else (following.part, self.clock() + self.lease)
-
         record = ledger.PartRecord(
             claim.delivery_id,
             progress.owner,
@@ -514,32 +508,17 @@ class Deliverer:
             part.fingerprint,
             ahead,
         )
-
-        def next_step(held: bool) -> Step:
-            if not held:
-                raise _Stop(self._result(progress, "busy", "lease lost"))
-            progress.inflight = None if following is None else following.part
-            progress.maybe_sent = False
-            progress.held_at = self.clock()
-            progress.posted[part.part] = ts
-            progress.thread.states[part.part] = MessageState(
-                part.part, ts, part.article_id, part.fingerprint, None
-            )
-            if part.part == 0:
-                progress.parent_ts = ts
-            return None  # the next step posts the next part, or finishes the delivery
-
-        return self._commit_lease_checked(record, next_step)
-
-    def _commit_lease_checked(
-        self, write: Callable[[Session], bool], next_step: Callable[[bool], Step]
-    ) -> Step | Recording:
-        """Commit a lease-checked ledger write and return the step `next_step` makes of whether
-        the lease was held; with a group committer the commit is left under way (Recording)."""
-        if self.commit is None:
-            with self.database.write() as session:
-                return next_step(write(session))
-        return Recording(self.commit.submit(write), next_step)
+        if not await self.engine.write(record):
+            raise _Stop(self._result(progress, "busy", "lease lost"))
+        progress.inflight = None if following is None else following.part
+        progress.maybe_sent = False
+        progress.held_at = self.clock()
+        progress.posted[part.part] = ts
+        progress.thread.states[part.part] = MessageState(
+            part.part, ts, part.article_id, part.fingerprint, None
+        )
+        if part.part == 0:
+            progress.parent_ts = ts
 
     def _result(
         self, progress: Progress, outcome: Outcome, error: str | None = None
@@ -554,16 +533,16 @@ class Deliverer:
             edited=progress.edited,
         )
 
-    def _send_part(self, progress: Progress, part: int, message: Message) -> str:
+    async def _send_part(self, progress: Progress, part: int, message: Message) -> str:
         """The ts of one part: found in the channel if Slack may have it already, else posted."""
         maybe_there = progress.inflight == part and progress.maybe_sent
-        found = self._find(progress, part) if maybe_there else None
-        return found or self._post(progress, part, message)
+        found = await self._find(progress, part) if maybe_there else None
+        return found or await self._post(progress, part, message)
 
-    def _find(self, progress: Progress, part: int) -> str | None:
+    async def _find(self, progress: Progress, part: int) -> str | None:
         """Look an in-flight part up in the channel; None only when Slack surely lacks it."""
         claim = progress.claim
-        ts = progress.transport.find_part(
+        ts = await progress.transport.find_part(
             PartSearch(
                 claim.channel_id,
                 parent_ts=None if part == 0 else progress.parent_ts,
@@ -578,7 +557,7 @@ class Deliverer:
             progress.maybe_sent = False
         return ts
 
-    def _post(self, progress: Progress, part: int, message: Message) -> str:
+    async def _post(self, progress: Progress, part: int, message: Message) -> str:
         """Note the part as in flight (committed), then post it with metadata naming it."""
         claim = progress.claim
         # Noted in flight with the previous part's record, and the lease renewed lately enough
@@ -589,30 +568,31 @@ class Deliverer:
         held_at = max((t for t in (progress.held_at, renewed) if t is not None), default=None)
         fresh = held_at is not None and self.clock() - held_at < self.lease / 3
         if progress.inflight != part or not fresh:
-            marked = self._write(
-                lambda session: ledger.mark_inflight(
-                    session, claim.delivery_id, progress.owner, part, self.clock(), self.lease
+            now = self.clock()
+            marked = await self.engine.write(
+                lambda s: ledger.mark_inflight(
+                    s, claim.delivery_id, progress.owner, part, now, self.lease
                 )
             )
             if not marked:
                 raise _Stop(self._result(progress, "busy", "lease lost"))
-            progress.held_at = self.clock()
+            progress.held_at = now
         else:
             # No write before this post, yet the workspace may have been uninstalled since the
             # last one (the web process purges its ledger): a read, so nothing is posted after.
-            with self.database.read() as session:
-                held = ledger.still_held(session, claim.delivery_id, progress.owner)
+            held = await self.engine.read(
+                lambda s: ledger.still_held(s, claim.delivery_id, progress.owner)
+            )
             if not held:
                 raise _Stop(self._result(progress, "busy", "delivery gone or lease lost"))
         progress.inflight, progress.maybe_sent = part, True
         try:
-            ts = progress.transport.post(
+            ts = await progress.transport.post(
                 claim.channel_id,
                 message,
                 thread_ts=None if part == 0 else progress.parent_ts,
                 metadata=metadata_for(claim.delivery_id, part, claim.issue_date.isoformat()),
             )
-            progress.answered_at = time.monotonic()
         except NotSentError:
             # It never reached Slack (or Slack refused it with a 429): nothing to look up.
             progress.inflight, progress.maybe_sent = None, False
@@ -623,8 +603,8 @@ class Deliverer:
         progress.sent += 1
         return ts
 
-    def _back_off(self, progress: Progress, part: int, exc: AmbiguousError) -> Wait:
-        """How long to wait before another try; gives the delivery back after too many."""
+    async def _back_off(self, progress: Progress, part: int, exc: AmbiguousError) -> None:
+        """Wait before another try; gives the delivery back after too many."""
         attempts = progress.attempts
         log.warning(
             "delivery %d part %d to %s: %s (attempt %d)",
@@ -637,31 +617,48 @@ class Deliverer:
         unreachable = isinstance(exc, NotSentError)
         # Unreachable Slack is not worth long waits: a later run will try again.
         if attempts > (self.unreachable_retries if unreachable else self.ambiguous_retries):
-            raise _Stop(self._release(progress, str(exc)))
+            raise _Stop(await self._release(progress, str(exc)))
         delay = min(30.0, 0.5 * 2**attempts)
-        return Wait(min(delay, 2.0) if unreachable else delay)
+        waited = self.backoff(min(delay, 2.0) if unreachable else delay)
+        if inspect.isawaitable(waited):
+            await waited
 
-    def _release(self, progress: Progress, error: str) -> DeliveryResult:
-        forgotten = self._discard_if_unsent(progress)
+    async def _release(self, progress: Progress, error: str) -> DeliveryResult:
+        forgotten = await self._discard_if_unsent(progress)
         if not forgotten:
-            with self.database.write() as session:
-                ledger.release(session, progress.claim.delivery_id, progress.owner, error)
+            await self.engine.write(
+                lambda s: ledger.release(s, progress.claim.delivery_id, progress.owner, error)
+            )
         result = self._result(progress, "retry_later", error)
         result.forgotten = forgotten
         return result
 
-    def _fail(self, progress: Progress, error: str) -> DeliveryResult:
+    async def _fail(self, progress: Progress, error: str) -> DeliveryResult:
         # Not logged here: the worker logs one line per finished delivery (failures at ERROR)
         # and `post` prints its outcome.
         claim = progress.claim
-        discarded = self._discard_if_unsent(progress)
-        with self.database.write() as session:
+        discarded = await self._discard_if_unsent(progress)
+        now = self.clock()
+
+        def fail(session: Session) -> None:
             if not discarded:
-                ledger.finish(
-                    session, claim.delivery_id, progress.owner, ledger.FAILED, self.clock(), error
-                )
+                ledger.finish(session, claim.delivery_id, progress.owner, ledger.FAILED, now, error)
             ledger.mark_subscription_failing(session, claim.workspace, claim.channel_id, error)
+
+        await self.engine.write(fail)
         return self._result(progress, "failed", error)
+
+
+def _round_robin(jobs: Iterable[tuple[Workspace, int]]) -> list[tuple[Workspace, int]]:
+    """Jobs interleaved across workspaces: every workspace starts sending early."""
+    queues: dict[Workspace, list[tuple[Workspace, int]]] = {}
+    for job in jobs:
+        queues.setdefault(job[0], []).append(job)
+    ordered: list[tuple[Workspace, int]] = []
+    lanes = list(queues.values())
+    for rank in range(max((len(q) for q in lanes), default=0)):
+        ordered.extend(q[rank] for q in lanes if rank < len(q))
+    return ordered
 
 
 @dataclass(frozen=True)

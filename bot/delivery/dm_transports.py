@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.poster import (
     NETWORK_ERRORS,
     AmbiguousError,
     NotSentError,
     PermanentError,
+    RateLimitedError,
     UndecidedLookupError,
-    _is_rate_limited,
-    _never_connected,
-    _retry_after,
-    make_lookup_client,
-    make_web_client,
+    find_message,
+    is_rate_limited,
+    retry_after_seconds,
+    unsent_or_ambiguous,
 )
 from bot.slack.rendering import Message
 from bot.workspace import Workspace
 
 if TYPE_CHECKING:
-    from bot.slack.installations import TokenSource
+    from bot.delivery.transports import SlackClients
 
-log = logging.getLogger(__name__)
 
 DM_METADATA_EVENT = "engineering_digest_follow"
 
@@ -65,54 +62,6 @@ class NotInstalledError(Exception):
     """No bot token for the workspace (the app is not installed there): its DMs wait."""
 
 
-@dataclass
-class DmPacer:
-    """Slack's pace for DMs: at most `per_workspace` chat.postMessage calls a second in each
-    workspace, one a second into each DM channel, and after a 429 nothing more into that
-    workspace until its Retry-After has passed. Shared by every sender thread."""
-
-    per_workspace: float = 1.0
-    per_channel: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
-    monotonic: Callable[[], float] = time.monotonic
-    _workspace: dict[str, float] = field(default_factory=dict)
-    _channel: dict[tuple[str, str], float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def ready_at(self, workspace: str) -> float:
-        """When the workspace may get its next DM (monotonic seconds)."""
-        with self._lock:
-            return self._workspace.get(workspace, 0.0)
-
-    def wait(self, workspace: str, user_id: str) -> None:
-        """Block until a DM to the person in the workspace is within both limits; reserve it."""
-        with self._lock:
-            now = self.monotonic()
-            key = (workspace, user_id)
-            at = max(now, self._workspace.get(workspace, now), self._channel.get(key, now))
-            self._workspace[workspace] = at + 1.0 / self.per_workspace
-            self._channel[key] = at + 1.0 / self.per_channel
-        if at > now:
-            self.sleep(at - now)
-
-    def sent(self, workspace: str, user_id: str) -> None:
-        """Count the intervals from Slack's answer: a request slow in flight must not land
-        closer than the limits to the next one."""
-        with self._lock:
-            now = self.monotonic()
-            key = (workspace, user_id)
-            self._workspace[workspace] = max(
-                self._workspace.get(workspace, 0.0), now + 1.0 / self.per_workspace
-            )
-            self._channel[key] = max(self._channel.get(key, 0.0), now + 1.0 / self.per_channel)
-
-    def push_back(self, workspace: str, seconds: float) -> None:
-        """Slack answered 429: the workspace waits its Retry-After."""
-        with self._lock:
-            until = self.monotonic() + seconds
-            self._workspace[workspace] = max(self._workspace.get(workspace, 0.0), until)
-
-
 def dm_metadata(message_id: int, issue: str) -> dict[str, Any]:
     """Metadata naming the follower DM, so it can be recognised in the DM channel later."""
     return {
@@ -123,50 +72,43 @@ def dm_metadata(message_id: int, issue: str) -> dict[str, Any]:
 
 @dataclass
 class DirectMessenger:
-    """One workspace's DMs, paced for the workspace (Slack counts per workspace and channel)."""
+    """One workspace's Slack calls for DMs (paced by the engine, like every post)."""
 
-    client: WebClient
-    lookup_client: WebClient
-    pacer: DmPacer
-    pace_key: str = "dm"  # the workspace, as the pacer knows it
-    max_rate_limit_waits: int = 20
+    client: AsyncWebClient
+    lookup_client: AsyncWebClient
     clock: Callable[[], float] = time.monotonic
     _members: dict[str, tuple[float, frozenset[str] | None]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def post(self, user_id: str, message: Message, metadata: dict[str, Any]) -> tuple[str, str]:
-        """Post a DM to the person (channel = their user id); (DM channel, ts)."""
-        for _ in range(self.max_rate_limit_waits):
-            self.pacer.wait(self.pace_key, user_id)
-            try:
-                response = self.client.chat_postMessage(
-                    channel=user_id,
-                    text=message.text,
-                    blocks=message.blocks,
-                    metadata=metadata,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            except SlackApiError as exc:
-                if _is_rate_limited(exc):
-                    self.pacer.push_back(self.pace_key, _retry_after(exc))
-                    continue
-                raise _refusal(exc) from None
-            except NETWORK_ERRORS as exc:
-                if _never_connected(exc):
-                    raise NotSentError(type(exc).__name__) from None
-                raise AmbiguousError(type(exc).__name__) from None
-            self.pacer.sent(self.pace_key, user_id)
-            ts, channel = response.get("ts"), response.get("channel")
-            if not isinstance(ts, str):
-                raise AmbiguousError("no ts in response")
-            return (channel if isinstance(channel, str) else user_id), ts
-        raise AmbiguousError("still rate limited")
+    async def post(
+        self, user_id: str, message: Message, metadata: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Post a DM to the person (channel = their user id); (DM channel, ts). Raises
+        RateLimitedError on a 429, FollowerGoneError, PermanentError, NotSentError or
+        AmbiguousError."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=user_id,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            if is_rate_limited(exc):
+                raise RateLimitedError(retry_after_seconds(exc)) from None
+            raise _refusal(exc) from None
+        except NETWORK_ERRORS as exc:
+            raise unsent_or_ambiguous(exc) from None
+        ts, channel = response.get("ts"), response.get("channel")
+        if not isinstance(ts, str):
+            raise AmbiguousError("no ts in response")
+        return (channel if isinstance(channel, str) else user_id), ts
 
-    def open_dm(self, user_id: str) -> str:
+    async def open_dm(self, user_id: str) -> str:
         """The DM channel with the person (conversations.open)."""
         try:
-            response = self.lookup_client.conversations_open(users=user_id, return_im=False)
+            response = await self.lookup_client.conversations_open(users=user_id, return_im=False)
         except SlackApiError as exc:
             refusal = _refusal(exc)
             if isinstance(refusal, FollowerGoneError):
@@ -179,45 +121,40 @@ class DirectMessenger:
             raise UndecidedLookupError("no channel in conversations.open")
         return channel
 
-    def find(self, channel: str, message_id: int, oldest: float) -> str | None:
+    async def find(self, channel: str, message_id: int, oldest: float) -> str | None:
         """The ts of the DM if Slack has it, None if it surely does not; raises
         UndecidedLookupError when the history could not be read to the end."""
-        try:
-            for page in self.lookup_client.conversations_history(
-                channel=channel, oldest=f"{oldest:.6f}", limit=200, include_all_metadata=True
-            ):
-                for msg in page.get("messages") or []:
-                    meta = msg.get("metadata") or {}
-                    payload = meta.get("event_payload") or {}
-                    if (
-                        meta.get("event_type") == DM_METADATA_EVENT
-                        and payload.get("follow_message_id") == message_id
-                    ):
-                        return str(msg["ts"])
-        except SlackApiError as exc:
-            raise UndecidedLookupError(str(exc.response.get("error") or "")) from None
-        except NETWORK_ERRORS as exc:
-            raise UndecidedLookupError(type(exc).__name__) from None
-        return None
 
-    def is_member(self, channel: str, user_id: str) -> bool | None:
+        def is_dm(msg: dict[str, Any]) -> bool:
+            meta = msg.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            return bool(
+                meta.get("event_type") == DM_METADATA_EVENT
+                and payload.get("follow_message_id") == message_id
+            )
+
+        found = await find_message(
+            self.lookup_client, channel, is_dm, window={"oldest": f"{oldest:.6f}"}
+        )
+        return None if found is None else str(found["ts"])
+
+    async def is_member(self, channel: str, user_id: str) -> bool | None:
         """Whether the person is in a channel (None: cannot tell), members cached a while."""
         now = self.clock()
-        with self._lock:
-            cached = self._members.get(channel)
+        cached = self._members.get(channel)
         if cached is None or now - cached[0] > MEMBERS_CACHE_SECONDS:
-            cached = (now, self._read_members(channel))
-            with self._lock:
-                self._members[channel] = cached
+            cached = self._members[channel] = (now, await self._read_members(channel))
         members = cached[1]
         return None if members is None else user_id in members
 
-    def _read_members(self, channel: str) -> frozenset[str] | None:
+    async def _read_members(self, channel: str) -> frozenset[str] | None:
         members: set[str] = set()
+        pages = 0
         try:
-            for pages, page in enumerate(
-                self.lookup_client.conversations_members(channel=channel, limit=1000), start=1
+            async for page in await self.lookup_client.conversations_members(
+                channel=channel, limit=1000
             ):
+                pages += 1
                 members.update(str(m) for m in page.get("members") or [])
                 if pages >= MAX_MEMBER_PAGES:
                     return None
@@ -225,36 +162,30 @@ class DirectMessenger:
             return None
         return frozenset(members)
 
-    def permalink(self, channel: str, ts: str) -> str | None:
+    async def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message (None when Slack does not give one)."""
         try:
-            response = self.lookup_client.chat_getPermalink(channel=channel, message_ts=ts)
+            response = await self.lookup_client.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackApiError, *NETWORK_ERRORS):
             return None
         link = response.get("permalink")
         return link if isinstance(link, str) else None
 
 
-def messengers(
-    tokens: TokenSource, pacer: DmPacer, api_url: str | None
-) -> Callable[[Workspace], DirectMessenger]:
-    """Each workspace's messenger, with that workspace's current bot token (a refreshed or
-    reinstalled token gets new clients); NotInstalledError when it has none."""
-    built: dict[Workspace, tuple[str, DirectMessenger]] = {}
-    lock = threading.Lock()
+def messengers(clients: SlackClients) -> Callable[[Workspace], DirectMessenger]:
+    """Each workspace's messenger on its current clients (the one client cache, so a refreshed
+    or reinstalled token gets new ones); NotInstalledError when it has none."""
+    built: dict[Workspace, DirectMessenger] = {}
 
     def messenger(workspace: Workspace) -> DirectMessenger:
-        token = tokens.token(workspace)
-        if token is None:
+        current = clients(workspace)
+        if current is None:
+            built.pop(workspace, None)
             raise NotInstalledError(str(workspace))
-        with lock:
-            known = built.get(workspace)
-            if known is None or known[0] != token:
-                client = make_web_client(token, api_url)
-                lookup = make_lookup_client(token, api_url)
-                known = (token, DirectMessenger(client, lookup, pacer, pace_key=str(workspace)))
-                built[workspace] = known
-            return known[1]
+        known = built.get(workspace)
+        if known is None or known.client is not current.post:
+            known = built[workspace] = DirectMessenger(current.post, current.lookup)
+        return known
 
     return messenger
 

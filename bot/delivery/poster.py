@@ -1,33 +1,32 @@
-"""Posting to Slack for deliveries: error classes, pacing, and finding our own messages again."""
+"""Posting to Slack for deliveries: error classes, and finding our own messages again.
+
+Every call goes through slack_sdk's `AsyncWebClient`; posts are never retried by the client
+(a retry could post twice), lookups and joins are (they are safe to repeat).
+"""
 
 from __future__ import annotations
 
-import http.client
+import asyncio
+import inspect
 import logging
-import socket
-import threading
-import time
-import urllib.error
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http.client import RemoteDisconnected
 from typing import Any
-from urllib.error import URLError
 
-from slack_sdk import WebClient
+import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
-from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from slack_sdk.web import SlackResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.keepalive import KeepAliveWebClient
+from bot.delivery.pacer import Pacer, channel_pacer
 from bot.slack.rendering import Message
 
 log = logging.getLogger(__name__)
@@ -129,61 +128,29 @@ class UndecidedLookupError(AmbiguousError):
     """Slack could not be read well enough to tell whether a part was posted."""
 
 
-NETWORK_ERRORS = (
-    urllib.error.URLError,
-    TimeoutError,
-    socket.timeout,
-    ConnectionError,
-    http.client.HTTPException,
-    OSError,
-)
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+# A page of history is 200 messages: a lookup reads at most this many before it says it cannot
+# tell (a busy channel since the post; "could not tell" is never "not there").
+MAX_LOOKUP_PAGES = 50
 
 
-@dataclass
-class ChannelPacer:
-    """Keeps posts to one channel at least `interval` seconds apart (Slack: ~1 msg/s/channel)."""
-
-    interval: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
-    monotonic: Callable[[], float] = time.monotonic
-
-    def __post_init__(self) -> None:
-        self._next: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, channel: str) -> None:
-        """Block until the channel may get its next message."""
-        with self._lock:
-            now = self.monotonic()
-            at = max(now, self._next.get(channel, now))
-            self._next[channel] = at + self.interval
-        if at > now:
-            self.sleep(at - now)
-
-    def sent(self, channel: str) -> None:
-        """Count the interval from when Slack answered: a request delayed in flight must not
-        land less than `interval` after the one before it."""
-        with self._lock:
-            self._next[channel] = max(
-                self._next.get(channel, 0.0), self.monotonic() + self.interval
-            )
-
-    def push_back(self, channel: str, seconds: float) -> None:
-        """Delay the channel's next message (after a 429's Retry-After)."""
-        with self._lock:
-            self._next[channel] = max(self._next.get(channel, 0.0), self.monotonic() + seconds)
+def ChannelPacer(interval: float = 1.0) -> Pacer:  # noqa: N802  the name `post` has always used
+    """A poster's own pacing for one sender: each channel `interval` apart, no workspace cap."""
+    return channel_pacer(interval)
 
 
-def _retry_after(error: SlackApiError) -> float:
+def retry_after_seconds(error: SlackApiError) -> float:
     headers = getattr(error.response, "headers", {}) or {}
     value = headers.get("Retry-After") or headers.get("retry-after") or "1"
+    if isinstance(value, list):
+        value = value[0] if value else "1"
     try:
         return max(0.0, float(value))
     except ValueError:
         return 1.0
 
 
-def _refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:
+def refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:
     """What a failed chat.postMessage (other than a 429) means for the caller."""
     error = str(exc.response.get("error") or "")
     if error in PERMANENT_ERRORS or error in PAYLOAD_ERRORS:
@@ -193,34 +160,77 @@ def _refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:
     return AmbiguousError(error)
 
 
-def _never_connected(exc: BaseException) -> bool:
+def never_connected(exc: BaseException) -> bool:
     """A refused connection or an unknown host: the request cannot have reached Slack."""
-    reason = getattr(exc, "reason", exc)
-    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
+    return isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError)
 
 
-def _is_rate_limited(error: SlackApiError) -> bool:
+def is_rate_limited(error: SlackApiError) -> bool:
+    """Whether Slack answered 429 (nothing was done)."""
     return bool(error.response.status_code == 429 or error.response.get("error") == "ratelimited")
+
+
+def unsent_or_ambiguous(exc: BaseException) -> NotSentError | AmbiguousError:
+    """A network failure: surely not sent (never connected), or maybe sent."""
+    name = type(exc).__name__
+    return NotSentError(name) if never_connected(exc) else AmbiguousError(name)
+
+
+async def find_message(
+    client: AsyncWebClient,
+    channel: str,
+    matches: Callable[[dict[str, Any]], bool],
+    *,
+    parent_ts: str | None = None,
+    window: dict[str, Any] | None = None,
+    max_pages: int = MAX_LOOKUP_PAGES,
+) -> dict[str, Any] | None:
+    """The first message of a channel's history (or of `parent_ts`'s replies) that `matches`;
+    None only when Slack surely has none. Raises UndecidedLookupError when Slack could not be
+    read to the end (an error, or more than `max_pages` pages): "could not tell" must never be
+    taken for "not there", or a message would be posted twice. Slack's error code is the
+    UndecidedLookupError's message."""
+    kwargs: dict[str, Any] = dict(window or {})
+    call: Callable[..., Awaitable[Any]] = client.conversations_history
+    if parent_ts is not None:
+        call, kwargs["ts"] = client.conversations_replies, parent_ts
+    pages = 0
+    try:
+        # Iterating a response follows next_cursor (slack_sdk's cursor pagination).
+        async for page in await call(
+            channel=channel, limit=200, include_all_metadata=True, **kwargs
+        ):
+            pages += 1
+            for msg in page.get("messages") or []:
+                if matches(msg):
+                    return dict(msg)
+            if pages >= max_pages and _next_cursor(page):
+                raise UndecidedLookupError(f"more than {pages} pages of {channel}")
+    except SlackApiError as exc:
+        raise UndecidedLookupError(
+            str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        ) from None
+    except NETWORK_ERRORS as exc:
+        raise UndecidedLookupError(type(exc).__name__) from None
+    return None
 
 
 @dataclass
 class SlackPoster:
-    """chat.postMessage with every failure classified for the caller.
+    """One workspace's Slack calls for channel threads, every failure classified.
 
-    With a pacer, posts wait their turn and 429s are waited out here (one delivery at a time,
-    `python -m bot post`); without one the caller paces, and a 429 raises RateLimitedError
-    (the fan-out, which paces every channel and workspace itself).
+    Posts raise RateLimitedError on a 429 (the engine's Pacer waits it out); `pacer` is the
+    pace a sender that has none of its own keeps with this poster (`post`, tests).
     """
 
-    client: WebClient
-    pacer: ChannelPacer | None
-    max_rate_limit_waits: int = 20
+    client: AsyncWebClient
+    pacer: Pacer | None = None
     # Lookups and joins are safe to repeat, so they go through a client that retries
     # (make_lookup_client); posts never do.
-    lookup_client: WebClient | None = None
-    max_lookup_pages: int = 50
+    lookup_client: AsyncWebClient | None = None
+    max_lookup_pages: int = MAX_LOOKUP_PAGES
 
-    def post(
+    async def post(
         self,
         channel: str,
         message: Message,
@@ -228,158 +238,101 @@ class SlackPoster:
         thread_ts: str | None,
         metadata: dict[str, Any],
     ) -> str:
-        """Post one message; returns its ts. Raises PermanentError or AmbiguousError."""
-        if self.pacer is None:
-            return self._post_once(channel, message, thread_ts, metadata)
-        for _ in range(self.max_rate_limit_waits):
-            self.pacer.wait(channel)
-            try:
-                ts = self._post_once(channel, message, thread_ts, metadata)
-            except RateLimitedError as exc:
-                # A 429 is a refusal: nothing was posted, so waiting and re-sending is safe.
-                log.warning("rate limited on %s; waiting %.1fs", channel, exc.retry_after)
-                self.pacer.push_back(channel, exc.retry_after)
-                continue
-            self.pacer.sent(channel)
-            return ts
-        raise AmbiguousError("still rate limited")
-
-    def _post_once(
-        self, channel: str, message: Message, thread_ts: str | None, metadata: dict[str, Any]
-    ) -> str:
-        """One chat.postMessage; its ts. Raises RateLimitedError, PermanentError or
-        AmbiguousError."""
+        """One chat.postMessage; its ts. Raises RateLimitedError, NotSentError, PermanentError
+        or AmbiguousError."""
+        payload: dict[str, Any] = {
+            "channel": channel,
+            "text": message.text,
+            "blocks": message.blocks,
+            "metadata": metadata,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if thread_ts is not None:
+            payload["thread_ts"] = thread_ts
         try:
-            payload: dict[str, Any] = {
-                "channel": channel,
-                "text": message.text,
-                "blocks": message.blocks,
-                "metadata": metadata,
-                "unfurl_links": False,
-                "unfurl_media": False,
-            }
-            if thread_ts is not None:
-                payload["thread_ts"] = thread_ts
             # api_call, not chat_postMessage: the wrapper only re-checks arguments this code
             # builds itself (a tenth of a millisecond a post, thousands of times a minute).
-            response = self.client.api_call("chat.postMessage", json=payload)
+            response = await self.client.api_call("chat.postMessage", json=payload)
         except SlackApiError as exc:
-            if _is_rate_limited(exc):
-                raise RateLimitedError(_retry_after(exc)) from None
-            raise _refusal(exc) from None
+            if is_rate_limited(exc):
+                raise RateLimitedError(retry_after_seconds(exc)) from None
+            raise refusal(exc) from None
         except NETWORK_ERRORS as exc:
-            if _never_connected(exc):
-                raise NotSentError(type(exc).__name__) from None
-            raise AmbiguousError(type(exc).__name__) from None
+            raise unsent_or_ambiguous(exc) from None
         ts = response.get("ts")
         if not isinstance(ts, str):
             raise AmbiguousError("no ts in response")
         return ts
 
-    def find_part(self, search: PartSearch) -> str | None:
+    async def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part Slack may have accepted without us hearing back, None if it is not
-        there. Raises UndecidedLookupError when Slack could not be read to the end: "could not tell"
-        must never be taken for "not there", or the part would be posted twice."""
-        client = self.lookup_client or self.client
-        method: Callable[..., SlackResponse]
-        channel = search.channel
-        if search.parent_ts is None:
-            kwargs: dict[str, Any] = {"oldest": f"{search.oldest:.6f}"}
-            method = client.conversations_history
-        else:
-            kwargs = {"ts": search.parent_ts}
-            method = client.conversations_replies
-        pages = 0
+        there. Raises UndecidedLookupError when Slack could not be read to the end, and
+        PermanentError when the channel is gone for good."""
+
+        def is_part(msg: dict[str, Any]) -> bool:
+            return _is_part(msg, search.delivery_id, search.part)
+
+        window = {} if search.parent_ts else {"oldest": f"{search.oldest:.6f}"}
         try:
-            # Iterating a SlackResponse follows next_cursor (slack_sdk's cursor pagination).
-            for page in method(channel=channel, limit=200, include_all_metadata=True, **kwargs):
-                pages += 1
-                for msg in page.get("messages") or []:
-                    if _is_part(msg, search.delivery_id, search.part):
-                        return str(msg["ts"])
-                if pages >= self.max_lookup_pages and _next_cursor(page):
-                    raise UndecidedLookupError(f"more than {pages} pages of {channel}")
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or "")
+            found = await find_message(
+                self.lookup_client or self.client,
+                search.channel,
+                is_part,
+                parent_ts=search.parent_ts,
+                window=window,
+                max_pages=self.max_lookup_pages,
+            )
+        except UndecidedLookupError as exc:
+            error = str(exc)
             if error in PERMANENT_ERRORS and error not in UNREADABLE:
                 raise PermanentError(error) from None
-            raise UndecidedLookupError(error or f"HTTP {exc.response.status_code}") from None
-        except NETWORK_ERRORS as exc:
-            raise UndecidedLookupError(type(exc).__name__) from None
-        return None
+            raise
+        return None if found is None else str(found["ts"])
 
-    def update(self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]) -> None:
-        """Edit a message in place (chat.update), paced like posts. Raises PermanentError (the
-        channel is gone), MessageGoneError (this message cannot be edited), RateLimitedError
-        (unpaced: the fan-out waits) or AmbiguousError (safe to repeat: the same content twice
-        is one edit)."""
-        if self.pacer is None:
-            self._update_once(channel, ts, message, metadata)
-            return
-        for _ in range(self.max_rate_limit_waits):
-            self.pacer.wait(channel)
-            try:
-                self._update_once(channel, ts, message, metadata)
-            except RateLimitedError as exc:
-                self.pacer.push_back(channel, exc.retry_after)
-                continue
-            self.pacer.sent(channel)
-            return
-        raise AmbiguousError("still rate limited")
-
-    def _update_once(
-        self, channel: str, ts: str, message: Message, metadata: dict[str, Any]
+    async def update(
+        self, channel: str, ts: str, message: Message, *, metadata: dict[str, Any]
     ) -> None:
-        """One chat.update."""
+        """Edit a message in place (chat.update). Raises PermanentError (the channel is gone),
+        MessageGoneError (this message cannot be edited), RateLimitedError or AmbiguousError
+        (safe to repeat: the same content twice is one edit)."""
         try:
-            self.client.chat_update(
+            await self.client.chat_update(
                 channel=channel, ts=ts, text=message.text, blocks=message.blocks, metadata=metadata
             )
         except SlackApiError as exc:
-            if _is_rate_limited(exc):
-                raise RateLimitedError(_retry_after(exc)) from None
+            if is_rate_limited(exc):
+                raise RateLimitedError(retry_after_seconds(exc)) from None
             error = str(exc.response.get("error") or "")
             if error in MESSAGE_GONE:
                 raise MessageGoneError(error) from None
-            raise _refusal(exc) from None
+            raise refusal(exc) from None
         except NETWORK_ERRORS as exc:
-            if _never_connected(exc):
-                raise NotSentError(type(exc).__name__) from None
-            raise AmbiguousError(type(exc).__name__) from None
+            raise unsent_or_ambiguous(exc) from None
 
-    def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
+    async def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
         """The content fingerprint our last edit left in a message's metadata (None: none, or
         the message is gone). Raises UndecidedLookupError when Slack could not be read."""
-        client = self.lookup_client or self.client
         window: dict[str, Any] = {"oldest": ts, "latest": ts, "inclusive": True}
-        method: Callable[..., SlackResponse] = client.conversations_history
-        if parent_ts is not None and parent_ts != ts:
-            method, window = client.conversations_replies, {"ts": parent_ts, **window}
-        pages = 0
-        try:
-            for page in method(channel=channel, limit=200, include_all_metadata=True, **window):
-                pages += 1
-                for msg in page.get("messages") or []:
-                    if str(msg.get("ts")) == ts:
-                        payload = (msg.get("metadata") or {}).get("event_payload") or {}
-                        found = payload.get("fingerprint")
-                        return str(found) if found else None
-                if pages >= self.max_lookup_pages and _next_cursor(page):
-                    raise UndecidedLookupError(f"more than {pages} pages of {channel}")
-        except SlackApiError as exc:
-            raise UndecidedLookupError(
-                str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-            ) from None
-        except NETWORK_ERRORS as exc:
-            raise UndecidedLookupError(type(exc).__name__) from None
-        return None
+        found = await find_message(
+            self.lookup_client or self.client,
+            channel,
+            lambda msg: str(msg.get("ts")) == ts,
+            parent_ts=parent_ts if parent_ts is not None and parent_ts != ts else None,
+            window=window,
+            max_pages=self.max_lookup_pages,
+        )
+        if found is None:
+            return None
+        payload = (found.get("metadata") or {}).get("event_payload") or {}
+        fingerprint = payload.get("fingerprint")
+        return str(fingerprint) if fingerprint else None
 
-    def join(self, channel: str) -> str | None:
+    async def join(self, channel: str) -> str | None:
         """Join a public channel before posting (history and reactions need membership);
         returns Slack's error, if any (private channels answer with one: the bot is invited)."""
-        client = self.lookup_client or self.client
         try:
-            client.conversations_join(channel=channel)
+            await (self.lookup_client or self.client).conversations_join(channel=channel)
         except SlackApiError as exc:
             return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
         except NETWORK_ERRORS as exc:
@@ -411,26 +364,50 @@ def metadata_for(
     return {"event_type": METADATA_EVENT, "event_payload": payload}
 
 
-def make_web_client(token: str, base_url: str | None, timeout: int = 15) -> WebClient:
-    """A WebClient for the bot; no automatic retries (they could re-send an accepted post)."""
+def make_web_client(
+    token: str,
+    base_url: str | None,
+    timeout: int = 15,
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
+    """An AsyncWebClient for posting; no automatic retries (they could re-send an accepted
+    post). With a `session` its connections are kept alive; without, each call opens one."""
     kwargs: dict[str, Any] = {
         "token": token,
         "timeout": timeout,
         "retry_handlers": [],
         "logger": WEB_LOG,
+        "session": session,
     }
     if base_url:
         kwargs["base_url"] = base_url
-    return KeepAliveWebClient(**kwargs)
+    return AsyncWebClient(**kwargs)
 
 
-Sleep = Callable[[float], None]
+Sleep = Callable[[float], Awaitable[None] | None]
 
 
-class _BackoffMixin(RetryHandler):
+class _Patient:
+    """Waits between attempts with an injectable sleep (tests count the waits)."""
+
     sleep: Sleep
 
-    def prepare_for_next_attempt(
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds` (awaited when the sleep is a coroutine function)."""
+        waited = self.sleep(seconds)
+        if inspect.isawaitable(waited):
+            await waited
+
+
+class _RateLimitRetry(_Patient, AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, waiting exactly what Slack asked for in Retry-After."""
+
+    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
+        AsyncRateLimitErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+    async def prepare_for_next_attempt_async(
         self,
         *,
         state: RetryState,
@@ -438,49 +415,48 @@ class _BackoffMixin(RetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        """Wait (injectable sleep), then let the client try again."""
-        state.next_attempt_requested = True
-        self.sleep(self._delay(state, response))
-        state.increment_current_attempt()
-
-    def _delay(self, state: RetryState, response: HttpResponse | None) -> float:
-        """Exponential backoff."""
-        return float(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
-
-
-class _RateLimitRetry(_BackoffMixin, RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (waits Retry-After), with the sleep injectable for tests."""
-
-    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        RateLimitErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
-        self.sleep = sleep
-
-    def _delay(self, state: RetryState, response: HttpResponse | None) -> float:
-        """What Slack asked for in Retry-After (1 s when it did not say)."""
+        """Wait Retry-After (1 s when Slack did not say), then let the client try again."""
         headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
         try:
-            delay = float((headers.get("retry-after") or ["1"])[0])
+            delay = max(0.0, float((headers.get("retry-after") or ["1"])[0]))
         except ValueError:
             delay = 1.0
-        return max(0.0, delay)
+        state.next_attempt_requested = True
+        await self.pause(delay)
+        state.increment_current_attempt()
 
 
-class _ServerErrorRetry(_BackoffMixin, ServerErrorRetryHandler):
+class _Backoff(_Patient, AsyncRetryHandler):
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Exponential backoff, then let the client try again."""
+        state.next_attempt_requested = True
+        await self.pause(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class _ServerErrorRetry(_Backoff, AsyncServerErrorRetryHandler):
     """slack_sdk's 500/503 handler with an injectable sleep."""
 
     def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        ServerErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
+        AsyncServerErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
         self.sleep = sleep
 
 
-class _ConnectionRetry(_BackoffMixin, ConnectionErrorRetryHandler):
+class _ConnectionRetry(_Backoff, AsyncConnectionErrorRetryHandler):
     """slack_sdk's connection-error handler, also for timeouts, with an injectable sleep."""
 
     def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        ConnectionErrorRetryHandler.__init__(
+        AsyncConnectionErrorRetryHandler.__init__(
             self,
             max_retry_count=max_retry_count,
-            error_types=[URLError, ConnectionError, RemoteDisconnected, TimeoutError],
+            error_types=[aiohttp.ClientConnectionError, TimeoutError],
         )
         self.sleep = sleep
 
@@ -491,10 +467,11 @@ def make_lookup_client(
     timeout: int = 15,
     *,
     retries: int = 4,
-    sleep: Sleep = time.sleep,
-) -> WebClient:
-    """A WebClient for reads and joins (safe to repeat): retries 429s, 5xx and timeouts."""
-    handlers: list[RetryHandler] = [
+    sleep: Sleep = asyncio.sleep,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
+    """An AsyncWebClient for reads and joins (safe to repeat): retries 429s, 5xx, timeouts."""
+    handlers: list[AsyncRetryHandler] = [
         _RateLimitRetry(retries, sleep),
         _ServerErrorRetry(retries, sleep),
         _ConnectionRetry(min(retries, 2), sleep),
@@ -504,7 +481,8 @@ def make_lookup_client(
         "timeout": timeout,
         "retry_handlers": handlers,
         "logger": WEB_LOG,
+        "session": session,
     }
     if base_url:
         kwargs["base_url"] = base_url
-    return KeepAliveWebClient(**kwargs)
+    return AsyncWebClient(**kwargs)

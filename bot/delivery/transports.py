@@ -1,14 +1,22 @@
-"""Each workspace's poster, built from its current bot token (rebuilt when the token rotates)."""
+"""Each workspace's Slack clients, built from its current bot token (rebuilt when it rotates).
+
+One cache for every kind of message: channel threads (`PosterCache`) and follower DMs
+(bot.delivery.dm_transports.messengers) take their clients from the same `SlackClients`, whose
+clients share one aiohttp session, so connections to Slack are kept alive between calls.
+"""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from bot.delivery.deliverer import Transport
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery.pacer import Pacer
 from bot.delivery.poster import (
-    ChannelPacer,
     PartSearch,
     PermanentError,
     SlackPoster,
@@ -19,83 +27,157 @@ from bot.slack.installations import TokenSource
 from bot.slack.rendering import Message
 from bot.workspace import Workspace
 
-__all__ = ["NotInstalled", "PosterCache"]
+__all__ = ["Clients", "NotInstalled", "PosterCache", "SlackClients"]
+
+# Requests to Slack in flight at once over the shared session (posts, lookups, joins).
+CONNECTIONS = 64
 
 
-class NotInstalled:
-    """The transport of a workspace with no bot token: every post fails for good."""
+@dataclass(frozen=True)
+class Clients:
+    """One workspace's clients: posting (never retries) and reading (retries), one token."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.error = f"not installed in workspace {workspace}"
-
-    def join(self, channel: str) -> str | None:
-        """Nothing to join with."""
-        return self.error
-
-    def post(self, channel: str, message: Message, **_: object) -> str:
-        """Refused for good (the subscription is flagged)."""
-        raise PermanentError(self.error)
-
-    def find_part(self, search: PartSearch) -> str | None:
-        """Refused for good."""
-        raise PermanentError(self.error)
-
-    def update(self, channel: str, ts: str, message: Message, **_: object) -> None:
-        """Refused for good: no edit without the workspace's token."""
-        raise PermanentError(self.error)
-
-    def find_fingerprint(self, channel: str, ts: str, **_: object) -> str | None:
-        """Refused for good."""
-        raise PermanentError(self.error)
+    token: str
+    post: AsyncWebClient
+    lookup: AsyncWebClient
 
 
-class PosterCache:
-    """`Transports`: a workspace's poster, rebuilt when its token changes (rotation), so each
-    workspace posts with its own token. Unpaced for the fan-out (which paces); `post` gives
-    the seconds between two posts to one channel.
+class SlackClients:
+    """Workspace → its clients for its current token, or None when the app is not installed
+    there.
 
     A token is asked for again after `recheck` seconds, not for every delivery: reading and
     decrypting an installation per channel would cost a fan-out to thousands of channels
-    seconds of CPU, and a rotating token is refreshed hours before it expires."""
+    seconds of CPU, and a rotating token is refreshed hours before it expires. The aiohttp
+    session belongs to the running event loop: `aclose` when that loop's work is done."""
 
     def __init__(
         self,
         tokens: TokenSource,
         base_url: str | None,
-        post_interval: float | None = None,
         *,
         recheck: float = 30.0,
+        timeout: int = 15,
+        connections: int = CONNECTIONS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tokens = tokens
         self.base_url = base_url
-        self.post_interval = post_interval
         self.recheck = recheck
+        self.timeout = timeout
+        self.connections = connections
         self.monotonic = monotonic
-        self._posters: dict[Workspace, tuple[str, SlackPoster, float]] = {}
-        self._lock = threading.Lock()
+        self._built: dict[Workspace, tuple[Clients, float]] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def __call__(self, workspace: Workspace) -> Transport:
-        """The poster for this workspace's current token."""
+    def __call__(self, workspace: Workspace) -> Clients | None:
+        """The workspace's clients (call inside the running event loop)."""
         now = self.monotonic()
-        with self._lock:
-            cached = self._posters.get(workspace)
-        if cached is not None and now - cached[2] < self.recheck:
-            return cached[1]
+        built = self._built.get(workspace)
+        if built is not None and now - built[1] < self.recheck and self._current():
+            return built[0]
         token = self.tokens.token(workspace)
         if not token:
-            with self._lock:
-                self._posters.pop(workspace, None)
-            return NotInstalled(workspace)
-        if cached is not None and cached[0] == token:
-            with self._lock:
-                self._posters[workspace] = (token, cached[1], now)
-            return cached[1]
-        poster = SlackPoster(
-            make_web_client(token, self.base_url),
-            None if self.post_interval is None else ChannelPacer(interval=self.post_interval),
-            lookup_client=make_lookup_client(token, self.base_url),
+            self._built.pop(workspace, None)
+            return None
+        if built is not None and built[0].token == token and self._current():
+            self._built[workspace] = (built[0], now)
+            return built[0]
+        session = self._shared_session()
+        clients = Clients(
+            token,
+            make_web_client(token, self.base_url, self.timeout, session=session),
+            make_lookup_client(token, self.base_url, self.timeout, session=session),
         )
-        with self._lock:
-            self._posters[workspace] = (token, poster, now)
+        self._built[workspace] = (clients, now)
+        return clients
+
+    def _current(self) -> bool:
+        """Whether the clients built belong to the running loop's session."""
+        return self._session is not None and self._loop is asyncio.get_running_loop()
+
+    def _shared_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            self._built.clear()  # a previous loop's clients hold its (closed) session
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=self.connections),
+            )
+            self._loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the shared session (its connections) and forget the clients built on it."""
+        session, self._session, self._loop = self._session, None, None
+        self._built.clear()
+        if session is not None and not session.closed:
+            await session.close()
+
+
+class NotInstalled:
+    """The transport of a workspace with no bot token: every post fails for good."""
+
+    pacer: Pacer | None = None
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.error = f"not installed in workspace {workspace}"
+
+    async def join(self, channel: str) -> str | None:
+        """Nothing to join with."""
+        return self.error
+
+    async def post(self, channel: str, message: Message, **_: object) -> str:
+        """Refused for good (the subscription is flagged)."""
+        raise PermanentError(self.error)
+
+    async def find_part(self, search: PartSearch) -> str | None:
+        """Refused for good."""
+        raise PermanentError(self.error)
+
+    async def update(self, channel: str, ts: str, message: Message, **_: object) -> None:
+        """Refused for good: no edit without the workspace's token."""
+        raise PermanentError(self.error)
+
+    async def find_fingerprint(self, channel: str, ts: str, **_: object) -> str | None:
+        """Refused for good."""
+        raise PermanentError(self.error)
+
+
+class PosterCache:
+    """`Transports`: a workspace's poster on its current clients (`SlackClients`), so each
+    workspace posts with its own token."""
+
+    def __init__(
+        self,
+        tokens: TokenSource | SlackClients,
+        base_url: str | None = None,
+        *,
+        recheck: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clients = (
+            tokens
+            if isinstance(tokens, SlackClients)
+            else SlackClients(tokens, base_url, recheck=recheck, monotonic=monotonic)
+        )
+        self._posters: dict[Workspace, SlackPoster] = {}
+
+    def __call__(self, workspace: Workspace) -> SlackPoster | NotInstalled:
+        """The poster for this workspace's current token."""
+        clients = self.clients(workspace)
+        if clients is None:
+            self._posters.pop(workspace, None)
+            return NotInstalled(workspace)
+        poster = self._posters.get(workspace)
+        if poster is None or poster.client is not clients.post:
+            poster = self._posters[workspace] = SlackPoster(
+                clients.post, lookup_client=clients.lookup
+            )
         return poster
+
+    async def aclose(self) -> None:
+        """Close the clients' session (see SlackClients.aclose)."""
+        self._posters.clear()
+        await self.clients.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -13,11 +14,17 @@ from typing import Any, NamedTuple, TypeVar, cast
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import normalise_database_url
 
 __all__ = [
+    "AsyncDatabase",
     "Database",
     "Session",
     "Upgrade",
@@ -142,6 +149,31 @@ def make_engine(
     )
 
 
+def make_async_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> AsyncEngine:
+    """An asyncio engine for a database URL: aiosqlite for SQLite (configured as the sync
+    engine is), psycopg's async driver for PostgreSQL."""
+    parsed = make_url(normalise_database_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        busy_ms = round(busy_timeout * 1000)
+        engine = create_async_engine(
+            parsed.set(drivername="sqlite+aiosqlite"),
+            connect_args={"timeout": busy_timeout},
+            pool_size=5,
+            max_overflow=10,
+            pool_timeout=60,
+        )
+        _configure_sqlite(engine.sync_engine, busy_ms)
+        return engine
+    return create_async_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=30,
+        connect_args={"prepare_threshold": None, "connect_timeout": 10},
+    )
+
+
 def once_per_transaction(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
     """`compute()` once per transaction (session): what many claims of one group commit share,
     such as an issue's deep dives, is read once, not once per channel."""
@@ -163,6 +195,7 @@ class Database:
     ) -> None:
         self.engine = make_engine(url, busy_timeout, request_path=request_path)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._url, self._busy_timeout = url, busy_timeout
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
@@ -274,6 +307,52 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+    def asynchronous(self) -> AsyncDatabase:
+        """The same database for asyncio code (the delivery engine): a pool of its own."""
+        return AsyncDatabase(self._url, self._busy_timeout)
+
+
+class AsyncDatabase:
+    """The database for asyncio code: each unit of work is a plain function of a `Session`
+    (the same functions the sync code runs), run in one transaction on SQLAlchemy's async
+    engine (`AsyncSession.run_sync`): aiosqlite on SQLite, psycopg's async driver on
+    PostgreSQL. Writes keep the sync side's semantics: BEGIN IMMEDIATE and the busy timeout on
+    SQLite, where one connection of this process writes at a time (they would only queue on
+    SQLite's lock, each polling it). Its pool belongs to the event loop that used it:
+    `dispose` before that loop ends."""
+
+    def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
+        self.engine = make_async_engine(url, busy_timeout)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write = async_sessionmaker(writer, expire_on_commit=False)
+        self._writing: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """`work`'s result, read in one transaction."""
+        async with self._read.begin() as session:
+            return await session.run_sync(work)
+
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """`work`'s result, committed (rolled back if it raises)."""
+        if not self.is_sqlite:
+            async with self._write.begin() as session:
+                return await session.run_sync(work)
+        async with self._sqlite_writer(), self._write.begin() as session:
+            return await session.run_sync(work)
+
+    def _sqlite_writer(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._writing is None or self._loop is not loop:
+            self._writing, self._loop = asyncio.Lock(), loop
+        return self._writing
+
+    async def dispose(self) -> None:
+        """Close pooled connections (before the event loop that opened them ends)."""
+        await self.engine.dispose()
 
 
 def safe_url(url: str) -> str:

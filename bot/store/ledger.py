@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 from bot.clock import utc_now
 from bot.store.db import once_per_transaction
 from bot.store.sql import (
-    PrecompiledStatement,
     dialect_insert,
     in_bound_workspace,
     in_workspace,
@@ -269,10 +268,9 @@ _MESSAGE_STATES = select(
 ).where(_MESSAGES.c.delivery_id == bindparam("m_id"))
 
 
-# The per-message writes, compiled once and run on the driver's cursor
-# (store.sql.PrecompiledStatement): the fan-out runs them once per Slack message, and compiling
-# a statement, or SQLAlchemy's per-execution work, costs more than running it.
-_RECORD = PrecompiledStatement(
+# The per-message writes, built once: the fan-out runs them once per Slack message (SQLAlchemy
+# caches their compiled form).
+_RECORD = (
     update(_DELIVERIES)
     .where(_held(bindparam("d_id"), bindparam("d_owner")))
     .values(
@@ -288,52 +286,63 @@ _RECORD = PrecompiledStatement(
 )
 # The message row takes its workspace from the delivery; NOT EXISTS keeps a recorded part
 # recorded once (only the lease holder records, so two never race on it).
-_SAVE_MESSAGE = PrecompiledStatement(
-    insert(_MESSAGES).from_select(
-        [
-            "enterprise_id",
-            "team_id",
-            "delivery_id",
-            "part",
-            "channel_id",
-            "ts",
-            "article_id",
-            "fingerprint",
-            "posted_at",
-        ],
-        select(
-            _DELIVERIES.c.enterprise_id,
-            _DELIVERIES.c.team_id,
-            _DELIVERIES.c.id,
-            bindparam("m_part", type_=Integer),
-            bindparam("m_channel", type_=String),
-            bindparam("m_ts", type_=String),
-            bindparam("m_article", type_=Integer),
-            bindparam("m_fingerprint", type_=String),
-            bindparam("m_at", type_=_MESSAGES.c.posted_at.type),
-        ).where(
-            _DELIVERIES.c.id == bindparam("m_id"),
-            ~exists().where(
-                _MESSAGES.c.delivery_id == bindparam("m_id"),
-                _MESSAGES.c.part == bindparam("m_part"),
-            ),
+_SAVE_MESSAGE = insert(_MESSAGES).from_select(
+    [
+        "enterprise_id",
+        "team_id",
+        "delivery_id",
+        "part",
+        "channel_id",
+        "ts",
+        "article_id",
+        "fingerprint",
+        "posted_at",
+    ],
+    select(
+        _DELIVERIES.c.enterprise_id,
+        _DELIVERIES.c.team_id,
+        _DELIVERIES.c.id,
+        bindparam("m_part", type_=Integer),
+        bindparam("m_channel", type_=String),
+        bindparam("m_ts", type_=String),
+        bindparam("m_article", type_=Integer),
+        bindparam("m_fingerprint", type_=String),
+        bindparam("m_at", type_=_MESSAGES.c.posted_at.type),
+    ).where(
+        _DELIVERIES.c.id == bindparam("m_id"),
+        ~exists().where(
+            _MESSAGES.c.delivery_id == bindparam("m_id"),
+            _MESSAGES.c.part == bindparam("m_part"),
         ),
-    )
+    ),
 )
 
-# What Slack now shows for a message (an edit, if any, is done): one prebuilt statement, as it
-# runs once per message.
-_SET_FINGERPRINT = PrecompiledStatement(
+# What Slack now shows for a message (an edit, if any, is done): built once, as it runs once per
+# message.
+_SET_FINGERPRINT = (
     update(_MESSAGES)
     .where(_MESSAGES.c.delivery_id == bindparam("f_id"), _MESSAGES.c.part == bindparam("f_part"))
     .values(fingerprint=bindparam("f_fingerprint", type_=String), editing=None)
 )
 
 
+def _run(session: Session, statement: Any, params: dict[str, Any]) -> int:
+    """Execute a statement built once with these parameters; the rows it changed."""
+    result = session.connection().execute(statement, params)
+    return int(getattr(result, "rowcount", 0))
+
+
+def _run_each(session: Session, statement: Any, many: Sequence[dict[str, Any]]) -> list[int]:
+    """`_run` once per parameter set, in order (each one's row count is needed)."""
+    return [_run(session, statement, params) for params in many]
+
+
 def set_fingerprint(session: Session, delivery_id: int, part: int, fingerprint: str) -> None:
     """Record what Slack now shows for a message (an edit, if any, is done)."""
-    _SET_FINGERPRINT.run(
-        session, {"f_id": delivery_id, "f_part": part, "f_fingerprint": fingerprint}
+    _run(
+        session,
+        _SET_FINGERPRINT,
+        {"f_id": delivery_id, "f_part": part, "f_fingerprint": fingerprint},
     )
 
 
@@ -354,7 +363,7 @@ def mark_inflight(
         "d_part": None,  # nothing recorded: the parent's ts stays
         "d_ts": None,
     }
-    return _RECORD.run(session, values) == 1
+    return _run(session, _RECORD, values) == 1
 
 
 RENEW_CHUNK = 500
@@ -441,7 +450,7 @@ def skip_unstarted(session: Session, delivery_id: int, reason: str, now: dt.date
 class PartRecord:
     """A part Slack accepted, to record (`record_parts`): the ts it got and the fingerprint of
     its content; with `next_inflight` (part, lease until), the next part noted in flight in the
-    same write. Called alone, or many at once by a group commit (`run_many`)."""
+    same write. Called with the session of a write transaction."""
 
     delivery_id: int
     owner: str
@@ -456,21 +465,15 @@ class PartRecord:
         """Record this part (see `record_parts`)."""
         return record_parts(session, [self])[0]
 
-    @classmethod
-    def run_many(cls, session: Session, records: Sequence[PartRecord]) -> list[bool]:
-        """Record these parts together (bot.store.group_commit batches them)."""
-        return record_parts(session, records)
-
 
 def record_parts(session: Session, records: Sequence[PartRecord]) -> list[bool]:
     """Record parts Slack accepted, and the parent's ts on its delivery; for each, False when
-    the lease was lost (or the workspace uninstalled: its rows are gone). Each statement runs
-    once for all of them (pipelined on PostgreSQL): the fan-out records hundreds of messages
-    a second on one connection, and a round trip each kept that connection busy all the time."""
+    the lease was lost (or the workspace uninstalled: its rows are gone)."""
     held = [
         count == 1
-        for count in _RECORD.run_many(
+        for count in _run_each(
             session,
+            _RECORD,
             [
                 {
                     "d_id": r.delivery_id,
@@ -486,8 +489,9 @@ def record_parts(session: Session, records: Sequence[PartRecord]) -> list[bool]:
     ]
     kept = [r for r, ok in zip(records, held, strict=True) if ok]
     now = utc_now()
-    saved = _SAVE_MESSAGE.run_many(
+    saved = _run_each(
         session,
+        _SAVE_MESSAGE,
         [
             {
                 "m_id": r.delivery_id,
@@ -503,8 +507,9 @@ def record_parts(session: Session, records: Sequence[PartRecord]) -> list[bool]:
     )
     # Recorded before (a rerun found it in the channel): what Slack shows now is this content.
     again = [r for r, count in zip(kept, saved, strict=True) if count == 0 and r.fingerprint]
-    _SET_FINGERPRINT.run_many(
+    _run_each(
         session,
+        _SET_FINGERPRINT,
         [{"f_id": r.delivery_id, "f_part": r.part, "f_fingerprint": r.fingerprint} for r in again],
     )
     return held
@@ -527,7 +532,7 @@ def finish(
     )
 
 
-_COMPLETE = PrecompiledStatement(
+_COMPLETE = (
     update(_DELIVERIES)
     .where(_held(bindparam("c_id"), bindparam("c_owner")))
     .values(
@@ -540,7 +545,7 @@ _COMPLETE = PrecompiledStatement(
     )
 )
 # Written only when there is something to clear: the usual case, once per delivery.
-_CLEAR_FAILING = PrecompiledStatement(
+_CLEAR_FAILING = (
     update(_SUBSCRIPTIONS)
     .where(
         in_bound_workspace(SubscriptionRow),
@@ -553,8 +558,8 @@ _CLEAR_FAILING = PrecompiledStatement(
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A delivery whose parts Slack all holds, to end as posted (`complete`). Called alone, or
-    many at once by a group commit (`run_many`): a fan-out's channels finish together."""
+    """A delivery whose parts Slack all holds, to end as posted (`complete`), called with the
+    session of a write transaction."""
 
     workspace: Workspace
     delivery_id: int
@@ -567,25 +572,21 @@ class Completion:
         """End this delivery (see `complete`)."""
         return complete(session, [self])[0]
 
-    @classmethod
-    def run_many(cls, session: Session, completions: Sequence[Completion]) -> list[bool]:
-        """End these deliveries together (bot.store.group_commit batches them)."""
-        return complete(session, completions)
-
 
 def complete(session: Session, completions: Sequence[Completion]) -> list[bool]:
     """End held deliveries as posted, releasing their leases, and clear their channels'
-    failing flags; for each, False when the lease was lost (then neither is done). Each
-    statement runs once for all of them (pipelined on PostgreSQL)."""
-    ended = _COMPLETE.run_many(
+    failing flags; for each, False when the lease was lost (then neither is done)."""
+    ended = _run_each(
         session,
+        _COMPLETE,
         [
             {"c_id": c.delivery_id, "c_owner": c.owner, "c_at": c.at, "c_hash": c.synced_hash}
             for c in completions
         ],
     )
-    _CLEAR_FAILING.run_many(
+    _run_each(
         session,
+        _CLEAR_FAILING,
         [
             {**workspace_binds(c.workspace), "s_channel": c.channel_id}
             for c, count in zip(completions, ended, strict=True)

@@ -6,15 +6,14 @@ cannot double-post; bot.worker.scheduler decides only when to ask.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.delivery.deliverer import Deliverer, DeliveryResult
-from bot.delivery.fanout import FanOut, Pacing
 from bot.owners import is_gone, own_prefix
 from bot.schedule import decide
 from bot.store import edits, ledger, queries, subscriptions
@@ -54,26 +53,18 @@ def _log_result(result: DeliveryResult) -> None:
 
 @dataclass
 class Dispatcher:
-    """Turns subscriptions and the archive into deliveries, and sends them through the fan-out.
-
-    Without a fan-out of its own it sends unpaced beyond what the deliverer's posters do (tests;
-    the worker passes one built from the settings)."""
+    """Turns subscriptions and the archive into deliveries, and sends them all at once through
+    the deliverer's engine (paced as its Pacer says). The async methods run in the worker's
+    event loop; `tick` and `run_open` are the same from synchronous code (tests, one-offs)."""
 
     database: Database
     deliverer: Deliverer
     clock: Callable[[], dt.datetime]
     max_age: dt.timedelta = dt.timedelta(days=2)
     grace: dt.timedelta = dt.timedelta(hours=6)
-    fanout: FanOut | None = None
     # Threads posted within this long are edited when their issue is corrected.
     edit_window: dt.timedelta = dt.timedelta(days=7)
     _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        if self.fanout is None:
-            unpaced = Pacing(channel_interval=0.0, workspace_per_minute=None)
-            self.fanout = FanOut(self.deliverer, unpaced)
 
     def schedule_due(self) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
@@ -154,13 +145,18 @@ class Dispatcher:
             if ledger.skip_unstarted(session, d.id, reason, now):
                 log.warning("channel %s: %s", d.channel_id, reason)
 
-    def run_open(self) -> list[DeliveryResult]:
+    async def send_open(self) -> list[DeliveryResult]:
         """Send every open delivery, many channels at once (each channel paced on its own)."""
-        sendable = self.sendable()
+        sendable = await asyncio.to_thread(self.sendable)
         if not sendable:
             return []
-        assert self.fanout is not None  # noqa: S101  set in __post_init__
-        return self.fanout.run([(d.workspace, d.id) for d in sendable], _log_result)
+        return await self.deliverer.deliver_all(
+            [(d.workspace, d.id) for d in sendable], _log_result
+        )
+
+    def run_open(self) -> list[DeliveryResult]:
+        """`send_open` from synchronous code."""
+        return self.deliverer.run_sync(self.send_open())
 
     def reopen_corrected(self) -> int:
         """Reopen threads (posted within the edit window) whose issue changed since."""
@@ -170,8 +166,12 @@ class Dispatcher:
             log.info("%d posted threads of corrected issues to bring up to date", len(reopened))
         return len(reopened)
 
-    def tick(self) -> list[DeliveryResult]:
+    async def send_due(self) -> list[DeliveryResult]:
         """Schedule what is due, reopen corrected threads, then send whatever is open."""
-        self.schedule_due()
-        self.reopen_corrected()
-        return self.run_open()
+        await asyncio.to_thread(self.schedule_due)
+        await asyncio.to_thread(self.reopen_corrected)
+        return await self.send_open()
+
+    def tick(self) -> list[DeliveryResult]:
+        """`send_due` from synchronous code."""
+        return self.deliverer.run_sync(self.send_due())

@@ -1,5 +1,9 @@
 """The worker process: APScheduler wakes the dispatcher; the database decides what is due.
 
+One asyncio event loop runs everything (`Worker.start`): APScheduler's AsyncIOScheduler as the
+alarm clock, the delivery engine's sends, the lease heartbeat; sync work (the source poller,
+matching follows, token refresh) runs in `asyncio.to_thread`.
+
 Jobs: one cron job per time some channel posts at (built from the subscriptions table and
 re-synced every `SYNC_SECONDS`, so `/digest subscribe` takes effect within a minute), a catch-up
 tick that covers anything due (late issues, restarts within the grace period, abandoned
@@ -11,15 +15,15 @@ overlapping jobs, restarts or a second worker cannot double-post.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
 import signal
-import threading
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -69,17 +73,17 @@ class Worker:
         self.follows = follows
         self.follow_seconds = follow_seconds
         self.poller = poller
-        self.scheduler = BlockingScheduler(timezone=dt.UTC)
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
         self.tick_seconds = tick_seconds
         self._slots: set[Slot] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def sync_jobs(self) -> None:
         """Make the cron jobs match the subscriptions table: one per time that some channel
         posts at (hour, minute, zone, days), added and removed as subscriptions change.
 
-        Each wakes one tick, which sends everything due then in one fan-out: the scheduler has
-        ten threads, and a tick holds its thread until its channels' threads are posted."""
+        Each wakes one tick, which sends everything due then in one fan-out."""
         if self.dispatcher is None:
             return
         with self.dispatcher.database.read() as session:
@@ -106,39 +110,83 @@ class Worker:
         self._slots = wanted
 
     def _tick(self) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.tick()
-
-    def _poll(self) -> None:
-        if self.poller is None:
-            return
-        report = self.poller.poll()
-        if report.ingested or report.failed:
-            log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
+        """A slot's alarm: send what is due now (in the worker's loop; outside a running worker,
+        as when a test calls it, here and now)."""
+        if self._loop is None:
             if self.dispatcher is not None:
                 self.dispatcher.tick()
-            self._match_follows()
-
-    def _match_follows(self) -> None:
-        self._follows_job(lambda dms: dms.match(), "matching new articles against follows")
-
-    def _tell_followers(self) -> None:
-        self._follows_job(lambda dms: dms.send_open(), "telling followers")
-
-    def _follows_job(self, work: Callable[[FollowerDms], object], what: str) -> None:
-        if self.follows is None:
             return
+        self._loop.call_soon_threadsafe(self._loop.create_task, self._send_due())
+
+    async def _send_due(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.send_due()
+
+    async def _send_open(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.send_open()
+
+    async def _sync_jobs(self) -> None:
+        await asyncio.to_thread(self.sync_jobs)
+
+    async def _poll(self) -> None:
+        if self.poller is None:
+            return
+        report = await asyncio.to_thread(self.poller.poll)
+        if report.ingested or report.failed:
+            log.info("poll: %d ingested, %d failed", len(report.ingested), len(report.failed))
+            await self._match_follows()
+            await self._send_due()
+
+    async def _match_follows(self) -> None:
+        if self.follows is not None:
+            follows = self.follows
+            await self._guarded(asyncio.to_thread(follows.match), "matching follows")
+
+    async def _tell_followers(self) -> None:
+        if self.follows is not None:
+            await self._guarded(self.follows.send_open_async(), "telling followers")
+
+    async def _refresh_tokens(self) -> None:
+        if self.refresh_tokens is not None:
+            await self._guarded(asyncio.to_thread(self.refresh_tokens), "refreshing tokens")
+
+    async def _guarded(self, work: Awaitable[object], what: str) -> None:
         try:
-            work(self.follows)
+            await work
         except Exception:  # the next wake-up tries again; the ledger keeps what was done
             log.exception("%s failed", what)
 
     def start(self) -> None:
         """Run until SIGTERM/SIGINT."""
+        asyncio.run(self.run())
+
+    async def run(self) -> None:
+        """The worker's event loop: its jobs until SIGTERM/SIGINT, then close what it opened."""
+        self._loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        self._stop_on_signals(stopping)
         self._add_jobs()
-        self._stop_on_signals()
-        log.info("worker started")
         self.scheduler.start()
+        log.info("worker started")
+        try:
+            await stopping.wait()
+            # No new runs; the running jobs finish first (a second signal exits at once): its
+            # shutdown would cancel them, and a poll or a match would be cut short.
+            self.scheduler.pause()
+            running = asyncio.all_tasks() - {asyncio.current_task()}
+            if running:
+                await asyncio.wait(running)
+            self.scheduler.shutdown(wait=False)
+        finally:
+            await self._close()
+            self._loop = None
+
+    async def _close(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.deliverer.aclose()
+        if self.follows is not None:
+            await self.follows.engine.db.dispose()
 
     def _add_jobs(self) -> None:
         """Posting (when a dispatcher exists), polling and token refresh, as configured."""
@@ -146,11 +194,11 @@ class Worker:
         if self.dispatcher is not None:
             # The cron jobs are synced in a job of their own: adding thousands of them takes
             # seconds, which the first tick (the catch-up of whatever is due) need not wait.
-            self._every(self.tick_seconds, self.sync_jobs, "sync", first=now)
-            self._every(self.tick_seconds, self._tick, "tick", first=now)
+            self._every(self.tick_seconds, self._sync_jobs, "sync", first=now)
+            self._every(self.tick_seconds, self._send_due, "tick", first=now)
             # Between ticks, pick up any delivery whose sender died (its lease ran out) within
             # seconds, not at the next tick: one indexed read when there is nothing to do.
-            self._every(RESUME_SECONDS, self.dispatcher.run_open, "resume")
+            self._every(RESUME_SECONDS, self._send_open, "resume")
         if self.follows is not None:
             # New issues (ingested by anyone) are matched within this interval, in a job of
             # its own: a long backlog of DMs being sent (paced) never holds matching up.
@@ -161,12 +209,12 @@ class Worker:
         if self.refresh_tokens is not None:
             # Outside any request: tokens are refreshed well before they expire, one
             # workspace at a time (and under a per-workspace lease shared with the web).
-            self._every(TOKEN_REFRESH_SECONDS, self.refresh_tokens, "tokens", first=now)
+            self._every(TOKEN_REFRESH_SECONDS, self._refresh_tokens, "tokens", first=now)
 
     def _every(
         self,
         seconds: float,
-        job: Callable[[], object],
+        job: Callable[[], Awaitable[None]],
         job_id: str,
         *,
         first: dt.datetime | None = None,
@@ -184,22 +232,19 @@ class Worker:
             **extra,
         )
 
-    def _stop_on_signals(self) -> None:
-        """SIGTERM/SIGINT stop the scheduler; a second one exits at once."""
-        stopping = threading.Event()
+    def _stop_on_signals(self, stopping: asyncio.Event) -> None:
+        """SIGTERM/SIGINT stop the worker; a second one exits at once."""
+        loop = asyncio.get_running_loop()
 
-        def stop(signum: int, _frame: Any) -> None:
+        def stop(signum: int) -> None:
             if stopping.is_set():
                 # A second Ctrl-C: leave now. Safe at any point: a delivery cut short resumes
                 # from its ledger (the in-flight part is looked up, never re-posted blindly).
                 log.warning("signal %d again: exiting without waiting for deliveries", signum)
                 logging.shutdown()
                 os._exit(128 + signum)
-            stopping.set()
             log.info("signal %d: stopping the worker (again to exit at once)", signum)
-            # Waits here for running jobs: the main thread must not end while a fan-out still
-            # hands work to its pools (at interpreter exit they refuse it, and it hung).
-            self.scheduler.shutdown(wait=True)
+            stopping.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop, signum)

@@ -6,9 +6,8 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event, select
@@ -17,12 +16,12 @@ from support.slack_api import SlackStub
 
 from bot.core import settings
 from bot.core.ingestion import expand_paths, ingest_files
-from bot.delivery.deliverer import Deliverer, DeliveryResult, Progress, Recording, everywhere
+from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.plan import read_or_record_plan
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
+from bot.slack.rendering import Message
 from bot.store import ledger
 from bot.store.db import Database, Session
-from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
 from bot.store.tables import DeliveryRow, SubscriptionRow
 from bot.worker.dispatcher import Dispatcher
@@ -221,11 +220,8 @@ def test_each_workspace_gets_its_own_save_emoji_in_the_thread(
             for ws, ch in ((here, "CS"), (there, "CB"))
         ]
     # Both under way at once: one rendering of the day must not serve the other workspace.
-    started = [deliverer.begin(i) for i in ids]
-    for progress in started:
-        assert not isinstance(progress, DeliveryResult)
-        while not isinstance(deliverer.advance(progress), DeliveryResult):
-            pass
+    results = deliverer.run_sync(deliverer.deliver_all([(here, ids[0]), (there, ids[1])]))
+    assert [r.outcome for r in results] == ["posted", "posted"]
     star, book = (json.dumps(stub.messages(ch)[0]["blocks"]) for ch in ("CS", "CB"))
     assert ":star: to save one" in star and ":bookmark:" not in star
     assert ":bookmark: to save one" in book and ":star:" not in book
@@ -268,90 +264,92 @@ def test_claims_in_one_transaction_share_the_issue_and_take_four_statements_each
         assert all(r.plan is not None for r in rows)
 
 
-class CountingWrites(GroupCommit):
-    """The ledger, counting the writes submitted to it."""
+def count_writes(deliverer: Deliverer) -> list[str]:
+    """The names of the ledger writes the deliverer's engine commits, as it commits them."""
+    writes: list[str] = []
+    commit = deliverer.engine.write
 
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        self.writes = 0
+    async def counted(work: Callable[[Session], T]) -> T:
+        writes.append(getattr(work, "__qualname__", type(work).__name__))
+        return await commit(work)
 
-    def submit(self, work: Callable[[Session], T]) -> Future[T]:
-        self.writes += 1
-        return super().submit(work)
+    deliverer.engine.write = counted  # type: ignore[method-assign]
+    return writes
 
 
 def test_a_new_threads_parent_is_noted_in_flight_by_its_claim(
     archive: Database, stub: SlackStub
 ) -> None:
-    # At a fan-out's start thousands of first posts each waited on a pool thread for a write
-    # of their own (the in-flight note); the claim now makes it.
-    ledger_writes = CountingWrites(archive)
-    deliverer = make_deliverer(archive, stub, commit=ledger_writes)
+    # At a fan-out's start thousands of first posts each waited for a write of their own (the
+    # in-flight note); the claim makes it. Then each part takes one write, its record (which
+    # notes the next part in flight), and the end one more.
+    deliverer = make_deliverer(archive, stub)
+    writes = count_writes(deliverer)
     with archive.write() as session:
         issue = get_issue(session, LATEST)
         assert issue is not None
         delivery_id = ledger.ensure_delivery(session, WS, "C70", issue.id)
-    try:
-        progress = deliverer.begin(delivery_id)
-        assert not isinstance(progress, DeliveryResult)
-        assert ledger_writes.writes == 1  # the claim
+    noted: list[tuple[int | None, int]] = []
+    poster = deliverer.transports(WS)
+    post = poster.post
+
+    async def post_noting(channel: str, message: Message, **kwargs: Any) -> str:
         with archive.read() as session:
             row = session.get(DeliveryRow, delivery_id)
-            assert row is not None and (row.state, row.inflight_part) == (ledger.SENDING, 0)
-        assert (progress.inflight, progress.maybe_sent) == (0, False)  # nothing to look up
-        step = deliverer.advance(progress)
-        assert len(stub.messages("C70")) == 1
-        assert ledger_writes.writes == 2  # the claim, then the parent's record: nothing between
-        assert isinstance(step, Recording)
-        assert deliverer.recorded(progress, step) is None
-        while not isinstance(step, DeliveryResult):
-            step = deliverer.advance(progress)
-            if isinstance(step, Recording):
-                step = deliverer.recorded(progress, step)
-    finally:
-        ledger_writes.close()
+            assert row is not None and row.state == ledger.SENDING
+            noted.append((row.inflight_part, len(writes)))
+        return await post(channel, message, **kwargs)
+
+    poster.post = post_noting  # type: ignore[method-assign]
+    assert deliverer.run(delivery_id).outcome == "posted"
+    assert noted[0] == (0, 1)  # the parent: noted in flight by the claim, nothing between
+    assert noted[1] == (1, 2)  # part 1: noted by the parent's record
+    assert len(writes) == 1 + LATEST_PARTS + 1, writes
     assert_thread_once(stub, "C70")
 
 
-def test_a_part_that_waited_in_its_lane_is_noted_again_only_if_no_heartbeat_renewed_its_lease(
+def test_a_part_that_waited_in_its_turn_is_noted_again_only_if_no_heartbeat_renewed_its_lease(
     archive: Database, stub: SlackStub
 ) -> None:
-    # A fan-out channel waits seconds in its workspace's lane between parts. Each wait past a
-    # third of the lease cost a write of its own before the post (hundreds a second at a
-    # fan-out's end); a heartbeat that renewed the lease since makes it unneeded.
-    lease = dt.timedelta(seconds=600)  # the keeper's own beats (every 150 s) stay out of it
+    # A fan-out channel waits seconds for its turn between parts. Each wait past a third of
+    # the lease cost a write of its own before the post (hundreds a second at a fan-out's
+    # end); a heartbeat that renewed the lease since makes it unneeded.
+    lease = dt.timedelta(seconds=600)  # the keeper's own beats (every 200 s) stay out of it
     now = [dt.datetime(2026, 3, 31, 9, tzinfo=dt.UTC)]
-    ledger_writes = CountingWrites(archive)
-    deliverer = make_deliverer(
-        archive, stub, commit=ledger_writes, clock=lambda: now[0], lease=lease
-    )
+    deliverer = make_deliverer(archive, stub, clock=lambda: now[0], lease=lease)
+    writes = count_writes(deliverer)
     with archive.write() as session:
         issue = get_issue(session, LATEST)
         assert issue is not None
         delivery_id = ledger.ensure_delivery(session, WS, "C71", issue.id)
+    # Before part 1: the lease renewed by a heartbeat; before part 2: not renewed.
+    beat_before = {1: True, 2: False}
+    writes_before: dict[int, int] = {}
+    poster = deliverer.transports(WS)
+    post, paced = poster.post, deliverer.engine.paced
+    turns = [0]
 
-    def one_part(progress: Progress) -> None:
-        step = deliverer.advance(progress)
-        assert isinstance(step, Recording)
-        assert deliverer.recorded(progress, step) is None
+    async def post_noting(channel: str, message: Message, **kwargs: Any) -> str:
+        writes_before[kwargs["metadata"]["event_payload"]["part"]] = len(writes)
+        return await post(channel, message, **kwargs)
 
-    try:
-        progress = deliverer.begin(delivery_id)
-        assert not isinstance(progress, DeliveryResult)
-        one_part(progress)  # the parent: claim, then its record
-        assert ledger_writes.writes == 2
-        now[0] += lease / 3 + dt.timedelta(seconds=1)
-        assert deliverer.keeper.beat()
-        one_part(progress)  # renewed by the heartbeat: only the part's record
-        assert ledger_writes.writes == 3
-        now[0] += lease / 3 + dt.timedelta(seconds=1)
-        one_part(progress)  # no renewal since: noted in flight (checking the lease) first
-        assert ledger_writes.writes == 5
-        with archive.read() as session:
-            row = session.get(DeliveryRow, delivery_id)
-            assert row is not None and row.lease_until is not None
-            assert row.lease_until.replace(tzinfo=dt.UTC) == now[0] + lease
-    finally:
-        ledger_writes.close()
-        deliverer.keeper.drop(delivery_id)
-    assert len(stub.thread("C71", stub.messages("C71")[0]["ts"])) == 2
+    async def later_turn(*args: Any, **kwargs: Any) -> Any:
+        this = turns[0]  # one turn per part here (no retries)
+        turns[0] += 1
+        if this in beat_before:  # the part waited for its turn this long
+            now[0] += lease / 3 + dt.timedelta(seconds=1)
+            if beat_before[this]:
+                assert await deliverer.keeper.beat()
+        return await paced(*args, **kwargs)
+
+    poster.post = post_noting  # type: ignore[method-assign]
+    deliverer.engine.paced = later_turn  # type: ignore[method-assign]
+    assert deliverer.run(delivery_id).outcome == "posted"
+    # Part 1 after a heartbeat: only the parent's record between the two posts.
+    assert writes_before[1] - writes_before[0] == 1
+    # Part 2 with no renewal since: its record, then a note in flight (checking the lease).
+    assert writes_before[2] - writes_before[1] == 2
+    with archive.read() as session:
+        row = session.get(DeliveryRow, delivery_id)
+        assert row is not None and row.state == ledger.POSTED
+    assert_thread_once(stub, "C71")

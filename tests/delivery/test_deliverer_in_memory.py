@@ -32,11 +32,11 @@ class FakeSlack:
         self.messages: list[dict[str, Any]] = []
         self.joined: list[str] = []
 
-    def join(self, channel: str) -> str | None:
+    async def join(self, channel: str) -> str | None:
         self.joined.append(channel)
         return None
 
-    def post(
+    async def post(
         self, channel: str, message: Message, *, thread_ts: str | None, metadata: dict[str, Any]
     ) -> str:
         step = self.plan.pop(0) if self.plan else "ok"
@@ -53,7 +53,7 @@ class FakeSlack:
             raise AmbiguousError("TimeoutError")
         return ts
 
-    def find_part(self, search: PartSearch) -> str | None:
+    async def find_part(self, search: PartSearch) -> str | None:
         found = [
             m["ts"]
             for m in self.messages

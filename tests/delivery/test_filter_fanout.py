@@ -3,6 +3,7 @@ on a few threads, each workspace's own filters and token, every Slack write pace
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import itertools
@@ -17,13 +18,12 @@ from support.corrected_issue import ADDED_TITLE, REMOVED_TITLE, write_corrected
 from support.slack_api import SlackStub
 
 from bot.core.ingestion import ingest_files
-from bot.delivery.deliverer import Deliverer
-from bot.delivery.fanout import FanOut, Pacing
+from bot.delivery.deliverer import Deliverer, DeliveryResult
+from bot.delivery.pacer import Pacer
 from bot.delivery.transports import NotInstalled, PosterCache
 from bot.store import edits, filters, ledger
 from bot.store.db import Database
 from bot.store.filters import Rule
-from bot.store.group_commit import GroupCommit
 from bot.store.queries import get_issue
 from bot.store.tables import ArticleRow
 from bot.workspace import Workspace
@@ -52,10 +52,15 @@ def archive(database: Database) -> Database:
     return database
 
 
-def engine(database: Database, stub: SlackStub) -> FanOut:
+def engine(database: Database, stub: SlackStub) -> Deliverer:
     posters = PosterCache(TeamTokens(), stub.url)
-    deliverer = Deliverer(database, posters, commit=GroupCommit(database), backoff=lambda _s: None)
-    return FanOut(deliverer, Pacing(INTERVAL, workspace_per_minute=None), threads=4)
+    pacer = Pacer(INTERVAL, workspace_per_minute=None)
+    return Deliverer(database, posters, backoff=lambda _s: None, pacer=pacer)
+
+
+def send_all(deliverer: Deliverer, jobs: list[tuple[Workspace, int]]) -> list[DeliveryResult]:
+    """The worker's fan-out: every delivery at once, in one event loop."""
+    return deliverer.run_sync(deliverer.deliver_all(jobs))
 
 
 def jobs(database: Database, layout: dict[Workspace, list[str]]) -> list[tuple[Workspace, int]]:
@@ -115,7 +120,7 @@ def test_same_channel_in_two_workspaces_each_gets_its_own_filtered_thread(
     assert 1 < len(aws) < total
     layout = {ONE: ["CSAME", "COTHER"], TWO: ["CSAME", "CALL"]}
     with SlackStub(teams=TEAMS) as stub:
-        results = engine(archive, stub).run(jobs(archive, layout))
+        results = send_all(engine(archive, stub), jobs(archive, layout))
         assert sorted(r.outcome for r in results) == ["posted"] * 4
         expectations = {
             ("TONE", "CSAME"): aws,
@@ -149,7 +154,7 @@ def test_a_filtered_channel_in_a_fan_out_gets_exactly_its_parts_in_order(
     layout = {ONE: ["CF", "CA", "CB"], TWO: ["CC", "CD"]}
     with SlackStub(teams=TEAMS) as stub:
         fan = engine(archive, stub)
-        results = fan.run(jobs(archive, layout))
+        results = send_all(fan, jobs(archive, layout))
         assert {r.outcome for r in results} == {"posted"}
         _, replies = thread_of(stub, "TONE", "CF")
         assert_in_order(replies, chosen)
@@ -157,7 +162,7 @@ def test_a_filtered_channel_in_a_fan_out_gets_exactly_its_parts_in_order(
             assert_in_order(thread_of(stub, team, channel)[1], everything)
         # A rerun of every delivery sends nothing.
         posts = len(stub.calls_to("chat.postMessage"))
-        assert {r.outcome for r in fan.run(jobs(archive, layout))} == {"already"}
+        assert {r.outcome for r in send_all(fan, jobs(archive, layout))} == {"already"}
         assert len(stub.calls_to("chat.postMessage")) == posts
 
         # A correction: the fan-out edits and appends through each workspace's own token,
@@ -166,7 +171,7 @@ def test_a_filtered_channel_in_a_fan_out_gets_exactly_its_parts_in_order(
         with archive.write() as session:
             reopened = edits.reopen_changed(session, dt.datetime.now(dt.UTC) - dt.timedelta(1))
         assert len(reopened) == 5
-        corrected = fan.run(jobs(archive, layout))
+        corrected = send_all(fan, jobs(archive, layout))
         assert {r.outcome for r in corrected} == {"posted"}
         by_channel = {r.channel_id: r for r in corrected}
         assert by_channel["CF"].posted == 1  # the added deep dive is by Cloudflare
@@ -187,13 +192,13 @@ def test_a_filtered_channel_in_a_fan_out_gets_exactly_its_parts_in_order(
         calls = len(stub.calls)
         with archive.write() as session:
             assert edits.reopen_changed(session, dt.datetime.now(dt.UTC) - dt.timedelta(1)) == []
-        assert {r.outcome for r in fan.run(jobs(archive, layout))} == {"already"}
+        assert {r.outcome for r in send_all(fan, jobs(archive, layout))} == {"already"}
         assert [c.method for c in stub.calls[calls:]] == []
 
 
 def test_a_workspace_without_a_token_gets_no_edit() -> None:
     transport = NotInstalled(Workspace("TGONE"))
     with pytest.raises(Exception, match="not installed"):
-        transport.update("C1", "1.0", None)  # type: ignore[arg-type]
+        asyncio.run(transport.update("C1", "1.0", None))  # type: ignore[arg-type]
     with pytest.raises(Exception, match="not installed"):
-        transport.find_fingerprint("C1", "1.0", parent_ts=None)
+        asyncio.run(transport.find_fingerprint("C1", "1.0", parent_ts=None))

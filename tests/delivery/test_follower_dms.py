@@ -3,12 +3,13 @@ exactly once after lost answers, and followers whose DMs fail for good."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import itertools
 import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from bot import bootstrap
 from bot.config import Settings
 from bot.core import follows
 from bot.core.ingestion import ingest_files
-from bot.delivery.dm_transports import DirectMessenger, DmPacer
-from bot.delivery.follower_dms import FollowerDms, _Turns
+from bot.delivery.dm_transports import DirectMessenger
+from bot.delivery.engine import Engine
+from bot.delivery.follower_dms import FollowerDms
+from bot.delivery.pacer import Pacer
 from bot.delivery.poster import make_lookup_client, make_web_client
 from bot.slack.installations import installed_tokens, oauth_client
 from bot.slack.oauth import oauth_settings, record_nothing
@@ -46,9 +49,10 @@ def now() -> dt.datetime:
 def sender(database: Database, stub: SlackStub) -> FollowerDms:
     client = make_web_client("xoxb-dm", stub.url, timeout=2)
     lookup = make_lookup_client("xoxb-dm", stub.url, timeout=2, retries=1, sleep=lambda _s: None)
-    pacer = DmPacer(per_workspace=1000.0, per_channel=1000.0)
-    messenger = DirectMessenger(client, lookup, pacer, pace_key=str(WS))
-    return FollowerDms(database, lambda _ws: messenger, lease=dt.timedelta(seconds=5))
+    messenger = DirectMessenger(client, lookup)
+    return FollowerDms(
+        database, lambda _ws: messenger, lease=dt.timedelta(seconds=5), pacer=Pacer(0.0, None)
+    )
 
 
 def setup(
@@ -374,57 +378,51 @@ def test_same_user_id_in_two_workspaces_gets_its_own_dms_with_its_own_token(
         assert "archives/" not in str([c.params for c in posts if c.token == token_of[one]])
 
 
-class FakeTime:
-    """A clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
-
-
-def test_dm_pacer_keeps_each_workspace_and_person_within_slacks_limits() -> None:
-    clock = FakeTime()
-    pacer = DmPacer(per_workspace=4.0, sleep=clock.sleep, monotonic=clock.monotonic)
+def test_the_pacer_keeps_each_workspace_and_person_within_slacks_limits() -> None:
     sent: list[tuple[float, str, str]] = []
+    pacer = Pacer(channel_interval=0.2, workspace_per_minute=4 * 60)  # 4 a second
 
-    def post(workspace: str, user: str) -> None:
-        pacer.wait(workspace, user)
-        sent.append((clock.now, workspace, user))
-        pacer.sent(workspace, user)
+    async def post(workspace: str, user: str, retry_after: float | None = None) -> None:
+        async with pacer.turn(workspace, user) as turn:
+            sent.append((time.monotonic(), workspace, user))
+            if retry_after is not None:
+                turn.rate_limited(retry_after)
 
-    for user in ("U1", "U2", "U3", "U1"):
-        post("TA", user)
-    post("TB", "U1")  # another workspace: its own budget, and another person
-    times = [t for t, w, _u in sent if w == "TA"]
-    assert [round(b - a, 3) for a, b in itertools.pairwise(times)] == [0.25, 0.25, 0.5]
-    assert sent[-1][0] == sent[3][0]  # TB waited for nothing of TA's
-    # A 429's Retry-After holds the whole workspace back, and only that one.
-    pacer.push_back("TA", 3.0)
-    start = clock.now
-    post("TA", "U9")
-    assert clock.now - start == 3.0
-    post("TB", "U9")
-    assert sent[-1][0] == clock.now and pacer.ready_at("TB") <= clock.now + 0.25
+    async def scenario() -> None:
+        start = time.monotonic()
+        await asyncio.gather(*(post("TA", f"U{i}") for i in range(8)), post("TB", "U1"))
+        ta = sorted(t for t, w, _u in sent if w == "TA")
+        assert ta[4] - ta[0] >= 0.99  # never more than 4 of one workspace within a second
+        tb = [t for t, w, _u in sent if w == "TB"]
+        assert tb[0] - start < 0.1  # TB waited for nothing of TA's
+        await post("TA", "U1")
+        await post("TA", "U1")  # the same person: 0.2 s after Slack's answer
+        assert sent[-1][0] - sent[-2][0] >= 0.19
+        # A 429's Retry-After holds the whole workspace back, and only that one.
+        await post("TA", "U9", retry_after=0.5)
+        before = time.monotonic()
+        await asyncio.gather(post("TA", "U10"), post("TB", "U10"))
+        by = {w: t for t, w, u in sent if u == "U10"}
+        assert by["TA"] - before >= 0.45 and by["TB"] - before < 0.1
+        assert pacer.lane_rate("TA") < 4
+
+    asyncio.run(scenario())
 
 
-def test_dms_created_while_a_run_sends_join_it() -> None:
+def test_dms_created_while_a_run_sends_join_it(database: Database) -> None:
     """A new issue matched during a long, paced run of DMs is sent in that run, not after it."""
-    a, b = Workspace("TA"), Workspace("TB")
-    turns = _Turns({a: [1, 2]}, None)
-    assert turns.next() == (a, 1)
-    turns.add({a: [1, 2, 3], b: [7]})  # 1 and 2 are this run's already; 3 and 7 are new
-    assert turns.next() == (b, 7)  # TA has a DM in flight: one at a time per workspace
-    turns.done(b)
-    turns.done(a)
-    sent = []
-    while (turn := turns.next()) is not None:
-        sent.append(turn)
-        turns.done(turn[0])
-    assert sent == [(a, 2), (a, 3)]  # each DM once, in order
+    engine = Engine(database, Pacer(0.0, None))
+    sent: list[int] = []
+    created = [[3, 7], []]
+
+    async def send(job: int) -> int:
+        await asyncio.sleep(0.3 if job == 1 else 0.0)
+        sent.append(job)
+        return job
+
+    async def more() -> list[int]:
+        return created.pop(0) if created else []
+
+    results = asyncio.run(engine.fan_out([1, 2], send, lambda _j, _e: -1, more=more, every=0.1))
+    assert sorted(results) == [1, 2, 3, 7]
+    assert sent.index(3) < sent.index(1) and sent.index(7) < sent.index(1)  # joined the run

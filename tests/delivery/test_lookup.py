@@ -8,6 +8,7 @@ released (not failed) and finished later without a duplicate. The posting client
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -106,19 +107,22 @@ def test_lookup_that_cannot_decide_releases_and_a_later_run_finishes(archive: Da
 
 
 def test_more_pages_than_the_limit_is_undecided_not_absent(archive: Database) -> None:
-    with SlackStub() as stub:
+    async def scenario(stub: SlackStub) -> None:
         client = make_web_client("xoxb-p", stub.url)
-        client.conversations_join(channel="CL3")
+        await client.conversations_join(channel="CL3")
         for i in range(450):  # three pages of 200 newer than `oldest`
-            client.chat_postMessage(channel="CL3", text=f"chatter {i}")
+            await client.chat_postMessage(channel="CL3", text=f"chatter {i}")
         poster = SlackPoster(
             client, ChannelPacer(0), lookup_client=make_lookup_client("xoxb-l", stub.url)
         )
         poster.max_lookup_pages = 2
         with pytest.raises(UndecidedLookupError):
-            poster.find_part(PartSearch("CL3", None, 1, 0, 0.0))
+            await poster.find_part(PartSearch("CL3", None, 1, 0, 0.0))
         poster.max_lookup_pages = 3  # with enough pages, absent is absent
-        assert poster.find_part(PartSearch("CL3", None, 1, 0, 0.0)) is None
+        assert await poster.find_part(PartSearch("CL3", None, 1, 0, 0.0)) is None
+
+    with SlackStub() as stub:
+        asyncio.run(scenario(stub))
         assert len(stub.calls_to("conversations.history")) == 5
 
 

@@ -147,7 +147,7 @@ def test_a_half_sent_manual_thread_is_shown_and_finished_by_rerunning_post(
 def test_each_delivery_is_logged_as_it_finishes(archive: Database) -> None:
     import logging
 
-    from bot.delivery.fanout import FanOut, Pacing
+    from bot.delivery.pacer import Pacer
 
     subscribe(archive, "CGONE", "CSLOW", hour=9, now=SUBSCRIBED)
     logged: list[tuple[str, int]] = []
@@ -166,8 +166,8 @@ def test_each_delivery_is_logged_as_it_finishes(archive: Database) -> None:
         with SlackStub() as stub:
             stub.fail_channel("CGONE")
             sender = deliverer(archive, stub.url)
-            paced = FanOut(sender, Pacing(channel_interval=0.02, workspace_per_minute=None))
-            Dispatcher(archive, sender, lambda: NOW, fanout=paced).tick()
+            sender.engine.pacer = Pacer(channel_interval=0.02, workspace_per_minute=None)
+            Dispatcher(archive, sender, lambda: NOW).tick()
     finally:
         dispatcher_log.removeHandler(seen)
         dispatcher_log.setLevel(level)
