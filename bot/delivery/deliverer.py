@@ -580,9 +580,7 @@ class Deliverer:
         else:
             # No write before this post, yet the workspace may have been uninstalled since the
             # last one (the web process purges its ledger): a read, so nothing is posted after.
-            held = await self.engine.read(
-                lambda s: ledger.still_held(s, claim.delivery_id, progress.owner)
-            )
+            held = await self.engine.read(ledger.HeldCheck(claim.delivery_id, progress.owner))
             if not held:
                 raise _Stop(self._result(progress, "busy", "delivery gone or lease lost"))
         progress.inflight, progress.maybe_sent = part, True

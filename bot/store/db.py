@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
+    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -315,44 +316,112 @@ class Database:
 
 class AsyncDatabase:
     """The database for asyncio code: each unit of work is a plain function of a `Session`
-    (the same functions the sync code runs), run in one transaction on SQLAlchemy's async
-    engine (`AsyncSession.run_sync`): aiosqlite on SQLite, psycopg's async driver on
-    PostgreSQL. Writes keep the sync side's semantics: BEGIN IMMEDIATE and the busy timeout on
-    SQLite, where one connection of this process writes at a time (they would only queue on
-    SQLite's lock, each polling it). Its pool belongs to the event loop that used it:
-    `dispose` before that loop ends."""
+    (the same functions the sync code runs), run in a transaction on SQLAlchemy's async engine
+    (`AsyncSession.run_sync`): aiosqlite on SQLite, psycopg's async driver on PostgreSQL.
+    Writes keep the sync side's semantics (BEGIN IMMEDIATE and the busy timeout on SQLite).
+
+    Units that arrive while a transaction is under way share the next one (`SharedTransactions`):
+    a fan-out writes a small ledger row per Slack message for thousands of channels at once,
+    and one transaction each would make the database, not Slack, the limit. Each caller still
+    gets its result only once its own work is committed. Its pool belongs to the event loop
+    that used it: `dispose` before that loop ends."""
 
     def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
         self.engine = make_async_engine(url, busy_timeout)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._read = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write = async_sessionmaker(writer, expire_on_commit=False)
-        self._writing: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reads = SharedTransactions(async_sessionmaker(self.engine, expire_on_commit=False))
+        self._writes = SharedTransactions(async_sessionmaker(writer, expire_on_commit=False))
 
     async def read(self, work: Callable[[Session], T]) -> T:
-        """`work`'s result, read in one transaction."""
-        async with self._read.begin() as session:
-            return await session.run_sync(work)
+        """`work`'s result, read in a transaction."""
+        return await self._reads.run(work)
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """`work`'s result, committed (rolled back if it raises)."""
-        if not self.is_sqlite:
-            async with self._write.begin() as session:
-                return await session.run_sync(work)
-        async with self._sqlite_writer(), self._write.begin() as session:
-            return await session.run_sync(work)
-
-    def _sqlite_writer(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._writing is None or self._loop is not loop:
-            self._writing, self._loop = asyncio.Lock(), loop
-        return self._writing
+        return await self._writes.run(work)
 
     async def dispose(self) -> None:
         """Close pooled connections (before the event loop that opened them ends)."""
         await self.engine.dispose()
+
+
+_Queued = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
+
+
+class SharedTransactions:
+    """Runs units of work one transaction at a time, each transaction taking every unit queued
+    while the one before it ran (at most `max_batch`). If a shared transaction fails, its units
+    run again one per transaction, so one failing unit fails only its own caller. Units are
+    independent (a caller queues its next unit only after the last one returned), so running
+    several in one transaction changes none of their results."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_batch: int = 500) -> None:
+        self.sessions = sessions
+        self.max_batch = max_batch
+        self._queue: list[_Queued] = []
+        self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """`work`'s result, once the transaction it ran in has ended (committed)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (each `asyncio.run` of the CLI)
+            self._queue, self._runner, self._loop = [], None, loop
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((work, future))
+        if self._runner is None:
+            self._runner = loop.create_task(self._run_queued())
+        return await future
+
+    async def _run_queued(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                await self._run_batch(batch)
+        finally:
+            self._runner = None
+
+    async def _run_batch(self, batch: list[_Queued]) -> None:
+        if len(batch) > 1:
+            try:
+                async with self.sessions.begin() as session:
+                    results = await session.run_sync(_run_all, [work for work, _ in batch])
+            except Exception as exc:  # each unit then runs, and fails, alone
+                log.debug("a shared transaction of %d failed (%s); one by one", len(batch), exc)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+                return
+        for work, future in batch:
+            try:
+                async with self.sessions.begin() as session:
+                    result = await session.run_sync(work)
+            except Exception as exc:  # handed to its caller, who decides
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+
+def _run_all(session: Session, works: list[Callable[[Session], Any]]) -> list[Any]:
+    """Each unit's result, all run in one session's transaction; units of a kind that runs
+    many at once (its class has `run_many`, e.g. bot.store.ledger.PartRecord) run so."""
+    results: list[Any] = [None] * len(works)
+    kinds: dict[type, list[int]] = {}
+    for place, work in enumerate(works):
+        if hasattr(type(work), "run_many"):
+            kinds.setdefault(type(work), []).append(place)
+        else:
+            results[place] = work(session)
+    for kind, places in kinds.items():
+        done = kind.run_many(session, [works[place] for place in places])  # type: ignore[attr-defined]
+        for place, result in zip(places, done, strict=True):
+            results[place] = result
+    return results
 
 
 def safe_url(url: str) -> str:

@@ -406,7 +406,43 @@ def renew(
 
 def still_held(session: Session, delivery_id: int, owner: str) -> bool:
     """Whether the owner still holds the delivery (not purged, not taken over)."""
-    return session.scalar(select(DeliveryRow.id).where(_held(delivery_id, owner))) is not None
+    return HeldCheck(delivery_id, owner)(session)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCheck:
+    """Whether an owner still holds a delivery (`still_held`); many at once in one read
+    (`run_many`), as a fan-out checks one before each of its posts."""
+
+    delivery_id: int
+    owner: str
+
+    def __call__(self, session: Session) -> bool:
+        """Whether it is still held."""
+        return self.run_many(session, [self])[0]
+
+    @staticmethod
+    def run_many(session: Session, checks: Sequence[HeldCheck]) -> list[bool]:
+        """Each check's answer, from one read of their deliveries."""
+        owners = _holders(session, [c.delivery_id for c in checks])
+        return [owners.get(c.delivery_id) == c.owner for c in checks]
+
+
+def _holders(
+    session: Session, delivery_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, str]:
+    """Who holds each of these deliveries being sent (locked against takeover until the
+    transaction ends, with `lock`, on PostgreSQL; SQLite's writer already excludes others)."""
+    d = _DELIVERIES.c
+    holders: dict[int, str] = {}
+    for start in range(0, len(delivery_ids), RENEW_CHUNK):
+        query = select(d.id, d.lease_owner).where(
+            d.id.in_(delivery_ids[start : start + RENEW_CHUNK]), d.state == SENDING
+        )
+        if lock:
+            query = query.with_for_update()
+        holders.update((row[0], row[1]) for row in session.connection().execute(query))
+    return holders
 
 
 def holder(session: Session, delivery_id: int) -> tuple[str, str | None]:
@@ -465,53 +501,72 @@ class PartRecord:
         """Record this part (see `record_parts`)."""
         return record_parts(session, [self])[0]
 
+    @staticmethod
+    def run_many(session: Session, records: Sequence[PartRecord]) -> list[bool]:
+        """Record these parts at once (see `record_parts`)."""
+        return record_parts(session, records)
+
 
 def record_parts(session: Session, records: Sequence[PartRecord]) -> list[bool]:
     """Record parts Slack accepted, and the parent's ts on its delivery; for each, False when
-    the lease was lost (or the workspace uninstalled: its rows are gone)."""
-    held = [
-        count == 1
-        for count in _run_each(
-            session,
-            _RECORD,
-            [
-                {
-                    "d_id": r.delivery_id,
-                    "d_owner": r.owner,
-                    "d_next": r.next_inflight[0] if r.next_inflight else None,
-                    "d_lease": r.next_inflight[1] if r.next_inflight else None,
-                    "d_part": r.part,
-                    "d_ts": r.ts,
-                }
-                for r in records
-            ],
-        )
-    ]
+    the lease was lost (or the workspace uninstalled: its rows are gone). A few statements for
+    any number of records (each run for all of them at once), as a fan-out records many."""
+    holders = _holders(session, [r.delivery_id for r in records], lock=True)
+    held = [holders.get(r.delivery_id) == r.owner for r in records]
     kept = [r for r, ok in zip(records, held, strict=True) if ok]
-    now = utc_now()
-    saved = _run_each(
-        session,
-        _SAVE_MESSAGE,
+    if not kept:
+        return held
+    connection = session.connection()
+    connection.execute(
+        _RECORD,
         [
             {
-                "m_id": r.delivery_id,
-                "m_part": r.part,
-                "m_channel": r.channel_id,
-                "m_ts": r.ts,
-                "m_article": r.article_id,
-                "m_fingerprint": r.fingerprint,
-                "m_at": now,
+                "d_id": r.delivery_id,
+                "d_owner": r.owner,
+                "d_next": r.next_inflight[0] if r.next_inflight else None,
+                "d_lease": r.next_inflight[1] if r.next_inflight else None,
+                "d_part": r.part,
+                "d_ts": r.ts,
             }
             for r in kept
         ],
     )
-    # Recorded before (a rerun found it in the channel): what Slack shows now is this content.
-    again = [r for r, count in zip(kept, saved, strict=True) if count == 0 and r.fingerprint]
-    _run_each(
-        session,
-        _SET_FINGERPRINT,
-        [{"f_id": r.delivery_id, "f_part": r.part, "f_fingerprint": r.fingerprint} for r in again],
+    m = _MESSAGES.c
+    recorded = set(
+        connection.execute(
+            select(m.delivery_id, m.part).where(
+                tuple_(m.delivery_id, m.part).in_([(r.delivery_id, r.part) for r in kept])
+            )
+        ).tuples()
     )
+    now = utc_now()
+    new = [r for r in kept if (r.delivery_id, r.part) not in recorded]
+    if new:
+        connection.execute(
+            _SAVE_MESSAGE,
+            [
+                {
+                    "m_id": r.delivery_id,
+                    "m_part": r.part,
+                    "m_channel": r.channel_id,
+                    "m_ts": r.ts,
+                    "m_article": r.article_id,
+                    "m_fingerprint": r.fingerprint,
+                    "m_at": now,
+                }
+                for r in new
+            ],
+        )
+    # Recorded before (a rerun found it in the channel): what Slack shows now is this content.
+    again = [r for r in kept if (r.delivery_id, r.part) in recorded and r.fingerprint]
+    if again:
+        connection.execute(
+            _SET_FINGERPRINT,
+            [
+                {"f_id": r.delivery_id, "f_part": r.part, "f_fingerprint": r.fingerprint}
+                for r in again
+            ],
+        )
     return held
 
 
@@ -571,6 +626,11 @@ class Completion:
     def __call__(self, session: Session) -> bool:
         """End this delivery (see `complete`)."""
         return complete(session, [self])[0]
+
+    @staticmethod
+    def run_many(session: Session, completions: Sequence[Completion]) -> list[bool]:
+        """End these deliveries at once (see `complete`)."""
+        return complete(session, completions)
 
 
 def complete(session: Session, completions: Sequence[Completion]) -> list[bool]:
