@@ -1,5 +1,9 @@
 """What is due: the dispatcher turns subscriptions and the archive into deliveries and sends them.
 
+Two kinds are due: an issue's thread at a subscription's slot, and a roll-up at a roll-up
+schedule's slot (bot.core.rollups.latest_slot); both are rows of the one ledger, sent by the
+same fan-out.
+
 Deliveries are claimed in the database, so overlapping wake-ups, restarts or a second worker
 cannot double-post; bot.worker.scheduler decides only when to ask.
 """
@@ -12,12 +16,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.core import rollups
 from bot.delivery.deliverer import Deliverer, DeliveryResult
 from bot.owners import is_gone, own_prefix
 from bot.schedule import decide
 from bot.store import edits, ledger, queries, subscriptions
+from bot.store import rollups as rollup_store
 from bot.store.db import Database
+from bot.store.rollups import RollupSchedule
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -44,7 +52,7 @@ def _log_result(result: DeliveryResult) -> None:
             level,
             "delivery to %s of %s: %s (%d messages)%s",
             result.channel_id,
-            result.issue_date,
+            f"roll-up {result.period}" if result.period else result.issue_date,
             result.outcome,
             result.posted,
             f" — {result.error}" if result.error else "",
@@ -64,7 +72,8 @@ class Dispatcher:
     grace: dt.timedelta = dt.timedelta(hours=6)
     # Threads posted within this long are edited when their issue is corrected.
     edit_window: dt.timedelta = dt.timedelta(days=7)
-    _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
+    # Missed slots already warned of: (channel, slot, "issue" or the roll-up's period).
+    _warned: set[tuple[ChannelKey, dt.datetime, str]] = field(default_factory=set)
 
     def schedule_due(self) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
@@ -96,12 +105,53 @@ class Dispatcher:
                 elif decision.action == "missed" and decision.slot is not None:
                     self._warn_missed(session, sub, decision.slot, decision.issue_date)
             ledger.ensure_due(session, due)
+            made = self._rollups_due(session, now)
+        return len(due) + made
+
+    def _rollups_due(self, session: Any, now: dt.datetime) -> int:
+        """Create the roll-up rows due now: each schedule's latest slot, within the grace period
+        (an older one is skipped, with one warning), never before the schedule was set."""
+        slots: list[tuple[RollupSchedule, dt.datetime, str]] = []
+        for schedule in rollup_store.all_rollups(session):
+            latest = rollups.latest_slot(schedule, now)
+            if latest is not None and latest[0] >= schedule.set_at:
+                slots.append((schedule, latest[0], latest[1].label))
+        made = ledger.rollups_made(session, {label for _s, _t, label in slots})
+        due: list[ledger.RollupDue] = []
+        for schedule, slot, label in slots:
+            if (schedule.workspace, schedule.channel_id, label) in made:
+                continue
+            if now - slot > self.grace:
+                self._warn_missed_rollup(session, schedule, slot, label)
+                continue
+            due.append(ledger.RollupDue(schedule.workspace, schedule.channel_id, label, slot))
+        ledger.ensure_rollups_due(session, due)
         return len(due)
+
+    def _warn_missed_rollup(
+        self, session: Any, schedule: RollupSchedule, slot: dt.datetime, label: str
+    ) -> None:
+        key = ((schedule.workspace, schedule.channel_id), slot, label)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        local = slot.astimezone(ZoneInfo(schedule.timezone))
+        message = (
+            f"missed the {local:%Y-%m-%d %H:%M %Z} roll-up of {label} (the worker was not "
+            f"running within {self.grace} of it); skipped"
+        )
+        log.warning("channel %s of %s %s", schedule.channel_id, schedule.workspace, message)
+        subscriptions.note_problem(
+            session,
+            schedule.workspace,
+            schedule.channel_id,
+            message[0].upper() + message[1:] + ".",
+        )
 
     def _warn_missed(
         self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
     ) -> None:
-        key = ((sub.workspace, sub.channel_id), slot)
+        key = ((sub.workspace, sub.channel_id), slot, "issue")
         if key in self._warned:
             return
         self._warned.add(key)
@@ -116,18 +166,21 @@ class Dispatcher:
         )
 
     def sendable(self) -> list[ledger.OpenDelivery]:
-        """The open deliveries the worker may send: scheduled ones of subscribed channels, not
-        held by a live sender, and (unless already started) still within the grace period.
-        Manual `post` deliveries are left to a rerun of `post`."""
+        """The open deliveries the worker may send: scheduled ones of subscribed channels (a
+        roll-up: of channels that still have a roll-up schedule), not held by a live sender,
+        and (unless already started) still within the grace period. Manual `post` and `rollup`
+        deliveries are left to a rerun of the command."""
         now = self.clock()
         with self.database.read() as session:
             subscribed = subscriptions.subscribed_channels(session)
+            rolled = {(r.workspace, r.channel_id) for r in rollup_store.all_rollups(session)}
             # This process's own live deliveries are its fan-out's: not even read.
             candidates = ledger.open_deliveries(session, None, not_held_by=(own_prefix(), now))
             corrections = edits.reopened(session)  # any origin: every thread is kept up to date
         wanted: list[ledger.OpenDelivery] = []
         for d in candidates:
-            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in subscribed
+            wanted_by = rolled if d.period is not None else subscribed
+            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in wanted_by
             if not scheduled and d.id not in corrections:
                 continue
             held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
@@ -140,7 +193,8 @@ class Dispatcher:
         return wanted
 
     def _skip_late(self, d: ledger.OpenDelivery, now: dt.datetime) -> None:
-        reason = f"issue {d.issue_date} was not sent within {self.grace} of its time; skipped"
+        what = f"the roll-up of {d.period}" if d.period else f"issue {d.issue_date}"
+        reason = f"{what} was not sent within {self.grace} of its time; skipped"
         with self.database.write() as session:
             if ledger.skip_unstarted(session, d.id, reason, now):
                 log.warning("channel %s: %s", d.channel_id, reason)

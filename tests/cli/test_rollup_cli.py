@@ -158,7 +158,7 @@ def test_dry_run_prints_the_thread_and_the_figures(
         (("--channel", "C404", "--json"), "unknown channel C404"),
         (("--channel", "C1", "--team", "T404", "--json"), "unknown workspace"),
         (("--channel", "C1", "--team", "not a team", "--json"), "unknown workspace"),
-        (("--channel", "C1"), "posting roll-ups: coming with the delivery engine"),
+        (("--channel", "C1"), "SLACK_BOT_TOKEN is not set"),
     ],
 )
 def test_bad_input_is_a_short_error(
