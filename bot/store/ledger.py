@@ -189,20 +189,27 @@ def ensure_rollups_due(session: Session, due: list[RollupDue]) -> None:
     session.connection().execute(statement, rows)
 
 
-def rollups_made(session: Session, periods: Iterable[str]) -> set[tuple[Workspace, str, str]]:
-    """(workspace, channel, period) of every roll-up delivery of these periods (any state)."""
-    wanted = sorted(set(periods))
-    if not wanted:
-        return set()
-    rows = session.execute(
-        select(
-            DeliveryRow.team_id,
-            DeliveryRow.enterprise_id,
-            DeliveryRow.channel_id,
-            DeliveryRow.period,
-        ).where(DeliveryRow.period.in_(wanted))
+def rollups_made(
+    session: Session, wanted: Iterable[tuple[Workspace, str, str]]
+) -> set[tuple[Workspace, str, str]]:
+    """Which of these (workspace, channel, period) have a roll-up delivery (any state), looked
+    up through the roll-up key, 500 at a time."""
+    keys = sorted({(w.enterprise_id, w.team_id, c, p) for w, c, p in wanted})
+    made: set[tuple[Workspace, str, str]] = set()
+    key = tuple_(
+        DeliveryRow.enterprise_id, DeliveryRow.team_id, DeliveryRow.channel_id, DeliveryRow.period
     )
-    return {(Workspace(t, e), c, p) for t, e, c, p in rows.tuples() if p is not None}
+    for start in range(0, len(keys), RENEW_CHUNK):
+        rows = session.execute(
+            select(
+                DeliveryRow.team_id,
+                DeliveryRow.enterprise_id,
+                DeliveryRow.channel_id,
+                DeliveryRow.period,
+            ).where(key.in_(keys[start : start + RENEW_CHUNK]))
+        )
+        made |= {(Workspace(t, e), c, p) for t, e, c, p in rows.tuples() if p is not None}
+    return made
 
 
 def _new_delivery(

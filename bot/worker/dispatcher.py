@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # A channel of one workspace: channel ids are only unique within a workspace.
 ChannelKey = tuple[Workspace, str]
+# A channel's roll-up of one period: (workspace, channel, "2026-W14").
+RollupKey = tuple[Workspace, str, str]
 
 RECENT_ISSUES = 14
 # The one log line per finished delivery, at the level an operator should notice it at
@@ -72,8 +74,10 @@ class Dispatcher:
     grace: dt.timedelta = dt.timedelta(hours=6)
     # Threads posted within this long are edited when their issue is corrected.
     edit_window: dt.timedelta = dt.timedelta(days=7)
-    # Missed slots already warned of: (channel, slot, "issue" or the roll-up's period).
-    _warned: set[tuple[ChannelKey, dt.datetime, str]] = field(default_factory=set)
+    _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
+    # Roll-ups known to have their row (never made again), and slots skipped as too late.
+    _rollups_made: set[RollupKey] = field(default_factory=set)
+    _rollups_missed: set[tuple[RollupKey, dt.datetime]] = field(default_factory=set)
 
     def schedule_due(self) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
@@ -111,30 +115,31 @@ class Dispatcher:
     def _rollups_due(self, session: Any, now: dt.datetime) -> int:
         """Create the roll-up rows due now: each schedule's latest slot, within the grace period
         (an older one is skipped, with one warning), never before the schedule was set."""
-        slots: list[tuple[RollupSchedule, dt.datetime, str]] = []
+        slots: list[tuple[RollupSchedule, dt.datetime, RollupKey]] = []
         for schedule in rollup_store.all_rollups(session):
             latest = rollups.latest_slot(schedule, now)
-            if latest is not None and latest[0] >= schedule.set_at:
-                slots.append((schedule, latest[0], latest[1].label))
-        made = ledger.rollups_made(session, {label for _s, _t, label in slots})
+            if latest is None or latest[0] < schedule.set_at:
+                continue
+            key = (schedule.workspace, schedule.channel_id, latest[1].label)
+            # Most of the week every slot is long past: each is looked up once per process.
+            if key not in self._rollups_made and (key, latest[0]) not in self._rollups_missed:
+                slots.append((schedule, latest[0], key))
+        self._rollups_made |= ledger.rollups_made(session, [key for _s, _t, key in slots])
         due: list[ledger.RollupDue] = []
-        for schedule, slot, label in slots:
-            if (schedule.workspace, schedule.channel_id, label) in made:
+        for schedule, slot, key in slots:
+            if key in self._rollups_made:
                 continue
             if now - slot > self.grace:
-                self._warn_missed_rollup(session, schedule, slot, label)
+                self._rollups_missed.add((key, slot))
+                self._warn_missed_rollup(session, schedule, slot, key[2])
                 continue
-            due.append(ledger.RollupDue(schedule.workspace, schedule.channel_id, label, slot))
+            due.append(ledger.RollupDue(*key, slot))
         ledger.ensure_rollups_due(session, due)
         return len(due)
 
     def _warn_missed_rollup(
         self, session: Any, schedule: RollupSchedule, slot: dt.datetime, label: str
     ) -> None:
-        key = ((schedule.workspace, schedule.channel_id), slot, label)
-        if key in self._warned:
-            return
-        self._warned.add(key)
         local = slot.astimezone(ZoneInfo(schedule.timezone))
         message = (
             f"missed the {local:%Y-%m-%d %H:%M %Z} roll-up of {label} (the worker was not "
@@ -151,7 +156,7 @@ class Dispatcher:
     def _warn_missed(
         self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
     ) -> None:
-        key = ((sub.workspace, sub.channel_id), slot, "issue")
+        key = ((sub.workspace, sub.channel_id), slot)
         if key in self._warned:
             return
         self._warned.add(key)
