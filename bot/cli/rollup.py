@@ -12,10 +12,12 @@ from bot.cli.common import (
     CHANNEL_RE,
     TEAM_RE,
     TeamOption,
+    check_mode,
     fail,
     load_settings,
     open_db,
     out,
+    resolve_workspace,
     setup_logging,
     table,
 )
@@ -24,12 +26,12 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from bot.core.rollups import Period, Rollup
+    from bot.delivery.deliverer import Deliverer, DeliveryResult
     from bot.store.db import Database
     from bot.store.rollups import PeriodKind
     from bot.workspace import Workspace
 
 BAR_WIDTH = 30
-POSTING_LATER = "posting roll-ups: coming with the delivery engine"
 
 
 def rollup(
@@ -58,7 +60,8 @@ def rollup(
         bool, typer.Option("--json", help="Print the figures as JSON; post nothing.")
     ] = False,
 ) -> None:
-    """A channel's roll-up of a week or month: its issues, top companies and most saved."""
+    """A channel's roll-up of a week or month: its issues, top companies and most saved, posted
+    as a thread (once: the delivery ledger remembers), or printed."""
     from bot.clock import utc_now
     from bot.core import rollups
 
@@ -75,7 +78,14 @@ def rollup(
     settings = load_settings()
     setup_logging(settings)
     database = open_db(settings)
-    workspace = _workspace(database, team)
+    posting = not (as_json or dry_run)
+    if posting:
+        check_mode(settings)
+        if settings.slack_bot_token is None and not settings.multi_workspace:
+            fail("SLACK_BOT_TOKEN is not set (use --dry-run or --json to see it without Slack)", 2)
+        workspace = resolve_workspace(settings, database, team)
+    else:
+        workspace = _workspace(database, team)
     if not rollups.channel_known(database, workspace, channel):
         fail(
             f"unknown channel {channel} in {workspace or 'this workspace'}: not subscribed, "
@@ -98,8 +108,54 @@ def rollup(
     if dry_run:
         _preview(database, workspace, channel, chosen)
         return
-    # Posting goes through the delivery engine (exactly once, paced, resumed after a crash).
-    fail(POSTING_LATER, 2)
+    from bot import bootstrap
+
+    # Through the delivery engine, as `post`: exactly once, paced, resumed after a crash.
+    result = _deliver_waiting(bootstrap.deliverer(settings, database), workspace, channel, chosen)
+    database.dispose()
+    text = _outcome_text(result, chosen, channel)
+    if result.outcome in ("failed", "retry_later"):
+        fail(text)
+    out.print(text, markup=False)
+
+
+def _deliver_waiting(
+    deliverer: Deliverer, workspace: Workspace, channel: str, period: Period
+) -> DeliveryResult:
+    """Deliver; while another live process holds the roll-up, wait for it (saying so)."""
+    import time
+
+    from bot.cli.common import err
+    from bot.owners import describe
+
+    said = ""
+    while True:
+        result = deliverer.deliver_rollup(workspace, channel, period.label, retry_failed=True)
+        if result.outcome != "busy":
+            return result
+        holder = describe(result.holder) if result.holder else "another process"
+        if holder != said:
+            err.print(
+                f"waiting: {holder} is posting the roll-up of {period.label} to {channel} now",
+                markup=False,
+            )
+            said = holder
+        time.sleep(1.0)
+
+
+def _outcome_text(result: DeliveryResult, period: Period, channel: str) -> str:
+    """What `rollup` says about a delivery's outcome."""
+    what = f"the roll-up of {period.label} ({period.start} to {period.end})"
+    if result.forgotten:
+        return f"could not reach Slack ({result.error}); nothing was sent. Run again to retry"
+    messages = {
+        "posted": f"posted {what} to {channel}: {result.posted} messages",
+        "already": f"{what} was already posted to {channel}; nothing sent",
+        "skipped": f"nothing posted to {channel}: {result.error}",
+        "failed": f"Slack refused: {result.error}",
+        "retry_later": f"Slack did not answer reliably ({result.error}); run again to resume",
+    }
+    return messages.get(result.outcome, f"{result.outcome}: {result.error}")
 
 
 def _workspace(database: Database, team: str | None) -> Workspace:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.grammar import parse_schedule
 from bot.store import rollups as store
-from bot.store.db import Database
+from bot.store.db import Database, Session
 from bot.store.queries import ArticleView
 from bot.store.rollups import IssueText, PeriodKind, RollupSchedule
 from bot.workspace import Workspace
@@ -66,6 +66,18 @@ def period_containing(kind: PeriodKind, day: dt.date) -> Period:
         return Period(day.replace(day=1), day.replace(day=last), "month")
     start = day - dt.timedelta(days=day.weekday())
     return Period(start, start + dt.timedelta(days=6), "week")
+
+
+def period_named(label: str) -> Period:
+    """The period a label names ('2026-W14' or '2026-04'); ValueError for anything else."""
+    year, _, rest = label.partition("-")
+    if not (year.isdigit() and len(year) == 4 and rest):
+        raise ValueError(f"not a period: {label[:20]!r}")
+    if rest[0] == "W" and rest[1:].isdigit() and len(rest) == 3:
+        return period_containing("week", dt.date.fromisocalendar(int(year), int(rest[1:]), 1))
+    if rest.isdigit() and len(rest) == 2 and 1 <= int(rest) <= 12:
+        return period_containing("month", dt.date(int(year), int(rest), 1))
+    raise ValueError(f"not a period: {label[:20]!r}")
 
 
 def last_complete(kind: PeriodKind, now: dt.datetime, timezone: str) -> Period:
@@ -267,15 +279,20 @@ class Rollup:
 def rollup(database: Database, workspace: Workspace, channel_id: str, period: Period) -> Rollup:
     """The figures of a period for a channel: the archive's, and this workspace's saves."""
     with database.read() as session:
-        start, end = period.start, period.end
-        return Rollup(
-            period,
-            tuple(store.issues_between(session, start, end)),
-            store.deep_dive_count(session, start, end),
-            tuple(store.top_companies(session, start, end, TOP_COMPANIES)),
-            tuple(store.most_saved(session, workspace, start, end, MOST_SAVED)),
-            store.thread_parents(session, workspace, channel_id, start, end),
-        )
+        return figures(session, workspace, channel_id, period)
+
+
+def figures(session: Session, workspace: Workspace, channel_id: str, period: Period) -> Rollup:
+    """`rollup` in a transaction of the caller's (the delivery engine reads it in its own)."""
+    start, end = period.start, period.end
+    return Rollup(
+        period,
+        tuple(store.issues_between(session, start, end)),
+        store.deep_dive_count(session, start, end),
+        tuple(store.top_companies(session, start, end, TOP_COMPANIES)),
+        tuple(store.most_saved(session, workspace, start, end, MOST_SAVED)),
+        store.thread_parents(session, workspace, channel_id, start, end),
+    )
 
 
 # --- App Home: this week so far -------------------------------------------------------------

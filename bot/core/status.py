@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.core.rollups import period_named
 from bot.schedule import Outlook, outlook
 from bot.store import ledger, subscriptions
 from bot.store.db import Database
@@ -82,13 +83,23 @@ def status_text(
         coming = outlook(sub.schedule, now, newest, delivered, max_age=max_age)
         lines = _schedule_lines(sub, coming)
     lines.append(_last_delivery_line(last))
-    lines.extend(
+    lines.extend(_unfinished_line(d) for d in unfinished if d.origin == "manual" and d.started)
+    return "\n".join(lines)
+
+
+def _unfinished_line(d: ledger.OpenDelivery) -> str:
+    """A thread `post` (or `rollup`) left half-sent, and the command that finishes it."""
+    if d.period is not None:
+        period = period_named(d.period)
+        return (
+            f"Unfinished: the roll-up of {d.period} posted by hand, {d.messages} messages so far; "
+            f"finish it with: python -m bot rollup --channel {d.channel_id} "
+            f"--period {period.kind} --ending {period.end}"
+        )
+    return (
         f"Unfinished: issue {d.issue_date} posted by hand, {d.messages} messages so far; "
         f"finish it with: python -m bot post --channel {d.channel_id} --date {d.issue_date}"
-        for d in unfinished
-        if d.origin == "manual" and d.started
     )
-    return "\n".join(lines)
 
 
 def _schedule_lines(sub: subscriptions.Subscription, coming: Outlook) -> list[str]:

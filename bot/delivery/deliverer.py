@@ -7,6 +7,8 @@ ever posted again, so a message Slack accepted but we never heard back about is 
 duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery/plan.py);
 a thread whose issue was corrected since gets its missing parts, then its changed messages
 edited (chat.update), one Slack write each, exactly once (bot/delivery/thread_edits.py).
+A roll-up (a delivery with a period instead of an issue) is the same protocol over a thread
+composed once per claim from the period's figures, never edited (`Deliverer._lay_out`).
 One delivery is one coroutine (`Deliverer.deliver`); `post` and the worker share it, and the
 worker's fan-out runs thousands of them at once (`Deliverer.deliver_all`).
 """
@@ -23,9 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
+from bot.core import rollups
 from bot.delivery.engine import Busy, Engine
 from bot.delivery.pacer import Pacer
-from bot.delivery.plan import Part, Recorded, Rendered, Thread, read_or_record_plan, thread
+from bot.delivery.plan import (
+    Part,
+    Recorded,
+    Rendered,
+    Thread,
+    fixed_thread,
+    read_or_record_plan,
+    thread,
+    unplanned,
+)
 from bot.delivery.poster import (
     AmbiguousError,
     NotSentError,
@@ -37,6 +49,7 @@ from bot.delivery.poster import (
 from bot.delivery.thread_edits import EditStep, edit_step
 from bot.owners import new_owner
 from bot.slack.rendering import Message
+from bot.slack.rollup_rendering import period_title, render_rollup
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
 from bot.store.db import Database, Session, once_per_transaction
@@ -78,6 +91,9 @@ class Transport(Protocol):
     async def find_fingerprint(self, channel: str, ts: str, *, parent_ts: str | None) -> str | None:
         """The fingerprint our last edit left in a message's metadata."""
 
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A message's URL (chat.getPermalink); None when Slack gives none."""
+
 
 # Each workspace's transport (posting with that workspace's own bot token). A transport cache
 # with an `aclose` coroutine has it awaited when a sync call's event loop ends.
@@ -105,6 +121,7 @@ class DeliveryResult:
     holder: str | None = None  # who holds the delivery, when busy
     forgotten: bool = False  # Slack accepted nothing, so no trace of the attempt was kept
     edited: int = 0  # messages brought up to date with chat.update (a corrected issue)
+    period: str | None = None  # a roll-up's period (then `issue_date` is None)
 
 
 @dataclass
@@ -203,6 +220,23 @@ class Deliverer:
             )
         )
 
+    def deliver_rollup(
+        self,
+        workspace: Workspace,
+        channel_id: str,
+        period: str,
+        *,
+        retry_failed: bool = False,
+        origin: str = "manual",
+    ) -> DeliveryResult:
+        """Post a channel's roll-up of `period` ("2026-W14", "2026-04") unless the ledger says
+        it was posted."""
+        return self.run_sync(
+            self.deliver_rollup_async(
+                workspace, channel_id, period, retry_failed=retry_failed, origin=origin
+            )
+        )
+
     def run(
         self, delivery_id: int, *, retry_failed: bool = False, report: ProgressReport | None = None
     ) -> DeliveryResult:
@@ -257,6 +291,24 @@ class Deliverer:
         if delivery_id is None:
             return DeliveryResult("no_issue", channel_id, issue_date)
         return await self.deliver(delivery_id, retry_failed=retry_failed, report=report)
+
+    async def deliver_rollup_async(
+        self,
+        workspace: Workspace,
+        channel_id: str,
+        period: str,
+        *,
+        retry_failed: bool = False,
+        origin: str = "manual",
+    ) -> DeliveryResult:
+        """`deliver_rollup` inside a running event loop."""
+        now = self.clock()
+        delivery_id = await self.engine.write(
+            lambda s: ledger.ensure_rollup(
+                s, workspace, channel_id, period, due_at=now, origin=origin
+            )
+        )
+        return await self.deliver(delivery_id, retry_failed=retry_failed)
 
     async def deliver_all(
         self,
@@ -345,19 +397,9 @@ class Deliverer:
                 outcome = "failed"
             return DeliveryResult(outcome, "", None, holder=claimed.holder)
         claim_ = claimed.claim
-        rendered = await self._render(
-            claim_.issue_date, claimed.recorded.content_hash, claimed.save_emoji
-        )
-        if rendered is None:  # the issue vanished between claim and send
-            return await self._finish_unsent(claim_, owner, ledger.FAILED, "issue gone")
-        laid_out = thread(rendered, claimed.recorded)
-        if laid_out.nothing_matched:
-            plan = laid_out.plan
-            reason = (
-                f"none of the {plan.total} deep dives matched this channel's filter "
-                f"({' · '.join(r.describe() for r in plan.rules)}), so nothing was posted"
-            )
-            return await self._finish_unsent(claim_, owner, ledger.SKIPPED, reason)
+        laid_out = await self._lay_out(claimed, owner)
+        if isinstance(laid_out, DeliveryResult):
+            return laid_out
         progress = Progress(
             claim_,
             owner,
@@ -372,6 +414,50 @@ class Deliverer:
             progress.inflight, progress.held_at = 0, claimed.parent_noted_at
         return progress
 
+    async def _lay_out(self, claimed: _Claimed, owner: str) -> Thread | DeliveryResult:
+        """The thread a claimed delivery should show: its issue's, or (no issue) its roll-up's;
+        the result instead when there is nothing to send."""
+        claim = claimed.claim
+        if claim.issue_date is None:
+            return await self._rollup_thread(claim, claimed.recorded, owner)
+        rendered = await self._render(
+            claim.issue_date, claimed.recorded.content_hash, claimed.save_emoji
+        )
+        if rendered is None:  # the issue vanished between claim and send
+            return await self._finish_unsent(claim, owner, ledger.FAILED, "issue gone")
+        laid_out = thread(rendered, claimed.recorded)
+        if laid_out.nothing_matched:
+            plan = laid_out.plan
+            reason = (
+                f"none of the {plan.total} deep dives matched this channel's filter "
+                f"({' · '.join(r.describe() for r in plan.rules)}), so nothing was posted"
+            )
+            return await self._finish_unsent(claim, owner, ledger.SKIPPED, reason)
+        return laid_out
+
+    async def _rollup_thread(
+        self, claim: ledger.Claim, recorded: Recorded, owner: str
+    ) -> Thread | DeliveryResult:
+        """A roll-up's thread, composed from its period's figures as they are now, its days
+        linked to the channel's daily threads (chat.getPermalink, asked before composing)."""
+        try:
+            period = rollups.period_named(claim.period or "")
+        except ValueError as exc:
+            return await self._finish_unsent(claim, owner, ledger.FAILED, str(exc))
+        found = await self.engine.read(
+            lambda s: rollups.figures(s, claim.workspace, claim.channel_id, period)
+        )
+        if not found.issues and not claim.messages:
+            reason = f"no issues in {period_title(period)}, so nothing was posted"
+            return await self._finish_unsent(claim, owner, ledger.SKIPPED, reason)
+        transport = self.transports(claim.workspace)
+        days = sorted(found.threads)
+        urls = await asyncio.gather(
+            *(transport.permalink(claim.channel_id, found.threads[day]) for day in days)
+        )
+        links = {day: url for day, url in zip(days, urls, strict=True) if url}
+        return fixed_thread(render_rollup(found, links), recorded)
+
     async def _finish_unsent(
         self, claim: ledger.Claim, owner: str, state: str, reason: str
     ) -> DeliveryResult:
@@ -381,7 +467,9 @@ class Deliverer:
             lambda s: ledger.finish(s, claim.delivery_id, owner, state, now, reason)
         )
         outcome: Outcome = "skipped" if state == ledger.SKIPPED else "failed"
-        return DeliveryResult(outcome, claim.channel_id, claim.issue_date, error=reason)
+        return DeliveryResult(
+            outcome, claim.channel_id, claim.issue_date, error=reason, period=claim.period
+        )
 
     async def _render(self, day: dt.date, content_hash: str, save_emoji: str) -> Rendered | None:
         """The issue's messages with a workspace's save emoji, rendered once for all deliveries
@@ -443,7 +531,7 @@ class Deliverer:
             delivery_id=claim.delivery_id,
             owner=progress.owner,
             channel=claim.channel_id,
-            issue=claim.issue_date.isoformat(),
+            issue=claim.label,
             parent_ts=progress.parent_ts,
             states=progress.thread.states,
             update=update,
@@ -473,7 +561,7 @@ class Deliverer:
             progress.owner,
             claim.channel_id,
             self.clock(),
-            progress.thread.recorded.content_hash,
+            progress.thread.recorded.content_hash or None,  # a roll-up syncs with no issue
         )
         await self.engine.write(completion)
         return self._result(progress, "posted")
@@ -531,6 +619,7 @@ class Deliverer:
             progress.sent,
             error,
             edited=progress.edited,
+            period=claim.period,
         )
 
     async def _send_part(self, progress: Progress, part: int, message: Message) -> str:
@@ -589,7 +678,7 @@ class Deliverer:
                 claim.channel_id,
                 message,
                 thread_ts=None if part == 0 else progress.parent_ts,
-                metadata=metadata_for(claim.delivery_id, part, claim.issue_date.isoformat()),
+                metadata=metadata_for(claim.delivery_id, part, claim.label, period=claim.period),
             )
         except NotSentError:
             # It never reached Slack (or Slack refused it with a 429): nothing to look up.
@@ -681,7 +770,8 @@ def _set_up_claim(
     """A fresh claim with its plan (decided now at the first claim), recorded messages and
     save emoji, all read in the claiming transaction; a new thread's parent is noted in flight
     in it too."""
-    recorded = read_or_record_plan(session, claim)
+    rollup = claim.issue_id is None
+    recorded = unplanned(claim.messages) if rollup else read_or_record_plan(session, claim)
     own = once_per_transaction(
         session,
         ("save emoji", claim.workspace),
@@ -689,7 +779,8 @@ def _set_up_claim(
     )
     noted = None
     new_thread = not claim.messages and claim.inflight_part is None
-    sends = bool(recorded.plan.articles) or not recorded.plan.filtered
+    # A roll-up may turn out to have nothing to post (no issues in its period): not noted.
+    sends = not rollup and (bool(recorded.plan.articles) or not recorded.plan.filtered)
     # A new thread's first post is its parent. Noted in flight here, the post needs no write of
     # its own before it: at a fan-out's start, thousands of such writes awaited on pool threads
     # would hold the pool when it should be posting.

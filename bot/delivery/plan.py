@@ -94,6 +94,8 @@ class Recorded:
 def read_or_record_plan(session: Session, claim: Claim) -> Recorded:
     """Read (or decide and record, at the first claim) the plan, in the claim's transaction."""
     issue_id = claim.issue_id
+    if issue_id is None:
+        raise ValueError(f"delivery {claim.delivery_id} is a roll-up: it has no plan")
     content_hash = once_per_transaction(
         session, ("issue hash", issue_id), lambda: edits.issue_hash(session, issue_id)
     )
@@ -192,7 +194,11 @@ class Thread:
     recorded: Recorded
     parts: Sequence[Part]
     states: dict[int, MessageState]
-    rendered: Rendered  # held, so the shared rendering lives while a delivery uses it
+    # Held, so the shared rendering lives while a delivery uses it (None: a roll-up's).
+    rendered: Rendered | None
+    # Whether recorded messages are brought up to date (chat.update) when their content
+    # changed: an issue's thread after a correction; a roll-up is never edited.
+    editable: bool = True
 
     @property
     def plan(self) -> Plan:
@@ -217,6 +223,8 @@ class Thread:
 
     def next_edit(self) -> Part | None:
         """The first recorded message whose content is not what it should be now."""
+        if not self.editable:
+            return None
         for part in self.parts:
             state = self.states.get(part.part)
             if state is not None and state.fingerprint != part.fingerprint:
@@ -227,3 +235,15 @@ class Thread:
 def thread(rendered: Rendered, recorded: Recorded) -> Thread:
     """The thread a claimed delivery should show."""
     return Thread(recorded, layout(rendered, recorded), dict(recorded.states), rendered)
+
+
+def unplanned(states: Mapping[int, MessageState]) -> Recorded:
+    """What the ledger holds of a delivery without a plan (a roll-up): its messages."""
+    return Recorded(Plan((), 0), dict(states), "", ())
+
+
+def fixed_thread(messages: Sequence[Message], recorded: Recorded) -> Thread:
+    """A thread of these messages in order (parent first), never edited: a roll-up, composed
+    once per claim."""
+    parts = [Part(n, message, fingerprint(message)) for n, message in enumerate(messages)]
+    return Thread(recorded, parts, dict(recorded.states), None, editable=False)

@@ -27,6 +27,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.pacer import Pacer, channel_pacer
+from bot.slack.chart_fallback import send_with_chart_fallback_async
 from bot.slack.rendering import Message
 
 log = logging.getLogger(__name__)
@@ -250,10 +251,16 @@ class SlackPoster:
         }
         if thread_ts is not None:
             payload["thread_ts"] = thread_ts
-        try:
+
+        async def send(blocks: list[dict[str, Any]]) -> Any:
             # api_call, not chat_postMessage: the wrapper only re-checks arguments this code
             # builds itself (a tenth of a millisecond a post, thousands of times a minute).
-            response = await self.client.api_call("chat.postMessage", json=payload)
+            return await self.client.api_call("chat.postMessage", json=payload | {"blocks": blocks})
+
+        try:
+            # A chart Slack refuses (invalid_blocks) posted nothing: the same message goes
+            # again without it, under the same in-flight mark and metadata (still once).
+            response = await send_with_chart_fallback_async(send, message.blocks)
         except SlackApiError as exc:
             if is_rate_limited(exc):
                 raise RateLimitedError(retry_after_seconds(exc)) from None
@@ -296,10 +303,14 @@ class SlackPoster:
         """Edit a message in place (chat.update). Raises PermanentError (the channel is gone),
         MessageGoneError (this message cannot be edited), RateLimitedError or AmbiguousError
         (safe to repeat: the same content twice is one edit)."""
-        try:
-            await self.client.chat_update(
-                channel=channel, ts=ts, text=message.text, blocks=message.blocks, metadata=metadata
+
+        async def send(blocks: list[dict[str, Any]]) -> Any:
+            return await self.client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=blocks, metadata=metadata
             )
+
+        try:
+            await send_with_chart_fallback_async(send, message.blocks)
         except SlackApiError as exc:
             if is_rate_limited(exc):
                 raise RateLimitedError(retry_after_seconds(exc)) from None
@@ -328,6 +339,19 @@ class SlackPoster:
         fingerprint = payload.get("fingerprint")
         return str(fingerprint) if fingerprint else None
 
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A message's URL (chat.getPermalink, safe to repeat); None when Slack gives none
+        (the message is gone, or Slack could not be reached): it is then shown unlinked."""
+        try:
+            response = await (self.lookup_client or self.client).chat_getPermalink(
+                channel=channel, message_ts=ts
+            )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.info("chat.getPermalink %s %s: %s", channel, ts, type(exc).__name__)
+            return None
+        link = response.get("permalink")
+        return link if isinstance(link, str) and link.startswith("https://") else None
+
     async def join(self, channel: str) -> str | None:
         """Join a public channel before posting (history and reactions need membership);
         returns Slack's error, if any (private channels answer with one: the bot is invited)."""
@@ -355,10 +379,20 @@ def _is_part(msg: dict[str, Any], delivery_id: int, part: int) -> bool:
 
 
 def metadata_for(
-    delivery_id: int, part: int, issue: str, fingerprint: str | None = None
+    delivery_id: int,
+    part: int,
+    issue: str,
+    fingerprint: str | None = None,
+    *,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """Message metadata that lets us recognise our own post (and our last edit) later."""
-    payload: dict[str, Any] = {"delivery_id": delivery_id, "part": part, "issue": issue}
+    """Message metadata that lets us recognise our own post (and our last edit) later; a
+    roll-up's names its `period` instead of an issue."""
+    payload: dict[str, Any] = {"delivery_id": delivery_id, "part": part}
+    if period is not None:
+        payload["period"] = period
+    else:
+        payload["issue"] = issue
     if fingerprint:
         payload["fingerprint"] = fingerprint
     return {"event_type": METADATA_EVENT, "event_payload": payload}

@@ -144,6 +144,10 @@ class NotInstalled:
         """Refused for good."""
         raise PermanentError(self.error)
 
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """No link without the workspace's token."""
+        return None
+
 
 class PosterCache:
     """`Transports`: a workspace's poster on its current clients (`SlackClients`), so each

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision (tests/store/test_migrations.py checks it against Alembic's
 # head): a database already there is opened without loading Alembic.
-HEAD = "0015"
+HEAD = "0016"
 # How long a SQLite connection waits for another process's lock (DATABASE_BUSY_TIMEOUT).
 DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 # Writes that retry themselves wait on SQLite's lock only this long per attempt: SQLite's own

@@ -18,11 +18,15 @@ from bot.store.tables import ArticleRow, DeliveryMessageRow, DeliveryRow, IssueR
 
 
 def _changed() -> Any:
-    """The delivery's thread was synced with another version of its issue."""
+    """The delivery's thread was synced with another version of its issue (a roll-up, which
+    has no issue, never is: it is not edited)."""
     current = (
         select(IssueRow.content_hash).where(IssueRow.id == DeliveryRow.issue_id).scalar_subquery()
     )
-    return or_(DeliveryRow.synced_hash.is_(None), DeliveryRow.synced_hash != current)
+    return and_(
+        DeliveryRow.issue_id.is_not(None),
+        or_(DeliveryRow.synced_hash.is_(None), DeliveryRow.synced_hash != current),
+    )
 
 
 def load_plan(session: Session, delivery_id: int) -> str | None:

@@ -65,8 +65,8 @@ class Claim:
 
     delivery_id: int
     channel_id: str
-    issue_id: int
-    issue_date: dt.date
+    issue_id: int | None  # None: a roll-up (`period`)
+    issue_date: dt.date | None
     parent_ts: str | None
     messages: dict[int, MessageState]  # recorded, by part
     inflight_part: int | None
@@ -75,6 +75,12 @@ class Claim:
     origin: str = "schedule"
     workspace: Workspace = UNASSIGNED
     plan: str | None = None  # the thread's plan (JSON, bot/delivery/plan.py); None: not decided
+    period: str | None = None  # a roll-up's period ("2026-W14", "2026-04"); None: an issue
+
+    @property
+    def label(self) -> str:
+        """What the delivery carries: its issue's date, or its roll-up's period."""
+        return self.period or (self.issue_date.isoformat() if self.issue_date else "")
 
     @property
     def posted(self) -> dict[int, str]:
@@ -132,22 +138,96 @@ def ensure_due(session: Session, due: list[Due]) -> None:
 
 
 _DELIVERY_KEY = ["enterprise_id", "team_id", "channel_id", "issue_id"]  # one per channel, issue
+_ROLLUP_KEY = ["enterprise_id", "team_id", "channel_id", "period"]  # one per channel, period
+
+
+@dataclass(frozen=True)
+class RollupDue:
+    """A scheduled roll-up to create: (workspace, channel, period) and the slot it is due at."""
+
+    workspace: Workspace
+    channel_id: str
+    period: str
+    due_at: dt.datetime | None
+
+
+def ensure_rollup(
+    session: Session,
+    workspace: Workspace,
+    channel_id: str,
+    period: str,
+    *,
+    due_at: dt.datetime | None = None,
+    origin: str = "schedule",
+) -> int:
+    """The delivery row of a channel's roll-up of `period`, created once whatever races."""
+    row = _new_delivery(workspace, channel_id, None, due_at, PENDING, None, origin, period)
+    insert_ignore(session, DeliveryRow, row, _ROLLUP_KEY)
+    delivery_id = session.scalar(
+        select(DeliveryRow.id).where(
+            in_workspace(DeliveryRow, workspace),
+            DeliveryRow.channel_id == channel_id,
+            DeliveryRow.period == period,
+        )
+    )
+    assert delivery_id is not None  # noqa: S101  just inserted or already there
+    return delivery_id
+
+
+def ensure_rollups_due(session: Session, due: list[RollupDue]) -> None:
+    """Create the scheduled roll-up rows not there yet, in one statement for all."""
+    if not due:
+        return
+    table = cast(Table, DeliveryRow.__table__)
+    statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=_ROLLUP_KEY)
+    rows = [
+        _new_delivery(
+            d.workspace, d.channel_id, None, d.due_at, PENDING, None, "schedule", d.period
+        )
+        for d in due
+    ]
+    session.connection().execute(statement, rows)
+
+
+def rollups_made(
+    session: Session, wanted: Iterable[tuple[Workspace, str, str]]
+) -> set[tuple[Workspace, str, str]]:
+    """Which of these (workspace, channel, period) have a roll-up delivery (any state), looked
+    up through the roll-up key, 500 at a time."""
+    keys = sorted({(w.enterprise_id, w.team_id, c, p) for w, c, p in wanted})
+    made: set[tuple[Workspace, str, str]] = set()
+    key = tuple_(
+        DeliveryRow.enterprise_id, DeliveryRow.team_id, DeliveryRow.channel_id, DeliveryRow.period
+    )
+    for start in range(0, len(keys), RENEW_CHUNK):
+        rows = session.execute(
+            select(
+                DeliveryRow.team_id,
+                DeliveryRow.enterprise_id,
+                DeliveryRow.channel_id,
+                DeliveryRow.period,
+            ).where(key.in_(keys[start : start + RENEW_CHUNK]))
+        )
+        made |= {(Workspace(t, e), c, p) for t, e, c, p in rows.tuples() if p is not None}
+    return made
 
 
 def _new_delivery(
     workspace: Workspace,
     channel_id: str,
-    issue_id: int,
+    issue_id: int | None,
     due_at: dt.datetime | None,
     state: str,
     error: str | None,
     origin: str,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """The values of a new delivery row."""
+    """The values of a new delivery row (an issue's, or with `period` a roll-up's)."""
     return {
         **workspace_values(workspace),
         "channel_id": channel_id,
         "issue_id": issue_id,
+        "period": period,
         "state": state,
         "due_at": due_at,
         "last_error": error,
@@ -183,11 +263,13 @@ def claim(
     if row is None:
         return None
     issue_id = row.issue_id
-    issue_date = once_per_transaction(
-        session,
-        ("issue date", issue_id),
-        lambda: session.connection().execute(_ISSUE_DATE, {"i_id": issue_id}).scalar_one(),
-    )
+    issue_date = None
+    if issue_id is not None:  # a roll-up has none
+        issue_date = once_per_transaction(
+            session,
+            ("issue date", issue_id),
+            lambda: session.connection().execute(_ISSUE_DATE, {"i_id": issue_id}).scalar_one(),
+        )
     messages = {
         m.part: MessageState(*m)
         for m in session.connection().execute(_MESSAGE_STATES, {"m_id": delivery_id})
@@ -205,6 +287,7 @@ def claim(
         row.origin,
         Workspace(row.team_id, row.enterprise_id),
         row.plan,
+        row.period,
     )
 
 
@@ -242,6 +325,7 @@ def _claim_statement(retry_failed: bool, takeover: bool) -> Any:
             d.team_id,
             d.enterprise_id,
             d.plan,
+            d.period,
         )
     )
 
@@ -681,7 +765,8 @@ def mark_subscription_failing(
 def delivered_dates(
     session: Session, workspace: Workspace, channel_ids: Iterable[str]
 ) -> dict[str, set[dt.date]]:
-    """Issue dates each channel of a workspace already has a delivery row for (any state)."""
+    """Issue dates each channel of a workspace already has a delivery row for (any state;
+    roll-ups, which have no issue, are left out by the join)."""
     wanted = list(channel_ids)
     delivered: dict[str, set[dt.date]] = {channel: set() for channel in wanted}
     if not wanted:
@@ -702,7 +787,7 @@ class OpenDelivery:
 
     id: int
     channel_id: str
-    issue_date: dt.date
+    issue_date: dt.date | None  # None: a roll-up
     state: str
     origin: str
     lease_owner: str | None
@@ -711,6 +796,7 @@ class OpenDelivery:
     started: bool
     messages: int
     workspace: Workspace = UNASSIGNED
+    period: str | None = None  # a roll-up's period; None: an issue's thread
 
 
 def open_deliveries(
@@ -720,9 +806,10 @@ def open_deliveries(
     *,
     not_held_by: tuple[str, dt.datetime] | None = None,
 ) -> list[OpenDelivery]:
-    """Deliveries pending or being sent (held or abandoned), oldest first; of one workspace,
-    or (None) of every workspace, as the worker sends them. `not_held_by` (owner prefix,
-    now) leaves out those whose lease that owner (a live process) still holds."""
+    """Deliveries pending or being sent (held or abandoned), issue threads and roll-ups, oldest
+    first; of one workspace, or (None) of every workspace, as the worker sends them.
+    `not_held_by` (owner prefix, now) leaves out those whose lease that owner (a live process)
+    still holds."""
     # Counted per open delivery through the (delivery_id, part) key, and plain columns, not
     # entities: the worker runs this every few seconds with thousands of threads in flight.
     messages = (
@@ -747,8 +834,10 @@ def open_deliveries(
             messages,
             DeliveryRow.team_id,
             DeliveryRow.enterprise_id,
+            DeliveryRow.period,
         )
-        .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)
+        # Outer: a roll-up has no issue.
+        .outerjoin(IssueRow, IssueRow.id == DeliveryRow.issue_id)
         .where(DeliveryRow.state.in_([PENDING, SENDING]))
         .order_by(DeliveryRow.id)
     )
@@ -780,13 +869,15 @@ def open_deliveries(
             bool(row.n) or row.inflight_part is not None or row.parent_ts is not None,
             row.n or 0,
             Workspace(row.team_id, row.enterprise_id),
+            row.period,
         )
         for row in session.execute(query)
     ]
 
 
 def last_delivery(session: Session, workspace: Workspace, channel_id: str) -> DeliveryView | None:
-    """The newest delivery of a channel, for /digest status."""
+    """The newest issue delivery of a channel, for /digest status (roll-ups are not issues:
+    the inner join leaves them out)."""
     row = session.execute(
         select(DeliveryRow, IssueRow.date)
         .join(IssueRow, IssueRow.id == DeliveryRow.issue_id)

@@ -230,11 +230,18 @@ class DeliveryRow(InWorkspace, Base):
     """One issue going to one channel: claimed with a lease, then posted part by part."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "channel_id", "issue_id"),)
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "team_id", "channel_id", "issue_id"),
+        # One roll-up per channel and period (issue rows have no period: NULLs never clash).
+        Index(
+            "ux_deliveries_rollup", "enterprise_id", "team_id", "channel_id", "period", unique=True
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    # The issue posted; NULL for a roll-up (then `period` says which).
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     # "schedule" (the worker sends it) or "manual" (`bot post`; only a rerun of it finishes it).
     origin: Mapped[str] = mapped_column(String(16), default="schedule", server_default="schedule")
@@ -256,6 +263,9 @@ class DeliveryRow(InWorkspace, Base):
     # The issue's content_hash the thread was last brought up to date with (NULL: never
     # finished); an issue whose hash differs was corrected and its thread gets edited.
     synced_hash: Mapped[str | None] = mapped_column(String(64))
+    # --- roll-ups (0016) ---
+    # The period a roll-up covers ("2026-W14", "2026-04"); NULL for an issue's thread.
+    period: Mapped[str | None] = mapped_column(String(16))
 
 
 class DeliveryMessageRow(InWorkspace, Base):

@@ -1,5 +1,9 @@
 """What is due: the dispatcher turns subscriptions and the archive into deliveries and sends them.
 
+Two kinds are due: an issue's thread at a subscription's slot, and a roll-up at a roll-up
+schedule's slot (bot.core.rollups.latest_slot); both are rows of the one ledger, sent by the
+same fan-out.
+
 Deliveries are claimed in the database, so overlapping wake-ups, restarts or a second worker
 cannot double-post; bot.worker.scheduler decides only when to ask.
 """
@@ -12,18 +16,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.core import rollups
 from bot.delivery.deliverer import Deliverer, DeliveryResult
 from bot.owners import is_gone, own_prefix
 from bot.schedule import decide
 from bot.store import edits, ledger, queries, subscriptions
+from bot.store import rollups as rollup_store
 from bot.store.db import Database
+from bot.store.rollups import RollupSchedule
 from bot.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 # A channel of one workspace: channel ids are only unique within a workspace.
 ChannelKey = tuple[Workspace, str]
+# A channel's roll-up of one period: (workspace, channel, "2026-W14").
+RollupKey = tuple[Workspace, str, str]
 
 RECENT_ISSUES = 14
 # The one log line per finished delivery, at the level an operator should notice it at
@@ -44,7 +54,7 @@ def _log_result(result: DeliveryResult) -> None:
             level,
             "delivery to %s of %s: %s (%d messages)%s",
             result.channel_id,
-            result.issue_date,
+            f"roll-up {result.period}" if result.period else result.issue_date,
             result.outcome,
             result.posted,
             f" — {result.error}" if result.error else "",
@@ -65,6 +75,9 @@ class Dispatcher:
     # Threads posted within this long are edited when their issue is corrected.
     edit_window: dt.timedelta = dt.timedelta(days=7)
     _warned: set[tuple[ChannelKey, dt.datetime]] = field(default_factory=set)
+    # Roll-ups known to have their row (never made again), and slots skipped as too late.
+    _rollups_made: set[RollupKey] = field(default_factory=set)
+    _rollups_missed: set[tuple[RollupKey, dt.datetime]] = field(default_factory=set)
 
     def schedule_due(self) -> int:
         """Create the delivery rows that are due now; returns how many were created."""
@@ -96,7 +109,49 @@ class Dispatcher:
                 elif decision.action == "missed" and decision.slot is not None:
                     self._warn_missed(session, sub, decision.slot, decision.issue_date)
             ledger.ensure_due(session, due)
+            made = self._rollups_due(session, now)
+        return len(due) + made
+
+    def _rollups_due(self, session: Any, now: dt.datetime) -> int:
+        """Create the roll-up rows due now: each schedule's latest slot, within the grace period
+        (an older one is skipped, with one warning), never before the schedule was set."""
+        slots: list[tuple[RollupSchedule, dt.datetime, RollupKey]] = []
+        for schedule in rollup_store.all_rollups(session):
+            latest = rollups.latest_slot(schedule, now)
+            if latest is None or latest[0] < schedule.set_at:
+                continue
+            key = (schedule.workspace, schedule.channel_id, latest[1].label)
+            # Most of the week every slot is long past: each is looked up once per process.
+            if key not in self._rollups_made and (key, latest[0]) not in self._rollups_missed:
+                slots.append((schedule, latest[0], key))
+        self._rollups_made |= ledger.rollups_made(session, [key for _s, _t, key in slots])
+        due: list[ledger.RollupDue] = []
+        for schedule, slot, key in slots:
+            if key in self._rollups_made:
+                continue
+            if now - slot > self.grace:
+                self._rollups_missed.add((key, slot))
+                self._warn_missed_rollup(session, schedule, slot, key[2])
+                continue
+            due.append(ledger.RollupDue(*key, slot))
+        ledger.ensure_rollups_due(session, due)
         return len(due)
+
+    def _warn_missed_rollup(
+        self, session: Any, schedule: RollupSchedule, slot: dt.datetime, label: str
+    ) -> None:
+        local = slot.astimezone(ZoneInfo(schedule.timezone))
+        message = (
+            f"missed the {local:%Y-%m-%d %H:%M %Z} roll-up of {label} (the worker was not "
+            f"running within {self.grace} of it); skipped"
+        )
+        log.warning("channel %s of %s %s", schedule.channel_id, schedule.workspace, message)
+        subscriptions.note_problem(
+            session,
+            schedule.workspace,
+            schedule.channel_id,
+            message[0].upper() + message[1:] + ".",
+        )
 
     def _warn_missed(
         self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
@@ -116,18 +171,21 @@ class Dispatcher:
         )
 
     def sendable(self) -> list[ledger.OpenDelivery]:
-        """The open deliveries the worker may send: scheduled ones of subscribed channels, not
-        held by a live sender, and (unless already started) still within the grace period.
-        Manual `post` deliveries are left to a rerun of `post`."""
+        """The open deliveries the worker may send: scheduled ones of subscribed channels (a
+        roll-up: of channels that still have a roll-up schedule), not held by a live sender,
+        and (unless already started) still within the grace period. Manual `post` and `rollup`
+        deliveries are left to a rerun of the command."""
         now = self.clock()
         with self.database.read() as session:
             subscribed = subscriptions.subscribed_channels(session)
+            rolled = {(r.workspace, r.channel_id) for r in rollup_store.all_rollups(session)}
             # This process's own live deliveries are its fan-out's: not even read.
             candidates = ledger.open_deliveries(session, None, not_held_by=(own_prefix(), now))
             corrections = edits.reopened(session)  # any origin: every thread is kept up to date
         wanted: list[ledger.OpenDelivery] = []
         for d in candidates:
-            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in subscribed
+            wanted_by = rolled if d.period is not None else subscribed
+            scheduled = d.origin == "schedule" and (d.workspace, d.channel_id) in wanted_by
             if not scheduled and d.id not in corrections:
                 continue
             held = d.state == ledger.SENDING and d.lease_until and d.lease_until >= now
@@ -140,7 +198,8 @@ class Dispatcher:
         return wanted
 
     def _skip_late(self, d: ledger.OpenDelivery, now: dt.datetime) -> None:
-        reason = f"issue {d.issue_date} was not sent within {self.grace} of its time; skipped"
+        what = f"the roll-up of {d.period}" if d.period else f"issue {d.issue_date}"
+        reason = f"{what} was not sent within {self.grace} of its time; skipped"
         with self.database.write() as session:
             if ledger.skip_unstarted(session, d.id, reason, now):
                 log.warning("channel %s: %s", d.channel_id, reason)

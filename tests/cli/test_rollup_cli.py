@@ -158,7 +158,7 @@ def test_dry_run_prints_the_thread_and_the_figures(
         (("--channel", "C404", "--json"), "unknown channel C404"),
         (("--channel", "C1", "--team", "T404", "--json"), "unknown workspace"),
         (("--channel", "C1", "--team", "not a team", "--json"), "unknown workspace"),
-        (("--channel", "C1"), "posting roll-ups: coming with the delivery engine"),
+        (("--channel", "C1"), "SLACK_BOT_TOKEN is not set"),
     ],
 )
 def test_bad_input_is_a_short_error(
@@ -168,3 +168,34 @@ def test_bad_input_is_a_short_error(
     assert code == 2
     assert said in stderr and stdout == ""
     assert len(stderr.strip().splitlines()) == 1
+
+
+def test_posting_goes_through_the_ledger_once_and_a_rerun_posts_nothing(
+    archive: Database, database_url: str, tmp_path: Path
+) -> None:
+    from support.slack_api import SlackStub
+
+    with SlackStub() as stub:
+        env = {
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": "xoxb-rollup-cli",
+            "SLACK_API_URL": stub.url,
+            "DIGEST_POST_INTERVAL": "0",
+        }
+        args = ("rollup", "--channel", "C1", "--ending", "2026-04-02")
+        done = run_cli(*args, cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == (
+            "posted the roll-up of 2026-W14 (2026-03-30 to 2026-04-05) to C1: 3 messages"
+        )
+        again = run_cli(*args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
+        assert "was already posted to C1; nothing sent" in again.stdout
+        (parent,) = stub.messages("C1")
+        assert parent["metadata"]["event_payload"] == {
+            "delivery_id": parent["metadata"]["event_payload"]["delivery_id"],
+            "part": 0,
+            "period": "2026-W14",
+        }
+        assert len(stub.thread("C1", parent["ts"])) == 2
+        assert len(stub.all_messages("C1")) == 3
