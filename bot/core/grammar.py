@@ -93,7 +93,7 @@ def parse_request(text: str | None) -> Request:
     elif verb in ("follow", "unfollow") and _is_range(rest):
         return Request(verb, rest, hint=FOLLOW_RANGE_HINT)
     if verb in ("company", "topic", "date", "follow", "unfollow", "trend") and not rest:
-        return Request("help", note=f"`/digest {verb}` needs something to look up.")
+        return Request("help", verb, note=f"`/digest {verb}` needs something to look up.")
     return Request(verb, rest, dates=dates)
 
 

@@ -116,7 +116,9 @@ class Answers:
             case "rollup":
                 return self.rollup(request.argument, asker)
             case _:
-                return rendering.render_help(self.save_emoji(asker.workspace), note=request.note)
+                return rendering.render_help(
+                    self.save_emoji(asker.workspace), note=request.note, about=request.argument
+                )
 
     def _dates(self, spec: RangeSpec | None, user_id: str) -> DateRange:
         """A request's date range as dates: 'last N days' ends today where the asker is."""

@@ -384,38 +384,40 @@ def render_admins_changed(action: str, wanted: Sequence[str], changed: Sequence[
     return Message(_escaped_fallback(text), [_section(text)])
 
 
-HELP_TEXT = "\n".join(
-    [
-        "*Engineering @ Scale* — look things up in the digest archive:",
-        "• `/digest company Cloudflare` — articles by a company, newest first",
-        "• `/digest topic rate limiting` — articles about a topic, most relevant first",
-        "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
-        "• `/digest saved` — articles you saved by reacting with :{emoji}:; "
-        "`/digest saved export` sends them to you as CSV and Markdown files",
-        "• `/digest trend company AWS vs Google` · `/digest trend topic kafka` — articles per "
-        "week or month as a chart (up to 5 names; the last 12 months unless a range is given)",
-        "• End company, topic, saved or trend with a date range: `since 2026-04-01`, "
-        "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
-        "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
-        "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
-        "• `/digest rollup weekly [DAY] [HH:MM] [Timezone]` · `rollup monthly [HH:MM] [Timezone]` "
-        "· `rollup off` · `rollup` — a weekly or monthly roll-up thread here",
-        "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
-        "schedules",
-        "• `/digest emoji` · `emoji NAME` · `emoji reset` — this workspace's save emoji "
-        "(now :{emoji}:)",
-        "• `/digest follow company Cloudflare` · `/digest follow topic rate limiting` — new "
-        "articles come to you by direct message; `/digest following` · "
-        "`/digest unfollow company NAME | topic WORDS | all`",
-        "• `/digest filter include|exclude company NAME|topic WORDS` · `/digest filter clear` — "
-        "post only matching deep dives here",
-    ]
-)
+HELP_LINES = [
+    "*Engineering @ Scale* — look things up in the digest archive:",
+    "• `/digest company Cloudflare` — articles by a company, newest first",
+    "• `/digest topic rate limiting` — articles about a topic, most relevant first",
+    "• `/digest date 2026-05-13` (or `today`, `yesterday`, `latest`) — one issue",
+    "• `/digest saved` — articles you saved by reacting with :{emoji}:; "
+    "`/digest saved export` sends them to you as CSV and Markdown files",
+    "• `/digest trend company AWS vs Google` · `/digest trend topic kafka` — articles per "
+    "week or month as a chart (up to 5 names; the last 12 months unless a range is given)",
+    "• End company, topic, saved or trend with a date range: `since 2026-04-01`, "
+    "`from 2026-01-01 to 2026-03-31`, `in 2026-05`, `last 30 days`",
+    "• `/digest subscribe [HH:MM] [Timezone] [weekdays|daily]` — post each new issue here",
+    "• `/digest unsubscribe` · `/digest status` — stop posting here · this channel's schedule",
+    "• `/digest rollup weekly [DAY] [HH:MM] [Timezone]` · `rollup monthly [HH:MM] [Timezone]` "
+    "· `rollup off` · `rollup` — a weekly or monthly roll-up thread here",
+    "• `/digest admins` · `admins add @person` · `admins remove @person` — who may change "
+    "schedules",
+    "• `/digest emoji` · `emoji NAME` · `emoji reset` — this workspace's save emoji "
+    "(now :{emoji}:)",
+    "• `/digest follow company Cloudflare` · `/digest follow topic rate limiting` — new "
+    "articles come to you by direct message; `/digest following` · "
+    "`/digest unfollow company NAME | topic WORDS | all`",
+    "• `/digest filter include|exclude company NAME|topic WORDS` · `/digest filter clear` — "
+    "post only matching deep dives here",
+]
+HELP_TEXT = "\n".join(HELP_LINES)
 
 
-def render_help(save_emoji: str, *, note: str | None = None) -> Message:
-    """Usage of /digest (also the answer to empty or unknown subcommands)."""
-    text = HELP_TEXT.format(emoji=clamp_escaped(save_emoji, 100))
+def render_help(save_emoji: str, *, note: str | None = None, about: str = "") -> Message:
+    """Usage of /digest (also the answer to empty or unknown subcommands); `about` a verb: only
+    the lines of that verb, and where to find the rest."""
+    lines = [line for line in HELP_LINES[1:] if about and f"/digest {about}" in line]
+    help_text = "\n".join([*lines, "• `/digest help` — everything else"]) if lines else HELP_TEXT
+    text = help_text.format(emoji=clamp_escaped(save_emoji, 100))
     if note:
         text = clamp_escaped(note, 300) + "\n\n" + text
     return Message(_escaped_fallback(text), [_section(text)])
