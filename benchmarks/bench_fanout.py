@@ -207,9 +207,9 @@ def sample_senders(database: Database, seen: dict[str, set[int]]) -> None:
 
 
 def owner_pid(owner: str) -> str:
-    """The pid part of a lease owner (host/space:pid:start:attempt), or the owner itself."""
-    parts = owner.split(":")
-    return parts[1] if len(parts) > 2 else owner
+    """The pid part of a lease owner (bot.owners: host|pid|start|attempt), or the owner itself."""
+    parts = owner.split("|")
+    return parts[1] if len(parts) == 4 else owner
 
 
 def run(

@@ -54,7 +54,7 @@ def print_table(
         table.add_column("target", justify="right")
     for key in results[0]:
         if key not in hidden:
-            row = [str(r[key]) for r in results]
+            row = [str(r.get(key, "")) for r in results]
             table.add_row(key, *row, *([targets.get(key, "")] if targets else []))
     Console().print(table)
 

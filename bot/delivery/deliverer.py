@@ -315,18 +315,30 @@ class Deliverer:
         jobs: Iterable[tuple[Workspace, int]],
         on_result: Callable[[DeliveryResult], None] | None = None,
     ) -> list[DeliveryResult]:
-        """Send these deliveries (workspace, delivery id) at once, each paced on its own; tells
-        `on_result` of each as it finishes. One this engine is sending already is left to it."""
-        mine = [d for _w, d in _round_robin(jobs) if d not in self._active]
-        self._active.update(mine)
+        """Send these deliveries (workspace, delivery id), each paced on its own; tells
+        `on_result` of each as it finishes. One this engine is sending already is left to it.
 
-        async def one(delivery_id: int) -> DeliveryResult:
+        A workspace has only as many under way (claimed) as keep its posting budget busy
+        (`Pacer.channels_at_once`): more would post no sooner, only hold memory, and leave
+        nothing for a second worker to share. The rest wait unclaimed, so another worker takes
+        them meanwhile (this one then finds them held or done and moves on)."""
+        mine = [(w, d) for w, d in _round_robin(jobs) if d not in self._active]
+        self._active.update(d for _w, d in mine)
+        at_once = (self.pacer or self.engine.pacer).channels_at_once()
+        gates: dict[Workspace, asyncio.Semaphore] = {}
+
+        async def one(job: tuple[Workspace, int]) -> DeliveryResult:
+            workspace, delivery_id = job
             try:
-                return await self.deliver(delivery_id)
+                if at_once is None:
+                    return await self.deliver(delivery_id)
+                gate = gates.setdefault(workspace, asyncio.Semaphore(at_once))
+                async with gate:
+                    return await self.deliver(delivery_id)
             finally:
                 self._active.discard(delivery_id)
 
-        def crashed(_delivery_id: int, exc: BaseException) -> DeliveryResult:
+        def crashed(_job: tuple[Workspace, int], exc: BaseException) -> DeliveryResult:
             return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
 
         return await self.engine.fan_out(mine, one, crashed, on_result)

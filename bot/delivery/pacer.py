@@ -104,6 +104,16 @@ class Pacer:
         self._lanes: dict[Hashable, _Lane] = {}
         self._channel_free: dict[tuple[Hashable, str], float] = {}
 
+    def channels_at_once(self) -> int | None:
+        """How many of a workspace's channels keep its budget busy, twice over: each channel
+        posts once per `channel_interval` (and not more than once per WINDOW counting Slack's
+        answer), the workspace at most `cap` per WINDOW. None: no workspace cap, every channel
+        at once."""
+        if math.isinf(self.cap):
+            return None
+        spacing = max(self.channel_interval, WINDOW / 2) / WINDOW
+        return max(1, math.ceil(2 * self.cap * spacing))
+
     def lane_rate(self, workspace: Hashable) -> float:
         """A workspace's current rate (posts per WINDOW; learned from 429s)."""
         lane = self._lanes.get(workspace)

@@ -253,11 +253,29 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
-            before = MigrationContext.configure(connection).get_current_revision()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            tables = len(inspect(connection).get_table_names()) if before is None else None
+        with self.engine.connect() as connection:
+            # SQLite alters a table by copying it (batch mode): with foreign keys enforced,
+            # dropping the old copy would delete the rows of every table that references it
+            # with ON DELETE CASCADE (a thread's recorded messages with its delivery). The
+            # pragma is ignored inside a transaction, so it is set on the driver's connection
+            # before one begins, checked before the commit, and restored whatever happens.
+            raw = connection.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    before = MigrationContext.configure(connection).get_current_revision()
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    tables = len(inspect(connection).get_table_names()) if before is None else None
+                    if (
+                        raw is not None
+                        and connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    ):
+                        raise RuntimeError("the upgrade would leave rows pointing at nothing")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
         script = ScriptDirectory.from_config(config)
         applied = len(list(script.iterate_revisions("head", before or "base")))
         return Upgrade(before, HEAD, applied, tables)
