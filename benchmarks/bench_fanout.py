@@ -12,8 +12,9 @@ messages, 429s received, the worker's peak RSS, and CPU per message of the worke
 and (when it runs on this machine) the PostgreSQL server.
 
 Runs: `2000` (50 workspaces x 40 channels) and `4000` (100 x 40, 132,000 messages, 1,000 a
-second into the stand-in at the workspace limit), each `python -m bot worker` in many-workspace
-mode with every team installed with its own bot token in the encrypted installation store;
+second into the stand-in at the workspace limit), each the Procfile's `worker:` command (its
+settings included) in many-workspace mode with every team installed with its own bot token in
+the encrypted installation store;
 `4000-two-workers` (the same with two worker processes sharing the fan-out: PostgreSQL only);
 `headline` (--teams x --per-team), `channel-only` (those channels in one workspace with
 SLACK_BOT_TOKEN, per-channel limit only), `200` (200 channels, one workspace). With several
@@ -32,6 +33,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -95,6 +97,24 @@ def local_postgres_cpu_seconds() -> float:
         fields = text.rsplit(")", 1)[1].split()
         total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def procfile_worker() -> tuple[dict[str, str], list[str]]:
+    """The Procfile's `worker:` command as a deployment runs it: its leading NAME=value
+    settings, and its command with `python` this interpreter."""
+    line = next(
+        line.split(":", 1)[1]
+        for line in (REPO / "Procfile").read_text().splitlines()
+        if line.startswith("worker:")
+    )
+    words = shlex.split(line)
+    settings = {}
+    while words and "=" in words[0]:
+        name, value = words.pop(0).split("=", 1)
+        settings[name] = value
+    if words[0] == "python":
+        words[0] = sys.executable
+    return settings, words
 
 
 def threads_of(pid: int) -> int:
@@ -244,7 +264,8 @@ def run(
         }
     else:
         env["SLACK_BOT_TOKEN"] = "xoxb-T111"  # noqa: S105  the stand-in's
-    command = [sys.executable, "-m", "bot", "worker"]
+    settings, command = procfile_worker()
+    env |= settings
     database_cpu = local_postgres_cpu_seconds()
     start = time.perf_counter()
     started_at = time.time()

@@ -79,5 +79,6 @@ def test_procfile_runs_socket_mode_outside_web_and_migrates_on_release() -> None
     processes = procfile()
     assert processes["release"] == "python -m bot db upgrade"
     assert processes["web"] == "python -m bot serve"
-    assert processes["worker"] == "python -m bot worker"
+    # The worker's heap settings (glibc reads them only at start) come before its command.
+    assert processes["worker"] == "MALLOC_ARENA_MAX=2 python -m bot worker"
     assert "--socket" in processes["socket"] and "--socket" not in processes["web"]

@@ -142,6 +142,8 @@ class Progress:
     attempts: int = 0  # failed tries of the current part (or edit)
     # When a committed ledger write last showed the lease still ours (the deliverer's clock).
     held_at: dt.datetime | None = None
+    # The part last checked ready to post (`Deliverer._hold`) and when, before its turn.
+    checked: tuple[int, dt.datetime] | None = None
 
     @property
     def id(self) -> int:
@@ -510,11 +512,15 @@ class Deliverer:
         """Get one part into Slack (found there, or posted in its turn) and record it."""
         claim = progress.claim
         try:
+            # The ledger is made ready once the channel's turn comes and before the workspace's
+            # is taken: a turn held through a database round trip is a slot of the workspace's
+            # budget left unused.
             ts = await self.engine.paced(
                 claim.workspace,
                 claim.channel_id,
                 lambda: self._send_part(progress, part.part, part.message),
                 pacer=self._pacer(progress),
+                ready=lambda: self._hold(progress, part.part),
             )
         except UndecidedLookupError as exc:
             # Could not tell whether Slack has the part: posting it could duplicate it, so
@@ -658,8 +664,9 @@ class Deliverer:
             progress.maybe_sent = False
         return ts
 
-    async def _post(self, progress: Progress, part: int, message: Message) -> str:
-        """Note the part as in flight (committed), then post it with metadata naming it."""
+    async def _hold(self, progress: Progress, part: int) -> None:
+        """Make sure the ledger lets this part be posted: noted in flight (committed) under a
+        lease still ours; `_post` then posts without another database round trip."""
         claim = progress.claim
         # Noted in flight with the previous part's record, and the lease renewed lately enough
         # (by that record or the heartbeat) that it is surely still ours: no second write.
@@ -667,9 +674,9 @@ class Deliverer:
         # checks the lease.
         renewed = self.keeper.renewed_at(claim.delivery_id, progress.owner)
         held_at = max((t for t in (progress.held_at, renewed) if t is not None), default=None)
-        fresh = held_at is not None and self.clock() - held_at < self.lease / 3
+        now = self.clock()
+        fresh = held_at is not None and now - held_at < self.lease / 3
         if progress.inflight != part or not fresh:
-            now = self.clock()
             marked = await self.engine.write(
                 lambda s: ledger.mark_inflight(
                     s, claim.delivery_id, progress.owner, part, now, self.lease
@@ -678,12 +685,28 @@ class Deliverer:
             if not marked:
                 raise _Stop(self._result(progress, "busy", "lease lost"))
             progress.held_at = now
+            progress.inflight = part
         else:
             # No write before this post, yet the workspace may have been uninstalled since the
             # last one (the web process purges its ledger): a read, so nothing is posted after.
             held = await self.engine.read(ledger.HeldCheck(claim.delivery_id, progress.owner))
             if not held:
                 raise _Stop(self._result(progress, "busy", "delivery gone or lease lost"))
+        progress.checked = (part, now)
+
+    async def _post(self, progress: Progress, part: int, message: Message) -> str:
+        """Post a part with metadata naming it, checked ready by `_hold` lately (else checked
+        again now: a retry after a 429, or a turn that came late)."""
+        claim = progress.claim
+        checked, progress.checked = progress.checked, None
+        if (
+            checked is None
+            or checked[0] != part
+            or progress.inflight != part
+            or self.clock() - checked[1] >= self.lease / 3
+        ):
+            await self._hold(progress, part)
+            progress.checked = None
         progress.inflight, progress.maybe_sent = part, True
         try:
             ts = await progress.transport.post(

@@ -113,14 +113,16 @@ class Engine:
         *,
         answered: Callable[[], None] | None = None,
         pacer: Pacer | None = None,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> T:
         """`send()` (one Slack write) in the channel's and workspace's turn; a 429 is waited out
         (the workspace paused and slowed) and the write made again: it posted nothing.
-        `answered` is told each time Slack answers, before the turn is given back."""
+        `answered` is told each time Slack answers, before the turn is given back; `ready` is
+        awaited before each turn of the workspace's is taken (see `Pacer.turn`)."""
         pace = pacer or self.pacer
         for _ in range(self.max_rate_limit_waits):
             turn: Turn
-            async with pace.turn(workspace, channel) as turn:
+            async with pace.turn(workspace, channel, ready) as turn:
                 try:
                     return await send()
                 except RateLimitedError as exc:

@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -120,13 +120,22 @@ class Pacer:
         return self.cap if lane is None else lane.cap
 
     @asynccontextmanager
-    async def turn(self, workspace: Hashable, channel: str) -> AsyncIterator[Turn]:
+    async def turn(
+        self,
+        workspace: Hashable,
+        channel: str,
+        ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[Turn]:
         """Wait for the channel's and the workspace's turn; given back when the block ends
-        (Slack has answered), the channel's next turn `channel_interval` later."""
+        (Slack has answered), the channel's next turn `channel_interval` later. `ready` runs
+        between the two: work the write needs (a database check) done when the channel's turn
+        comes, so none of the workspace's budget waits for it."""
         key = (workspace, channel)
         wait = self._channel_free.get(key, 0.0) - self.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
+        if ready is not None:
+            await ready()
         lane = self._lanes.get(workspace)
         if lane is None:
             lane = self._lanes[workspace] = _Lane(self.cap)

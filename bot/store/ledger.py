@@ -615,35 +615,29 @@ def record_parts(session: Session, records: Sequence[PartRecord]) -> list[bool]:
             for r in kept
         ],
     )
-    m = _MESSAGES.c
-    recorded = set(
-        connection.execute(
-            select(m.delivery_id, m.part).where(
-                tuple_(m.delivery_id, m.part).in_([(r.delivery_id, r.part) for r in kept])
-            )
-        ).tuples()
-    )
     now = utc_now()
-    new = [r for r in kept if (r.delivery_id, r.part) not in recorded]
-    if new:
-        connection.execute(
-            _SAVE_MESSAGE,
-            [
-                {
-                    "m_id": r.delivery_id,
-                    "m_part": r.part,
-                    "m_channel": r.channel_id,
-                    "m_ts": r.ts,
-                    "m_article": r.article_id,
-                    "m_fingerprint": r.fingerprint,
-                    "m_at": now,
-                }
-                for r in new
-            ],
-        )
-    # Recorded before (a rerun found it in the channel): what Slack shows now is this content.
-    again = [r for r in kept if (r.delivery_id, r.part) in recorded and r.fingerprint]
-    if again:
+    # The insert skips a part recorded before (NOT EXISTS). When it adds fewer rows than it
+    # was given, some were (a rerun found them in the channel): those now show this content,
+    # so every part given takes its fingerprint, a no-op for the rows just added. Nothing is
+    # looked up first: recording is the one write of each message a fan-out makes.
+    inserted = connection.execute(
+        _SAVE_MESSAGE,
+        [
+            {
+                "m_id": r.delivery_id,
+                "m_part": r.part,
+                "m_channel": r.channel_id,
+                "m_ts": r.ts,
+                "m_article": r.article_id,
+                "m_fingerprint": r.fingerprint,
+                "m_at": now,
+            }
+            for r in kept
+        ],
+    ).rowcount
+    counted = len(kept) == 1 or connection.dialect.supports_sane_multi_rowcount
+    again = [r for r in kept if r.fingerprint]
+    if again and (inserted != len(kept) or not counted):
         connection.execute(
             _SET_FINGERPRINT,
             [
