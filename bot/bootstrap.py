@@ -156,7 +156,6 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     polling (when sources are configured) and, with many workspaces, the refresh of rotating
     tokens."""
     from bot.slack.identity import adopt_at_start
-    from bot.sources import Poller
     from bot.worker.dispatcher import Dispatcher
     from bot.worker.scheduler import Worker
 
@@ -172,6 +171,8 @@ def worker(settings: Settings, database: Database, clock: Clock = utc_now) -> Wo
     )
     poller = None
     if settings.source_dir or settings.feed_url:
+        from bot.sources import Poller  # feed parsing and HTML: only a worker with a source
+
         poller = Poller(database, settings.source_dir, settings.feed_url)
     refresh = None
     if settings.multi_workspace:

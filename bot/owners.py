@@ -13,6 +13,7 @@ import hashlib
 import os
 import socket
 import uuid
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -97,3 +98,19 @@ def is_gone(owner: str | None) -> bool:
     if now_started == "dead":
         return True
     return started != "-" and now_started is not None and now_started != started
+
+
+def ours_to_pace(senders: Iterable[str]) -> bool:
+    """Whether this process may claim more of a workspace whose live leases these owners hold:
+    yes when no other live process holds one; when two began there at once, the one whose
+    process id sorts first keeps it and the other takes no more (its claims finish)."""
+    mine = own_prefix().rstrip("|")
+    others = set()
+    here = False
+    for owner in senders:
+        process = owner.rsplit("|", 1)[0]
+        if process == mine:
+            here = True
+        elif not is_gone(owner):  # a dead sender's leases are taken over, not deferred to
+            others.add(process)
+    return not others or (here and mine < min(others))

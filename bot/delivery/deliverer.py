@@ -47,7 +47,7 @@ from bot.delivery.poster import (
     metadata_for,
 )
 from bot.delivery.thread_edits import EditStep, edit_step
-from bot.owners import new_owner
+from bot.owners import new_owner, ours_to_pace
 from bot.slack.rendering import Message
 from bot.slack.rollup_rendering import period_title, render_rollup
 from bot.store import edits, ledger
@@ -321,9 +321,9 @@ class Deliverer:
         `on_result` of each as it finishes. One this engine is sending already is left to it.
 
         A workspace has only as many under way (claimed) as keep its posting budget busy
-        (`Pacer.channels_at_once`): more would post no sooner, only hold memory, and leave
-        nothing for a second worker to share. The rest wait unclaimed, so another worker takes
-        them meanwhile (this one then finds them held or done and moves on)."""
+        (`Pacer.channels_at_once`): more would post no sooner, only hold memory. A workspace
+        another worker is sending in is left to it (`ours_to_pace`): each paces its own
+        workspaces, so two workers never post a workspace's budget twice over."""
         mine = [(w, d) for w, d in _round_robin(jobs) if d not in self._active]
         self._active.update(d for _w, d in mine)
         at_once = (self.pacer or self.engine.pacer).channels_at_once()
@@ -333,10 +333,10 @@ class Deliverer:
             workspace, delivery_id = job
             try:
                 if at_once is None:
-                    return await self.deliver(delivery_id)
+                    return await self.deliver(delivery_id, alone_in=workspace)
                 gate = gates.setdefault(workspace, asyncio.Semaphore(at_once))
                 async with gate:
-                    return await self.deliver(delivery_id)
+                    return await self.deliver(delivery_id, alone_in=workspace)
             finally:
                 self._active.discard(delivery_id)
 
@@ -346,11 +346,18 @@ class Deliverer:
         return await self.engine.fan_out(mine, one, crashed, on_result)
 
     async def deliver(
-        self, delivery_id: int, *, retry_failed: bool = False, report: ProgressReport | None = None
+        self,
+        delivery_id: int,
+        *,
+        retry_failed: bool = False,
+        report: ProgressReport | None = None,
+        alone_in: Workspace | None = None,
     ) -> DeliveryResult:
         """Claim a delivery and send whatever of it is missing: its missing parts in thread
-        order, then its edits, then its end, each recorded as it happens."""
-        started = await self._begin(delivery_id, retry_failed)
+        order, then its edits, then its end, each recorded as it happens. With `alone_in` (the
+        delivery's workspace) it is left to another process sending in that workspace
+        (`ours_to_pace`)."""
+        started = await self._begin(delivery_id, retry_failed, alone_in)
         if isinstance(started, DeliveryResult):
             return started
         progress = started
@@ -381,12 +388,21 @@ class Deliverer:
         finally:
             self.keeper.drop(delivery_id)
 
-    async def _begin(self, delivery_id: int, retry_failed: bool) -> Progress | DeliveryResult:
-        """Claim a delivery and lay out its thread; the result when there is nothing to send."""
+    async def _begin(
+        self, delivery_id: int, retry_failed: bool, alone_in: Workspace | None = None
+    ) -> Progress | DeliveryResult:
+        """Claim a delivery and lay out its thread; the result when there is nothing to send.
+        With `alone_in` (its workspace), not while another process paces that workspace."""
         owner = new_owner()
 
         def claim(session: Session, takeover_from: str | None) -> _Claimed | None:
             now = self.clock()
+            if (
+                alone_in is not None
+                and takeover_from is None
+                and not ours_to_pace(ledger.workspace_senders(session, alone_in, now))
+            ):
+                return None
             found = ledger.claim(
                 session,
                 delivery_id,

@@ -33,7 +33,7 @@ from bot.delivery.lease import LeaseKeeper, Renew
 from bot.delivery.pacer import Pacer, Turn
 from bot.delivery.poster import AmbiguousError, RateLimitedError
 from bot.owners import is_gone
-from bot.store.db import AsyncDatabase, Database, Session
+from bot.store.db import AsyncDatabase, Burst, Database, Session
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Engine:
             found = claim(session, None)
             return found if found is not None else Busy(*holder(session))
 
-        claimed = await self.write(first)
+        claimed = await self.write(Burst(first))
         if not isinstance(claimed, Busy) or claimed.state != "sending":
             return claimed
         if not is_gone(claimed.holder):
@@ -103,7 +103,7 @@ class Engine:
             found = claim(session, claimed.holder)
             return found if found is not None else Busy(*holder(session))
 
-        return await self.write(takeover)
+        return await self.write(Burst(takeover))
 
     async def paced(
         self,

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rapidfuzz import fuzz
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -144,6 +143,8 @@ def _title_key(title: str) -> str:
 
 def _match_existing(new: Sequence[Article], old: Sequence[ArticleRow]) -> list[ArticleRow | None]:
     """Pair each new article with the stored one it continues (same title, url, or near-same)."""
+    from rapidfuzz import fuzz  # only an ingest re-reading a stored issue compares texts
+
     unused = list(old)
     matched: list[ArticleRow | None] = [None] * len(new)
     rules: list[Callable[[int, Article, ArticleRow], bool]] = [

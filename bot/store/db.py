@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision (tests/store/test_migrations.py checks it against Alembic's
 # head): a database already there is opened without loading Alembic.
-HEAD = "0016"
+HEAD = "0017"
 # How long a SQLite connection waits for another process's lock (DATABASE_BUSY_TIMEOUT).
 DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 # Writes that retry themselves wait on SQLite's lock only this long per attempt: SQLite's own
@@ -367,6 +367,19 @@ class AsyncDatabase:
 _Queued = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
 
 
+class Burst(Generic[T]):
+    """A unit of work that is one of a burst of big writes (a fan-out's claims, each reading a
+    thread's plan and messages): a shared transaction takes only a few of them besides the
+    other units, so those (each message's record) never wait for the whole burst."""
+
+    def __init__(self, work: Callable[[Session], T]) -> None:
+        self.work = work
+
+    def __call__(self, session: Session) -> T:
+        """The unit's result."""
+        return self.work(session)
+
+
 class SharedTransactions:
     """Runs units of work one transaction at a time, each transaction taking every unit queued
     while the one before it ran (at most `max_batch`). If a shared transaction fails, its units
@@ -374,29 +387,38 @@ class SharedTransactions:
     independent (a caller queues its next unit only after the last one returned), so running
     several in one transaction changes none of their results."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        max_batch: int = 500,
+        max_apart: int = 50,
+    ) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
+        self.max_apart = max_apart
         self._queue: list[_Queued] = []
+        self._apart: list[_Queued] = []
         self._runner: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """`work`'s result, once the transaction it ran in has ended (committed)."""
+        """`work`'s result, once the transaction it ran in has ended (committed). A `Burst`
+        unit is queued apart: at most `max_apart` of them join each transaction."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (each `asyncio.run` of the CLI)
-            self._queue, self._runner, self._loop = [], None, loop
+            self._queue, self._apart, self._runner, self._loop = [], [], None, loop
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((work, future))
+        (self._apart if isinstance(work, Burst) else self._queue).append((work, future))
         if self._runner is None:
             self._runner = loop.create_task(self._run_queued())
         return await future
 
     async def _run_queued(self) -> None:
         try:
-            while self._queue:
-                batch = self._queue[: self.max_batch]
+            while self._queue or self._apart:
+                batch = self._queue[: self.max_batch] + self._apart[: self.max_apart]
                 del self._queue[: self.max_batch]
+                del self._apart[: self.max_apart]
                 await self._run_batch(batch)
         finally:
             self._runner = None

@@ -341,6 +341,7 @@ def _held(delivery_id: Any, owner: Any) -> Any:
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
 _MESSAGES = cast(Table, DeliveryMessageRow.__table__)
+
 _SUBSCRIPTIONS = cast(Table, SubscriptionRow.__table__)
 _ISSUE_DATE = select(IssueRow.date).where(IssueRow.id == bindparam("i_id"))
 _MESSAGE_STATES = select(
@@ -350,6 +351,23 @@ _MESSAGE_STATES = select(
     _MESSAGES.c.fingerprint,
     _MESSAGES.c.editing,
 ).where(_MESSAGES.c.delivery_id == bindparam("m_id"))
+
+
+_SENDERS = (
+    select(_DELIVERIES.c.lease_owner)
+    .where(
+        in_bound_workspace(_DELIVERIES.c),
+        _DELIVERIES.c.state == SENDING,
+        _DELIVERIES.c.lease_until >= bindparam("s_now", type_=_DELIVERIES.c.lease_until.type),
+    )
+    .distinct()
+)
+
+
+def workspace_senders(session: Session, workspace: Workspace, now: dt.datetime) -> set[str]:
+    """Who holds a lease still running on a delivery of this workspace (owner ids)."""
+    params = {**workspace_binds(workspace), "s_now": now}
+    return {row[0] for row in session.connection().execute(_SENDERS, params) if row[0]}
 
 
 # The per-message writes, built once: the fan-out runs them once per Slack message (SQLAlchemy

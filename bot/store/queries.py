@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -156,6 +155,9 @@ def suggest_companies(session: Session, name: str, limit: int = 3) -> tuple[str,
     )
     for canonical in session.scalars(select(CompanyRow.name)):
         names.setdefault(canonical, canonical)
+    # Loaded on the first miss: the worker, which never suggests names, is spared it.
+    from rapidfuzz import fuzz, process, utils
+
     matches = process.extract(
         name,
         list(names),

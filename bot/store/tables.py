@@ -236,6 +236,8 @@ class DeliveryRow(InWorkspace, Base):
         Index(
             "ux_deliveries_rollup", "enterprise_id", "team_id", "channel_id", "period", unique=True
         ),
+        # Who is sending in a workspace (a worker leaves a workspace another one paces).
+        Index("ix_deliveries_state_workspace", "state", "enterprise_id", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

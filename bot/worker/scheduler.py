@@ -21,16 +21,18 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery.follower_dms import FollowerDms
-from bot.sources import Poller
 from bot.store import subscriptions
 from bot.worker.dispatcher import Dispatcher
+
+if TYPE_CHECKING:  # loaded only where sources are configured (bot.bootstrap.worker)
+    from bot.sources import Poller
 
 log = logging.getLogger(__name__)
 

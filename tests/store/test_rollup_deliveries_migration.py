@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from bot.store import ledger
-from bot.store.db import MIGRATIONS, Database
+from bot.store.db import HEAD, MIGRATIONS, Database
 from bot.workspace import Workspace
 
 BEFORE = "0015"  # the revision 0016 follows
@@ -61,7 +61,8 @@ def test_0016_keeps_posted_threads_and_down_drops_only_rollups(database_url: str
         with database.engine.begin() as connection:
             for statement in OLD_ROWS:
                 connection.execute(text(statement), {"now": NOW})
-        assert database.upgrade().applied == 1
+        upgraded = database.upgrade()  # 0016, and whatever follows it
+        assert (upgraded.before, upgraded.after) == (BEFORE, HEAD)
         assert messages(database) == THREAD
         with database.write() as session:
             rollup = ledger.ensure_rollup(session, WS, "C1", "2026-W14", due_at=NOW)
