@@ -53,7 +53,6 @@ from bot.slack.rollup_rendering import period_title, render_rollup
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
 from bot.store.db import Database, Session, once_per_transaction
-from bot.store.ledger import MessageState
 from bot.store.queries import get_issue
 from bot.workspace import Workspace
 
@@ -327,23 +326,23 @@ class Deliverer:
         mine = [(w, d) for w, d in _round_robin(jobs) if d not in self._active]
         self._active.update(d for _w, d in mine)
         at_once = (self.pacer or self.engine.pacer).channels_at_once()
-        gates: dict[Workspace, asyncio.Semaphore] = {}
 
         async def one(job: tuple[Workspace, int]) -> DeliveryResult:
             workspace, delivery_id = job
             try:
-                if at_once is None:
-                    return await self.deliver(delivery_id, alone_in=workspace)
-                gate = gates.setdefault(workspace, asyncio.Semaphore(at_once))
-                async with gate:
-                    return await self.deliver(delivery_id, alone_in=workspace)
+                return await self.deliver(delivery_id, alone_in=workspace)
             finally:
                 self._active.discard(delivery_id)
 
         def crashed(_job: tuple[Workspace, int], exc: BaseException) -> DeliveryResult:
             return DeliveryResult("retry_later", "", None, error=type(exc).__name__)
 
-        return await self.engine.fan_out(mine, one, crashed, on_result)
+        def workspace_of(job: tuple[Workspace, int]) -> Workspace:
+            return job[0]
+
+        return await self.engine.fan_out(
+            mine, one, crashed, on_result, lane=workspace_of, at_once=at_once
+        )
 
     async def deliver(
         self,
@@ -635,10 +634,9 @@ class Deliverer:
         progress.inflight = None if following is None else following.part
         progress.maybe_sent = False
         progress.held_at = self.clock()
+        # Only `posted` learns of it: what Slack shows is this very content, so the part is
+        # never one to edit (`Thread.next_edit` looks only at what was recorded before).
         progress.posted[part.part] = ts
-        progress.thread.states[part.part] = MessageState(
-            part.part, ts, part.article_id, part.fingerprint, None
-        )
         if part.part == 0:
             progress.parent_ts = ts
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -142,15 +143,22 @@ class Engine:
         *,
         more: Callable[[], Awaitable[Iterable[J]]] | None = None,
         every: float = 15.0,
+        lane: Callable[[J], Hashable] | None = None,
+        at_once: int | None = None,
     ) -> list[R]:
         """Deliver every job at once (each paced on its own); their results as they finished.
         `crashed` makes the result of a delivery that raised (logged here);
-        `more`, asked every `every` seconds while some are under way, adds jobs to the run."""
+        `more`, asked every `every` seconds while some are under way, adds jobs to the run.
+        With `lane` and `at_once`, at most that many jobs of one lane (a workspace) are under
+        way at a time; the others wait in line as plain jobs, not tasks, and start in order as
+        those finish."""
         results: list[R] = []
         under_way = 0
         idle = asyncio.Event()
+        running: dict[Hashable, int] = {}
+        waiting: dict[Hashable, deque[J]] = {}
 
-        async def one(job: J) -> None:
+        async def one(job: J, key: Hashable) -> None:
             nonlocal under_way
             try:
                 result = await deliver(job)
@@ -159,20 +167,32 @@ class Engine:
                 result = crashed(job, exc)
             finally:
                 under_way -= 1
+                running[key] -= 1
                 if not under_way:
                     idle.set()
             results.append(result)
             if on_result is not None:
                 on_result(result)
+            line = waiting.get(key)
+            if line:  # not when cancelled: the run is being stopped
+                launch(line.popleft(), key)
 
         async with asyncio.TaskGroup() as group:
+
+            def launch(job: J, key: Hashable) -> None:
+                running[key] = running.get(key, 0) + 1
+                group.create_task(one(job, key))
 
             def start(batch: Iterable[J]) -> None:
                 nonlocal under_way
                 for job in batch:
                     under_way += 1
                     idle.clear()
-                    group.create_task(one(job))
+                    key = lane(job) if lane is not None and at_once is not None else None
+                    if key is not None and at_once is not None and running.get(key, 0) >= at_once:
+                        waiting.setdefault(key, deque()).append(job)
+                    else:
+                        launch(job, key)
 
             start(jobs)
             while more is not None and under_way:

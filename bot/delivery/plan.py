@@ -68,7 +68,7 @@ def fingerprint(message: Message) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)  # one per message of every delivery under way
+@dataclass(frozen=True, slots=True)  # shared by the deliveries laid out alike (Rendered.part)
 class Part:
     """One message of the thread as it should be now, with the fingerprint of that content."""
 
@@ -127,9 +127,10 @@ class Rendered:
     save_emoji: str
     replies: dict[int, tuple[Message, str]] = field(init=False)
     patterns: tuple[Message, str] | None = field(init=False)
-    _parents: dict[tuple[int, str | None], tuple[Message, str]] = field(
-        init=False, default_factory=dict
-    )
+    _parents: dict[tuple[int, str | None], Part] = field(init=False, default_factory=dict)
+    # Parts are immutable: every delivery laid out alike (most of a fan-out) shares the same
+    # objects, not 30-odd of its own (thousands of deliveries are under way at once).
+    _parts: dict[tuple[int, int | None], Part] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -137,8 +138,9 @@ class Rendered:
         patterns = self.issue.patterns
         self.patterns = _with_print(render_patterns(patterns)) if patterns else None
 
-    def parent(self, shown: int, filter_text: str | None) -> tuple[Message, str]:
-        """The parent message saying `shown` deep dives are in the thread (of how many)."""
+    def parent(self, shown: int, filter_text: str | None) -> Part:
+        """The parent message (part 0) saying `shown` deep dives are in the thread (of how
+        many)."""
         key = (shown, filter_text)
         with self._lock:
             found = self._parents.get(key)
@@ -146,9 +148,22 @@ class Rendered:
             message = render_issue_parent(
                 self.issue, self.save_emoji, in_thread=shown, filter_text=filter_text
             )
-            found = _with_print(message)
+            found = Part(0, *_with_print(message))
             with self._lock:
-                self._parents[key] = found
+                found = self._parents.setdefault(key, found)
+        return found
+
+    def part(self, part: int, article_id: int | None) -> Part:
+        """Part `part` carrying this deep dive (None: the patterns)."""
+        key = (part, article_id)
+        with self._lock:
+            found = self._parts.get(key)
+        if found is None:
+            reply = self.replies[article_id] if article_id is not None else self.patterns
+            if reply is None:
+                raise KeyError("the issue has no patterns")
+            with self._lock:
+                found = self._parts.setdefault(key, Part(part, *reply, article_id))
         return found
 
 
@@ -169,22 +184,21 @@ def layout(rendered: Rendered, recorded: Recorded) -> list[Part]:
     appended = {p: s.article_id for p, s in states.items() if p > plan.patterns_part}
     numbered += sorted(appended.items())
     for part, article_id in numbered:
-        reply = rendered.replies.get(article_id) if article_id is not None else None
-        if reply is not None:
-            replies.append(Part(part, *reply, article_id))
+        if article_id is not None and article_id in rendered.replies:
+            replies.append(rendered.part(part, article_id))
         elif part in states:
             replies.append(_removed(part, REMOVED_ARTICLE, article_id))
     if rendered.patterns is not None:
-        replies.append(Part(plan.patterns_part, *rendered.patterns))
+        replies.append(rendered.part(plan.patterns_part, None))
     elif plan.patterns_part in states:
         replies.append(_removed(plan.patterns_part, REMOVED_PATTERNS))
     following = max([plan.patterns_part, *appended]) + 1
     added = [i for i in recorded.new if i in rendered.replies]
-    replies += [Part(following + n, *rendered.replies[aid], aid) for n, aid in enumerate(added)]
+    replies += [rendered.part(following + n, aid) for n, aid in enumerate(added)]
     shown = sum(1 for r in replies if r.article_id is not None and not r.removed)
     replies.sort(key=lambda r: r.part)
     filter_text = " · ".join(r.describe() for r in plan.rules) if plan.rules else None
-    return [Part(0, *rendered.parent(shown, filter_text)), *replies]
+    return [rendered.parent(shown, filter_text), *replies]
 
 
 @dataclass
@@ -193,6 +207,8 @@ class Thread:
 
     recorded: Recorded
     parts: Sequence[Part]
+    # What was recorded when the delivery was claimed (kept up to date by edits); a part
+    # posted since shows its current content and is in the progress's `posted` only.
     states: dict[int, MessageState]
     # Held, so the shared rendering lives while a delivery uses it (None: a roll-up's).
     rendered: Rendered | None

@@ -206,12 +206,12 @@ class Dispatcher:
 
     async def send_open(self) -> list[DeliveryResult]:
         """Send every open delivery, many channels at once (each channel paced on its own)."""
-        sendable = await asyncio.to_thread(self.sendable)
-        if not sendable:
+        # Only (workspace, id) stays for the fan-out: thousands of full rows would stay in
+        # memory for as long as it runs.
+        jobs = [(d.workspace, d.id) for d in await asyncio.to_thread(self.sendable)]
+        if not jobs:
             return []
-        return await self.deliverer.deliver_all(
-            [(d.workspace, d.id) for d in sendable], _log_result
-        )
+        return await self.deliverer.deliver_all(jobs, _log_result)
 
     def run_open(self) -> list[DeliveryResult]:
         """`send_open` from synchronous code."""

@@ -1,13 +1,18 @@
 """The Pacer's turns: what a write needs before it is sent (its database check) is done before the
-workspace's turn is taken, so the workspace's budget never waits on the database."""
+workspace's turn is taken, so the workspace's budget never waits on the database; and how many
+of one workspace's deliveries a fan-out has under way at once."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from bot.delivery.engine import Engine
 from bot.delivery.pacer import Pacer
+from bot.store.db import Database
 
 CHECK = 0.3  # a slow database check
 
@@ -55,3 +60,41 @@ def test_a_failed_check_takes_no_turn() -> None:
             return time.monotonic() - began
 
     assert asyncio.run(scenario()) < 0.1  # the workspace's turn was still free
+
+
+def test_a_fan_out_runs_at_most_so_many_of_a_lane_at_once_and_the_rest_in_order(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'digest.db'}")
+    engine = Engine(database, Pacer())
+    jobs = [("TBUSY", n) for n in range(7)] + [("TQUIET", 0)]
+    under_way: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    began: list[tuple[str, int]] = []
+
+    async def deliver(job: tuple[str, int]) -> tuple[str, int]:
+        lane = job[0]
+        began.append(job)
+        under_way[lane] += 1
+        most[lane] = max(most[lane], under_way[lane])
+        await asyncio.sleep(0.05)
+        under_way[lane] -= 1
+        if job == ("TBUSY", 3):
+            raise RuntimeError("one delivery's trouble")
+        return job
+
+    def crashed(job: tuple[str, int], _exc: BaseException) -> tuple[str, int]:
+        return (job[0], -1)
+
+    async def scenario() -> list[tuple[str, int]]:
+        try:
+            return await engine.fan_out(jobs, deliver, crashed, lane=lambda j: j[0], at_once=2)
+        finally:
+            await engine.db.dispose()
+
+    results = asyncio.run(scenario())
+    database.dispose()
+    assert most == {"TBUSY": 2, "TQUIET": 1}
+    assert began.index(("TQUIET", 0)) <= 2  # not in line behind the busy lane
+    assert [j for j in began if j[0] == "TBUSY"] == jobs[:7]  # the rest in order
+    assert sorted(results) == sorted([*jobs[:3], ("TBUSY", -1), *jobs[4:]])
