@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import inspect
 import logging
+import random
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -786,12 +787,15 @@ class Deliverer:
 
 
 def _round_robin(jobs: Iterable[tuple[Workspace, int]]) -> list[tuple[Workspace, int]]:
-    """Jobs interleaved across workspaces: every workspace starts sending early."""
+    """Jobs interleaved across workspaces: every workspace starts sending early. The workspaces
+    come in an order of this process's own, so two workers started together claim different
+    ones first and split the workspaces between them (`ours_to_pace`)."""
     queues: dict[Workspace, list[tuple[Workspace, int]]] = {}
     for job in jobs:
         queues.setdefault(job[0], []).append(job)
     ordered: list[tuple[Workspace, int]] = []
     lanes = list(queues.values())
+    random.shuffle(lanes)
     for rank in range(max((len(q) for q in lanes), default=0)):
         ordered.extend(q[rank] for q in lanes if rank < len(q))
     return ordered
