@@ -714,12 +714,7 @@ class Deliverer:
         again now: a retry after a 429, or a turn that came late)."""
         claim = progress.claim
         checked, progress.checked = progress.checked, None
-        if (
-            checked is None
-            or checked[0] != part
-            or progress.inflight != part
-            or self.clock() - checked[1] >= self.lease / 3
-        ):
+        if checked is None or checked[0] != part or self.clock() - checked[1] >= self.lease / 3:
             await self._hold(progress, part)
             progress.checked = None
         progress.inflight, progress.maybe_sent = part, True

@@ -157,6 +157,7 @@ class Engine:
         idle = asyncio.Event()
         running: dict[Hashable, int] = {}
         waiting: dict[Hashable, deque[J]] = {}
+        limit = at_once if lane is not None else None
 
         async def one(job: J, key: Hashable) -> None:
             nonlocal under_way
@@ -188,8 +189,8 @@ class Engine:
                 for job in batch:
                     under_way += 1
                     idle.clear()
-                    key = lane(job) if lane is not None and at_once is not None else None
-                    if key is not None and at_once is not None and running.get(key, 0) >= at_once:
+                    key = lane(job) if lane is not None else None
+                    if limit is not None and running.get(key, 0) >= limit:
                         waiting.setdefault(key, deque()).append(job)
                     else:
                         launch(job, key)
