@@ -21,13 +21,13 @@ import inspect
 import logging
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from bot.clock import Clock, utc_now
 from bot.core import rollups
-from bot.delivery.engine import Busy, Engine
+from bot.delivery.engine import Busy, Engine, blocking
 from bot.delivery.pacer import Pacer
 from bot.delivery.plan import (
     Part,
@@ -60,7 +60,6 @@ from bot.workspace import Workspace
 log = logging.getLogger(__name__)
 
 Outcome = Literal["posted", "already", "busy", "failed", "retry_later", "no_issue", "skipped"]
-T = TypeVar("T")
 
 
 class Transport(Protocol):
@@ -194,9 +193,14 @@ class Deliverer:
         self.keeper = self.engine.lease_keeper(ledger.renew)
         self._active: set[int] = set()
 
-    # --- from synchronous code (`post`, tests): one event loop per call --------------------
+    async def aclose(self) -> None:
+        """Close what belongs to the running event loop: Slack sessions, database pool."""
+        close = getattr(self.transports, "aclose", None)
+        if close is not None:
+            await close()
+        await self.engine.aclose()
 
-    def deliver_issue(
+    async def deliver_issue_async(
         self,
         workspace: Workspace,
         channel_id: str,
@@ -210,73 +214,6 @@ class Deliverer:
         """Post an issue (None: the latest) to a workspace's channel unless the ledger says it
         was posted; `update`: a posted thread whose issue was corrected since is brought up to
         date (whatever its age); `report` is told how far the thread is before each step."""
-        return self.run_sync(
-            self.deliver_issue_async(
-                workspace,
-                channel_id,
-                issue_date,
-                retry_failed=retry_failed,
-                origin=origin,
-                update=update,
-                report=report,
-            )
-        )
-
-    def deliver_rollup(
-        self,
-        workspace: Workspace,
-        channel_id: str,
-        period: str,
-        *,
-        retry_failed: bool = False,
-        origin: str = "manual",
-    ) -> DeliveryResult:
-        """Post a channel's roll-up of `period` ("2026-W14", "2026-04") unless the ledger says
-        it was posted."""
-        return self.run_sync(
-            self.deliver_rollup_async(
-                workspace, channel_id, period, retry_failed=retry_failed, origin=origin
-            )
-        )
-
-    def run(
-        self, delivery_id: int, *, retry_failed: bool = False, report: ProgressReport | None = None
-    ) -> DeliveryResult:
-        """Claim a delivery and send whatever of it is missing, here and now."""
-        return self.run_sync(self.deliver(delivery_id, retry_failed=retry_failed, report=report))
-
-    def run_sync(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run the engine's `work` in an event loop of its own (from synchronous code)."""
-
-        async def then_close() -> T:
-            try:
-                return await work
-            finally:
-                await self.aclose()
-
-        return asyncio.run(then_close())
-
-    async def aclose(self) -> None:
-        """Close what belongs to the running event loop: Slack sessions, database pool."""
-        close = getattr(self.transports, "aclose", None)
-        if close is not None:
-            await close()
-        await self.engine.db.dispose()
-
-    # --- the engine -----------------------------------------------------------------------
-
-    async def deliver_issue_async(
-        self,
-        workspace: Workspace,
-        channel_id: str,
-        issue_date: dt.date | None,
-        *,
-        retry_failed: bool = False,
-        origin: str = "manual",
-        update: bool = False,
-        report: ProgressReport | None = None,
-    ) -> DeliveryResult:
-        """`deliver_issue` inside a running event loop."""
 
         def ensure(session: Session) -> int | None:
             issue = get_issue(session, issue_date)
@@ -303,7 +240,8 @@ class Deliverer:
         retry_failed: bool = False,
         origin: str = "manual",
     ) -> DeliveryResult:
-        """`deliver_rollup` inside a running event loop."""
+        """Post a channel's roll-up of `period` ("2026-W14", "2026-04") unless the ledger says
+        it was posted."""
         now = self.clock()
         delivery_id = await self.engine.write(
             lambda s: ledger.ensure_rollup(
@@ -779,6 +717,11 @@ class Deliverer:
 
         await self.engine.write(fail)
         return self._result(progress, "failed", error)
+
+    # From synchronous code (`post`, `rollup`, tests): each call in an event loop of its own.
+    deliver_issue = blocking(deliver_issue_async)
+    deliver_rollup = blocking(deliver_rollup_async)
+    run = blocking(deliver)
 
 
 def _round_robin(jobs: Iterable[tuple[Workspace, int]]) -> list[tuple[Workspace, int]]:

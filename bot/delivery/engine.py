@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from bot.clock import Clock, utc_now
 from bot.delivery.lease import LeaseKeeper, Renew
@@ -42,12 +43,40 @@ T = TypeVar("T")
 C = TypeVar("C")
 J = TypeVar("J")
 R = TypeVar("R")
+P = ParamSpec("P")
 
 # A kind's claiming transaction: (session, takeover_from) -> the claim, or None when another
 # sender holds it; `takeover_from` names a holder known to be dead (claim only from it).
 ClaimWork = Callable[[Session, str | None], C | None]
 # (session) -> (the delivery's state, who holds it)
 HolderWork = Callable[[Session], tuple[str, str | None]]
+
+
+class Closes(Protocol):
+    """A sender holding what belongs to an event loop (Slack sessions, a database pool)."""
+
+    async def aclose(self) -> None:
+        """Close it before the event loop ends."""
+
+
+S = TypeVar("S", bound=Closes)
+
+
+def blocking(method: Callable[Concatenate[S, P], Awaitable[T]]) -> Callable[Concatenate[S, P], T]:
+    """A sender's coroutine method for synchronous code (`post`, tests): each call runs in an
+    event loop of its own, which closes what the sender opened in it before it ends."""
+
+    @functools.wraps(method)
+    def run(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async def then_close() -> T:
+            try:
+                return await method(self, *args, **kwargs)
+            finally:
+                await self.aclose()
+
+        return asyncio.run(then_close())
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,10 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.db: AsyncDatabase = self.database.asynchronous()
+
+    async def aclose(self) -> None:
+        """Close the database pool (before the event loop that opened it ends)."""
+        await self.db.dispose()
 
     def lease_keeper(self, renew: Renew) -> LeaseKeeper:
         """A heartbeat for the leases of one kind's ledger."""

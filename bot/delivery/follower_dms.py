@@ -24,7 +24,7 @@ from bot.delivery.dm_transports import (
     NotInstalledError,
     dm_metadata,
 )
-from bot.delivery.engine import Busy, Engine
+from bot.delivery.engine import Busy, Engine, blocking
 from bot.delivery.pacer import Pacer
 from bot.delivery.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
 from bot.owners import is_gone, new_owner
@@ -65,23 +65,16 @@ class FollowerDms:
         self.match()
         return self.send_open()
 
+    async def aclose(self) -> None:
+        """Close the database pool of the running event loop."""
+        await self.engine.aclose()
+
     def match(self) -> int:
         """Match the articles that arrived against every follow; the DMs it created."""
         created = follows.match_new(self.database, self.clock(), self.recent_days)
         if created:
             log.info("follows: %d new direct messages to send", created)
         return created
-
-    def send_open(self) -> list[DmOutcome]:
-        """`send_open_async` in an event loop of its own (from synchronous code)."""
-
-        async def then_close() -> list[DmOutcome]:
-            try:
-                return await self.send_open_async()
-            finally:
-                await self.engine.db.dispose()
-
-        return asyncio.run(then_close())
 
     async def send_open_async(self) -> list[DmOutcome]:
         """Send the open DMs, every workspace at its pace at once. DMs created meanwhile (a new
@@ -112,6 +105,8 @@ class FollowerDms:
             await new_dms(), one, crashed, more=new_dms, every=self.refresh_seconds
         )
         return [outcome for outcome in done if outcome is not None]
+
+    send_open = blocking(send_open_async)
 
     async def _sendable(self) -> list[tuple[Workspace, int]]:
         """Open DMs (workspace, id), leaving out those a live sender holds."""

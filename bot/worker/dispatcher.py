@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import rollups
 from bot.delivery.deliverer import Deliverer, DeliveryResult
+from bot.delivery.engine import blocking
 from bot.owners import is_gone, own_prefix
 from bot.schedule import decide
 from bot.store import edits, ledger, queries, subscriptions
@@ -65,7 +66,7 @@ def _log_result(result: DeliveryResult) -> None:
 class Dispatcher:
     """Turns subscriptions and the archive into deliveries, and sends them all at once through
     the deliverer's engine (paced as its Pacer says). The async methods run in the worker's
-    event loop; `tick` and `run_open` are the same from synchronous code (tests, one-offs)."""
+    event loop; `tick` is `send_due` from synchronous code (tests, one-offs)."""
 
     database: Database
     deliverer: Deliverer
@@ -213,10 +214,6 @@ class Dispatcher:
             return []
         return await self.deliverer.deliver_all(jobs, _log_result)
 
-    def run_open(self) -> list[DeliveryResult]:
-        """`send_open` from synchronous code."""
-        return self.deliverer.run_sync(self.send_open())
-
     def reopen_corrected(self) -> int:
         """Reopen threads (posted within the edit window) whose issue changed since."""
         with self.database.write() as session:
@@ -231,6 +228,8 @@ class Dispatcher:
         await asyncio.to_thread(self.reopen_corrected)
         return await self.send_open()
 
-    def tick(self) -> list[DeliveryResult]:
-        """`send_due` from synchronous code."""
-        return self.deliverer.run_sync(self.send_due())
+    async def aclose(self) -> None:
+        """Close what the deliverer opened in the running event loop."""
+        await self.deliverer.aclose()
+
+    tick = blocking(send_due)  # from synchronous code (tests, one-offs)

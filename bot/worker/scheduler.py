@@ -186,9 +186,9 @@ class Worker:
 
     async def _close(self) -> None:
         if self.dispatcher is not None:
-            await self.dispatcher.deliverer.aclose()
+            await self.dispatcher.aclose()
         if self.follows is not None:
-            await self.follows.engine.db.dispose()
+            await self.follows.aclose()
 
     def _add_jobs(self) -> None:
         """Posting (when a dispatcher exists), polling and token refresh, as configured."""

@@ -17,6 +17,7 @@ from support.slack_api import SlackStub
 from bot.core import settings
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
+from bot.delivery.engine import blocking
 from bot.delivery.plan import read_or_record_plan
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
 from bot.slack.rendering import Message
@@ -220,7 +221,7 @@ def test_each_workspace_gets_its_own_save_emoji_in_the_thread(
             for ws, ch in ((here, "CS"), (there, "CB"))
         ]
     # Both under way at once: one rendering of the day must not serve the other workspace.
-    results = deliverer.run_sync(deliverer.deliver_all([(here, ids[0]), (there, ids[1])]))
+    results = blocking(Deliverer.deliver_all)(deliverer, [(here, ids[0]), (there, ids[1])])
     assert [r.outcome for r in results] == ["posted", "posted"]
     star, book = (json.dumps(stub.messages(ch)[0]["blocks"]) for ch in ("CS", "CB"))
     assert ":star: to save one" in star and ":bookmark:" not in star

@@ -19,6 +19,7 @@ from support.slack_api import SlackStub
 from bot.core import workspaces
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, DeliveryResult, everywhere
+from bot.delivery.engine import blocking
 from bot.delivery.pacer import Pacer
 from bot.delivery.poster import ChannelPacer, PartSearch, SlackPoster, make_web_client
 from bot.delivery.transports import PosterCache
@@ -78,7 +79,7 @@ def fanout(database: Database, stub: SlackStub, pacer: Pacer) -> Deliverer:
 
 def send_all(deliverer: Deliverer, jobs: list[tuple[Workspace, int]]) -> list[DeliveryResult]:
     """The worker's fan-out: every delivery at once, in one event loop."""
-    return deliverer.run_sync(deliverer.deliver_all(jobs))
+    return blocking(Deliverer.deliver_all)(deliverer, jobs)
 
 
 def assert_threads_once(stub: SlackStub, layout: dict[str, list[str]], parts: int) -> None:

@@ -19,6 +19,7 @@ from support.slack_api import SlackStub
 
 from bot.core.ingestion import ingest_files
 from bot.delivery.deliverer import Deliverer, DeliveryResult
+from bot.delivery.engine import blocking
 from bot.delivery.pacer import Pacer
 from bot.delivery.transports import NotInstalled, PosterCache
 from bot.store import edits, filters, ledger
@@ -60,7 +61,7 @@ def engine(database: Database, stub: SlackStub) -> Deliverer:
 
 def send_all(deliverer: Deliverer, jobs: list[tuple[Workspace, int]]) -> list[DeliveryResult]:
     """The worker's fan-out: every delivery at once, in one event loop."""
-    return deliverer.run_sync(deliverer.deliver_all(jobs))
+    return blocking(Deliverer.deliver_all)(deliverer, jobs)
 
 
 def jobs(database: Database, layout: dict[Workspace, list[str]]) -> list[tuple[Workspace, int]]:
