@@ -244,8 +244,8 @@ class Deliverer:
         it was posted."""
         now = self.clock()
         delivery_id = await self.engine.write(
-            lambda s: ledger.ensure_rollup(
-                s, workspace, channel_id, period, due_at=now, origin=origin
+            lambda s: ledger.ensure_delivery(
+                s, workspace, channel_id, None, period=period, due_at=now, origin=origin
             )
         )
         return await self.deliver(delivery_id, retry_failed=retry_failed)

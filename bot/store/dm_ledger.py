@@ -258,11 +258,6 @@ def release_dm(session: Session, message_id: int, owner: str, error: str | None)
     )
 
 
-def set_dm_channel(session: Session, message_id: int, owner: str, channel_id: str) -> None:
-    """Remember the person's DM channel on the message (for the lookup after a crash)."""
-    _update_held(session, message_id, owner, channel_id=channel_id)
-
-
 def _follower_values(workspace: Workspace, user_id: str) -> dict[str, str]:
     return {
         "enterprise_id": workspace.enterprise_id,

@@ -92,21 +92,23 @@ def ensure_delivery(
     session: Session,
     workspace: Workspace,
     channel_id: str,
-    issue_id: int,
+    issue_id: int | None,
     *,
+    period: str | None = None,
     due_at: dt.datetime | None = None,
     state: str = PENDING,
     error: str | None = None,
     origin: str = "schedule",
 ) -> int:
-    """The delivery row of (channel, issue), created once whatever races with it."""
-    row = _new_delivery(workspace, channel_id, issue_id, due_at, state, error, origin)
-    insert_ignore(session, DeliveryRow, row, _DELIVERY_KEY)
+    """The delivery row of (channel, issue), or with `period` (and no issue) of the channel's
+    roll-up of that period, created once whatever races with it."""
+    row = _new_delivery(workspace, channel_id, issue_id, due_at, state, error, origin, period)
+    insert_ignore(session, DeliveryRow, row, _ROLLUP_KEY if period else _DELIVERY_KEY)
     delivery_id = session.scalar(
         select(DeliveryRow.id).where(
             in_workspace(DeliveryRow, workspace),
             DeliveryRow.channel_id == channel_id,
-            DeliveryRow.issue_id == issue_id,
+            DeliveryRow.period == period if period else DeliveryRow.issue_id == issue_id,
         )
     )
     assert delivery_id is not None  # noqa: S101  just inserted or already there
@@ -115,78 +117,35 @@ def ensure_delivery(
 
 @dataclass(frozen=True)
 class Due:
-    """A scheduled delivery to create: (workspace, channel, issue) and the slot it is due at."""
+    """A scheduled delivery to create: (workspace, channel, issue or roll-up period) and the
+    slot it is due at."""
 
     workspace: Workspace
     channel_id: str
-    issue_id: int
+    issue_id: int | None
     due_at: dt.datetime | None
+    period: str | None = None
 
 
 def ensure_due(session: Session, due: list[Due]) -> None:
-    """Create the scheduled delivery rows not there yet, in one statement for all: a tick
+    """Create the scheduled delivery rows not there yet, one statement for each kind: a tick
     that makes thousands of them at once then takes milliseconds, not seconds."""
-    if not due:
-        return
     table = cast(Table, DeliveryRow.__table__)
-    statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=_DELIVERY_KEY)
-    rows = [
-        _new_delivery(d.workspace, d.channel_id, d.issue_id, d.due_at, PENDING, None, "schedule")
-        for d in due
-    ]
-    session.connection().execute(statement, rows)
+    for key, rollup in ((_DELIVERY_KEY, False), (_ROLLUP_KEY, True)):
+        rows = [
+            _new_delivery(
+                d.workspace, d.channel_id, d.issue_id, d.due_at, PENDING, None, "schedule", d.period
+            )
+            for d in due
+            if (d.period is not None) == rollup
+        ]
+        if rows:
+            insert = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=key)
+            session.connection().execute(insert, rows)
 
 
 _DELIVERY_KEY = ["enterprise_id", "team_id", "channel_id", "issue_id"]  # one per channel, issue
 _ROLLUP_KEY = ["enterprise_id", "team_id", "channel_id", "period"]  # one per channel, period
-
-
-@dataclass(frozen=True)
-class RollupDue:
-    """A scheduled roll-up to create: (workspace, channel, period) and the slot it is due at."""
-
-    workspace: Workspace
-    channel_id: str
-    period: str
-    due_at: dt.datetime | None
-
-
-def ensure_rollup(
-    session: Session,
-    workspace: Workspace,
-    channel_id: str,
-    period: str,
-    *,
-    due_at: dt.datetime | None = None,
-    origin: str = "schedule",
-) -> int:
-    """The delivery row of a channel's roll-up of `period`, created once whatever races."""
-    row = _new_delivery(workspace, channel_id, None, due_at, PENDING, None, origin, period)
-    insert_ignore(session, DeliveryRow, row, _ROLLUP_KEY)
-    delivery_id = session.scalar(
-        select(DeliveryRow.id).where(
-            in_workspace(DeliveryRow, workspace),
-            DeliveryRow.channel_id == channel_id,
-            DeliveryRow.period == period,
-        )
-    )
-    assert delivery_id is not None  # noqa: S101  just inserted or already there
-    return delivery_id
-
-
-def ensure_rollups_due(session: Session, due: list[RollupDue]) -> None:
-    """Create the scheduled roll-up rows not there yet, in one statement for all."""
-    if not due:
-        return
-    table = cast(Table, DeliveryRow.__table__)
-    statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=_ROLLUP_KEY)
-    rows = [
-        _new_delivery(
-            d.workspace, d.channel_id, None, d.due_at, PENDING, None, "schedule", d.period
-        )
-        for d in due
-    ]
-    session.connection().execute(statement, rows)
 
 
 def rollups_made(
@@ -506,15 +465,10 @@ def renew(
     return renewed
 
 
-def still_held(session: Session, delivery_id: int, owner: str) -> bool:
-    """Whether the owner still holds the delivery (not purged, not taken over)."""
-    return HeldCheck(delivery_id, owner)(session)
-
-
 @dataclass(frozen=True, slots=True)
 class HeldCheck:
-    """Whether an owner still holds a delivery (`still_held`); many at once in one read
-    (`run_many`), as a fan-out checks one before each of its posts."""
+    """Whether an owner still holds a delivery (not purged, not taken over); many at once in
+    one read (`run_many`), as a fan-out checks one before each of its posts."""
 
     delivery_id: int
     owner: str

@@ -126,7 +126,7 @@ class Dispatcher:
             if key not in self._rollups_made and (key, latest[0]) not in self._rollups_missed:
                 slots.append((schedule, latest[0], key))
         self._rollups_made |= ledger.rollups_made(session, [key for _s, _t, key in slots])
-        due: list[ledger.RollupDue] = []
+        due: list[ledger.Due] = []
         for schedule, slot, key in slots:
             if key in self._rollups_made:
                 continue
@@ -134,8 +134,8 @@ class Dispatcher:
                 self._rollups_missed.add((key, slot))
                 self._warn_missed_rollup(session, schedule, slot, key[2])
                 continue
-            due.append(ledger.RollupDue(*key, slot))
-        ledger.ensure_rollups_due(session, due)
+            due.append(ledger.Due(schedule.workspace, schedule.channel_id, None, slot, key[2]))
+        ledger.ensure_due(session, due)
         return len(due)
 
     def _warn_missed_rollup(

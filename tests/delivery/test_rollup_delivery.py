@@ -158,7 +158,7 @@ def test_the_worker_leaves_a_rollup_whose_schedule_was_stopped(archive: Database
     weekly(archive, "CKEEP")
     with archive.write() as session:
         for channel in ("CSTOP", "CKEEP"):
-            ledger.ensure_rollup(session, WS, channel, "2026-W14", due_at=SLOT)
+            ledger.ensure_delivery(session, WS, channel, None, period="2026-W14", due_at=SLOT)
         rollup_store.clear_rollup(session, WS, "CSTOP")
     with SlackStub() as stub:
         Dispatcher(archive, deliverer(archive, stub.url), lambda: SLOT, grace=GRACE).tick()

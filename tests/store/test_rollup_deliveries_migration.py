@@ -65,10 +65,13 @@ def test_0016_keeps_posted_threads_and_down_drops_only_rollups(database_url: str
         assert (upgraded.before, upgraded.after) == (BEFORE, HEAD)
         assert messages(database) == THREAD
         with database.write() as session:
-            rollup = ledger.ensure_rollup(session, WS, "C1", "2026-W14", due_at=NOW)
+            rollup = ledger.ensure_delivery(session, WS, "C1", None, period="2026-W14", due_at=NOW)
             # One per channel and period, however often it is asked for.
-            assert ledger.ensure_rollup(session, WS, "C1", "2026-W14", origin="manual") == rollup
-            assert ledger.ensure_rollup(session, WS, "C2", "2026-W14") != rollup
+            assert (
+                ledger.ensure_delivery(session, WS, "C1", None, period="2026-W14", origin="manual")
+                == rollup
+            )
+            assert ledger.ensure_delivery(session, WS, "C2", None, period="2026-W14") != rollup
             session.execute(
                 text(
                     "INSERT INTO delivery_messages (team_id, delivery_id, part, channel_id, ts,"
