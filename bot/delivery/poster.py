@@ -15,12 +15,13 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler, default_interval_calculator
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -422,23 +423,12 @@ def make_web_client(
 Sleep = Callable[[float], Awaitable[None] | None]
 
 
-class _Patient:
-    """Waits between attempts with an injectable sleep (tests count the waits)."""
-
-    sleep: Sleep
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep `seconds` (awaited when the sleep is a coroutine function)."""
-        waited = self.sleep(seconds)
-        if inspect.isawaitable(waited):
-            await waited
-
-
-class _RateLimitRetry(_Patient, AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler, waiting exactly what Slack asked for in Retry-After."""
+class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, waiting exactly the Retry-After Slack asked for (its own adds
+    up to a second and reads whole seconds only) with an injectable sleep (tests count waits)."""
 
     def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        AsyncRateLimitErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
+        super().__init__(max_retry_count=max_retry_count)
         self.sleep = sleep
 
     async def prepare_for_next_attempt_async(
@@ -456,43 +446,10 @@ class _RateLimitRetry(_Patient, AsyncRateLimitErrorRetryHandler):
         except ValueError:
             delay = 1.0
         state.next_attempt_requested = True
-        await self.pause(delay)
+        waited = self.sleep(delay)
+        if inspect.isawaitable(waited):
+            await waited
         state.increment_current_attempt()
-
-
-class _Backoff(_Patient, AsyncRetryHandler):
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        """Exponential backoff, then let the client try again."""
-        state.next_attempt_requested = True
-        await self.pause(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
-        state.increment_current_attempt()
-
-
-class _ServerErrorRetry(_Backoff, AsyncServerErrorRetryHandler):
-    """slack_sdk's 500/503 handler with an injectable sleep."""
-
-    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        AsyncServerErrorRetryHandler.__init__(self, max_retry_count=max_retry_count)
-        self.sleep = sleep
-
-
-class _ConnectionRetry(_Backoff, AsyncConnectionErrorRetryHandler):
-    """slack_sdk's connection-error handler, also for timeouts, with an injectable sleep."""
-
-    def __init__(self, max_retry_count: int, sleep: Sleep) -> None:
-        AsyncConnectionErrorRetryHandler.__init__(
-            self,
-            max_retry_count=max_retry_count,
-            error_types=[aiohttp.ClientConnectionError, TimeoutError],
-        )
-        self.sleep = sleep
 
 
 def make_lookup_client(
@@ -502,13 +459,17 @@ def make_lookup_client(
     *,
     retries: int = 4,
     sleep: Sleep = asyncio.sleep,
+    backoff: RetryIntervalCalculator = default_interval_calculator,
     session: aiohttp.ClientSession | None = None,
 ) -> AsyncWebClient:
-    """An AsyncWebClient for reads and joins (safe to repeat): retries 429s, 5xx, timeouts."""
+    """An AsyncWebClient for reads and joins (safe to repeat): retries 429s (after Retry-After),
+    500s and 503s, dropped connections and timeouts (after `backoff`)."""
     handlers: list[AsyncRetryHandler] = [
         _RateLimitRetry(retries, sleep),
-        _ServerErrorRetry(retries, sleep),
-        _ConnectionRetry(min(retries, 2), sleep),
+        AsyncServerErrorRetryHandler(retries, backoff),
+        AsyncConnectionErrorRetryHandler(
+            min(retries, 2), backoff, error_types=[aiohttp.ClientConnectionError, TimeoutError]
+        ),
     ]
     kwargs: dict[str, Any] = {
         "token": token,

@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from slack_bolt.oauth.oauth_flow import OAuthFlow
 from slack_sdk.models.blocks import Block
-from support.helpers import clean_env
+from support.helpers import NO_BACKOFF, clean_env
 from support.slack_api import SlackStub
 
 from bot import bootstrap
@@ -48,7 +48,9 @@ def now() -> dt.datetime:
 
 def sender(database: Database, stub: SlackStub) -> FollowerDms:
     client = make_web_client("xoxb-dm", stub.url, timeout=2)
-    lookup = make_lookup_client("xoxb-dm", stub.url, timeout=2, retries=1, sleep=lambda _s: None)
+    lookup = make_lookup_client(
+        "xoxb-dm", stub.url, timeout=2, retries=1, sleep=lambda _s: None, backoff=NO_BACKOFF
+    )
     messenger = DirectMessenger(client, lookup)
     return FollowerDms(
         database, lambda _ws: messenger, lease=dt.timedelta(seconds=5), pacer=Pacer(0.0, None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from support.helpers import WS
+from support.helpers import NO_BACKOFF, WS
 from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
@@ -65,7 +65,9 @@ def test_owners_elsewhere_or_unreadable_are_never_declared_gone() -> None:
 
 
 def deliverer(database: Database, stub: SlackStub, clock: object, lease: float = 15.0) -> Deliverer:
-    lookup = make_lookup_client("xoxb-l", stub.url, timeout=2, sleep=lambda _s: None)
+    lookup = make_lookup_client(
+        "xoxb-l", stub.url, timeout=2, sleep=lambda _s: None, backoff=NO_BACKOFF
+    )
     poster = SlackPoster(
         make_web_client("xoxb-p", stub.url, timeout=5), ChannelPacer(0), lookup_client=lookup
     )

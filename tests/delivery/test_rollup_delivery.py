@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from support.helpers import WS, subscribe
+from support.helpers import NO_BACKOFF, WS, subscribe
 from support.slack_api import SlackStub
 
 from bot.config import Settings
@@ -50,7 +50,7 @@ def archive(database: Database) -> Database:
 
 
 def deliverer(database: Database, url: str, now: dt.datetime = SLOT) -> Deliverer:
-    lookup = make_lookup_client("xoxb-l", url, timeout=2, sleep=lambda _s: None)
+    lookup = make_lookup_client("xoxb-l", url, timeout=2, sleep=lambda _s: None, backoff=NO_BACKOFF)
     poster = SlackPoster(
         make_web_client("xoxb-p", url, timeout=2), ChannelPacer(0), lookup_client=lookup
     )

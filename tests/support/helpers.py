@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from sqlalchemy import update
 
 from bot.schedule import Days
@@ -20,6 +21,8 @@ from bot.workspace import Workspace
 # The bot's own settings: a test states the ones it means, never inherits the developer's.
 # The workspace of the Slack stand-in's token (auth.test) and of the signed test payloads.
 WS = Workspace("T111")
+# A lookup client's retries of Slack's 5xx and dropped connections, at once (no real waits).
+NO_BACKOFF = FixedValueRetryIntervalCalculator(0.0)
 
 SETTING_PREFIXES = ("SLACK_", "DIGEST_", "DATABASE_")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from support.helpers import WS, clean_env, subscribe
+from support.helpers import NO_BACKOFF, WS, clean_env, subscribe
 from support.slack_api import SlackStub
 
 from bot.config import Settings
@@ -48,7 +48,7 @@ def closed_port_url() -> str:
 
 
 def deliverer(database: Database, url: str) -> Deliverer:
-    lookup = make_lookup_client("xoxb-l", url, timeout=1, sleep=lambda _s: None)
+    lookup = make_lookup_client("xoxb-l", url, timeout=1, sleep=lambda _s: None, backoff=NO_BACKOFF)
     poster = SlackPoster(
         make_web_client("xoxb-p", url, timeout=1), ChannelPacer(0), lookup_client=lookup
     )
