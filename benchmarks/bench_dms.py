@@ -38,10 +38,9 @@ from support.slack_api import SlackStub  # noqa: E402
 
 from bot.core import follows  # noqa: E402
 from bot.core.ingestion import ingest_files  # noqa: E402
-from bot.delivery.dm_transports import messengers  # noqa: E402
 from bot.delivery.follower_dms import FollowerDms  # noqa: E402
 from bot.delivery.pacer import Pacer  # noqa: E402
-from bot.delivery.transports import SlackClients  # noqa: E402
+from bot.delivery.transports import PosterCache, SlackClients  # noqa: E402
 from bot.store.db import Database, open_database  # noqa: E402
 from bot.store.tables import FollowMessageRow  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
@@ -120,7 +119,7 @@ def run(url: str, followers: int, count: int, rate: float) -> dict[str, Any]:
         pacer = Pacer(1.0, rate * 60)
         dms = FollowerDms(
             database,
-            messengers(SlackClients(Tokens(stub, workspaces), stub.url)),
+            PosterCache(SlackClients(Tokens(stub, workspaces), stub.url)),
             lease=dt.timedelta(seconds=15),
             recent_days=2,
             pacer=pacer,

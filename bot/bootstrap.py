@@ -135,15 +135,15 @@ def follower_dms(
 ) -> FollowerDms:
     """Matching new articles to follows and the DMs to followers, each workspace's DMs sent
     with that workspace's bot token (SLACK_BOT_TOKEN, or its installation's, refreshed)."""
-    from bot.delivery.dm_transports import messengers
     from bot.delivery.follower_dms import FollowerDms
     from bot.delivery.pacer import Pacer
+    from bot.delivery.transports import PosterCache
 
     # DIGEST_DM_PER_SECOND in each workspace, and one a second to each person.
     pacer = Pacer(1.0, settings.dm_per_second * 60)
     return FollowerDms(
         database,
-        messengers(clients or slack_clients(settings, database, clock)),
+        PosterCache(clients or slack_clients(settings, database, clock)),
         clock,
         lease=dt.timedelta(seconds=settings.lease_seconds),
         recent_days=settings.max_issue_age_days,

@@ -18,15 +18,18 @@ from typing import Literal
 
 from bot.clock import Clock, utc_now
 from bot.core import follows
-from bot.delivery.dm_transports import (
-    DirectMessenger,
-    FollowerGoneError,
-    NotInstalledError,
-    dm_metadata,
-)
 from bot.delivery.engine import Busy, Engine, blocking
 from bot.delivery.pacer import Pacer
-from bot.delivery.poster import AmbiguousError, NotSentError, PermanentError, UndecidedLookupError
+from bot.delivery.poster import (
+    AmbiguousError,
+    FollowerGoneError,
+    NotSentError,
+    PermanentError,
+    SlackPoster,
+    UndecidedLookupError,
+    dm_metadata,
+)
+from bot.delivery.transports import NotInstalled
 from bot.owners import is_gone, new_owner
 from bot.slack.rendering import DmArticle, render_follow_dm
 from bot.store import dm_ledger
@@ -46,7 +49,8 @@ class FollowerDms:
     """Matches new articles against follows and sends the follower DMs, once each."""
 
     database: Database
-    messengers: Callable[[Workspace], DirectMessenger]
+    # Each workspace's Slack calls (bot.delivery.transports.PosterCache).
+    messengers: Callable[[Workspace], SlackPoster | NotInstalled]
     clock: Clock = utc_now
     lease: dt.timedelta = dt.timedelta(seconds=15)
     recent_days: float = 2.0
@@ -90,9 +94,8 @@ class FollowerDms:
 
         async def one(job: tuple[Workspace, int]) -> DmOutcome | None:
             workspace, message_id = job
-            try:
-                messenger = self.messengers(workspace)
-            except NotInstalledError:  # no token: its DMs wait for a later run
+            messenger = self.messengers(workspace)
+            if isinstance(messenger, NotInstalled):  # no token: its DMs wait for a later run
                 log.warning("follows: no Slack client for workspace %s", workspace)
                 return None
             async with turns.setdefault(workspace, asyncio.Lock()):
@@ -121,7 +124,7 @@ class FollowerDms:
         return sendable
 
     async def send(
-        self, message_id: int, messenger: DirectMessenger, workspace: Workspace | None = None
+        self, message_id: int, messenger: SlackPoster, workspace: Workspace | None = None
     ) -> DmOutcome:
         """Claim one DM and send it unless Slack has it already."""
         owner = new_owner()
@@ -143,7 +146,7 @@ class FollowerDms:
             self.keeper.drop(claimed.id)
 
     async def _send(
-        self, claim: dm_ledger.DmClaim, owner: str, messenger: DirectMessenger
+        self, claim: dm_ledger.DmClaim, owner: str, messenger: SlackPoster
     ) -> DmOutcome:
         try:
             if claim.inflight:
@@ -160,7 +163,7 @@ class FollowerDms:
             return await self._finish(claim, owner, dm_ledger.FAILED, exc.error)
 
     async def _find(
-        self, claim: dm_ledger.DmClaim, messenger: DirectMessenger
+        self, claim: dm_ledger.DmClaim, messenger: SlackPoster
     ) -> tuple[str, str] | None:
         """(channel, ts) of the DM if Slack holds it; None only when it surely does not."""
         channel = claim.channel_id
@@ -170,11 +173,11 @@ class FollowerDms:
             )
         if channel is None:
             channel = await messenger.open_dm(claim.user_id)
-        ts = await messenger.find(channel, claim.id, claim.created_at.timestamp() - 60)
+        ts = await messenger.find_dm(channel, claim.id, claim.created_at.timestamp() - 60)
         return (channel, ts) if ts is not None else None
 
     async def _post(
-        self, claim: dm_ledger.DmClaim, owner: str, messenger: DirectMessenger
+        self, claim: dm_ledger.DmClaim, owner: str, messenger: SlackPoster
     ) -> DmOutcome:
         def read(
             session: Session,
@@ -208,7 +211,7 @@ class FollowerDms:
             channel, ts = await self.engine.paced(
                 claim.workspace,
                 claim.user_id,
-                lambda: messenger.post(claim.user_id, message, metadata),
+                lambda: messenger.post_dm(claim.user_id, message, metadata),
             )
         except NotSentError as exc:
             return await self._release(claim, owner, str(exc) or type(exc).__name__, sent=False)
@@ -218,7 +221,7 @@ class FollowerDms:
         return await self._record(claim, owner, channel, ts, outcome="sent")
 
     async def _thread_link(
-        self, replies: list[tuple[str, str]], user_id: str, messenger: DirectMessenger
+        self, replies: list[tuple[str, str]], user_id: str, messenger: SlackPoster
     ) -> str | None:
         """The permalink of the article's reply in a channel the person is in (None: no such
         channel, or membership could not be told)."""

@@ -1,4 +1,5 @@
-"""Posting to Slack for deliveries: error classes, and finding our own messages again.
+"""Posting to Slack for every kind of message (channel threads, follower DMs): error classes,
+and finding our own messages again.
 
 Every call goes through slack_sdk's `AsyncWebClient`; posts are never retried by the client
 (a retry could post twice), lookups and joins are (they are safe to repeat).
@@ -9,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -82,6 +84,26 @@ PAYLOAD_ERRORS = frozenset(
 )
 
 
+# The person cannot be sent a DM, whatever we retry: they left, were deactivated, or turned the
+# app's messages off. The follower is stopped (and shown to operators).
+FOLLOWER_GONE = frozenset(
+    {
+        "user_not_found",
+        "account_inactive",
+        "user_disabled",
+        "cannot_dm_bot",
+        "user_not_visible",
+        "messages_tab_disabled",
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+    }
+)
+METADATA_EVENT_DM = "engineering_digest_follow"
+MEMBERS_CACHE_SECONDS = 300.0
+MAX_MEMBER_PAGES = 20
+
+
 @dataclass(frozen=True)
 class PartSearch:
     """Where to look for a part of a delivery Slack may hold: the channel's history (no parent
@@ -100,6 +122,10 @@ class PermanentError(Exception):
     def __init__(self, error: str) -> None:
         super().__init__(error)
         self.error = error
+
+
+class FollowerGoneError(PermanentError):
+    """The person cannot be sent DMs any more."""
 
 
 # chat.update errors about one message only: it is left as it is, the rest goes on.
@@ -162,6 +188,20 @@ def refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:
     return AmbiguousError(error)
 
 
+def dm_refusal(exc: SlackApiError) -> PermanentError | AmbiguousError:
+    """What a failed DM (other than a 429) means: the person is gone, the message is refused,
+    or Slack refused the workspace's token or scope, which is not the person's fault: then
+    nothing was sent, the DM waits and the follower stays."""
+    error = str(exc.response.get("error") or "")
+    if error in FOLLOWER_GONE:
+        return FollowerGoneError(error)
+    if error in PAYLOAD_ERRORS:
+        return PermanentError(error)
+    if exc.response.status_code >= 500 or not error:
+        return AmbiguousError(f"HTTP {exc.response.status_code}")
+    return NotSentError(error)
+
+
 def never_connected(exc: BaseException) -> bool:
     """A refused connection or an unknown host: the request cannot have reached Slack."""
     return isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError)
@@ -219,7 +259,7 @@ async def find_message(
 
 @dataclass
 class SlackPoster:
-    """One workspace's Slack calls for channel threads, every failure classified.
+    """One workspace's Slack calls, channel threads and follower DMs, every failure classified.
 
     Posts raise RateLimitedError on a 429 (the engine's Pacer waits it out); `pacer` is the
     pace a sender that has none of its own keeps with this poster (`post`, tests).
@@ -231,6 +271,13 @@ class SlackPoster:
     # (make_lookup_client); posts never do.
     lookup_client: AsyncWebClient | None = None
     max_lookup_pages: int = MAX_LOOKUP_PAGES
+    clock: Callable[[], float] = time.monotonic  # for the channel members cached a while
+    _members: dict[str, tuple[float, frozenset[str] | None]] = field(default_factory=dict)
+
+    @property
+    def reader(self) -> AsyncWebClient:
+        """The client for calls that are safe to repeat."""
+        return self.lookup_client or self.client
 
     async def post(
         self,
@@ -242,6 +289,26 @@ class SlackPoster:
     ) -> str:
         """One chat.postMessage; its ts. Raises RateLimitedError, NotSentError, PermanentError
         or AmbiguousError."""
+        response = await self._post(channel, message, thread_ts, metadata, refusal)
+        return _ts(response)
+
+    async def post_dm(
+        self, user_id: str, message: Message, metadata: dict[str, Any]
+    ) -> tuple[str, str]:
+        """A DM to the person (channel = their user id); (DM channel, ts). Raises as `post`, or
+        FollowerGoneError when the person cannot be messaged."""
+        response = await self._post(user_id, message, None, metadata, dm_refusal)
+        channel = response.get("channel")
+        return (channel if isinstance(channel, str) else user_id), _ts(response)
+
+    async def _post(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None,
+        metadata: dict[str, Any],
+        refused: Callable[[SlackApiError], PermanentError | AmbiguousError],
+    ) -> Any:
         payload: dict[str, Any] = {
             "channel": channel,
             "text": message.text,
@@ -261,17 +328,13 @@ class SlackPoster:
         try:
             # A chart Slack refuses (invalid_blocks) posted nothing: the same message goes
             # again without it, under the same in-flight mark and metadata (still once).
-            response = await send_with_chart_fallback_async(send, message.blocks)
+            return await send_with_chart_fallback_async(send, message.blocks)
         except SlackApiError as exc:
             if is_rate_limited(exc):
                 raise RateLimitedError(retry_after_seconds(exc)) from None
-            raise refusal(exc) from None
+            raise refused(exc) from None
         except NETWORK_ERRORS as exc:
             raise unsent_or_ambiguous(exc) from None
-        ts = response.get("ts")
-        if not isinstance(ts, str):
-            raise AmbiguousError("no ts in response")
-        return ts
 
     async def find_part(self, search: PartSearch) -> str | None:
         """The ts of a part Slack may have accepted without us hearing back, None if it is not
@@ -284,7 +347,7 @@ class SlackPoster:
         window = {} if search.parent_ts else {"oldest": f"{search.oldest:.6f}"}
         try:
             found = await find_message(
-                self.lookup_client or self.client,
+                self.reader,
                 search.channel,
                 is_part,
                 parent_ts=search.parent_ts,
@@ -327,7 +390,7 @@ class SlackPoster:
         the message is gone). Raises UndecidedLookupError when Slack could not be read."""
         window: dict[str, Any] = {"oldest": ts, "latest": ts, "inclusive": True}
         found = await find_message(
-            self.lookup_client or self.client,
+            self.reader,
             channel,
             lambda msg: str(msg.get("ts")) == ts,
             parent_ts=parent_ts if parent_ts is not None and parent_ts != ts else None,
@@ -344,9 +407,7 @@ class SlackPoster:
         """A message's URL (chat.getPermalink, safe to repeat); None when Slack gives none
         (the message is gone, or Slack could not be reached): it is then shown unlinked."""
         try:
-            response = await (self.lookup_client or self.client).chat_getPermalink(
-                channel=channel, message_ts=ts
-            )
+            response = await self.reader.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.info("chat.getPermalink %s %s: %s", channel, ts, type(exc).__name__)
             return None
@@ -357,12 +418,74 @@ class SlackPoster:
         """Join a public channel before posting (history and reactions need membership);
         returns Slack's error, if any (private channels answer with one: the bot is invited)."""
         try:
-            await (self.lookup_client or self.client).conversations_join(channel=channel)
+            await self.reader.conversations_join(channel=channel)
         except SlackApiError as exc:
             return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
         except NETWORK_ERRORS as exc:
             return type(exc).__name__
         return None
+
+    async def open_dm(self, user_id: str) -> str:
+        """The DM channel with the person (conversations.open). Raises FollowerGoneError, or
+        UndecidedLookupError when Slack could not say."""
+        try:
+            response = await self.reader.conversations_open(users=user_id, return_im=False)
+        except SlackApiError as exc:
+            refused = dm_refusal(exc)
+            if isinstance(refused, FollowerGoneError):
+                raise refused from None
+            raise UndecidedLookupError(str(exc.response.get("error") or "")) from None
+        except NETWORK_ERRORS as exc:
+            raise UndecidedLookupError(type(exc).__name__) from None
+        channel = (response.get("channel") or {}).get("id")
+        if not isinstance(channel, str):
+            raise UndecidedLookupError("no channel in conversations.open")
+        return channel
+
+    async def find_dm(self, channel: str, message_id: int, oldest: float) -> str | None:
+        """The ts of a follower DM if Slack has it, None if it surely does not; raises
+        UndecidedLookupError when the history could not be read to the end."""
+
+        def is_dm(msg: dict[str, Any]) -> bool:
+            meta = msg.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            return bool(
+                meta.get("event_type") == METADATA_EVENT_DM
+                and payload.get("follow_message_id") == message_id
+            )
+
+        window = {"oldest": f"{oldest:.6f}"}
+        found = await find_message(self.reader, channel, is_dm, window=window)
+        return None if found is None else str(found["ts"])
+
+    async def is_member(self, channel: str, user_id: str) -> bool | None:
+        """Whether the person is in a channel (None: cannot tell), members cached a while."""
+        now = self.clock()
+        cached = self._members.get(channel)
+        if cached is None or now - cached[0] > MEMBERS_CACHE_SECONDS:
+            cached = self._members[channel] = (now, await self._read_members(channel))
+        members = cached[1]
+        return None if members is None else user_id in members
+
+    async def _read_members(self, channel: str) -> frozenset[str] | None:
+        members: set[str] = set()
+        pages = 0
+        try:
+            async for page in await self.reader.conversations_members(channel=channel, limit=1000):
+                pages += 1
+                members.update(str(m) for m in page.get("members") or [])
+                if pages >= MAX_MEMBER_PAGES:
+                    return None
+        except (SlackApiError, *NETWORK_ERRORS):
+            return None
+        return frozenset(members)
+
+
+def _ts(response: Any) -> str:
+    ts = response.get("ts")
+    if not isinstance(ts, str):
+        raise AmbiguousError("no ts in response")
+    return ts
 
 
 def _next_cursor(page: Any) -> str:
@@ -397,6 +520,14 @@ def metadata_for(
     if fingerprint:
         payload["fingerprint"] = fingerprint
     return {"event_type": METADATA_EVENT, "event_payload": payload}
+
+
+def dm_metadata(message_id: int, issue: str) -> dict[str, Any]:
+    """Metadata naming a follower DM, so it can be recognised in the DM channel later."""
+    return {
+        "event_type": METADATA_EVENT_DM,
+        "event_payload": {"follow_message_id": message_id, "issue": issue},
+    }
 
 
 def make_web_client(

@@ -1,7 +1,7 @@
 """Each workspace's Slack clients, built from its current bot token (rebuilt when it rotates).
 
-One cache for every kind of message: channel threads (`PosterCache`) and follower DMs
-(bot.delivery.dm_transports.messengers) take their clients from the same `SlackClients`, whose
+One cache for every kind of message: channel threads and follower DMs post through a
+workspace's `SlackPoster` (`PosterCache`) on the clients of the one `SlackClients`, whose
 clients share one aiohttp session, so connections to Slack are kept alive between calls.
 """
 

@@ -24,11 +24,10 @@ from bot import bootstrap
 from bot.config import Settings
 from bot.core import follows
 from bot.core.ingestion import ingest_files
-from bot.delivery.dm_transports import DirectMessenger
 from bot.delivery.engine import Engine
 from bot.delivery.follower_dms import FollowerDms
 from bot.delivery.pacer import Pacer
-from bot.delivery.poster import make_lookup_client, make_web_client
+from bot.delivery.poster import SlackPoster, make_lookup_client, make_web_client
 from bot.slack.installations import installed_tokens, oauth_client
 from bot.slack.oauth import oauth_settings, record_nothing
 from bot.slack.rendering import ACTION_FOLLOW_SAVE
@@ -51,7 +50,7 @@ def sender(database: Database, stub: SlackStub) -> FollowerDms:
     lookup = make_lookup_client(
         "xoxb-dm", stub.url, timeout=2, retries=1, sleep=lambda _s: None, backoff=NO_BACKOFF
     )
-    messenger = DirectMessenger(client, lookup)
+    messenger = SlackPoster(client, lookup_client=lookup)
     return FollowerDms(
         database, lambda _ws: messenger, lease=dt.timedelta(seconds=5), pacer=Pacer(0.0, None)
     )
