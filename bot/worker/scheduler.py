@@ -4,13 +4,13 @@ One asyncio event loop runs everything (`Worker.start`): APScheduler's AsyncIOSc
 alarm clock, the delivery engine's sends, the lease heartbeat; sync work (the source poller,
 matching follows, token refresh) runs in `asyncio.to_thread`.
 
-Jobs: one cron job per time some channel posts at (built from the subscriptions table and
-re-synced every `SYNC_SECONDS`, so `/digest subscribe` takes effect within a minute), a catch-up
-tick that covers anything due (late issues, restarts within the grace period, abandoned
-deliveries), a resume job for deliveries whose sender died, the source poller, the follower DMs
-(matching and sending) and, with many workspaces, the refresh of rotating tokens. Every posting
-job only asks the dispatcher (bot.worker.dispatcher); deliveries are claimed in the database, so
-overlapping jobs, restarts or a second worker cannot double-post.
+Jobs: a tick on every minute that sends whatever is due (every schedule is HH:MM in a zone, so
+each is on time, `/digest subscribe` needs no job of its own, and late issues, restarts within
+the grace period and abandoned deliveries are caught up), a resume job for deliveries whose
+sender died, the source poller, the follower DMs (matching and sending) and, with many
+workspaces, the refresh of rotating tokens. Every posting job only asks the dispatcher
+(bot.worker.dispatcher); deliveries are claimed in the database, so overlapping jobs, restarts
+or a second worker cannot double-post.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery.follower_dms import FollowerDms
-from bot.store import subscriptions
 from bot.worker.dispatcher import Dispatcher
 
 if TYPE_CHECKING:  # loaded only where sources are configured (bot.bootstrap.worker)
@@ -36,23 +36,8 @@ if TYPE_CHECKING:  # loaded only where sources are configured (bot.bootstrap.wor
 
 log = logging.getLogger(__name__)
 
-SYNC_SECONDS = 30
 RESUME_SECONDS = 5
 TOKEN_REFRESH_SECONDS = 60
-
-
-class Slot(NamedTuple):
-    """A time some subscribed channel posts at: one cron job wakes the dispatcher then."""
-
-    hour: int
-    minute: int
-    zone: str
-    days: str
-
-    @property
-    def job_id(self) -> str:
-        """The scheduler's id of its job."""
-        return f"slot:{self.hour:02d}:{self.minute:02d}:{self.zone}:{self.days}"
 
 
 class Worker:
@@ -64,7 +49,6 @@ class Worker:
         dispatcher: Dispatcher | None,
         poller: Poller | None,
         poll_interval: dt.timedelta,
-        tick_seconds: float = SYNC_SECONDS,
         refresh_tokens: Callable[[], int] | None = None,
         *,
         follows: FollowerDms | None = None,
@@ -77,48 +61,6 @@ class Worker:
         self.poller = poller
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.poll_interval = poll_interval
-        self.tick_seconds = tick_seconds
-        self._slots: set[Slot] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def sync_jobs(self) -> None:
-        """Make the cron jobs match the subscriptions table: one per time that some channel
-        posts at (hour, minute, zone, days), added and removed as subscriptions change.
-
-        Each wakes one tick, which sends everything due then in one fan-out."""
-        if self.dispatcher is None:
-            return
-        with self.dispatcher.database.read() as session:
-            subs = subscriptions.all_subscriptions(session)
-        wanted = {Slot(s.hour, s.minute, s.timezone, s.days) for s in subs}
-        for slot in wanted - self._slots:
-            self.scheduler.add_job(
-                self._tick,
-                CronTrigger(
-                    hour=slot.hour,
-                    minute=slot.minute,
-                    timezone=slot.zone,
-                    day_of_week="mon-fri" if slot.days == "weekdays" else "*",
-                ),
-                id=slot.job_id,
-                replace_existing=True,
-                # The database, not APScheduler, decides catch-up; a late wake-up still runs.
-                misfire_grace_time=int(self.dispatcher.grace.total_seconds()),
-                coalesce=True,
-                max_instances=1,
-            )
-        for slot in self._slots - wanted:
-            self.scheduler.remove_job(slot.job_id)
-        self._slots = wanted
-
-    def _tick(self) -> None:
-        """A slot's alarm: send what is due now (in the worker's loop; outside a running worker,
-        as when a test calls it, here and now)."""
-        if self._loop is None:
-            if self.dispatcher is not None:
-                self.dispatcher.tick()
-            return
-        self._loop.call_soon_threadsafe(self._loop.create_task, self._send_due())
 
     async def _send_due(self) -> None:
         if self.dispatcher is not None:
@@ -127,9 +69,6 @@ class Worker:
     async def _send_open(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.send_open()
-
-    async def _sync_jobs(self) -> None:
-        await asyncio.to_thread(self.sync_jobs)
 
     async def _poll(self) -> None:
         if self.poller is None:
@@ -165,7 +104,6 @@ class Worker:
 
     async def run(self) -> None:
         """The worker's event loop: its jobs until SIGTERM/SIGINT, then close what it opened."""
-        self._loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         self._stop_on_signals(stopping)
         self._add_jobs()
@@ -182,7 +120,6 @@ class Worker:
             self.scheduler.shutdown(wait=False)
         finally:
             await self._close()
-            self._loop = None
 
     async def _close(self) -> None:
         if self.dispatcher is not None:
@@ -194,42 +131,52 @@ class Worker:
         """Posting (when a dispatcher exists), polling and token refresh, as configured."""
         now = self.dispatcher.clock() if self.dispatcher else dt.datetime.now(dt.UTC)
         if self.dispatcher is not None:
-            # The cron jobs are synced in a job of their own: adding thousands of them takes
-            # seconds, which the first tick (the catch-up of whatever is due) need not wait.
-            self._every(self.tick_seconds, self._sync_jobs, "sync", first=now)
-            self._every(self.tick_seconds, self._send_due, "tick", first=now)
+            # On every minute (and at once: the catch-up of whatever is due), however many
+            # channels and times there are; the database says what is due. A minute's tick
+            # starts even while an earlier one's fan-out still runs (it sends only what that
+            # one is not sending), so a long fan-out never delays the next minute's channels.
+            minutes = CronTrigger(second=0, timezone=dt.UTC)
+            self._every(minutes, self._send_due, "tick", first=now, at_once=3)
             # Between ticks, pick up any delivery whose sender died (its lease ran out) within
             # seconds, not at the next tick: one indexed read when there is nothing to do.
-            self._every(RESUME_SECONDS, self._send_open, "resume")
+            self._every(IntervalTrigger(seconds=RESUME_SECONDS), self._send_open, "resume")
         if self.follows is not None:
             # New issues (ingested by anyone) are matched within this interval, in a job of
             # its own: a long backlog of DMs being sent (paced) never holds matching up.
-            self._every(self.follow_seconds, self._match_follows, "follow-match", first=now)
-            self._every(self.follow_seconds, self._tell_followers, "follows", first=now)
+            every = IntervalTrigger(seconds=self.follow_seconds)
+            self._every(every, self._match_follows, "follow-match", first=now)
+            self._every(every, self._tell_followers, "follows", first=now)
         if self.poller is not None:
-            self._every(self.poll_interval.total_seconds(), self._poll, "poll", first=now)
+            self._every(
+                IntervalTrigger(seconds=self.poll_interval.total_seconds()),
+                self._poll,
+                "poll",
+                first=now,
+            )
         if self.refresh_tokens is not None:
             # Outside any request: tokens are refreshed well before they expire, one
             # workspace at a time (and under a per-workspace lease shared with the web).
-            self._every(TOKEN_REFRESH_SECONDS, self._refresh_tokens, "tokens", first=now)
+            every = IntervalTrigger(seconds=TOKEN_REFRESH_SECONDS)
+            self._every(every, self._refresh_tokens, "tokens", first=now)
 
     def _every(
         self,
-        seconds: float,
+        trigger: BaseTrigger,
         job: Callable[[], Awaitable[None]],
         job_id: str,
         *,
         first: dt.datetime | None = None,
+        at_once: int = 1,
     ) -> None:
-        """Run `job` every `seconds` (first at `first`, else after one interval), one run at a
-        time, missed runs coalesced."""
+        """Run `job` when `trigger` says (first at `first`, else at its first time), at most
+        `at_once` runs at a time, missed runs coalesced."""
         extra = {} if first is None else {"next_run_time": first}
         self.scheduler.add_job(
             job,
-            IntervalTrigger(seconds=seconds),
+            trigger,
             id=job_id,
             coalesce=True,
-            max_instances=1,
+            max_instances=at_once,
             misfire_grace_time=300,
             **extra,
         )

@@ -74,7 +74,7 @@ def test_worker_log_is_one_line_per_delivery_at_info(database_url: str, tmp_path
 
 @pytest.mark.slow
 def test_worker_log_shows_scheduler_jobs_at_debug(database_url: str, tmp_path: Path) -> None:
-    lines = _worker_log(database_url, tmp_path, "DEBUG", 'Job "Worker._tick')
+    lines = _worker_log(database_url, tmp_path, "DEBUG", 'Job "Worker._send_due')
     assert any("apscheduler" in line and "Running job" in line for line in lines)
 
 

@@ -1,22 +1,23 @@
-"""The worker: cron jobs built from the subscriptions table, and two worker processes at once."""
+"""The worker: one tick on every minute, and two worker processes at once."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from support.helpers import WS, clean_env, due_now, subscribe
+from support.helpers import clean_env, due_now, subscribe
 from support.slack_api import SlackStub
 
 from bot.core.ingestion import expand_paths, ingest_files
 from bot.delivery.deliverer import Deliverer, everywhere
 from bot.delivery.poster import ChannelPacer, SlackPoster, make_web_client
-from bot.store import subscriptions
 from bot.store.db import Database
 from bot.worker.dispatcher import Dispatcher
 from bot.worker.scheduler import Worker
@@ -25,53 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 5, 13, 12, 0, tzinfo=dt.UTC)
 
 
-def worker_for(database: Database) -> Worker:
-    poster = SlackPoster(make_web_client("xoxb-x", "http://127.0.0.1:9/api/"), ChannelPacer(0))
-    dispatcher = Dispatcher(database, Deliverer(database, everywhere(poster)), lambda: NOW)
-    return Worker(dispatcher, None, dt.timedelta(minutes=5))
-
-
-def test_jobs_follow_the_subscriptions_table(database: Database) -> None:
-    worker = worker_for(database)
-    subscribe(database, "C1", timezone="Europe/Berlin", days="weekdays", now=NOW)
-    subscribe(database, "C2", hour=7, minute=30, timezone="Asia/Kolkata", now=NOW)
-    subscribe(database, "C3", timezone="Europe/Berlin", days="weekdays", now=NOW)
-    worker.sync_jobs()
-    jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    # One wake-up per time channels post at, however many channels share it.
-    assert set(jobs) == {"slot:09:00:Europe/Berlin:weekdays", "slot:07:30:Asia/Kolkata:daily"}
-    berlin = jobs["slot:09:00:Europe/Berlin:weekdays"].trigger
-    assert str(berlin.timezone) == "Europe/Berlin"
-    fields = {f.name: str(f) for f in berlin.fields}
-    assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("9", "0", "mon-fri")
-    # A change made through /digest subscribe is picked up by the next sync (every 30 s).
-    with database.write() as session:
-        subscriptions.subscribe(
-            session,
-            WS,
-            "C1",
-            hour=10,
-            minute=15,
-            timezone="UTC",
-            days="daily",
-            user_id="U1",
-            now=NOW,
-        )
-        subscriptions.unsubscribe(session, WS, "C2")
-    worker.sync_jobs()
-    jobs = {job.id: job for job in worker.scheduler.get_jobs()}
-    assert set(jobs) == {"slot:10:15:UTC:daily", "slot:09:00:Europe/Berlin:weekdays"}  # C3's
-    fields = {f.name: str(f) for f in jobs["slot:10:15:UTC:daily"].trigger.fields}
-    assert (fields["hour"], fields["minute"], fields["day_of_week"]) == ("10", "15", "*")
-    with database.write() as session:
-        subscriptions.unsubscribe(session, WS, "C3")
-    worker.sync_jobs()
-    assert [job.id for job in worker.scheduler.get_jobs()] == ["slot:10:15:UTC:daily"]
-
-
-def test_one_wake_up_at_a_shared_time_sends_every_channel_due_then(database: Database) -> None:
-    # A cron job per channel put thousands of ticks at 09:00 into the scheduler's ten
-    # threads, each holding its thread until its own channel was posted.
+def test_one_tick_on_every_minute_sends_every_channel_due_then(database: Database) -> None:
+    # Every schedule is HH:MM in a zone: one wake-up on every minute is on time for each,
+    # however many channels and times there are, and a subscription made while the worker
+    # runs needs no job of its own. (A cron job per channel once put thousands of ticks at
+    # 09:00 into the scheduler's threads.)
     ingest_files(database, expand_paths([REPO / "seeds"]))
     channels = [f"CS{i:02d}" for i in range(12)]
     subscribe(database, *channels, hour=NOW.hour, now=NOW - dt.timedelta(days=1))
@@ -79,9 +38,21 @@ def test_one_wake_up_at_a_shared_time_sends_every_channel_due_then(database: Dat
         poster = SlackPoster(make_web_client("xoxb-x", stub.url), ChannelPacer(0))
         dispatcher = Dispatcher(database, Deliverer(database, everywhere(poster)), lambda: NOW)
         worker = Worker(dispatcher, None, dt.timedelta(minutes=5))
-        worker.sync_jobs()
-        (job,) = worker.scheduler.get_jobs()
-        job.func(*job.args, **job.kwargs)  # what the scheduler runs at 12:00
+        worker._add_jobs()
+        jobs = {job.id: job for job in worker.scheduler.get_jobs()}
+        assert set(jobs) == {"tick", "resume"}
+        trigger = jobs["tick"].trigger
+        assert trigger.get_next_fire_time(None, NOW - dt.timedelta(seconds=59)) == NOW
+        kolkata = dt.datetime(2026, 5, 14, 7, 30, tzinfo=ZoneInfo("Asia/Kolkata"))
+        assert trigger.get_next_fire_time(None, kolkata - dt.timedelta(seconds=1)) == kolkata
+
+        async def at_noon() -> None:
+            try:
+                await jobs["tick"].func()  # what the scheduler runs at 12:00
+            finally:
+                await dispatcher.aclose()
+
+        asyncio.run(at_noon())
         parents = {c: stub.messages(c) for c in channels}
     assert all(len(p) == 1 for p in parents.values()), parents
 
