@@ -6,7 +6,7 @@ ambiguous failure the in-flight part is looked up in the channel by its metadata
 ever posted again, so a message Slack accepted but we never heard back about is recorded, not
 duplicated. Which parts a thread has is decided once, at the first claim (bot/delivery/plan.py);
 a thread whose issue was corrected since gets its missing parts, then its changed messages
-edited (chat.update), one Slack write each, exactly once (bot/delivery/thread_edits.py).
+edited (chat.update), one Slack write each, exactly once (`Deliverer._edit`).
 A roll-up (a delivery with a period instead of an issue) is the same protocol over a thread
 composed once per claim from the period's figures, never edited (`Deliverer._lay_out`).
 One delivery is one coroutine (`Deliverer.deliver`); `post` and the worker share it, and the
@@ -16,6 +16,7 @@ worker's fan-out runs thousands of them at once (`Deliverer.deliver_all`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import inspect
 import logging
@@ -41,19 +42,20 @@ from bot.delivery.plan import (
 )
 from bot.delivery.poster import (
     AmbiguousError,
+    MessageGoneError,
     NotSentError,
     PartSearch,
     PermanentError,
     UndecidedLookupError,
     metadata_for,
 )
-from bot.delivery.thread_edits import EditStep, edit_step
 from bot.owners import new_owner, ours_to_pace
 from bot.slack.rendering import Message
 from bot.slack.rollup_rendering import period_title, render_rollup
 from bot.store import edits, ledger
 from bot.store import workspaces as workspace_store
 from bot.store.db import Database, Session, once_per_transaction
+from bot.store.ledger import MessageState
 from bot.store.queries import get_issue
 from bot.workspace import Workspace
 
@@ -489,39 +491,67 @@ class Deliverer:
         await self._record(progress, part, ts)
 
     async def _edit(self, progress: Progress, part: Part) -> None:
-        """Bring one changed message up to date (a corrected issue)."""
-        claim = progress.claim
-        transport = progress.transport
-
-        async def update(channel: str, ts: str, message: Message, metadata: dict[str, Any]) -> None:
-            async def call() -> None:
-                await transport.update(channel, ts, message, metadata=metadata)
-
-            await self.engine.paced(claim.workspace, channel, call, pacer=self._pacer(progress))
-
-        step = EditStep(
-            delivery_id=claim.delivery_id,
-            owner=progress.owner,
-            channel=claim.channel_id,
-            issue=claim.label,
-            parent_ts=progress.parent_ts,
-            states=progress.thread.states,
-            update=update,
-            find_fingerprint=transport.find_fingerprint,
-            write=self.engine.write,
-            now=self.clock,
-            lease=self.lease,
-        )
-        edited = await edit_step(step, part)
-        if edited.result == "lease_lost":
+        """Bring one recorded message to `part`'s content (a corrected issue), exactly once:
+        the edit (its new fingerprint) is noted before chat.update and the fingerprint recorded
+        after. A rerun after a crash between the two finds the note and reads the message's
+        metadata, where the edit left its fingerprint: an edit Slack made is recorded, not made
+        twice. chat.update is safe to repeat (the same content twice is one edit), so an
+        ambiguous failure is simply tried again."""
+        claim, transport = progress.claim, progress.transport
+        state, wanted = progress.thread.states[part.part], part.fingerprint
+        if state.editing == wanted and await self._edit_made(progress, state, wanted):
+            log.info("delivery %d part %d: edit already made", claim.delivery_id, part.part)
+            return await self._edited(progress, state, wanted)
+        now = self.clock()
+        if not await self.engine.write(
+            lambda s: edits.mark_editing(
+                s, claim.delivery_id, progress.owner, part.part, wanted, now, self.lease
+            )
+        ):
             raise _Stop(self._result(progress, "busy", "lease lost"))
-        if edited.result == "ambiguous":
+        progress.held_at = now
+        progress.thread.states[part.part] = dataclasses.replace(state, editing=wanted)
+        metadata = metadata_for(claim.delivery_id, part.part, claim.label, wanted)
+
+        async def update() -> None:
+            await transport.update(claim.channel_id, state.ts, part.message, metadata=metadata)
+
+        try:
+            await self.engine.paced(
+                claim.workspace, claim.channel_id, update, pacer=self._pacer(progress)
+            )
+        except MessageGoneError as exc:
+            # Deleted in Slack, or too old to edit: nothing to bring up to date there.
+            log.warning("delivery %d part %d: %s", claim.delivery_id, part.part, exc)
+        except AmbiguousError as exc:
             progress.attempts += 1
-            await self._back_off(progress, part.part, AmbiguousError(edited.error))
+            await self._back_off(progress, part.part, AmbiguousError(f"chat.update: {exc}"))
             return
+        else:
+            progress.edited += 1
         progress.attempts = 0
-        progress.edited += edited.result == "edited"
-        progress.held_at = self.clock()
+        await self._edited(progress, state, wanted)
+
+    async def _edit_made(self, progress: Progress, state: MessageState, wanted: str) -> bool:
+        """Whether a crashed run's edit reached Slack (read back from the message)."""
+        parent = None if state.part == 0 else progress.parent_ts
+        try:
+            found = await progress.transport.find_fingerprint(
+                progress.claim.channel_id, state.ts, parent_ts=parent
+            )
+        except AmbiguousError:
+            return False  # then edit again: the same content twice is one edit
+        return found == wanted
+
+    async def _edited(self, progress: Progress, state: MessageState, fingerprint: str) -> None:
+        """Record what Slack now shows for the message."""
+        delivery_id = progress.id
+        await self.engine.write(
+            lambda s: ledger.set_fingerprint(s, delivery_id, state.part, fingerprint)
+        )
+        progress.thread.states[state.part] = dataclasses.replace(
+            state, fingerprint=fingerprint, editing=None
+        )
 
     async def _complete(self, progress: Progress) -> DeliveryResult:
         """End the delivery as posted: all its parts are recorded, so whoever holds it now has
