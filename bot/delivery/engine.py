@@ -122,22 +122,20 @@ class Engine:
         """The claim, or (not claimed) who holds the delivery; a holder known to be dead is
         taken over at once, without waiting for its lease to run out."""
 
-        def first(session: Session) -> C | Busy:
-            found = claim(session, None)
-            return found if found is not None else Busy(*holder(session))
+        def attempt(takeover_from: str | None) -> Burst[C | Busy]:
+            def work(session: Session) -> C | Busy:
+                found = claim(session, takeover_from)
+                return found if found is not None else Busy(*holder(session))
 
-        claimed = await self.write(Burst(first))
+            return Burst(work)
+
+        claimed = await self.write(attempt(None))
         if not isinstance(claimed, Busy) or claimed.state != "sending":
             return claimed
         if not is_gone(claimed.holder):
             return claimed
         log.warning("%s: its sender %s is gone; taking over", what, claimed.holder)
-
-        def takeover(session: Session) -> C | Busy:
-            found = claim(session, claimed.holder)
-            return found if found is not None else Busy(*holder(session))
-
-        return await self.write(Burst(takeover))
+        return await self.write(attempt(claimed.holder))
 
     async def paced(
         self,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -131,7 +130,6 @@ class Rendered:
     # Parts are immutable: every delivery laid out alike (most of a fan-out) shares the same
     # objects, not 30-odd of its own (thousands of deliveries are under way at once).
     _parts: dict[tuple[int, int | None], Part] = field(init=False, default_factory=dict)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.replies = {a.id: _with_print(render_article_reply(a)) for a in self.issue.articles}
@@ -142,28 +140,23 @@ class Rendered:
         """The parent message (part 0) saying `shown` deep dives are in the thread (of how
         many)."""
         key = (shown, filter_text)
-        with self._lock:
-            found = self._parents.get(key)
+        found = self._parents.get(key)
         if found is None:
             message = render_issue_parent(
                 self.issue, self.save_emoji, in_thread=shown, filter_text=filter_text
             )
-            found = Part(0, *_with_print(message))
-            with self._lock:
-                found = self._parents.setdefault(key, found)
+            found = self._parents[key] = Part(0, *_with_print(message))
         return found
 
     def part(self, part: int, article_id: int | None) -> Part:
         """Part `part` carrying this deep dive (None: the patterns)."""
         key = (part, article_id)
-        with self._lock:
-            found = self._parts.get(key)
+        found = self._parts.get(key)
         if found is None:
             reply = self.replies[article_id] if article_id is not None else self.patterns
             if reply is None:
                 raise KeyError("the issue has no patterns")
-            with self._lock:
-                found = self._parts.setdefault(key, Part(part, *reply, article_id))
+            found = self._parts[key] = Part(part, *reply, article_id)
         return found
 
 

@@ -153,19 +153,8 @@ class PosterCache:
     """`Transports`: a workspace's poster on its current clients (`SlackClients`), so each
     workspace posts with its own token."""
 
-    def __init__(
-        self,
-        tokens: TokenSource | SlackClients,
-        base_url: str | None = None,
-        *,
-        recheck: float = 30.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.clients = (
-            tokens
-            if isinstance(tokens, SlackClients)
-            else SlackClients(tokens, base_url, recheck=recheck, monotonic=monotonic)
-        )
+    def __init__(self, clients: SlackClients) -> None:
+        self.clients = clients
         self._posters: dict[Workspace, SlackPoster] = {}
 
     def __call__(self, workspace: Workspace) -> SlackPoster | NotInstalled:

@@ -108,7 +108,12 @@ class Dispatcher:
                         )
                     )
                 elif decision.action == "missed" and decision.slot is not None:
-                    self._warn_missed(session, sub, decision.slot, decision.issue_date)
+                    key = ((sub.workspace, sub.channel_id), decision.slot)
+                    if key not in self._warned:
+                        self._warned.add(key)
+                        local = decision.slot.astimezone(sub.schedule.zone)
+                        what = f"post of issue {decision.issue_date}"
+                        self._warn_missed(session, sub.workspace, sub.channel_id, local, what)
             ledger.ensure_due(session, due)
             made = self._rollups_due(session, now)
         return len(due) + made
@@ -132,43 +137,25 @@ class Dispatcher:
                 continue
             if now - slot > self.grace:
                 self._rollups_missed.add((key, slot))
-                self._warn_missed_rollup(session, schedule, slot, key[2])
+                local = slot.astimezone(ZoneInfo(schedule.timezone))
+                what = f"roll-up of {key[2]}"
+                self._warn_missed(session, schedule.workspace, schedule.channel_id, local, what)
                 continue
             due.append(ledger.Due(schedule.workspace, schedule.channel_id, None, slot, key[2]))
         ledger.ensure_due(session, due)
         return len(due)
 
-    def _warn_missed_rollup(
-        self, session: Any, schedule: RollupSchedule, slot: dt.datetime, label: str
-    ) -> None:
-        local = slot.astimezone(ZoneInfo(schedule.timezone))
-        message = (
-            f"missed the {local:%Y-%m-%d %H:%M %Z} roll-up of {label} (the worker was not "
-            f"running within {self.grace} of it); skipped"
-        )
-        log.warning("channel %s of %s %s", schedule.channel_id, schedule.workspace, message)
-        subscriptions.note_problem(
-            session,
-            schedule.workspace,
-            schedule.channel_id,
-            message[0].upper() + message[1:] + ".",
-        )
-
     def _warn_missed(
-        self, session: Any, sub: subscriptions.Subscription, slot: dt.datetime, day: Any
+        self, session: Any, workspace: Workspace, channel_id: str, local: dt.datetime, what: str
     ) -> None:
-        key = ((sub.workspace, sub.channel_id), slot)
-        if key in self._warned:
-            return
-        self._warned.add(key)
-        local = slot.astimezone(sub.schedule.zone)
+        """Say (in the log and /digest status) that a slot passed while no worker ran."""
         message = (
-            f"missed the {local:%Y-%m-%d %H:%M %Z} post of issue {day} (the worker was not "
-            f"running within {self.grace} of it); skipped"
+            f"missed the {local:%Y-%m-%d %H:%M %Z} {what} (the worker was not running within "
+            f"{self.grace} of it); skipped"
         )
-        log.warning("channel %s of %s %s", sub.channel_id, sub.workspace, message)
+        log.warning("channel %s of %s %s", channel_id, workspace, message)
         subscriptions.note_problem(
-            session, sub.workspace, sub.channel_id, message[0].upper() + message[1:] + "."
+            session, workspace, channel_id, message[0].upper() + message[1:] + "."
         )
 
     def sendable(self) -> list[ledger.OpenDelivery]:

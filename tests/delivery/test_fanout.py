@@ -22,7 +22,7 @@ from bot.delivery.deliverer import Deliverer, DeliveryResult, everywhere
 from bot.delivery.engine import blocking
 from bot.delivery.pacer import Pacer
 from bot.delivery.poster import ChannelPacer, PartSearch, SlackPoster, make_web_client
-from bot.delivery.transports import PosterCache
+from bot.delivery.transports import PosterCache, SlackClients
 from bot.owners import host_id, ours_to_pace, own_prefix
 from bot.slack.rendering import Message
 from bot.store import ledger
@@ -74,7 +74,7 @@ def deliveries(database: Database, layout: dict[str, list[str]]) -> list[tuple[W
 
 
 def fanout(database: Database, stub: SlackStub, pacer: Pacer) -> Deliverer:
-    return Deliverer(database, PosterCache(TeamTokens(), stub.url), pacer=pacer)
+    return Deliverer(database, PosterCache(SlackClients(TeamTokens(), stub.url)), pacer=pacer)
 
 
 def send_all(deliverer: Deliverer, jobs: list[tuple[Workspace, int]]) -> list[DeliveryResult]:

@@ -21,7 +21,7 @@ from bot.core.ingestion import ingest_files
 from bot.delivery.deliverer import Deliverer, DeliveryResult
 from bot.delivery.engine import blocking
 from bot.delivery.pacer import Pacer
-from bot.delivery.transports import NotInstalled, PosterCache
+from bot.delivery.transports import NotInstalled, PosterCache, SlackClients
 from bot.store import edits, filters, ledger
 from bot.store.db import Database
 from bot.store.filters import Rule
@@ -54,7 +54,7 @@ def archive(database: Database) -> Database:
 
 
 def engine(database: Database, stub: SlackStub) -> Deliverer:
-    posters = PosterCache(TeamTokens(), stub.url)
+    posters = PosterCache(SlackClients(TeamTokens(), stub.url))
     pacer = Pacer(INTERVAL, workspace_per_minute=None)
     return Deliverer(database, posters, backoff=lambda _s: None, pacer=pacer)
 
