@@ -195,8 +195,3 @@ class Pacer:
                 continue
             lane.out += 1
             waiter.set_result(None)
-
-
-def channel_pacer(interval: float = 1.0) -> Pacer:
-    """A Pacer for one sender (`post`): channels `interval` apart, no workspace cap."""
-    return Pacer(interval, None)

@@ -29,7 +29,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery.pacer import Pacer, channel_pacer
+from bot.delivery.pacer import Pacer
 from bot.slack.chart_fallback import send_with_chart_fallback_async
 from bot.slack.rendering import Message
 
@@ -164,16 +164,21 @@ MAX_LOOKUP_PAGES = 50
 
 def ChannelPacer(interval: float = 1.0) -> Pacer:  # noqa: N802  the name `post` has always used
     """A poster's own pacing for one sender: each channel `interval` apart, no workspace cap."""
-    return channel_pacer(interval)
+    return Pacer(interval, None)
 
 
 def retry_after_seconds(error: SlackApiError) -> float:
+    """The seconds a 429 asks us to wait."""
     headers = getattr(error.response, "headers", {}) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after") or "1"
-    if isinstance(value, list):
-        value = value[0] if value else "1"
+    return _seconds(headers.get("Retry-After") or headers.get("retry-after"))
+
+
+def _seconds(header: Any) -> float:
+    """A Retry-After header's seconds (one when it is missing or unreadable)."""
+    if isinstance(header, list):
+        header = header[0] if header else None
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(header or 1))
     except ValueError:
         return 1.0
 
@@ -572,12 +577,8 @@ class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
     ) -> None:
         """Wait Retry-After (1 s when Slack did not say), then let the client try again."""
         headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
-        try:
-            delay = max(0.0, float((headers.get("retry-after") or ["1"])[0]))
-        except ValueError:
-            delay = 1.0
         state.next_attempt_requested = True
-        waited = self.sleep(delay)
+        waited = self.sleep(_seconds(headers.get("retry-after")))
         if inspect.isawaitable(waited):
             await waited
         state.increment_current_attempt()
