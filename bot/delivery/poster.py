@@ -436,10 +436,10 @@ class SlackPoster:
         try:
             response = await self.reader.conversations_open(users=user_id, return_im=False)
         except SlackApiError as exc:
-            refused = dm_refusal(exc)
-            if isinstance(refused, FollowerGoneError):
-                raise refused from None
-            raise UndecidedLookupError(str(exc.response.get("error") or "")) from None
+            error = str(exc.response.get("error") or "")
+            if error in FOLLOWER_GONE:
+                raise FollowerGoneError(error) from None
+            raise UndecidedLookupError(error) from None
         except NETWORK_ERRORS as exc:
             raise UndecidedLookupError(type(exc).__name__) from None
         channel = (response.get("channel") or {}).get("id")

@@ -103,12 +103,13 @@ def ensure_delivery(
     """The delivery row of (channel, issue), or with `period` (and no issue) of the channel's
     roll-up of that period, created once whatever races with it."""
     row = _new_delivery(workspace, channel_id, issue_id, due_at, state, error, origin, period)
-    insert_ignore(session, DeliveryRow, row, _ROLLUP_KEY if period else _DELIVERY_KEY)
+    rollup = period is not None
+    insert_ignore(session, DeliveryRow, row, _ROLLUP_KEY if rollup else _DELIVERY_KEY)
     delivery_id = session.scalar(
         select(DeliveryRow.id).where(
             in_workspace(DeliveryRow, workspace),
             DeliveryRow.channel_id == channel_id,
-            DeliveryRow.period == period if period else DeliveryRow.issue_id == issue_id,
+            DeliveryRow.period == period if rollup else DeliveryRow.issue_id == issue_id,
         )
     )
     assert delivery_id is not None  # noqa: S101  just inserted or already there
@@ -300,7 +301,6 @@ def _held(delivery_id: Any, owner: Any) -> Any:
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
 _MESSAGES = cast(Table, DeliveryMessageRow.__table__)
-
 _SUBSCRIPTIONS = cast(Table, SubscriptionRow.__table__)
 _ISSUE_DATE = select(IssueRow.date).where(IssueRow.id == bindparam("i_id"))
 _MESSAGE_STATES = select(
